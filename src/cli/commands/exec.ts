@@ -1,0 +1,60 @@
+// `kubewire exec -- CMD`: runs CMD with KUBECONFIG pointed at a fresh proxy and exits
+// with CMD's exit code once every record is flushed.
+import { spawn } from "node:child_process";
+import { Command } from "commander";
+import { UserError } from "../../errors.js";
+import { describeStats, startSession } from "../recording-session.js";
+import { addSessionOptions, sessionOptionsFrom } from "../session-options.js";
+
+export function makeExecCommand(): Command {
+  const cmd = new Command("exec")
+    .description("Run a command with its Kubernetes traffic recorded through a temporary proxy")
+    .argument("<command...>", "the command to run, after --")
+    .option("-q, --quiet", "print nothing of kubewire's own unless something goes wrong")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  kubewire exec -- kubectl get pods
+  kubewire exec --context staging -- go run ./mycontroller
+  kubectl wire exec -- kubectl auth can-i list pods`,
+    );
+  addSessionOptions(cmd, "127.0.0.1:0").action(async (argv: string[], opts) => {
+    const warn = (l: string) => process.stderr.write(`${l}\n`);
+    const session = await startSession({ ...sessionOptionsFrom(opts, warn), ephemeralKubeconfig: true });
+    let code: number;
+    try {
+      code = await run(argv, { ...process.env, KUBECONFIG: session.kubeconfigPath });
+    } finally {
+      const stats = await session.stop(200);
+      if (!opts.quiet || stats.dropped || stats.spilled) warn(`${describeStats(stats)} into ${session.dbPath}`);
+    }
+    process.exitCode = code;
+  });
+  return cmd;
+}
+
+function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: "inherit", env });
+    const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+    const onInt = forward("SIGINT");
+    const onTerm = forward("SIGTERM");
+    process.on("SIGINT", onInt);
+    process.on("SIGTERM", onTerm);
+    child.once("error", (err: NodeJS.ErrnoException) => {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+      reject(new UserError(err.code === "ENOENT" ? `${argv[0]}: command not found` : `cannot run ${argv[0]}: ${err.message}`, undefined, 127));
+    });
+    child.once("exit", (code, signal) => {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+      resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 1) : 1));
+    });
+  });
+}
+
+function signalNumber(signal: NodeJS.Signals): number | undefined {
+  return ({ SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[signal];
+}

@@ -1,0 +1,65 @@
+// The `ls` filters, shared by every command that selects exchanges (ls, tail, flags,
+// stats, replay, export): parsed into the store's ListFilter, bad values named.
+import { Command, InvalidArgumentError, Option } from "commander";
+import type { ListFilter } from "../store/store.js";
+import { parseDuration } from "./durations.js";
+
+function parseStatus(v: string): ListFilter["status"] {
+  if (v === "4xx" || v === "5xx" || v === "error") return v;
+  if (/^[1-5]\d\d$/.test(v)) return Number(v);
+  throw new InvalidArgumentError(`"${v}" is not a status (examples: 403, 4xx, 5xx, error)`);
+}
+
+/** "10m" (ago), "2h" (ago), or an ISO 8601 time. */
+export function parseTime(v: string, now = Date.now()): number {
+  if (/^\d+(\.\d+)?(ms|s|m|h|d)/.test(v)) return now - parseDuration(v);
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new InvalidArgumentError(`"${v}" is neither a duration (10m, 2h) nor an ISO time (2026-11-27T10:00:00Z)`);
+  return t;
+}
+
+function parseLimit(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`"${v}" is not a positive whole number`);
+  return Number(v);
+}
+
+export function addFilterOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option("--status <status>", "403, 4xx, 5xx, or error (no response at all)").argParser(parseStatus))
+    .option("--verb <verb>", "get, list, watch, create, update, patch, delete, deletecollection")
+    .option("--resource <resource>", "pods, apps/deployments, pods/log")
+    .option("-n, --namespace <namespace>", "namespace")
+    .option("--name <name>", "object name")
+    .addOption(new Option("--since <time>", "newer than: 10m, 2h, or an ISO time").argParser((v) => parseTime(v)))
+    .addOption(new Option("--until <time>", "older than: 10m, 2h, or an ISO time").argParser((v) => parseTime(v)))
+    .addOption(new Option("--slower-than <duration>", "total latency above, e.g. 500ms").argParser(parseDuration))
+    .option("--flag <kind>", "exchanges flagged with this problem kind")
+    .option("--path <substring>", "path contains")
+    .option("--context <name>", "kubeconfig context recorded")
+    .addOption(new Option("--limit <n>", "only the newest N").argParser(parseLimit));
+}
+
+export function filterFrom(o: Record<string, any>): ListFilter {
+  const f: ListFilter = {};
+  if (o.status !== undefined) f.status = o.status;
+  if (o.verb) f.verb = o.verb;
+  if (o.resource) {
+    // group/resource, resource/subresource, or group/resource/subresource
+    const parts = String(o.resource).split("/");
+    if (parts.length === 3) [f.group, f.resource, f.subresource] = parts;
+    else if (parts.length === 2 && parts[0].includes(".")) [f.group, f.resource] = parts;
+    else if (parts.length === 2 && ["apps", "batch", "policy", "autoscaling"].includes(parts[0])) [f.group, f.resource] = parts;
+    else if (parts.length === 2) [f.resource, f.subresource] = parts;
+    else f.resource = parts[0];
+  }
+  if (o.namespace) f.namespace = o.namespace;
+  if (o.name) f.name = o.name;
+  if (o.since !== undefined) f.since = o.since;
+  if (o.until !== undefined) f.until = o.until;
+  if (o.slowerThan !== undefined) f.slowerThanMs = o.slowerThan;
+  if (o.flag) f.flag = o.flag;
+  if (o.path) f.pathContains = o.path;
+  if (o.context) f.context = o.context;
+  if (o.limit) f.limit = o.limit;
+  return f;
+}

@@ -1,0 +1,128 @@
+// pods/exec and pods/attach: a hand-written RFC 6455 WebSocket (channel.k8s.io v4/v5
+// subprotocols) running a tiny fake shell, and a SPDY/3.1 "upgrade" that only echoes bytes.
+import { createHash } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+
+const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+const PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
+
+function frame(opcode: number, payload: Buffer): Buffer {
+  const len = payload.length;
+  let header: Buffer;
+  if (len < 126) header = Buffer.from([0x80 | opcode, len]);
+  else if (len < 65536) {
+    header = Buffer.alloc(4);
+    header[0] = 0x80 | opcode;
+    header[1] = 126;
+    header.writeUInt16BE(len, 2);
+  } else {
+    header = Buffer.alloc(10);
+    header[0] = 0x80 | opcode;
+    header[1] = 127;
+    header.writeBigUInt64BE(BigInt(len), 2);
+  }
+  return Buffer.concat([header, payload]);
+}
+
+interface Frame {
+  opcode: number;
+  payload: Buffer;
+}
+
+/** Splits masked client frames off the front of a buffer; returns the frames and the rest. */
+export function parseFrames(buf: Buffer): { frames: Frame[]; rest: Buffer } {
+  const frames: Frame[] = [];
+  let pos = 0;
+  while (buf.length - pos >= 2) {
+    const b1 = buf[pos + 1];
+    let len = b1 & 0x7f;
+    let off = pos + 2;
+    if (len === 126) {
+      if (buf.length < off + 2) break;
+      len = buf.readUInt16BE(off);
+      off += 2;
+    } else if (len === 127) {
+      if (buf.length < off + 8) break;
+      len = Number(buf.readBigUInt64BE(off));
+      off += 8;
+    }
+    const masked = (b1 & 0x80) !== 0;
+    const mask = masked ? buf.subarray(off, off + 4) : undefined;
+    if (masked) off += 4;
+    if (buf.length < off + len) break;
+    const payload = Buffer.from(buf.subarray(off, off + len));
+    if (mask) for (let i = 0; i < payload.length; i++) payload[i] ^= mask[i % 4];
+    frames.push({ opcode: buf[pos] & 0x0f, payload });
+    pos = off + len;
+  }
+  return { frames, rest: buf.subarray(pos) };
+}
+
+/** The fake shell: what a command prints on stdout. */
+export function fakeShell(command: string[]): string {
+  if (command[0] === "echo") return command.slice(1).join(" ") + "\n";
+  return `demo: ${command.join(" ")}\n`;
+}
+
+function rawResponse(socket: Duplex, code: number, reason: string, headers: Record<string, string>): void {
+  const lines = [`HTTP/1.1 ${code} ${reason}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), "", ""];
+  socket.write(lines.join("\r\n"));
+}
+
+/** Chooses the subprotocol; undefined when the client offers none we speak. */
+export function chooseProtocol(req: IncomingMessage): string | undefined {
+  const offered = String(req.headers["sec-websocket-protocol"] ?? "").split(",").map((s) => s.trim());
+  return PROTOCOLS.find((p) => offered.includes(p));
+}
+
+/** Completes the WebSocket handshake and runs the command (exec) or prints a banner (attach). */
+export function serveWebSocketExec(req: IncomingMessage, socket: Duplex, protocol: string, headers: Record<string, string>, command: string[], attach: boolean): void {
+  const key = String(req.headers["sec-websocket-key"] ?? "");
+  const accept = createHash("sha1").update(key + GUID).digest("base64");
+  rawResponse(socket, 101, "Switching Protocols", { Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Accept": accept, "Sec-WebSocket-Protocol": protocol, ...headers });
+  const send = (channel: number, data: string): void => {
+    if (!socket.destroyed) socket.write(frame(0x2, Buffer.concat([Buffer.from([channel]), Buffer.from(data)])));
+  };
+  let pending: Buffer = Buffer.alloc(0);
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    if (!socket.destroyed) {
+      const code = Buffer.alloc(2);
+      code.writeUInt16BE(1000);
+      socket.write(frame(0x8, code));
+      socket.end();
+    }
+  };
+  socket.on("data", (chunk: Buffer) => {
+    const parsed = parseFrames(Buffer.concat([pending, chunk]));
+    pending = parsed.rest;
+    for (const f of parsed.frames) {
+      if (f.opcode === 0x8) close();
+      else if (f.opcode === 0x9 && !socket.destroyed) socket.write(frame(0xa, f.payload));
+    }
+  });
+  socket.on("error", () => socket.destroy());
+  socket.on("close", () => (closed = true));
+  send(1, attach ? "demo: attached\n" : fakeShell(command));
+  send(3, JSON.stringify({ metadata: {}, status: "Success" }));
+  // Give the client a moment to read stdout before the close frame; the close ends the stream.
+  setImmediate(close);
+}
+
+/** Answers an SPDY/3.1 upgrade and echoes every byte back (a fixture for proxy tests, not SPDY). */
+export function serveSpdyEcho(socket: Duplex, head: Buffer, headers: Record<string, string>): void {
+  rawResponse(socket, 101, "Switching Protocols", { Connection: "Upgrade", Upgrade: "SPDY/3.1", "X-Stream-Protocol-Version": "v4.channel.k8s.io", ...headers });
+  if (head.length) socket.write(head);
+  socket.on("data", (d: Buffer) => socket.write(d));
+  socket.on("end", () => socket.end());
+  socket.on("error", () => socket.destroy());
+}
+
+/** A plain HTTP answer on an upgrade socket (errors before the handshake). */
+export function rejectUpgrade(socket: Duplex, code: number, reason: string, body: string, headers: Record<string, string>): void {
+  rawResponse(socket, code, reason, { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(body)), Connection: "close", ...headers });
+  socket.end(body);
+}

@@ -1,0 +1,212 @@
+// Forwards one ordinary HTTP request upstream through http-proxy and builds its
+// Exchange as it goes: request info, captured bodies, timing phases, TLS chain, error.
+import type { IncomingMessage, ServerResponse, ClientRequest } from "node:http";
+import httpProxy from "http-proxy";
+import type { Upstream } from "../kubeconfig/upstream.js";
+import { connectionInfo, UpstreamError, type ConnectionInfo, type UpstreamAgent } from "../tls/upstream-agent.js";
+import type { Exchange, Timing } from "../types.js";
+import { BodyCapture } from "./body-capture.js";
+import { classifyFailure, failureText } from "./failure-message.js";
+import { redactBody, redactHeaders } from "./redact.js";
+import { parseRequestInfo } from "./request-info.js";
+
+export interface ExchangeSink {
+  record(exchange: Exchange): void;
+}
+
+export interface ForwardOptions {
+  upstream: Upstream;
+  agent: UpstreamAgent;
+  sink: ExchangeSink;
+  captureLimit: number;
+  headersTimeoutMs: number;
+}
+
+interface Pending {
+  exchange: Exchange;
+  t0: number;
+  streaming: boolean;
+  reqBody: BodyCapture;
+  resBody: BodyCapture | null;
+  proxyReq: ClientRequest | null;
+  headerTimer: NodeJS.Timeout | null;
+  done: boolean;
+}
+
+const PENDING = Symbol("kubewire.pending");
+type Tagged = IncomingMessage & { [PENDING]?: Pending };
+
+const STREAMING_SUBRESOURCES = new Set(["exec", "attach", "portforward", "proxy"]);
+
+export function emptyTiming(): Timing {
+  return { dnsMs: 0, connectMs: 0, tlsMs: 0, ttfbMs: 0, totalMs: 0, reusedConnection: false };
+}
+
+export function splitUrl(url: string): { path: string; query: string } {
+  const q = url.indexOf("?");
+  return q === -1 ? { path: url, query: "" } : { path: url.slice(0, q), query: url.slice(q + 1) };
+}
+
+/** The skeleton of an Exchange for a request that just arrived. */
+export function newExchange(req: IncomingMessage, upstream: Upstream, startedAt: number): Exchange {
+  const { path, query } = splitUrl(req.url ?? "/");
+  return {
+    startedAt,
+    origin: "proxy",
+    replayOf: null,
+    client: { address: req.socket.remoteAddress ?? "", userAgent: String(req.headers["user-agent"] ?? "") },
+    context: upstream.contextName,
+    clusterUrl: upstream.server.origin + (upstream.server.pathname === "/" ? "" : upstream.server.pathname),
+    kubeUser: upstream.userName,
+    request: { method: req.method ?? "GET", path, query, headers: redactHeaders(req.headers), body: null, bytes: 0 },
+    info: parseRequestInfo(req.method ?? "GET", path, query),
+    response: null,
+    timing: emptyTiming(),
+    tls: null,
+    error: null,
+    stream: null,
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+/** The DNS, connect and TLS phases of the connection, for the request that opened it. */
+export function copyHandshake(ex: Exchange, conn: ConnectionInfo | undefined): void {
+  if (!conn || ex.timing.reusedConnection) return;
+  ex.timing.dnsMs = round(conn.dnsMs);
+  ex.timing.connectMs = round(conn.connectMs);
+  ex.timing.tlsMs = round(conn.tlsMs);
+}
+
+export function makeForwarder(opts: ForwardOptions) {
+  const { upstream, agent, sink } = opts;
+  const target = upstream.server.href;
+  const proxy = httpProxy.createProxyServer({});
+
+  proxy.on("proxyReq", (proxyReq: ClientRequest, req: IncomingMessage) => {
+    const p = (req as Tagged)[PENDING];
+    if (!p) return;
+    p.proxyReq = proxyReq;
+    // The handshake of a new connection is still under way here: its phases are read later.
+    const conn = connectionInfo(proxyReq.socket);
+    if (conn) {
+      if (conn.uses > 0) p.exchange.timing.reusedConnection = true;
+      conn.uses++;
+    }
+    if (!p.streaming && opts.headersTimeoutMs > 0) {
+      p.headerTimer = setTimeout(() => {
+        proxyReq.destroy(
+          new UpstreamError(`the API server sent no response headers within ${opts.headersTimeoutMs} ms`, "ETIMEDOUT", "headers"),
+        );
+      }, opts.headersTimeoutMs);
+      p.headerTimer.unref();
+    }
+  });
+
+  proxy.on("proxyRes", (proxyRes: IncomingMessage, req: IncomingMessage) => {
+    const p = (req as Tagged)[PENDING];
+    if (!p) return;
+    if (p.headerTimer) clearTimeout(p.headerTimer);
+    const ex = p.exchange;
+    ex.timing.ttfbMs = round(performance.now() - p.t0);
+    const conn = connectionInfo(proxyRes.socket);
+    ex.tls = conn?.tls ?? null;
+    copyHandshake(ex, conn);
+    ex.response = {
+      status: proxyRes.statusCode ?? 0,
+      headers: redactHeaders(proxyRes.headers),
+      body: null,
+      bytes: 0,
+      fromProxy: false,
+    };
+    if (ex.response.status === 401) upstream.invalidate();
+    const body = new BodyCapture(opts.captureLimit, p.streaming);
+    p.resBody = body;
+    proxyRes.on("data", (chunk: Buffer) => body.push(chunk));
+    proxyRes.once("aborted", () => {
+      if (!ex.error) ex.error = { code: "ECONNRESET", message: "the API server closed the connection mid-response", phase: "body" };
+    });
+  });
+
+  function fail(err: Error, req: IncomingMessage, res: ServerResponse): void {
+    const p = (req as Tagged)[PENDING];
+    if (!p) return;
+    if (p.headerTimer) clearTimeout(p.headerTimer);
+    const clientGone = req.socket.destroyed || res.destroyed;
+    if (clientGone && !(err instanceof UpstreamError)) {
+      p.exchange.error ??= { code: "CLIENT_ABORTED", message: "the client closed the connection", phase: "client" };
+      return;
+    }
+    copyHandshake(p.exchange, connectionInfo(p.proxyReq?.socket));
+    const failure = classifyFailure(err, target);
+    p.exchange.error = failure.error;
+    if (failure.chain.length) p.exchange.tls = { protocol: null, cipher: null, alpn: null, resumed: false, chain: failure.chain };
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const text = failureText(failure, target);
+    const headers = { "content-type": "text/plain; charset=utf-8", "x-kubewire-error": failure.error.code };
+    res.writeHead(502, headers);
+    res.end(text);
+    p.exchange.response = {
+      status: 502,
+      headers,
+      body: { data: text, encoding: "utf8", truncated: false, size: Buffer.byteLength(text) },
+      bytes: Buffer.byteLength(text),
+      fromProxy: true,
+    };
+  }
+
+  function finish(req: IncomingMessage, res: ServerResponse): void {
+    const p = (req as Tagged)[PENDING];
+    if (!p || p.done) return;
+    p.done = true;
+    if (p.headerTimer) clearTimeout(p.headerTimer);
+    const ex = p.exchange;
+    const total = performance.now() - p.t0;
+    ex.timing.totalMs = round(total);
+    if (!res.writableFinished && !ex.error) {
+      ex.error = { code: "CLIENT_ABORTED", message: "the client closed the connection before the response was complete", phase: ex.response ? "body" : "headers" };
+    }
+    if (!res.writableFinished && p.proxyReq && !p.proxyReq.destroyed) p.proxyReq.destroy(); // cancel upstream
+    ex.request.bytes = p.reqBody.size;
+    ex.request.body = redactBody(p.reqBody.result(), ex.info, String(req.headers["content-type"] ?? ""));
+    if (p.resBody && ex.response && !ex.response.fromProxy) {
+      ex.response.bytes = p.resBody.size;
+      ex.response.body = redactBody(p.resBody.result(), ex.info, String(ex.response.headers["content-type"] ?? ""));
+      if (p.streaming) {
+        const endedBy = ex.error?.code === "CLIENT_ABORTED" ? "client" : (req.socket as { kubewireCut?: boolean }).kubewireCut ? "proxy" : "server";
+        ex.stream = { kind: ex.info.verb === "watch" ? "watch" : "stream", events: p.resBody.newlines, bytesIn: p.reqBody.size, bytesOut: p.resBody.size, durationMs: round(total), endedBy };
+        if (endedBy !== "server" && ex.error?.code === "CLIENT_ABORTED") ex.error = null; // ending a watch is normal
+      }
+    }
+    delete (req as Tagged)[PENDING];
+    sink.record(ex);
+  }
+
+  function forward(req: IncomingMessage, res: ServerResponse, credentials: Record<string, string>, exchange: Exchange, t0: number): void {
+    const info = exchange.info;
+    const streaming =
+      info.verb === "watch" || STREAMING_SUBRESOURCES.has(info.subresource) || /(^|&)follow=(true|1)/.test(exchange.request.query);
+    const p: Pending = { exchange, t0, streaming, reqBody: new BodyCapture(opts.captureLimit), resBody: null, proxyReq: null, headerTimer: null, done: false };
+    (req as Tagged)[PENDING] = p;
+    req.on("data", (chunk: Buffer) => p.reqBody.push(chunk));
+    res.once("close", () => finish(req, res));
+    delete req.headers.authorization;
+    proxy.web(req, res, { target, agent, changeOrigin: true, headers: credentials, xfwd: false }, (err) => fail(err as Error, req, res));
+  }
+
+  /** Answers a request kubewire could not forward (for example: credentials unavailable). */
+  function refuse(req: IncomingMessage, res: ServerResponse, exchange: Exchange, t0: number, err: UpstreamError): void {
+    const p: Pending = { exchange, t0, streaming: false, reqBody: new BodyCapture(opts.captureLimit), resBody: null, proxyReq: null, headerTimer: null, done: false };
+    (req as Tagged)[PENDING] = p;
+    res.once("close", () => finish(req, res));
+    fail(err, req, res);
+    req.resume();
+  }
+
+  return { forward, refuse, close: () => proxy.close() };
+}

@@ -1,0 +1,20 @@
+// Decides whether a client may use the proxy: the per-run bearer token from the
+// generated kubeconfig (compared in constant time) or a client certificate from the local CA.
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { TLSSocket } from "node:tls";
+
+export type ProxyAuthResult = { ok: true } | { ok: false; reason: string };
+
+export function makeProxyAuth(token: string): (req: IncomingMessage) => ProxyAuthResult {
+  const expected = createHash("sha256").update(`Bearer ${token}`).digest();
+  return (req) => {
+    const socket = req.socket as TLSSocket;
+    if (socket.authorized === true && socket.getPeerCertificate?.()?.raw) return { ok: true };
+    const header = req.headers.authorization;
+    if (!header) return { ok: false, reason: "no credentials: this client did not send the proxy token" };
+    const given = createHash("sha256").update(header).digest();
+    if (timingSafeEqual(given, expected)) return { ok: true };
+    return { ok: false, reason: "wrong proxy token: the client sent credentials that are not this kubewire run's token" };
+  };
+}

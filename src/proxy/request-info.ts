@@ -1,0 +1,91 @@
+// Derives the Kubernetes request info (verb, group, version, resource, subresource,
+// namespace, name) from method, path and query, as kube-apiserver's RequestInfoFactory does.
+import type { RequestInfo } from "../types.js";
+
+const METHOD_VERBS: Record<string, string> = {
+  POST: "create",
+  GET: "get",
+  HEAD: "get",
+  PUT: "update",
+  PATCH: "patch",
+  DELETE: "delete",
+};
+const SPECIAL_VERBS = new Set(["proxy", "watch"]);
+const NAMESPACE_SUBRESOURCES = new Set(["status", "finalize"]);
+const TRUE_VALUES = new Set(["1", "t", "T", "TRUE", "true", "True"]);
+
+function nonResource(method: string): RequestInfo {
+  return {
+    isResourceRequest: false,
+    verb: method.toLowerCase(),
+    apiPrefix: "",
+    apiGroup: "",
+    apiVersion: "",
+    namespace: "",
+    resource: "",
+    subresource: "",
+    name: "",
+  };
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** `query` is the raw query string without "?". */
+export function parseRequestInfo(method: string, path: string, query: string): RequestInfo {
+  const parts = path.split("/").filter((p) => p !== "").map(decodeSegment);
+  if (parts.length < 2 || (parts[0] !== "api" && parts[0] !== "apis")) return nonResource(method);
+  const info = nonResource(method);
+  info.apiPrefix = parts[0];
+  let rest: string[];
+  if (parts[0] === "api") {
+    info.apiVersion = parts[1];
+    rest = parts.slice(2);
+  } else {
+    if (parts.length < 3) return nonResource(method);
+    info.apiGroup = parts[1];
+    info.apiVersion = parts[2];
+    rest = parts.slice(3);
+  }
+  if (rest.length === 0) return nonResource(method); // discovery: /api/v1, /apis/apps/v1
+  info.isResourceRequest = true;
+  info.verb = METHOD_VERBS[method.toUpperCase()] ?? method.toLowerCase();
+  if (SPECIAL_VERBS.has(rest[0])) {
+    if (rest.length < 2) return { ...nonResource(method) };
+    info.verb = rest[0];
+    rest = rest.slice(1);
+  }
+  if (rest[0] === "namespaces") {
+    if (rest.length > 1) {
+      info.namespace = rest[1];
+      if (rest.length > 2 && !NAMESPACE_SUBRESOURCES.has(rest[2])) rest = rest.slice(2);
+    }
+  }
+  info.resource = rest[0] ?? "";
+  if (rest.length >= 2) info.name = rest[1];
+  if (rest.length >= 3 && info.verb !== "proxy") info.subresource = rest[2];
+
+  if (info.name === "" && info.verb === "get") {
+    const params = new URLSearchParams(query);
+    info.verb = TRUE_VALUES.has(params.get("watch") ?? "") ? "watch" : "list";
+    const fieldName = exactNameSelector(params.get("fieldSelector"));
+    if (fieldName) info.name = fieldName;
+  }
+  if (info.name === "" && info.verb === "delete") info.verb = "deletecollection";
+  return info;
+}
+
+/** `metadata.name=x` or `metadata.name==x` as the only requirement on that field. */
+function exactNameSelector(selector: string | null): string | null {
+  if (!selector) return null;
+  for (const term of selector.split(",")) {
+    const m = /^metadata\.name(==|=)(.+)$/.exec(term.trim());
+    if (m && /^[^/%]+$/.test(m[2]) && m[2] !== "." && m[2] !== "..") return m[2];
+  }
+  return null;
+}

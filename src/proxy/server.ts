@@ -1,0 +1,182 @@
+// The local TLS endpoint clients talk to: accepts connections, checks the proxy token,
+// hands requests to the forwarder and upgrades to the socket piper, shuts down cleanly.
+import https from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import type { TLSSocket } from "node:tls";
+import { UserError } from "../errors.js";
+import type { Upstream } from "../kubeconfig/upstream.js";
+import type { KeyPair } from "../tls/cert-factory.js";
+import { UpstreamAgent, UpstreamError } from "../tls/upstream-agent.js";
+import type { Exchange } from "../types.js";
+import { emptyTiming, makeForwarder, newExchange, type ExchangeSink } from "./forward.js";
+import { makeProxyAuth } from "./proxy-auth.js";
+import { proxyUpgrade } from "./upgrade.js";
+
+export interface ProxyOptions {
+  upstream: Upstream;
+  sink: ExchangeSink;
+  /** the local CA (client certificates it issued are accepted instead of the token) */
+  ca: KeyPair;
+  /** the serving certificate for localhost */
+  server: KeyPair;
+  token: string;
+  host?: string;
+  port?: number;
+  captureLimit?: number;
+  connectTimeoutMs?: number;
+  tlsTimeoutMs?: number;
+  headersTimeoutMs?: number;
+}
+
+export interface RunningProxy {
+  url: string;
+  host: string;
+  port: number;
+  /** stop accepting, let requests finish for up to graceMs, then cut what is left open */
+  close(graceMs?: number): Promise<void>;
+}
+
+function proxyAuthAnswer(res: ServerResponse, reason: string): string {
+  const message = `kubewire: ${reason}; use the kubeconfig that kubewire wrote for this run`;
+  const body = JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason: "Unauthorized", code: 401 });
+  res.writeHead(401, { "content-type": "application/json", "x-kubewire-error": "PROXY_AUTH" });
+  res.end(body);
+  return body;
+}
+
+export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
+  const { upstream, sink } = opts;
+  const agent = new UpstreamAgent({
+    tls: upstream.tls,
+    proxyUrl: upstream.proxyUrl,
+    connectTimeoutMs: opts.connectTimeoutMs,
+    tlsTimeoutMs: opts.tlsTimeoutMs,
+  });
+  const forwarder = makeForwarder({
+    upstream,
+    agent,
+    sink,
+    captureLimit: opts.captureLimit ?? 64 * 1024,
+    headersTimeoutMs: opts.headersTimeoutMs ?? 60_000,
+  });
+  const authorize = makeProxyAuth(opts.token);
+  const sockets = new Set<Duplex>();
+  const track = (s: Duplex) => {
+    sockets.add(s);
+    s.once("close", () => sockets.delete(s));
+  };
+
+  const credentialsFor = (onReady: (c: Record<string, string>) => void, onFail: (e: UpstreamError) => void) => {
+    const cached = upstream.cachedHeaders();
+    if (cached) return onReady(cached);
+    upstream.headers().then(onReady, (err: Error) => onFail(new UpstreamError(err.message, "CREDENTIALS", "credentials")));
+  };
+
+  const server = https.createServer(
+    { key: opts.server.keyPem, cert: opts.server.certPem, ca: opts.ca.certPem, requestCert: true, rejectUnauthorized: false },
+    (req: IncomingMessage, res: ServerResponse) => {
+      const t0 = performance.now();
+      const exchange = newExchange(req, upstream, Date.now());
+      const auth = authorize(req);
+      if (!auth.ok) {
+        req.resume();
+        const body = proxyAuthAnswer(res, auth.reason);
+        exchange.error = { code: "PROXY_AUTH", message: auth.reason, phase: "client" };
+        exchange.response = { status: 401, headers: { "content-type": "application/json" }, body: { data: body, encoding: "utf8", truncated: false, size: body.length }, bytes: body.length, fromProxy: true };
+        exchange.timing.totalMs = performance.now() - t0;
+        sink.record(exchange);
+        return;
+      }
+      credentialsFor(
+        (c) => forwarder.forward(req, res, c, exchange, t0),
+        (e) => forwarder.refuse(req, res, exchange, t0, e),
+      );
+    },
+  );
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 30_000;
+  server.requestTimeout = 0; // watches and log streams last as long as they last
+
+  server.on("connection", (s: Socket) => track(s));
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const t0 = performance.now();
+    const exchange = newExchange(req, upstream, Date.now());
+    const auth = authorize(req);
+    if (!auth.ok) {
+      const message = `kubewire: ${auth.reason}`;
+      socket.end(`HTTP/1.1 401 Unauthorized\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(message)}\r\nconnection: close\r\n\r\n${message}`);
+      exchange.error = { code: "PROXY_AUTH", message: auth.reason, phase: "client" };
+      exchange.response = { status: 401, headers: {}, body: null, bytes: 0, fromProxy: true };
+      sink.record(exchange);
+      return;
+    }
+    credentialsFor(
+      (c) => proxyUpgrade({ upstream, agent, sink, track }, req, socket, head, c, exchange, t0),
+      (e) => {
+        exchange.error = { code: e.code, message: e.message, phase: e.phase };
+        socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nkubewire: ${e.message}`);
+        sink.record(exchange);
+      },
+    );
+  });
+  server.on("tlsClientError", (err: NodeJS.ErrnoException, tlsSocket: TLSSocket) => {
+    // A client that does not trust the local CA, or speaks plain HTTP to the TLS port.
+    const exchange: Exchange = {
+      startedAt: Date.now(),
+      origin: "proxy",
+      replayOf: null,
+      client: { address: tlsSocket.remoteAddress ?? "", userAgent: "" },
+      context: upstream.contextName,
+      clusterUrl: upstream.server.origin,
+      kubeUser: upstream.userName,
+      request: { method: "", path: "", query: "", headers: {}, body: null, bytes: 0 },
+      info: { isResourceRequest: false, verb: "", apiPrefix: "", apiGroup: "", apiVersion: "", namespace: "", resource: "", subresource: "", name: "" },
+      response: null,
+      timing: emptyTiming(),
+      tls: null,
+      error: { code: "CLIENT_TLS", message: `TLS handshake with the client failed: ${err.message.split("\n")[0]}`, phase: "client" },
+      stream: null,
+    };
+    sink.record(exchange);
+  });
+
+  const host = opts.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EADDRINUSE") reject(new UserError(`cannot listen on ${host}:${opts.port}: the port is in use`, "choose another with --listen HOST:PORT (port 0 picks a free one)"));
+      else if (err.code === "EADDRNOTAVAIL" || err.code === "ENOTFOUND") reject(new UserError(`cannot listen on ${host}: no such local address`));
+      else if (err.code === "EACCES") reject(new UserError(`cannot listen on ${host}:${opts.port}: permission denied`));
+      else reject(err);
+    });
+    server.listen(opts.port ?? 8443, host, () => resolve());
+  });
+  server.on("error", () => undefined);
+  const address = server.address() as { port: number };
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+
+  return {
+    url: `https://${urlHost}:${address.port}`,
+    host,
+    port: address.port,
+    close: (graceMs = 2000) =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections?.();
+        const cut = setTimeout(() => {
+          for (const s of sockets) {
+            (s as { kubewireCut?: boolean }).kubewireCut = true;
+            s.destroy();
+          }
+        }, graceMs);
+        cut.unref();
+        // streams (watches) never finish on their own: cut them once the grace is over
+        server.once("close", () => {
+          clearTimeout(cut);
+          agent.destroy();
+          forwarder.close();
+        });
+      }),
+  };
+}

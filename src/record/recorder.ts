@@ -1,0 +1,307 @@
+// The recorder: a bounded in-memory queue the proxy fills synchronously, written in batched
+// transactions by a worker thread; what the database cannot take spills to a file beside it.
+import { existsSync, rmSync, statSync } from "node:fs";
+import { Store } from "../store/store.js";
+import { StoreWriter } from "../store/writer-thread.js";
+import type { Exchange } from "../types.js";
+import { looksLikeExchange } from "./shape.js";
+import { appendSpill, reloadSpill, spillSize } from "./spill.js";
+
+export interface RecorderStats {
+  /** waiting in memory now (queued or being written) */
+  queued: number;
+  /** written to the database by this recorder's batches */
+  written: number;
+  /** appended to the spill file (loaded back later) */
+  spilled: number;
+  /** lost: neither the database nor the spill file could take them */
+  dropped: number;
+  /** loaded from a spill file into the database */
+  reloaded: number;
+  lastError: string | null;
+}
+
+export interface RecorderOptions {
+  dbPath: string;
+  /** longest wait before a batch is written (default 50, at most 100) */
+  batchMs?: number;
+  /** records held in memory before the excess goes to the spill file (default 10000) */
+  maxQueue?: number;
+  /** default dbPath + ".spill.jsonl" */
+  spillPath?: string;
+  /** called when records are dropped */
+  onError?: (message: string) => void;
+}
+
+/** How long the writer thread waits for another process's lock before the batch spills. */
+const WRITER_BUSY_TIMEOUT_MS = 50;
+/** After repeated failures the database is retried at most this often (spilling in between). */
+const MAX_RETRY_DELAY_MS = 1000;
+/** A spill file up to this size is loaded back as soon as the database works again. */
+const LIVE_RELOAD_MAX_BYTES = 1 << 20;
+
+export class Recorder {
+  onWritten?: (exchanges: Exchange[]) => void;
+
+  private readonly dbPath: string;
+  private readonly batchMs: number;
+  private readonly maxQueue: number;
+  private readonly spillPath: string;
+  private readonly onError?: (message: string) => void;
+
+  private queue: Exchange[] = [];
+  private inFlight: { size: number; done: Promise<void> } | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  /** main-thread connection: creation, migrations, spill reload */
+  private store: Store | null = null;
+  private writer: StoreWriter | null = null;
+  private storeClosing: Promise<void> = Promise.resolve();
+  private closing: Promise<RecorderStats> | null = null;
+  private storeFile: { dev: number; ino: number } | null = null;
+  private state: "new" | "open" | "closing" | "closed" = "new";
+  private failures = 0;
+  private retryAt = 0;
+  private spilledSinceReload = false;
+  private warnedClosed = false;
+  private counts = { written: 0, spilled: 0, dropped: 0, reloaded: 0 };
+  private lastError: string | null = null;
+
+  constructor(opts: RecorderOptions) {
+    this.dbPath = opts.dbPath;
+    this.batchMs = Math.min(Math.max(opts.batchMs ?? 50, 0), 100);
+    this.maxQueue = Math.max(opts.maxQueue ?? 10000, 1);
+    this.spillPath = opts.spillPath ?? `${opts.dbPath}.spill.jsonl`;
+    this.onError = opts.onError;
+  }
+
+  /** Opens the store (creating it), loads back what an earlier run spilled, starts the writer thread. Throws UserError for a file that is not a recording. */
+  open(): void {
+    if (this.state !== "new") return;
+    this.openStore();
+    this.state = "open";
+    this.reload();
+    if (this.queue.length > 0) this.schedule();
+  }
+
+  /** Queues one finished exchange. Synchronous, O(1), no I/O, never throws. */
+  record(exchange: Exchange): void {
+    try {
+      if (this.state === "closed") {
+        this.counts.dropped++;
+        if (!this.warnedClosed) this.report("recorder is closed: dropping exchanges recorded after close()");
+        this.warnedClosed = true;
+        return;
+      }
+      this.queue.push(exchange);
+      if (this.state !== "open") return;
+      if (this.queue.length >= this.maxQueue) this.schedule(true);
+      else if (this.timer === null) this.schedule();
+    } catch {
+      // record() must never break forwarding; a failure here can only be a broken timer.
+    }
+  }
+
+  /** Writes everything queued now (to the database, or to the spill file). */
+  async flush(): Promise<void> {
+    if (this.state === "new") return;
+    while (this.inFlight || this.queue.length > 0) {
+      if (!this.inFlight) this.startBatch();
+      if (this.inFlight) await this.inFlight.done;
+    }
+  }
+
+  /** Flushes, loads back anything spilled if the database works again, closes the writer and store. */
+  close(): Promise<RecorderStats> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<RecorderStats> {
+    if (this.state === "new") {
+      try {
+        this.openStore();
+      } catch (err) {
+        this.lastError = (err as Error).message;
+      }
+    }
+    this.state = "closing";
+    await this.flush();
+    await this.storeClosing;
+    if (this.spilledSinceReload && Date.now() >= this.retryAt) {
+      if (this.store === null) {
+        try {
+          this.openStore();
+        } catch (err) {
+          this.lastError = (err as Error).message;
+        }
+      }
+      this.reload();
+    }
+    this.state = "closed";
+    if (this.timer !== null) clearTimeout(this.timer);
+    await this.closeStore();
+    return this.stats();
+  }
+
+  stats(): RecorderStats {
+    return { queued: this.queue.length + (this.inFlight?.size ?? 0), ...this.counts, lastError: this.lastError };
+  }
+
+  private schedule(now = false): void {
+    if (this.timer !== null) {
+      if (!now) return;
+      clearTimeout(this.timer);
+    }
+    this.timer = setTimeout(() => this.tick(), now ? 0 : this.batchMs);
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    this.timer = null;
+    this.spillOverflow();
+    if (!this.inFlight) this.startBatch(); // otherwise the batch in flight schedules the next when it ends
+  }
+
+  /** Keeps memory bounded while the writer is slow: beyond maxQueue, records go to the spill file. */
+  private spillOverflow(): void {
+    const room = Math.max(this.maxQueue - (this.inFlight?.size ?? 0), 0);
+    if (this.queue.length > room) this.spill(this.queue.splice(room), `more than ${this.maxQueue} exchanges waiting`);
+  }
+
+  /** Sends the queue to the writer as one transaction; when the database is failing, spills it instead. */
+  private startBatch(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.spillOverflow();
+    if (this.queue.length === 0) return;
+    const batch = this.queue.filter(looksLikeExchange);
+    if (batch.length < this.queue.length) this.drop(this.queue.length - batch.length, "record() was given something that is not an exchange");
+    this.queue = [];
+    if (batch.length === 0) return;
+    if (Date.now() < this.retryAt) {
+      this.spill(batch, this.lastError ?? "database unavailable");
+      return;
+    }
+    const done = this.writeBatch(batch).finally(() => {
+      this.inFlight = null;
+      if (this.queue.length > 0 && this.state === "open") this.schedule();
+    });
+    this.inFlight = { size: batch.length, done };
+  }
+
+  private async writeBatch(batch: Exchange[]): Promise<void> {
+    try {
+      if (this.fileChanged()) await this.switchToNewFile();
+      await this.storeClosing; // a connection being closed after a failure must be gone before a new one opens
+      if (this.writer === null) this.openStore();
+      await this.writer!.insertMany(batch);
+    } catch (err) {
+      this.spill(batch, this.failed(err as Error));
+      return;
+    }
+    this.succeeded(batch);
+  }
+
+  private succeeded(batch: Exchange[]): void {
+    this.failures = 0;
+    this.retryAt = 0;
+    this.counts.written += batch.length;
+    this.notify(batch);
+    if (this.spilledSinceReload && this.state === "open" && spillSize(this.spillPath) <= LIVE_RELOAD_MAX_BYTES) this.reload();
+  }
+
+  /** Notes the failure, plans the retry, and returns the one-line reason. */
+  private failed(err: Error): string {
+    this.lastError = `cannot write ${this.dbPath}: ${err.message}`;
+    this.failures++;
+    // The next batch retries; after that, back off so a long-held lock is not retried for every batch.
+    this.retryAt = this.failures < 2 ? 0 : Date.now() + Math.min(this.batchMs * 2 ** (this.failures - 1), MAX_RETRY_DELAY_MS);
+    const code = (err as { code?: string }).code ?? "";
+    if (code !== "SQLITE_BUSY" && code !== "SQLITE_LOCKED") this.storeClosing = this.closeStore(); // reopen on the next batch
+    return this.lastError;
+  }
+
+  /** True when the database file was deleted or replaced since it was opened. */
+  private fileChanged(): boolean {
+    if (this.storeFile === null) return false;
+    const st = statSync(this.dbPath, { throwIfNoEntry: false });
+    return !st || st.dev !== this.storeFile.dev || st.ino !== this.storeFile.ino;
+  }
+
+  /** Closes the old connections, then lets the next open create a fresh file at the same path. */
+  private async switchToNewFile(): Promise<void> {
+    await this.closeStore();
+    this.lastError = `${this.dbPath} was deleted or replaced while recording; recording into a new file`;
+    if (existsSync(this.dbPath)) return;
+    // The old WAL and shared-memory files belong to the deleted database: never replay them into the new one.
+    for (const suffix of ["-wal", "-shm"]) rmSync(this.dbPath + suffix, { force: true });
+  }
+
+  private openStore(): void {
+    const store = Store.open(this.dbPath, { create: true, busyTimeoutMs: WRITER_BUSY_TIMEOUT_MS });
+    const st = statSync(this.dbPath);
+    this.store = store;
+    this.storeFile = { dev: st.dev, ino: st.ino };
+    this.writer = new StoreWriter(store.path, { busyTimeoutMs: WRITER_BUSY_TIMEOUT_MS });
+  }
+
+  private async closeStore(): Promise<void> {
+    const { store, writer } = this;
+    this.store = null;
+    this.writer = null;
+    this.storeFile = null;
+    try {
+      store?.close();
+    } catch {
+      // closing a broken connection
+    }
+    await writer?.close();
+  }
+
+  private spill(records: Exchange[], reason: string): void {
+    try {
+      const n = appendSpill(this.spillPath, records);
+      this.counts.spilled += n;
+      this.spilledSinceReload ||= n > 0;
+      if (n < records.length) this.drop(records.length - n, "they cannot be serialized");
+    } catch (err) {
+      this.drop(records.length, `${reason}, and cannot write ${this.spillPath}: ${(err as Error).message}`);
+    }
+  }
+
+  private drop(n: number, why: string): void {
+    this.counts.dropped += n;
+    this.report(`dropped ${n} exchange(s): ${why}`);
+  }
+
+  /** Loads the spill file back through the main-thread connection; on failure it stays for a later try. */
+  private reload(): void {
+    if (this.store === null) return;
+    try {
+      const { exchanges, unreadable } = reloadSpill(this.store, this.spillPath);
+      this.spilledSinceReload = false;
+      this.counts.reloaded += exchanges.length;
+      if (unreadable > 0) this.report(`skipped ${unreadable} unreadable line(s) in ${this.spillPath}`);
+      if (exchanges.length > 0) this.notify(exchanges);
+    } catch (err) {
+      this.lastError = `cannot load ${this.spillPath} back: ${(err as Error).message}`;
+    }
+  }
+
+  private notify(exchanges: Exchange[]): void {
+    try {
+      this.onWritten?.(exchanges);
+    } catch (err) {
+      this.lastError = `onWritten failed: ${(err as Error).message}`;
+    }
+  }
+
+  private report(message: string): void {
+    this.lastError = message;
+    try {
+      this.onError?.(message);
+    } catch {
+      // a failing error handler must not break recording
+    }
+  }
+}

@@ -1,0 +1,89 @@
+// The spill file: exchanges that could not reach the database, appended beside it as JSON
+// lines (0600), and loaded back into the store exactly once, in chunks that record their progress.
+import { appendFileSync, existsSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { randomBytes } from "node:crypto";
+import type { Store } from "../store/store.js";
+import type { Exchange } from "../types.js";
+import { looksLikeExchange } from "./shape.js";
+
+/** meta key holding "<loading file name>#<lines done>" for the spill file being loaded back */
+export const SPILL_PROGRESS_KEY = "spill.progress";
+const CHUNK = 5000;
+
+/** Appends the exchanges in one write and returns how many were written; throws when the file cannot be written. */
+export function appendSpill(path: string, exchanges: Exchange[]): number {
+  let text = "";
+  let n = 0;
+  for (const ex of exchanges) {
+    try {
+      text += JSON.stringify({ ...ex, id: undefined }) + "\n";
+      n++;
+    } catch {
+      // not serializable (a cycle, a BigInt): counted as dropped by the caller
+    }
+  }
+  if (n > 0) appendFileSync(path, text, { mode: 0o600 });
+  return n;
+}
+
+export function spillSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+export interface ReloadResult {
+  exchanges: Exchange[];
+  /** lines that were not JSON (a write cut short by a crash) */
+  unreadable: number;
+}
+
+/**
+ * Loads the spill file (and any half-loaded one left by a crash) into the store, then removes it.
+ * The file is first renamed to "<spill>.loading-<stamp>"; each chunk's insert and its progress
+ * mark commit together, so a crash at any point neither loses nor duplicates a record.
+ * Throws when the store cannot be written (the files stay for the next try).
+ */
+export function reloadSpill(store: Store, spillPath: string): ReloadResult {
+  const dir = dirname(spillPath);
+  const prefix = `${basename(spillPath)}.loading-`;
+  const result: ReloadResult = { exchanges: [], unreadable: 0 };
+  const names = existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith(prefix)).sort() : [];
+  if (existsSync(spillPath)) {
+    const name = `${prefix}${Date.now().toString().padStart(15, "0")}-${randomBytes(4).toString("hex")}`;
+    renameSync(spillPath, join(dir, name));
+    names.push(name);
+  }
+  for (const name of names) loadOne(store, join(dir, name), name, result);
+  return result;
+}
+
+function loadOne(store: Store, file: string, name: string, result: ReloadResult): void {
+  const lines = readFileSync(file, "utf8").split("\n").filter((l) => l !== "");
+  const progress = store.meta(SPILL_PROGRESS_KEY);
+  let done = progress?.startsWith(`${name}#`) ? Number(progress.slice(name.length + 1)) || 0 : 0;
+  while (done < lines.length) {
+    const end = Math.min(done + CHUNK, lines.length);
+    const chunk: Exchange[] = [];
+    for (const line of lines.slice(done, end)) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        parsed = undefined;
+      }
+      if (looksLikeExchange(parsed)) chunk.push(parsed);
+      else result.unreadable++;
+    }
+    store.transaction(() => {
+      store.insertMany(chunk);
+      store.setMeta(SPILL_PROGRESS_KEY, `${name}#${end}`);
+    });
+    result.exchanges.push(...chunk);
+    done = end;
+  }
+  unlinkSync(file);
+}

@@ -1,0 +1,121 @@
+// ListFilter: the combinable criteria of `ls`, `count` and `iterate`, checked and
+// turned into one SQL WHERE clause whose values are always bound parameters.
+import { UserError } from "../errors.js";
+
+export interface ListFilter {
+  /** a status code, a class, or "error" for exchanges that got no response at all */
+  status?: number | "4xx" | "5xx" | "error";
+  verb?: string;
+  resource?: string;
+  group?: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  /** epoch ms, inclusive */
+  since?: number;
+  /** epoch ms, inclusive */
+  until?: number;
+  slowerThanMs?: number;
+  pathContains?: string;
+  context?: string;
+  origin?: string;
+  /** exchanges carrying this flag kind */
+  flag?: string;
+  ids?: number[];
+  /** newest N (still returned oldest first) */
+  limit?: number;
+  /** rows with id > afterId, for tail/follow */
+  afterId?: number;
+}
+
+export interface WhereClause {
+  /** "" or " WHERE ..." over the alias e (exchanges) */
+  sql: string;
+  params: unknown[];
+}
+
+const EQUALITY: [keyof ListFilter, string][] = [
+  ["verb", "e.verb"],
+  ["resource", "e.resource"],
+  ["group", "e.api_group"],
+  ["subresource", "e.subresource"],
+  ["namespace", "e.namespace"],
+  ["name", "e.name"],
+  ["context", "e.context"],
+  ["origin", "e.origin"],
+];
+
+/** The WHERE clause for everything in the filter except limit (which the caller applies). */
+export function whereClause(filter: ListFilter): WhereClause {
+  const conds: string[] = [];
+  const params: unknown[] = [];
+  const { status } = filter;
+  if (status !== undefined) {
+    if (status === "error") conds.push("e.status IS NULL");
+    else if (status === "4xx" || status === "5xx") {
+      const base = status === "4xx" ? 400 : 500;
+      conds.push("e.status BETWEEN ? AND ?");
+      params.push(base, base + 99);
+    } else if (typeof status === "number" && Number.isInteger(status) && status >= 100 && status <= 999) {
+      conds.push("e.status = ?");
+      params.push(status);
+    } else {
+      throw new UserError(`status filter ${JSON.stringify(status)} is not a status code, 4xx, 5xx or error`);
+    }
+  }
+  for (const [key, column] of EQUALITY) {
+    const value = filter[key];
+    if (value === undefined) continue;
+    if (typeof value !== "string") throw new UserError(`${key} filter must be text, got ${JSON.stringify(value)}`);
+    conds.push(`${column} = ?`);
+    params.push(value);
+  }
+  if (filter.since !== undefined) {
+    conds.push("e.started_at >= ?");
+    params.push(finite("since", filter.since));
+  }
+  if (filter.until !== undefined) {
+    conds.push("e.started_at <= ?");
+    params.push(finite("until", filter.until));
+  }
+  if (filter.slowerThanMs !== undefined) {
+    conds.push("e.duration_ms > ?");
+    params.push(finite("slowerThanMs", filter.slowerThanMs));
+  }
+  if (filter.pathContains !== undefined) {
+    conds.push("instr(e.path, ?) > 0");
+    params.push(String(filter.pathContains));
+  }
+  if (filter.flag !== undefined) {
+    conds.push("e.id IN (SELECT f.exchange_id FROM exchange_flags f WHERE f.kind = ?)");
+    params.push(String(filter.flag));
+  }
+  if (filter.ids !== undefined) {
+    for (const id of filter.ids) if (!Number.isSafeInteger(id)) throw new UserError(`exchange id ${shown(id)} is not a whole number`);
+    conds.push("e.id IN (SELECT value FROM json_each(?))");
+    params.push(JSON.stringify(filter.ids));
+  }
+  if (filter.afterId !== undefined) {
+    conds.push("e.id > ?");
+    params.push(finite("afterId", filter.afterId));
+  }
+  return { sql: conds.length ? ` WHERE ${conds.join(" AND ")}` : "", params };
+}
+
+/** The limit as a positive whole number, or null for no limit. */
+export function limitOf(filter: ListFilter): number | null {
+  if (filter.limit === undefined) return null;
+  if (!Number.isSafeInteger(filter.limit) || filter.limit < 0) {
+    throw new UserError(`limit ${shown(filter.limit)} is not a whole number of 0 or more`);
+  }
+  return filter.limit;
+}
+
+function finite(name: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isFinite(value)) throw new UserError(`${name} filter ${shown(value)} is not a number`);
+  return value;
+}
+
+function shown(value: unknown): string {
+  return typeof value === "number" ? String(value) : JSON.stringify(value);
+}

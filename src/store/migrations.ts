@@ -1,0 +1,81 @@
+// The recording's schema history: an ordered list of steps, each run once in its own
+// transaction and recorded in PRAGMA user_version. Add a step; never edit a shipped one.
+import type Database from "better-sqlite3";
+
+export interface Migration {
+  version: number;
+  description: string;
+  up: (db: Database.Database) => void;
+}
+
+export const APP_MARKER = "kubewire";
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    description: "exchanges, details, deduplicated TLS chains, flags and meta",
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+        INSERT INTO meta (key, value) VALUES ('app', '${APP_MARKER}');
+
+        CREATE TABLE tls_chains (
+          id INTEGER PRIMARY KEY,
+          fingerprint TEXT NOT NULL UNIQUE,   -- the certificates' SHA-256s, leaf first
+          chain TEXT NOT NULL                 -- JSON CertInfo[]
+        );
+
+        -- One narrow row per exchange: only the columns that filters and aggregates read.
+        CREATE TABLE exchanges (
+          id INTEGER PRIMARY KEY,
+          started_at INTEGER NOT NULL,        -- epoch ms
+          method TEXT NOT NULL,
+          path TEXT NOT NULL,
+          query TEXT NOT NULL,
+          verb TEXT NOT NULL,
+          api_group TEXT NOT NULL,
+          api_version TEXT NOT NULL,
+          resource TEXT NOT NULL,
+          subresource TEXT NOT NULL,
+          namespace TEXT NOT NULL,
+          name TEXT NOT NULL,
+          status INTEGER,                     -- NULL: no response at all
+          duration_ms REAL NOT NULL,
+          error_code TEXT,
+          error_message TEXT,
+          context TEXT NOT NULL,
+          cluster_url TEXT NOT NULL,
+          kube_user TEXT NOT NULL,
+          user_agent TEXT NOT NULL,
+          client_address TEXT NOT NULL,
+          bytes_in INTEGER NOT NULL,          -- request bytes from the client
+          bytes_out INTEGER NOT NULL,         -- response bytes to the client
+          origin TEXT NOT NULL,
+          replay_of INTEGER,
+          tls_chain_id INTEGER REFERENCES tls_chains (id)
+        );
+        CREATE INDEX exchanges_started_at ON exchanges (started_at);
+        CREATE INDEX exchanges_status ON exchanges (status, started_at);
+        CREATE INDEX exchanges_resource ON exchanges (resource, verb, started_at);
+        CREATE INDEX exchanges_error ON exchanges (error_code, started_at) WHERE error_code IS NOT NULL;
+        -- Covers aggregates (counts, error rates, latency by resource/verb/status, optionally since T) without
+        -- touching the table: 0.3 s instead of 3.5 s over 1,000,000 rows.
+        CREATE INDEX exchanges_stats ON exchanges (resource, verb, status, started_at, duration_ms);
+
+        -- The bulky parts, read only by show/get/iterate: headers, bodies, timing, TLS session, stream.
+        CREATE TABLE exchange_details (
+          exchange_id INTEGER PRIMARY KEY REFERENCES exchanges (id),
+          detail TEXT NOT NULL                -- JSON, see store/rows.ts
+        );
+
+        CREATE TABLE exchange_flags (
+          exchange_id INTEGER NOT NULL REFERENCES exchanges (id),
+          kind TEXT NOT NULL,
+          PRIMARY KEY (exchange_id, kind)
+        ) WITHOUT ROWID;
+        CREATE INDEX exchange_flags_kind ON exchange_flags (kind, exchange_id);
+      `),
+  },
+];
+
+export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

@@ -1,0 +1,156 @@
+// StoreWriter: inserts exchanges from a worker thread with its own SQLite connection, so the
+// caller's event loop pays only for encoding rows and one postMessage per batch (see record/).
+import { createRequire } from "node:module";
+import { Worker } from "node:worker_threads";
+import type { CertInfo, Exchange } from "../types.js";
+import {
+  chainFingerprint, detailJson, exchangeParams, INSERT_CHAIN_SQL, INSERT_DETAIL_SQL, INSERT_EXCHANGE_SQL, SELECT_CHAIN_ID_SQL,
+} from "./rows.js";
+
+/** One encoded exchange: the exchanges row (tls_chain_id filled in by the worker), its detail and its chain. */
+interface EncodedRow {
+  params: unknown[];
+  detail: string;
+  chain: [fingerprint: string, json: string] | null;
+}
+
+type Reply = { seq: number; ids: number[] } | { seq: number; error: string; code: string };
+
+/**
+ * The worker's program: plain JavaScript (it runs from sources in tests and from dist alike),
+ * generic over the SQL it is handed, so the schema stays in rows.ts and migrations.ts.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const Database = require(workerData.driver);
+let db = null, openError = null, st = null;
+try {
+  db = new Database(workerData.path, { fileMustExist: true, timeout: workerData.busyTimeoutMs });
+  db.pragma("synchronous = NORMAL");
+  st = {
+    exchange: db.prepare(workerData.sql.exchange), detail: db.prepare(workerData.sql.detail),
+    chainInsert: db.prepare(workerData.sql.chainInsert), chainSelect: db.prepare(workerData.sql.chainSelect).pluck(),
+  };
+} catch (err) { openError = err; }
+const chains = new Map();
+const write = db && db.transaction((rows, fresh) => rows.map((row) => {
+  let chainId = null;
+  if (row.chain) {
+    chainId = chains.get(row.chain[0]);
+    if (chainId === undefined) {
+      st.chainInsert.run(row.chain[0], row.chain[1]);
+      chainId = st.chainSelect.get(row.chain[0]);
+      fresh.push([row.chain[0], chainId]);
+    }
+  }
+  row.params[row.params.length - 1] = chainId;
+  const id = Number(st.exchange.run(row.params).lastInsertRowid);
+  st.detail.run(id, row.detail);
+  return id;
+}));
+parentPort.on("message", (msg) => {
+  if (msg.close) { if (db) db.close(); parentPort.postMessage({ closed: true }); return; }
+  if (openError) { parentPort.postMessage({ seq: msg.seq, error: openError.message, code: openError.code || "" }); return; }
+  const fresh = [];
+  try {
+    const ids = write.immediate(msg.rows, fresh);
+    for (const [fp, id] of fresh) chains.set(fp, id);
+    parentPort.postMessage({ seq: msg.seq, ids });
+  } catch (err) {
+    parentPort.postMessage({ seq: msg.seq, error: err.message, code: err.code || "" });
+  }
+});
+`;
+
+export class StoreWriterError extends Error {
+  constructor(message: string, readonly code: string) {
+    super(message);
+    this.name = "StoreWriterError";
+  }
+}
+
+export class StoreWriter {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { exchanges: Exchange[]; resolve: (ids: number[]) => void; reject: (e: Error) => void }>();
+  private seq = 0;
+  private dead: Error | null = null;
+  private closing: Promise<void> | null = null;
+  /** encoded chains by array identity: the proxy hands every exchange on a connection the same chain */
+  private readonly chainCache = new WeakMap<CertInfo[], [string, string]>();
+
+  /** Starts the worker on a file that Store.open has already created and migrated. */
+  constructor(path: string, opts: { busyTimeoutMs: number }) {
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        path,
+        busyTimeoutMs: opts.busyTimeoutMs,
+        driver: createRequire(import.meta.url).resolve("better-sqlite3"),
+        sql: { exchange: INSERT_EXCHANGE_SQL, detail: INSERT_DETAIL_SQL, chainInsert: INSERT_CHAIN_SQL, chainSelect: SELECT_CHAIN_ID_SQL },
+      },
+    });
+    this.worker.unref();
+    this.worker.on("message", (reply: Reply | { closed: true }) => this.onReply(reply));
+    this.worker.on("error", (err) => this.fail(err));
+    this.worker.on("exit", (code) => this.fail(new Error(`database writer thread exited (code ${code})`)));
+  }
+
+  /** Writes the exchanges in one transaction on the worker; resolves with their ids (also set on each exchange). */
+  insertMany(exchanges: Exchange[]): Promise<number[]> {
+    if (this.dead) return Promise.reject(this.dead);
+    if (exchanges.length === 0) return Promise.resolve([]);
+    const rows: EncodedRow[] = exchanges.map((ex) => ({
+      params: exchangeParams(ex, null),
+      detail: detailJson(ex),
+      chain: ex.tls && ex.tls.chain.length > 0 ? this.encodeChain(ex.tls.chain) : null,
+    }));
+    const seq = ++this.seq;
+    return new Promise<number[]>((resolve, reject) => {
+      this.pending.set(seq, { exchanges, resolve, reject });
+      this.worker.postMessage({ seq, rows });
+    });
+  }
+
+  /** Waits for writes in flight, then closes the worker's connection and the worker. */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = this.dead
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            this.worker.once("exit", () => resolve());
+            this.worker.postMessage({ close: true });
+          });
+    }
+    return this.closing;
+  }
+
+  private encodeChain(chain: CertInfo[]): [string, string] {
+    let encoded = this.chainCache.get(chain);
+    if (!encoded) {
+      encoded = [chainFingerprint(chain), JSON.stringify(chain)];
+      this.chainCache.set(chain, encoded);
+    }
+    return encoded;
+  }
+
+  private onReply(reply: Reply | { closed: true }): void {
+    if ("closed" in reply) {
+      void this.worker.terminate();
+      return;
+    }
+    const entry = this.pending.get(reply.seq);
+    if (!entry) return;
+    this.pending.delete(reply.seq);
+    if ("error" in reply) entry.reject(new StoreWriterError(reply.error, reply.code));
+    else {
+      entry.exchanges.forEach((ex, i) => (ex.id = reply.ids[i]));
+      entry.resolve(reply.ids);
+    }
+  }
+
+  private fail(err: Error): void {
+    this.dead ??= err;
+    for (const entry of this.pending.values()) entry.reject(err);
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,191 @@
+// The keep-alive agent for upstream connections: verifies the API server's certificate
+// as the kubeconfig says, keeps each connection's chain and handshake timing, and
+// names the phase (dns, connect, tls) where a connection failed or timed out.
+import https from "node:https";
+import http from "node:http";
+import net from "node:net";
+import tls from "node:tls";
+import type { Duplex } from "node:stream";
+import type { UpstreamTls } from "../kubeconfig/upstream.js";
+import type { CertInfo, TlsSession } from "../types.js";
+import { peerChain, tlsSession } from "./cert-info.js";
+
+export interface ConnectionInfo {
+  dnsMs: number;
+  connectMs: number;
+  tlsMs: number;
+  tls: TlsSession | null;
+  /** requests sent on this connection so far */
+  uses: number;
+}
+
+/** An upstream failure, classified: code is a Node/OpenSSL code or ETIMEDOUT; phase says where. */
+export class UpstreamError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly phase: "dns" | "connect" | "tls" | "headers" | "body" | "credentials",
+    readonly chain: CertInfo[] = [],
+  ) {
+    super(message);
+    this.name = "UpstreamError";
+  }
+}
+
+export interface UpstreamAgentOptions {
+  tls: UpstreamTls;
+  connectTimeoutMs?: number;
+  tlsTimeoutMs?: number;
+  /** http(s)://host:port of a forward proxy to tunnel through (kubeconfig proxy-url) */
+  proxyUrl?: string;
+  maxSockets?: number;
+}
+
+const connections = new WeakMap<object, ConnectionInfo>();
+
+export function connectionInfo(socket: object | null | undefined): ConnectionInfo | undefined {
+  return socket ? connections.get(socket) : undefined;
+}
+
+/** Messages in the words Go's crypto/x509 uses, so kubectl users recognise them. */
+const VERIFY_MESSAGES: Record<string, string> = {
+  CERT_HAS_EXPIRED: "x509: certificate has expired or is not yet valid",
+  CERT_NOT_YET_VALID: "x509: certificate has expired or is not yet valid (not yet valid)",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "x509: certificate signed by unknown authority",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "x509: certificate signed by unknown authority",
+  UNABLE_TO_GET_ISSUER_CERT: "x509: certificate signed by unknown authority (incomplete chain)",
+  SELF_SIGNED_CERT_IN_CHAIN: "x509: certificate signed by unknown authority (self-signed certificate in chain)",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "x509: certificate signed by unknown authority (self-signed certificate)",
+  ERR_TLS_CERT_ALTNAME_INVALID: "x509: certificate is not valid for the host",
+};
+
+export function verifyMessage(code: string): string {
+  return VERIFY_MESSAGES[code] ?? `x509: certificate verification failed (${code})`;
+}
+
+export class UpstreamAgent extends https.Agent {
+  private readonly opts: UpstreamAgentOptions;
+
+  constructor(opts: UpstreamAgentOptions) {
+    // Session resumption would leave resumed sockets without a peer certificate: off.
+    super({ keepAlive: true, maxSockets: opts.maxSockets ?? 256, maxCachedSessions: 0, scheduling: "lifo" });
+    this.opts = opts;
+  }
+
+  override createConnection(options: any, callback?: (err: Error | null, socket: Duplex) => void): Duplex | undefined {
+    const host: string = options.host ?? options.hostname ?? "localhost";
+    const port = Number(options.port ?? 443);
+    const done = callback ?? (() => undefined);
+    if (this.opts.proxyUrl) {
+      tunnel(this.opts.proxyUrl, host, port, this.opts.connectTimeoutMs ?? 10_000)
+        .then((raw) => done(null, this.secure(raw, host, port, 0, 0)))
+        .catch((err) => done(err, undefined as unknown as Duplex));
+      return undefined;
+    }
+    return this.secure(undefined, host, port, undefined, undefined);
+  }
+
+  /** Starts TLS over `raw` (a tunnel) or over a new TCP connection, timing each phase. */
+  private secure(raw: net.Socket | undefined, host: string, port: number, dnsMs?: number, connectMs?: number): tls.TLSSocket {
+    const { tls: t } = this.opts;
+    const servername = t.servername ?? (net.isIP(host) ? undefined : host);
+    const started = performance.now();
+    const info: ConnectionInfo = { dnsMs: dnsMs ?? 0, connectMs: connectMs ?? 0, tlsMs: 0, tls: null, uses: 0 };
+    let phase: "dns" | "connect" | "tls" = raw ? "tls" : net.isIP(host) ? "connect" : "dns";
+    let mark = started;
+    const socket = tls.connect({
+      host,
+      port,
+      socket: raw,
+      servername,
+      ca: t.ca,
+      cert: t.cert,
+      key: t.key,
+      rejectUnauthorized: false, // verified below, after the chain is kept
+      ALPNProtocols: ["http/1.1"],
+    });
+    connections.set(socket, info);
+    const connectTimeout = this.opts.connectTimeoutMs ?? 10_000;
+    const tlsTimeout = this.opts.tlsTimeoutMs ?? 10_000;
+    socket.setTimeout(raw ? tlsTimeout : connectTimeout);
+    socket.once("lookup", (err: Error | null) => {
+      if (err) return;
+      const now = performance.now();
+      info.dnsMs = now - mark;
+      mark = now;
+      phase = "connect";
+    });
+    socket.once("connect", () => {
+      const now = performance.now();
+      info.connectMs = now - mark;
+      mark = now;
+      phase = "tls";
+      socket.setTimeout(tlsTimeout);
+    });
+    const onTimeout = () => {
+      const limit = phase === "tls" ? tlsTimeout : connectTimeout;
+      const what = phase === "dns" ? "DNS lookup" : phase === "connect" ? "TCP connect" : "TLS handshake";
+      socket.destroy(new UpstreamError(`${what} to ${host}:${port} timed out after ${limit} ms`, "ETIMEDOUT", phase));
+    };
+    socket.on("timeout", onTimeout);
+    socket.once("secureConnect", () => {
+      info.tlsMs = performance.now() - mark;
+      socket.setTimeout(0);
+      socket.off("timeout", onTimeout);
+      const chain = peerChain(socket);
+      info.tls = tlsSession(socket, chain);
+      if (!t.verify) return;
+      let code: string | null = null;
+      if (!socket.authorized && socket.authorizationError) {
+        code = String((socket.authorizationError as unknown as { code?: string }).code ?? socket.authorizationError);
+      } else if (tls.checkServerIdentity(servername ?? host, socket.getPeerCertificate())) {
+        code = "ERR_TLS_CERT_ALTNAME_INVALID";
+      }
+      const detail = code === "ERR_TLS_CERT_ALTNAME_INVALID" ? hostMismatchDetail(servername ?? host, chain[0]) : "";
+      if (code) {
+        socket.destroy(new UpstreamError(detail || verifyMessage(code), code, "tls", chain));
+      }
+    });
+    socket.on("error", (err: NodeJS.ErrnoException) => {
+      // annotate plain socket errors with the phase they happened in
+      if (!(err instanceof UpstreamError)) (err as { phase?: string }).phase ??= err.code === "ENOTFOUND" || err.code === "EAI_AGAIN" ? "dns" : phase;
+    });
+    return socket;
+  }
+}
+
+function hostMismatchDetail(host: string, leaf: CertInfo | undefined): string {
+  const names = (leaf?.san ?? []).map((s) => s.replace(/^(DNS|IP):/, ""));
+  return names.length ? `x509: certificate is valid for ${names.join(", ")}, not ${host}` : `x509: certificate is not valid for any names, but wanted to match ${host}`;
+}
+
+/** HTTP CONNECT through a forward proxy. */
+function tunnel(proxyUrl: string, host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const proxy = new URL(proxyUrl);
+    const headers: Record<string, string> = { host: `${host}:${port}` };
+    if (proxy.username) {
+      const cred = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
+      headers["proxy-authorization"] = `Basic ${Buffer.from(cred).toString("base64")}`;
+    }
+    const mod = proxy.protocol === "https:" ? https : http;
+    const req = mod.request({
+      method: "CONNECT",
+      host: proxy.hostname,
+      port: Number(proxy.port || (proxy.protocol === "https:" ? 443 : 80)),
+      path: `${host}:${port}`,
+      headers,
+      timeout: timeoutMs,
+    });
+    req.once("connect", (res, socket) => {
+      if (res.statusCode === 200) resolve(socket);
+      else {
+        socket.destroy();
+        reject(new UpstreamError(`proxy ${proxy.host} refused CONNECT to ${host}:${port}: ${res.statusCode}`, "PROXY_CONNECT", "connect"));
+      }
+    });
+    req.once("timeout", () => req.destroy(new UpstreamError(`proxy ${proxy.host} did not answer CONNECT within ${timeoutMs} ms`, "ETIMEDOUT", "connect")));
+    req.once("error", (err: NodeJS.ErrnoException) => reject(err instanceof UpstreamError ? err : new UpstreamError(`proxy ${proxy.host}: ${err.message}`, err.code ?? "PROXY_CONNECT", "connect")));
+    req.end();
+  });
+}

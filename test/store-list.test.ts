@@ -1,0 +1,117 @@
+// Store queries: each ListFilter criterion alone and combined, limits, tailing, and the ExchangeRow shape.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { UserError } from "../src/errors.js";
+import { Store, type ListFilter } from "../src/store/store.js";
+import { exchange, FIXED_START } from "./fixtures/exchange.js";
+
+let dir: string;
+let store: Store;
+const MIN = 60_000;
+
+// ids 1..8, in time order except id 5, which started first
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "kubewire-list-"));
+  store = Store.open(join(dir, "rec.db"));
+  store.insertMany([
+    exchange({ startedAt: FIXED_START + 1 * MIN }), // 1: list pods 200
+    exchange({ startedAt: FIXED_START + 2 * MIN, response: { status: 403 }, info: { resource: "secrets", namespace: "kube-system" }, request: { path: "/api/v1/namespaces/kube-system/secrets" } }),
+    exchange({ startedAt: FIXED_START + 3 * MIN, response: { status: 404 }, info: { verb: "get", name: "web-0" }, request: { path: "/api/v1/namespaces/default/pods/web-0" } }),
+    exchange({ startedAt: FIXED_START + 4 * MIN, response: { status: 503 }, timing: { totalMs: 2500 }, context: "prod" }),
+    exchange({ startedAt: FIXED_START, response: null, error: { code: "ECONNREFUSED", message: "connect ECONNREFUSED 127.0.0.1:6443", phase: "connect" } }),
+    exchange({
+      startedAt: FIXED_START + 5 * MIN,
+      origin: "replay",
+      replayOf: 2,
+      info: { verb: "patch", apiGroup: "apps", resource: "deployments", name: "web", subresource: "scale" },
+      request: { method: "PATCH", path: "/apis/apps/v1/namespaces/default/deployments/web/scale" },
+    }),
+    exchange({ startedAt: FIXED_START + 6 * MIN, response: { status: 500 }, timing: { totalMs: 900 } }),
+    exchange({ startedAt: FIXED_START + 7 * MIN, response: { status: 403 } }),
+  ]);
+  store.setFlags(2, ["forbidden"]);
+  store.setFlags(8, ["forbidden", "slow-request"]);
+});
+afterAll(() => {
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const ids = (filter: ListFilter) => store.list(filter).map((r) => r.id);
+
+describe("Store.list", () => {
+  it.each<[string, ListFilter, number[]]>([
+    ["no filter lists everything oldest first", {}, [5, 1, 2, 3, 4, 6, 7, 8]],
+    ["an exact status", { status: 403 }, [2, 8]],
+    ["the 4xx class", { status: "4xx" }, [2, 3, 8]],
+    ["the 5xx class", { status: "5xx" }, [4, 7]],
+    ["error: no response at all", { status: "error" }, [5]],
+    ["verb", { verb: "get" }, [3]],
+    ["resource", { resource: "secrets" }, [2]],
+    ["group", { group: "apps" }, [6]],
+    ["subresource", { subresource: "scale" }, [6]],
+    ["namespace", { namespace: "kube-system" }, [2]],
+    ["name", { name: "web-0" }, [3]],
+    ["since, inclusive", { since: FIXED_START + 6 * MIN }, [7, 8]],
+    ["until, inclusive", { until: FIXED_START + 1 * MIN }, [5, 1]],
+    ["slower than", { slowerThanMs: 899 }, [4, 7]],
+    ["path contains, taken literally", { pathContains: "/deployments/web/" }, [6]],
+    ["path contains a LIKE wildcard literally", { pathContains: "%" }, []],
+    ["context", { context: "prod" }, [4]],
+    ["origin", { origin: "replay" }, [6]],
+    ["flag", { flag: "forbidden" }, [2, 8]],
+    ["ids", { ids: [8, 3, 99] }, [3, 8]],
+    ["no ids", { ids: [] }, []],
+    ["afterId for tailing", { afterId: 6 }, [7, 8]],
+    ["limit: the newest N, oldest first", { limit: 3 }, [6, 7, 8]],
+    ["status and since combined", { status: 403, since: FIXED_START + 3 * MIN }, [8]],
+    ["flag, status and limit combined", { flag: "forbidden", status: "4xx", limit: 1 }, [8]],
+  ])("filters by %s", (_, filter, expected) => {
+    expect(ids(filter)).toEqual(expected);
+    expect(store.count(filter)).toBe(expected.length);
+    expect([...store.iterate(filter)].map((e) => e.id)).toEqual(expected);
+  });
+
+  it("returns the stable ExchangeRow shape", () => {
+    expect(store.list({ ids: [8] })[0]).toEqual({
+      id: 8,
+      time: "2025-01-15T10:07:00.000Z",
+      method: "GET",
+      path: "/api/v1/namespaces/default/pods",
+      query: "limit=500",
+      verb: "list",
+      group: "",
+      version: "v1",
+      resource: "pods",
+      subresource: "",
+      namespace: "default",
+      name: "",
+      status: 403,
+      durationMs: 15.3,
+      error: null,
+      context: "kind-dev",
+      userAgent: "kubectl/v1.32.0 (linux/amd64) kubernetes/70d3cc9",
+      bytesIn: 0,
+      bytesOut: exchange().response!.bytes,
+      flags: ["forbidden", "slow-request"],
+      origin: "proxy",
+      replayOf: null,
+    });
+    expect(store.list({ ids: [5] })[0]).toMatchObject({ status: null, bytesOut: 0, error: { code: "ECONNREFUSED", message: "connect ECONNREFUSED 127.0.0.1:6443" } });
+    expect(store.list({ ids: [6] })[0]!.replayOf).toBe(2);
+  });
+
+  it.each<[string, ListFilter, RegExp]>([
+    ["a status that is no code", { status: "2xx" as never }, /status filter "2xx" is not a status code, 4xx, 5xx or error/],
+    ["a negative limit", { limit: -1 }, /limit -1 is not a whole number/],
+    ["a since that is not a number", { since: Number.NaN }, /since filter NaN is not a number/],
+    ["an id that is not whole", { ids: [1.5] }, /exchange id 1.5 is not a whole number/],
+  ])("refuses %s with a one-line UserError", (_, filter, message) => {
+    for (const call of [() => store.list(filter), () => store.count(filter), () => store.iterate(filter)]) {
+      expect(call).toThrow(UserError);
+      expect(call).toThrow(message);
+    }
+  });
+});
