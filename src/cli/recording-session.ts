@@ -25,6 +25,10 @@ export interface SessionOptions {
   captureLimit?: number;
   connectTimeoutMs?: number;
   headersTimeoutMs?: number;
+  /** what the recorded exchanges say they came from (default "proxy") */
+  origin?: "proxy" | "doctor" | "replay";
+  /** record into this (shared, already open) recorder instead of opening one for the db */
+  recorder?: Recorder;
   /** warnings and notices (stderr) */
   warn: (line: string) => void;
 }
@@ -63,8 +67,9 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
   }
   const stateDir = ensureStateDir(stateDirPath(o.stateDir));
   const dbPath = defaultDbPath(stateDir, o.db);
-  const recorder = new Recorder({ dbPath, onError: (m) => o.warn(`kubewire: recording problem: ${m}`) });
-  recorder.open();
+  const ownRecorder = !o.recorder;
+  const recorder = o.recorder ?? new Recorder({ dbPath, onError: (m) => o.warn(`kubewire: recording problem: ${m}`) });
+  if (ownRecorder) recorder.open();
   const local = loadLocalCa(stateDir);
   const token = randomBytes(32).toString("base64url");
   let proxy: RunningProxy;
@@ -81,9 +86,10 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
       connectTimeoutMs: o.connectTimeoutMs,
       tlsTimeoutMs: o.connectTimeoutMs,
       headersTimeoutMs: o.headersTimeoutMs,
+      origin: o.origin,
     });
   } catch (err) {
-    await recorder.close();
+    if (ownRecorder) await recorder.close();
     throw err;
   }
   const ephemeral = !o.writeKubeconfig && !!o.ephemeralKubeconfig;
@@ -101,6 +107,10 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
       (stopping ??= (async () => {
         await proxy.close(graceMs);
         if (ephemeral) rmSync(kubeconfigPath, { force: true });
+        if (!ownRecorder) {
+          await recorder.flush();
+          return recorder.stats();
+        }
         return recorder.close();
       })()),
   };

@@ -48,11 +48,11 @@ export function splitUrl(url: string): { path: string; query: string } {
 }
 
 /** The skeleton of an Exchange for a request that just arrived. */
-export function newExchange(req: IncomingMessage, upstream: Upstream, startedAt: number): Exchange {
+export function newExchange(req: IncomingMessage, upstream: Upstream, startedAt: number, origin: Exchange["origin"] = "proxy"): Exchange {
   const { path, query } = splitUrl(req.url ?? "/");
   return {
     startedAt,
-    origin: "proxy",
+    origin,
     replayOf: null,
     client: { address: req.socket.remoteAddress ?? "", userAgent: String(req.headers["user-agent"] ?? "") },
     context: upstream.contextName,
@@ -82,7 +82,7 @@ export function copyHandshake(ex: Exchange, conn: ConnectionInfo | undefined): v
 
 export function makeForwarder(opts: ForwardOptions) {
   const { upstream, agent, sink } = opts;
-  const target = upstream.server.href;
+  const target = upstream.server.href.replace(/\/$/, "");
   const proxy = httpProxy.createProxyServer({});
 
   proxy.on("proxyReq", (proxyReq: ClientRequest, req: IncomingMessage) => {
@@ -126,7 +126,10 @@ export function makeForwarder(opts: ForwardOptions) {
     p.resBody = body;
     proxyRes.on("data", (chunk: Buffer) => body.push(chunk));
     proxyRes.once("aborted", () => {
-      if (!ex.error) ex.error = { code: "ECONNRESET", message: "the API server closed the connection mid-response", phase: "body" };
+      if (ex.error) return;
+      ex.error = req.socket.destroyed
+        ? { code: "CLIENT_ABORTED", message: "the client closed the connection before the response was complete", phase: "body" }
+        : { code: "ECONNRESET", message: "the API server closed the connection mid-response", phase: "body" };
     });
   });
 

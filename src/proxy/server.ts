@@ -28,6 +28,8 @@ export interface ProxyOptions {
   connectTimeoutMs?: number;
   tlsTimeoutMs?: number;
   headersTimeoutMs?: number;
+  /** what recorded exchanges say they came from (default "proxy") */
+  origin?: Exchange["origin"];
 }
 
 export interface RunningProxy {
@@ -78,7 +80,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     { key: opts.server.keyPem, cert: opts.server.certPem, ca: opts.ca.certPem, requestCert: true, rejectUnauthorized: false },
     (req: IncomingMessage, res: ServerResponse) => {
       const t0 = performance.now();
-      const exchange = newExchange(req, upstream, Date.now());
+      const exchange = newExchange(req, upstream, Date.now(), opts.origin);
       const auth = authorize(req);
       if (!auth.ok) {
         req.resume();
@@ -102,7 +104,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   server.on("connection", (s: Socket) => track(s));
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const t0 = performance.now();
-    const exchange = newExchange(req, upstream, Date.now());
+    const exchange = newExchange(req, upstream, Date.now(), opts.origin);
     const auth = authorize(req);
     if (!auth.ok) {
       const message = `kubewire: ${auth.reason}`;
@@ -125,7 +127,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     // A client that does not trust the local CA, or speaks plain HTTP to the TLS port.
     const exchange: Exchange = {
       startedAt: Date.now(),
-      origin: "proxy",
+      origin: opts.origin ?? "proxy",
       replayOf: null,
       client: { address: tlsSocket.remoteAddress ?? "", userAgent: "" },
       context: upstream.contextName,

@@ -4,10 +4,12 @@ import { makeStartCommand } from "./start.js";
 import { makeExecCommand } from "./exec.js";
 import { makeLsCommand } from "./ls.js";
 import { makeShowCommand } from "./show.js";
+import { makeDemoCommand } from "./demo.js";
 
 export const commands: Array<() => Command> = [
   makeStartCommand,
   makeExecCommand,
   makeLsCommand,
   makeShowCommand,
+  makeDemoCommand,
 ];
