@@ -59,11 +59,11 @@ export function readKubeconfigFile(file: string): Raw {
   } catch (err) {
     throw new UserError(`cannot read kubeconfig ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const line = e.linePos?.[0]?.line;
-    throw new UserError(`kubeconfig ${file}${line ? `:${line}` : ""}: invalid YAML: ${e.message.split("\n")[0]}`);
+    throw new UserError(`kubeconfig ${file}${line ? `:${line}` : ""}: invalid YAML: ${e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}`);
   }
   const value = doc.toJS() ?? {};
   if (typeof value !== "object" || Array.isArray(value)) throw new UserError(`kubeconfig ${file}: not a kubeconfig (expected a mapping)`);

@@ -126,7 +126,7 @@ export function makeForwarder(opts: ForwardOptions) {
     p.resBody = body;
     proxyRes.on("data", (chunk: Buffer) => body.push(chunk));
     proxyRes.once("aborted", () => {
-      if (ex.error) return;
+      if (ex.error || p.done) return;
       ex.error = req.socket.destroyed
         ? { code: "CLIENT_ABORTED", message: "the client closed the connection before the response was complete", phase: "body" }
         : { code: "ECONNRESET", message: "the API server closed the connection mid-response", phase: "body" };

@@ -1,0 +1,79 @@
+// Sends the doctor's API requests (steps 5-7) through the recording proxy, using the CA and
+// token of the kubeconfig it generated, so each one is recorded as an ordinary exchange.
+import https from "node:https";
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+
+export interface ProxyAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: any;
+  /** set when kubewire itself answered (it could not reach the API server): the error code */
+  proxyError?: string;
+}
+
+export class ProxyClient {
+  private readonly agent: https.Agent;
+  private readonly server: URL;
+  private readonly token: string;
+
+  constructor(kubeconfigPath: string, private readonly timeoutMs: number) {
+    const kc = parse(readFileSync(kubeconfigPath, "utf8"));
+    const cluster = kc.clusters[0].cluster;
+    this.server = new URL(cluster.server);
+    this.token = kc.users[0].user.token;
+    this.agent = new https.Agent({ keepAlive: true, ca: Buffer.from(cluster["certificate-authority-data"], "base64").toString("utf8") });
+  }
+
+  request(method: string, path: string, body?: unknown): Promise<ProxyAnswer> {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = https.request(
+        {
+          method,
+          host: this.server.hostname.replace(/^\[|\]$/g, ""),
+          port: this.server.port,
+          path,
+          agent: this.agent,
+          timeout: this.timeoutMs,
+          headers: {
+            authorization: `Bearer ${this.token}`,
+            accept: "application/json, */*",
+            "user-agent": "kubewire-doctor",
+            ...(data ? { "content-type": "application/json", "content-length": Buffer.byteLength(data) } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            let json: any = null;
+            try {
+              json = JSON.parse(text);
+            } catch {
+              /* not JSON: health endpoints answer text */
+            }
+            const pe = res.headers["x-kubewire-error"];
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json, proxyError: typeof pe === "string" ? pe : undefined });
+          });
+          res.on("error", reject);
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error(`no answer from ${path} within ${this.timeoutMs} ms`)));
+      req.on("error", reject);
+      req.end(data);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** The kubewire explanation in a 502 (without the "kubewire: " prefix), or the body's first line. */
+export function answerText(a: ProxyAnswer): string {
+  if (a.json && typeof a.json.message === "string") return a.json.message;
+  return a.text.split("\n")[0].replace(/^kubewire: /, "").slice(0, 400);
+}

@@ -1,0 +1,105 @@
+// What a doctor step is: a numbered, named function from the shared context to checks,
+// which may declare later steps pointless; plus the report shape and small helpers.
+import type { CheckResult, CheckStatus } from "../types.js";
+import type { LoadedKubeconfig } from "../kubeconfig/load.js";
+import type { Upstream } from "../kubeconfig/upstream.js";
+import type { ProxyClient } from "./proxy-client.js";
+import type { JwtClaims } from "./jwt.js";
+
+export interface DoctorOptions {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  /** extra SelfSubjectAccessReviews: [verb, resource] */
+  can: Array<[string, string]>;
+  /** per network operation (DNS, connect, TLS, HTTP) and for an exec plugin */
+  timeoutMs: number;
+  inCluster: boolean;
+  db?: string;
+  stateDir?: string;
+  env: NodeJS.ProcessEnv;
+  /** where InClusterConfig reads the service account (overridable for tests) */
+  serviceAccountDir: string;
+  warn: (line: string) => void;
+}
+
+/** What the steps learn and pass on. */
+export interface DoctorContext {
+  opts: DoctorOptions;
+  files: string[];
+  /** parsed files, in merge order, with paths made absolute */
+  configs: Array<{ file: string; raw: Record<string, any> }>;
+  loaded?: LoadedKubeconfig;
+  upstream?: Upstream;
+  /** the chosen context's cluster and user entries as written */
+  cluster?: Record<string, any>;
+  user?: Record<string, any>;
+  /** server host and port, once known */
+  server?: URL;
+  addresses: string[];
+  jwt?: JwtClaims;
+  /** why credentials may be rejected, found before asking the server (expired token, certificate, ...) */
+  expiredCredential?: string;
+  /** the proxy run that steps 5-7 go through */
+  client?: ProxyClient;
+  /** who the server says we are (step 6) */
+  username?: string;
+  namespace: string;
+}
+
+export interface StepOutcome {
+  checks: CheckResult[];
+  /** later step numbers this outcome makes pointless, and why */
+  blocks?: number[];
+}
+
+export interface Step {
+  number: number;
+  name: string;
+  /** true when the step should appear at all (in-cluster only inside a Pod or when asked) */
+  applies?: (ctx: DoctorContext) => boolean;
+  /** steps 5-7 go through the recording proxy */
+  needsProxy?: boolean;
+  run(ctx: DoctorContext): Promise<StepOutcome>;
+}
+
+export interface StepReport {
+  step: number;
+  name: string;
+  status: CheckStatus;
+  checks: CheckResult[];
+  durationMs: number;
+}
+
+export interface DoctorReport {
+  ok: boolean;
+  context: string | null;
+  startedAt: string;
+  durationMs: number;
+  steps: StepReport[];
+}
+
+export const pass = (name: string, detail: string): CheckResult => ({ name, status: "pass", detail });
+export const warn = (name: string, detail: string, fix: string): CheckResult => ({ name, status: "warn", detail, fix });
+export const fail = (name: string, detail: string, fix: string): CheckResult => ({ name, status: "fail", detail, fix });
+export const skip = (name: string, detail: string): CheckResult => ({ name, status: "skip", detail });
+
+const RANK: Record<CheckStatus, number> = { skip: 0, pass: 1, warn: 2, fail: 3 };
+
+/** The step's status: its worst check; skip only when every check was skipped. */
+export function worst(checks: CheckResult[]): CheckStatus {
+  if (checks.length === 0) return "skip";
+  return checks.reduce<CheckStatus>((w, c) => (RANK[c.status] > RANK[w] ? c.status : w), "skip");
+}
+
+export function errorText(err: unknown): string {
+  return ((err as Error)?.message ?? String(err)).split("\n")[0];
+}
+
+/** Human time to or since an instant: "in 3h", "2d ago". */
+export function relative(ms: number, now = Date.now()): string {
+  const d = Math.abs(ms - now);
+  const s = Math.round(d / 1000);
+  const text = s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : s < 172_800 ? `${Math.round(s / 3600)}h` : `${Math.round(s / 86400)}d`;
+  return ms >= now ? `in ${text}` : `${text} ago`;
+}

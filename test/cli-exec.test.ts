@@ -1,0 +1,175 @@
+// The command line as a newcomer uses it: `kubewire exec -- kubectl ...`, then `ls` and
+// `show`; `start` until SIGTERM; and one clear line for every kind of bad input.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { demoWorld, kubectl, KUBECTL, kubewire, ROOT, type World } from "./helpers/world.js";
+
+const haveKubectl = existsSync(KUBECTL);
+
+describe.skipIf(!haveKubectl)("kubewire exec, ls and show", () => {
+  let world: World;
+  let db: string;
+  let state: string;
+  beforeAll(async () => {
+    world = await demoWorld({ bigListBytes: 1024 * 1024 });
+    db = join(world.dir, "exec.db");
+    state = join(world.dir, "state");
+  });
+  afterAll(async () => world?.close());
+
+  it("runs kubectl get pods through the proxy and leaves a list row with timing and chain", async () => {
+    const r = await kubewire(["exec", "--kubeconfig", world.kubeconfig, "--db", db, "--state-dir", state, "--", KUBECTL, "get", "pods", "--cache-dir", join(world.dir, "c1")]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^NAME\s+READY\s+STATUS/);
+    expect(r.stdout).toContain("web-1");
+    expect(r.stderr).toMatch(/kubewire: recorded \d+ exchanges into/);
+
+    const ls = await kubewire(["ls", "--db", db, "-o", "json"]);
+    expect(ls.code).toBe(0);
+    const rows = JSON.parse(ls.stdout);
+    const list = rows.find((x: { verb: string; resource: string }) => x.verb === "list" && x.resource === "pods");
+    expect(list).toMatchObject({ method: "GET", path: "/api/v1/namespaces/default/pods", group: "", subresource: "", namespace: "default", name: "", status: 200, error: null });
+    expect(typeof list.id).toBe("number");
+    expect(new Date(list.time).toISOString()).toBe(list.time);
+    expect(list.durationMs).toBeGreaterThan(0);
+
+    const show = await kubewire(["show", String(list.id), "--db", db, "-o", "json"]);
+    const ex = JSON.parse(show.stdout);
+    expect(Object.keys(ex.timing).sort()).toEqual(["connectMs", "dnsMs", "reusedConnection", "tlsMs", "totalMs", "ttfbMs"]);
+    expect(ex.tls.chain[0]).toMatchObject({ subject: expect.stringContaining("CN="), issuer: expect.stringContaining("CN="), san: expect.arrayContaining(["IP:127.0.0.1"]) });
+    expect(ex.tls.chain[0].sha256).toMatch(/^[0-9a-f]{64}$/);
+
+    const page = await kubewire(["show", String(list.id), "--db", db]);
+    expect(page.stdout).toContain("GET /api/v1/namespaces/default/pods");
+    expect(page.stdout).toContain("kubectl --context demo-admin get --raw '/api/v1/namespaces/default/pods");
+
+    const table = await kubewire(["ls", "--db", db, "--resource", "pods"]);
+    expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+AGE\s+VERB\s+RESOURCE\s+NAMESPACE\/NAME\s+STATUS\s+LATENCY\s+FLAGS$/);
+    expect(table.stdout).toMatch(/\blist\s+pods\s+default\s+200\b/);
+  });
+
+  it("makes kubectl print the kubewire explanation for an expired certificate and exits with kubectl's code", async () => {
+    const expiredDb = join(world.dir, "expired.db");
+    const r = await kubewire(["exec", "--kubeconfig", world.kubeconfig, "--context", "demo-expired-cert", "--db", expiredDb, "--state-dir", state, "--", KUBECTL, "get", "pods", "--cache-dir", join(world.dir, "c2")]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("kubewire: cannot reach the API server");
+    expect(r.stderr).toContain("x509: certificate has expired or is not yet valid");
+    const rows = JSON.parse((await kubewire(["ls", "--db", expiredDb, "-o", "json"])).stdout);
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows[0].error.code).toBe("CERT_HAS_EXPIRED");
+    expect(rows[0].status).toBe(502);
+  });
+
+  it("passes the command's own exit code through", async () => {
+    const r = await kubewire(["exec", "--kubeconfig", world.kubeconfig, "--db", db, "--state-dir", state, "-q", "--", "sh", "-c", "exit 7"]);
+    expect(r.code).toBe(7);
+    expect(r.stderr).toBe("");
+  });
+
+  it("records everything and exits 0 when start gets SIGTERM", async () => {
+    const startDb = join(world.dir, "start.db");
+    const kc = join(world.dir, "start.kubeconfig");
+    const child = spawn(process.execPath, [join(ROOT, "bin/kubewire.js"), "start", "--kubeconfig", world.kubeconfig, "--listen", "127.0.0.1:0", "--db", startDb, "--state-dir", state, "--write-kubeconfig", kc], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (c) => (out += c));
+    for (let i = 0; i < 100 && !out.includes("listening on"); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(out).toMatch(/listening on https:\/\/127\.0\.0\.1:\d+/);
+    expect(statSync(kc).mode & 0o777).toBe(0o600);
+    const r = await kubectl(kc, ["get", "ns"]);
+    expect(r.stdout).toContain("kube-system");
+    const exit = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
+    child.kill("SIGTERM");
+    expect(await exit).toBe(0);
+    const rows = JSON.parse((await kubewire(["ls", "--db", startDb, "-o", "json"])).stdout);
+    expect(rows.some((x: { resource: string; verb: string }) => x.resource === "namespaces" && x.verb === "list")).toBe(true);
+  });
+});
+
+describe("bad input gets one clear line and a non-zero exit", () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await demoWorld();
+  });
+  afterAll(async () => world?.close());
+
+  const one = (stderr: string) => stderr.trim().split("\n").filter((l) => !l.startsWith("hint:"));
+
+  it("names a kubeconfig that does not exist", async () => {
+    const r = await kubewire(["start", "--kubeconfig", "/nonexistent/config"]);
+    expect(r.code).toBe(2);
+    expect(one(r.stderr)).toEqual(["error: kubeconfig /nonexistent/config does not exist (from --kubeconfig)"]);
+  });
+
+  it("names the file and line of malformed YAML", async () => {
+    const bad = join(world.dir, "bad.yaml");
+    writeFileSync(bad, "apiVersion: v1\nclusters:\n- name: a\n  cluster: {server: [unclosed\n");
+    const r = await kubewire(["start", "--kubeconfig", bad]);
+    expect(r.code).toBe(2);
+    expect(one(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toMatch(new RegExp(`^error: kubeconfig ${bad}:\\d+: invalid YAML`));
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("lists the contexts that exist when the one asked for does not", async () => {
+    const r = await kubewire(["start", "--kubeconfig", world.kubeconfig, "--context", "nope"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: context "nope" \(from --context\) not found in .*; contexts: demo-admin, demo-viewer/);
+  });
+
+  it("names an unreadable client certificate file", async () => {
+    const cfg = readFileSync(world.kubeconfig, "utf8").replace(/client-certificate-data: \S+/, "client-certificate: /nonexistent/client.crt");
+    const file = join(world.dir, "missing-cert.yaml");
+    writeFileSync(file, cfg);
+    const r = await kubewire(["start", "--kubeconfig", file, "--context", "demo-cert", "--state-dir", join(world.dir, "s")]);
+    expect(r.code).toBe(2);
+    expect(one(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toContain("/nonexistent/client.crt");
+  });
+
+  it("says when the port is in use", async () => {
+    const blocker = createServer().listen(0, "127.0.0.1");
+    await new Promise((r) => blocker.once("listening", r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const r = await kubewire(["start", "--kubeconfig", world.kubeconfig, "--listen", `127.0.0.1:${port}`, "--state-dir", join(world.dir, "s"), "--db", join(world.dir, "p.db")]);
+      expect(r.code).toBe(2);
+      expect(one(r.stderr)).toEqual([`error: cannot listen on 127.0.0.1:${port}: the port is in use`]);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it("says when the database path cannot be written", async () => {
+    const ro = join(world.dir, "readonly");
+    mkdirSync(ro);
+    chmodSync(ro, 0o500);
+    const asRoot = process.getuid?.() === 0;
+    const target = asRoot ? "/proc/kubewire.db" : join(ro, "x.db");
+    const r = await kubewire(["start", "--kubeconfig", world.kubeconfig, "--listen", "127.0.0.1:0", "--state-dir", join(world.dir, "s"), "--db", target]);
+    expect(r.code).toBe(2);
+    expect(one(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toContain(target);
+  });
+
+  it("refuses a non-loopback listen address without --allow-remote", async () => {
+    const r = await kubewire(["start", "--kubeconfig", world.kubeconfig, "--listen", "0.0.0.0:0"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: --listen 0\.0\.0\.0 is not a loopback address/);
+  });
+
+  it("names the flag and the value of a malformed duration", async () => {
+    const r = await kubewire(["ls", "--since", "yesterday"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('"yesterday" is neither a duration');
+  });
+
+  it("says when a recording does not exist or the ID is unknown", async () => {
+    const r = await kubewire(["ls", "--db", join(world.dir, "none.db")]);
+    expect(r.code).toBe(2);
+    expect(one(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toContain("none.db");
+  });
+});
