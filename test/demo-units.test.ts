@@ -4,7 +4,8 @@ import { describe, expect, it } from "vitest";
 import { fakeShell, parseFrames } from "../src/demo/exec.js";
 import { decodeProtobuf, isProtobuf } from "../src/demo/proto.js";
 import { authorize, forbiddenMessage } from "../src/demo/rbac.js";
-import { requestInfo } from "../src/demo/request-info.js";
+import { parseRequestInfo } from "../src/proxy/request-info.js";
+const requestInfo = (method: string, path: string, query: URLSearchParams) => parseRequestInfo(method, path, query.toString());
 import { forbidden } from "../src/demo/status.js";
 import { humanDuration } from "../src/demo/tables.js";
 

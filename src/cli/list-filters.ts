@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { ListFilter } from "../store/store.js";
 import { parseDuration } from "./durations.js";
+import { ruleFor } from "../analyze/lib/engine.js";
 
 function parseStatus(v: string): ListFilter["status"] {
   if (v === "4xx" || v === "5xx" || v === "error") return v;
@@ -57,7 +58,7 @@ export function filterFrom(o: Record<string, any>): ListFilter {
   if (o.since !== undefined) f.since = o.since;
   if (o.until !== undefined) f.until = o.until;
   if (o.slowerThan !== undefined) f.slowerThanMs = o.slowerThan;
-  if (o.flag) f.flag = o.flag;
+  if (o.flag) f.flag = ruleFor(String(o.flag)).kind; // an unknown kind is a UserError listing the kinds
   if (o.path) f.pathContains = o.path;
   if (o.context) f.context = o.context;
   if (o.limit) f.limit = o.limit;

@@ -11,6 +11,11 @@ import { loadLocalCa } from "../tls/local-ca.js";
 import { startProxy, type RunningProxy } from "../proxy/server.js";
 import { Recorder, type RecorderStats } from "../record/recorder.js";
 import { UserError } from "../errors.js";
+import { flagsOf } from "../analyze/lib/engine.js";
+import { publishRunStatus, runStatusFile } from "./run-status.js";
+import { defaultDbPath } from "./db-path.js";
+
+export { defaultDbPath };
 
 export interface SessionOptions {
   kubeconfig?: string;
@@ -46,10 +51,6 @@ export interface RecordingSession {
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
-export function defaultDbPath(stateDir: string, explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(explicit || env.KUBEWIRE_DB || join(stateDir, "kubewire.db"));
-}
-
 export async function startSession(o: SessionOptions): Promise<RecordingSession> {
   const listen = o.listen ?? { host: "127.0.0.1", port: 8443 };
   if (!LOOPBACK.has(listen.host) && !listen.host.startsWith("127.") && !o.allowRemote) {
@@ -68,7 +69,7 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
   const stateDir = ensureStateDir(stateDirPath(o.stateDir));
   const dbPath = defaultDbPath(stateDir, o.db);
   const ownRecorder = !o.recorder;
-  const recorder = o.recorder ?? new Recorder({ dbPath, onError: (m) => o.warn(`kubewire: recording problem: ${m}`) });
+  const recorder = o.recorder ?? new Recorder({ dbPath, flagsOf, onError: (m) => o.warn(`kubewire: recording problem: ${m}`) });
   if (ownRecorder) recorder.open();
   const local = loadLocalCa(stateDir);
   const token = randomBytes(32).toString("base64url");
@@ -95,6 +96,17 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
   const ephemeral = !o.writeKubeconfig && !!o.ephemeralKubeconfig;
   const kubeconfigPath = resolve(o.writeKubeconfig ?? join(stateDir, ephemeral ? `kubeconfig-${process.pid}-${proxy.port}` : "kubeconfig"));
   writeClientKubeconfig(kubeconfigPath, { contextName: upstream.contextName, namespace: upstream.namespace, proxyUrl: proxy.url, caPem: local.ca.certPem, token });
+  const startedAt = new Date().toISOString();
+  const unpublish = publishRunStatus(runStatusFile(stateDir, process.pid, proxy.port), () => ({
+    pid: process.pid,
+    startedAt,
+    url: proxy.url,
+    context: upstream.contextName,
+    server: upstream.server.origin,
+    db: dbPath,
+    kubeconfig: kubeconfigPath,
+    stats: recorder.stats(),
+  }));
   let stopping: Promise<RecorderStats> | null = null;
   return {
     upstream,
@@ -106,6 +118,7 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
     stop: (graceMs = 1000) =>
       (stopping ??= (async () => {
         await proxy.close(graceMs);
+        unpublish();
         if (ephemeral) rmSync(kubeconfigPath, { force: true });
         if (!ownRecorder) {
           await recorder.flush();

@@ -1,4 +1,4 @@
-// Request handling shared by every demo listener: authentication, APF headers, RBAC,
+// Request handling shared by every demo listener: authentication, impersonation, APF headers, RBAC,
 // scripted failures by namespace, non-resource paths, discovery, and the REST verbs.
 import { randomBytes, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -9,8 +9,9 @@ import { apiGroup, apiGroupList, apiResourceList, apiVersions, findResource, ser
 import { chooseProtocol, rejectUpgrade, serveSpdyEcho, serveWebSocketExec } from "./exec.js";
 import { serveLogs } from "./logs.js";
 import { decodeProtobuf, isProtobuf } from "./proto.js";
+import { impersonate } from "./impersonation.js";
 import { authorize, forbiddenMessage, rulesFor, type Identity } from "./rbac.js";
-import { requestInfo } from "./request-info.js";
+import { parseRequestInfo } from "../proxy/request-info.js";
 import { negotiate, readBody, sendJson, sendNotAcceptable, sendStatus, sendText, writeChunk } from "./respond.js";
 import * as st from "./status.js";
 import { jsonPatch, matchesFields, matchesLabels, mergePatch, resourceKey, rfc3339, type KObject, type Store } from "./store.js";
@@ -112,8 +113,11 @@ export class DemoApi {
     let id = this.authenticate(req);
     if (id === "invalid" || (id === undefined && !PUBLIC_PATHS.has(url.pathname))) return { ok: false, status: st.unauthorized(), headers };
     id ??= ANONYMOUS;
+    const acting = impersonate(req, id);
+    if (!("username" in acting)) return { ok: false, status: acting, headers };
+    id = acting;
     Object.assign(headers, this.apfHeaders(id, url.pathname));
-    const info = requestInfo(req.method ?? "GET", url.pathname, url.searchParams);
+    const info = parseRequestInfo(req.method ?? "GET", url.pathname, url.search.slice(1));
     if (info.isResourceRequest && info.namespace === "throttled") return { ok: false, status: "throttled", headers: { ...headers, "Retry-After": "1" } };
     const decision = id === ANONYMOUS && PUBLIC_PATHS.has(url.pathname) ? { allowed: true } : authorize(id, info, url.pathname);
     if (!decision.allowed) {

@@ -62,6 +62,11 @@ const ADVICE: Record<string, string> = {
   ECONNRESET: "the API server or a middlebox closed the connection; check load balancers and proxies in between",
 };
 
+/** The concrete fix for a failure code, when kubewire knows one. */
+export function adviceFor(code: string): string | undefined {
+  return ADVICE[code];
+}
+
 function describeCert(c: CertInfo): string {
   return `subject ${c.subject}, issuer ${c.issuer}, valid ${c.notBefore} to ${c.notAfter}, SANs ${c.san.join(" ") || "none"}`;
 }
@@ -76,7 +81,7 @@ export function failureText(f: ClassifiedFailure, target: string): string {
     if (code === "CERT_NOT_YET_VALID") cert += `; current time ${new Date().toISOString()} is before ${f.chain[0].notBefore}`;
     parts.push(cert);
   }
-  const advice = ADVICE[code];
+  const advice = adviceFor(code);
   if (advice) parts.push(`fix: ${advice}`);
   return parts.join(" -- ");
 }

@@ -52,7 +52,7 @@ export function parseRequestInfo(method: string, path: string, query: string): R
     info.apiVersion = parts[2];
     rest = parts.slice(3);
   }
-  if (rest.length === 0) return nonResource(method); // discovery: /api/v1, /apis/apps/v1
+  if (rest.length === 0) return info; // discovery (/api/v1, /apis/apps/v1): prefix, group and version kept
   info.isResourceRequest = true;
   info.verb = METHOD_VERBS[method.toUpperCase()] ?? method.toLowerCase();
   if (SPECIAL_VERBS.has(rest[0])) {

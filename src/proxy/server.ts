@@ -48,6 +48,21 @@ function proxyAuthAnswer(res: ServerResponse, reason: string): string {
   return body;
 }
 
+/** `kubewire replay` marks its requests with the ID they replay; the header goes no further. */
+function markReplay(req: IncomingMessage, exchange: Exchange): void {
+  const value = req.headers[REPLAY_HEADER];
+  if (value === undefined) return;
+  delete req.headers[REPLAY_HEADER];
+  const id = Number(value);
+  if (Number.isInteger(id) && id > 0) {
+    exchange.replayOf = id;
+    exchange.origin = "replay";
+  }
+  delete exchange.request.headers[REPLAY_HEADER];
+}
+
+export const REPLAY_HEADER = "x-kubewire-replay-of";
+
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const { upstream, sink } = opts;
   const agent = new UpstreamAgent({
@@ -91,6 +106,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         sink.record(exchange);
         return;
       }
+      markReplay(req, exchange);
       credentialsFor(
         (c) => forwarder.forward(req, res, c, exchange, t0),
         (e) => forwarder.refuse(req, res, exchange, t0, e),
@@ -114,6 +130,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       sink.record(exchange);
       return;
     }
+    markReplay(req, exchange);
     credentialsFor(
       (c) => proxyUpgrade({ upstream, agent, sink, track }, req, socket, head, c, exchange, t0),
       (e) => {

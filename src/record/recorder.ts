@@ -31,6 +31,11 @@ export interface RecorderOptions {
   spillPath?: string;
   /** called when records are dropped */
   onError?: (message: string) => void;
+  /**
+   * The flag kinds of one exchange (analyze's flagsOf), stored with it in the same transaction. Called
+   * when a batch is written, never on the forwarding path; it must be pure and cheap.
+   */
+  flagsOf?: (ex: Exchange) => string[];
 }
 
 /** How long the writer thread waits for another process's lock before the batch spills. */
@@ -48,6 +53,7 @@ export class Recorder {
   private readonly maxQueue: number;
   private readonly spillPath: string;
   private readonly onError?: (message: string) => void;
+  private readonly flagsOf?: (ex: Exchange) => string[];
 
   private queue: Exchange[] = [];
   private inFlight: { size: number; done: Promise<void> } | null = null;
@@ -72,6 +78,7 @@ export class Recorder {
     this.maxQueue = Math.max(opts.maxQueue ?? 10000, 1);
     this.spillPath = opts.spillPath ?? `${opts.dbPath}.spill.jsonl`;
     this.onError = opts.onError;
+    this.flagsOf = opts.flagsOf;
   }
 
   /** Opens the store (creating it), loads back what an earlier run spilled, starts the writer thread. Throws UserError for a file that is not a recording. */
@@ -194,7 +201,7 @@ export class Recorder {
       if (this.fileChanged()) await this.switchToNewFile();
       await this.storeClosing; // a connection being closed after a failure must be gone before a new one opens
       if (this.writer === null) this.openStore();
-      await this.writer!.insertMany(batch);
+      await this.writer!.insertMany(batch, this.flagsOf);
     } catch (err) {
       this.spill(batch, this.failed(err as Error));
       return;
@@ -278,7 +285,7 @@ export class Recorder {
   private reload(): void {
     if (this.store === null) return;
     try {
-      const { exchanges, unreadable } = reloadSpill(this.store, this.spillPath);
+      const { exchanges, unreadable } = reloadSpill(this.store, this.spillPath, this.flagsOf);
       this.spilledSinceReload = false;
       this.counts.reloaded += exchanges.length;
       if (unreadable > 0) this.report(`skipped ${unreadable} unreadable line(s) in ${this.spillPath}`);

@@ -47,7 +47,7 @@ export interface ReloadResult {
  * mark commit together, so a crash at any point neither loses nor duplicates a record.
  * Throws when the store cannot be written (the files stay for the next try).
  */
-export function reloadSpill(store: Store, spillPath: string): ReloadResult {
+export function reloadSpill(store: Store, spillPath: string, flagsOf?: (ex: Exchange) => string[]): ReloadResult {
   const dir = dirname(spillPath);
   const prefix = `${basename(spillPath)}.loading-`;
   const result: ReloadResult = { exchanges: [], unreadable: 0 };
@@ -57,11 +57,11 @@ export function reloadSpill(store: Store, spillPath: string): ReloadResult {
     renameSync(spillPath, join(dir, name));
     names.push(name);
   }
-  for (const name of names) loadOne(store, join(dir, name), name, result);
+  for (const name of names) loadOne(store, join(dir, name), name, result, flagsOf);
   return result;
 }
 
-function loadOne(store: Store, file: string, name: string, result: ReloadResult): void {
+function loadOne(store: Store, file: string, name: string, result: ReloadResult, flagsOf?: (ex: Exchange) => string[]): void {
   const lines = readFileSync(file, "utf8").split("\n").filter((l) => l !== "");
   const progress = store.meta(SPILL_PROGRESS_KEY);
   let done = progress?.startsWith(`${name}#`) ? Number(progress.slice(name.length + 1)) || 0 : 0;
@@ -79,7 +79,7 @@ function loadOne(store: Store, file: string, name: string, result: ReloadResult)
       else result.unreadable++;
     }
     store.transaction(() => {
-      store.insertMany(chunk);
+      store.insertMany(chunk, flagsOf);
       store.setMeta(SPILL_PROGRESS_KEY, `${name}#${end}`);
     });
     result.exchanges.push(...chunk);

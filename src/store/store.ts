@@ -16,6 +16,53 @@ export type { ListFilter } from "./filter.js";
 export type { ExchangeRow } from "./rows.js";
 export type { OpenOptions } from "./open.js";
 
+const INSERT_FLAG_SQL = "INSERT OR IGNORE INTO exchange_flags (exchange_id, kind) VALUES (?, ?)";
+
+export interface FlagSummary {
+  kind: string;
+  count: number;
+  /** epoch ms */
+  first: number;
+  last: number;
+  /** the lowest ids, at most the examples asked for */
+  ids: number[];
+}
+
+/** The narrow columns of one exchange (the shape analyze's whole-set rules read). */
+export interface ExchangeSummaryRow {
+  id: number;
+  startedAt: number;
+  method: string;
+  path: string;
+  query: string;
+  verb: string;
+  resource: string;
+  group: string;
+  subresource: string;
+  namespace: string;
+  context: string;
+  status: number | null;
+  durationMs: number;
+  errorCode: string | null;
+  bytesOut: number;
+  tlsChainId: number | null;
+}
+
+export interface LatencyGroup {
+  context: string;
+  verb: string;
+  group: string;
+  resource: string;
+  subresource: string;
+  count: number;
+  /** no response, or a status of 400 or more */
+  errors: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** every duration in ms, ascending */
+  durations: Float64Array;
+}
+
 const ROW_COLUMNS = `e.*, (SELECT group_concat(f.kind, char(31)) FROM exchange_flags f WHERE f.exchange_id = e.id) AS flags`;
 const FULL_FROM = `FROM exchanges e JOIN exchange_details d ON d.exchange_id = e.id`;
 const ITERATE_PAGE = 1000;
@@ -40,13 +87,22 @@ export class Store {
     return new Store(full, openDatabase(full, opts));
   }
 
-  /** Writes all exchanges in one transaction; returns their ids in order and sets exchange.id. */
-  insertMany(exchanges: Exchange[]): number[] {
+  /**
+   * Writes all exchanges in one transaction; returns their ids in order and sets exchange.id.
+   * flagsOf (analyze's flagsOf) raises each exchange's per-exchange flag kinds in the same transaction.
+   */
+  insertMany(exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[]): number[] {
     if (exchanges.length === 0) return [];
     const newChains = new Map<string, number>();
     let ids: number[];
     try {
-      ids = this.db.transaction(() => exchanges.map((ex) => this.insertOne(ex, newChains))).immediate();
+      ids = this.db.transaction(() =>
+        exchanges.map((ex) => {
+          const id = this.insertOne(ex, newChains);
+          if (flagsOf) for (const kind of flagsOf(ex)) this.stmt(INSERT_FLAG_SQL).run(id, kind);
+          return id;
+        }),
+      ).immediate();
     } catch (err) {
       this.chainIds.clear();
       throw err;
@@ -150,6 +206,94 @@ export class Store {
         for (const kind of kinds) ins.run(id, kind);
       }
     }).immediate();
+  }
+
+  /** Replaces every flag of one kind: the exchanges a whole-set rule (slow, retry-storm) implicates now. */
+  replaceFlagKind(kind: string, ids: Iterable<number>): void {
+    const ins = this.stmt(INSERT_FLAG_SQL);
+    this.db.transaction(() => {
+      this.stmt("DELETE FROM exchange_flags WHERE kind = ?").run(kind);
+      for (const id of ids) ins.run(id, kind);
+    }).immediate();
+  }
+
+  /** Per flag kind among the matching exchanges: how many, first and last time, and the lowest `examples` ids. */
+  flagSummary(filter: ListFilter = {}, examples = 50): FlagSummary[] {
+    const where = whereClause({ ...filter, flag: undefined });
+    const joiner = where.sql ? " AND " : " WHERE ";
+    const kindFilter = filter.flag === undefined ? "" : `${joiner}f.kind = ?`;
+    const params = filter.flag === undefined ? where.params : [...where.params, filter.flag];
+    const totals = this.stmt(
+      `SELECT f.kind AS kind, count(*) AS count, min(e.started_at) AS first, max(e.started_at) AS last
+       FROM exchange_flags f JOIN exchanges e ON e.id = f.exchange_id${where.sql}${kindFilter} GROUP BY f.kind`,
+    ).all(...params) as Array<{ kind: string; count: number; first: number; last: number }>;
+    const idsOf = this.stmt(
+      `SELECT f.exchange_id FROM exchange_flags f JOIN exchanges e ON e.id = f.exchange_id${where.sql}${joiner}f.kind = ? ORDER BY f.exchange_id LIMIT ?`,
+    ).pluck();
+    return totals.map((t) => ({ ...t, ids: idsOf.all(...where.params, t.kind, examples) as number[] }));
+  }
+
+  /** The narrow columns of every matching exchange, oldest first: what whole-set analysis reads. */
+  summaries(filter: ListFilter = {}): ExchangeSummaryRow[] {
+    const where = whereClause(filter);
+    const limit = limitOf(filter);
+    const rows = this.stmt(
+      `SELECT e.id, e.started_at, e.method, e.path, e.query, e.verb, e.resource, e.api_group, e.subresource, e.namespace, e.context,
+        e.status, e.duration_ms, e.error_code, e.bytes_out, e.tls_chain_id FROM exchanges e${where.sql}
+       ORDER BY e.started_at DESC, e.id DESC${limit === null ? "" : " LIMIT ?"}`,
+    ).raw().all(...where.params, ...(limit === null ? [] : [limit])) as unknown[][];
+    const out: ExchangeSummaryRow[] = new Array(rows.length);
+    for (let i = rows.length - 1, j = 0; i >= 0; i--, j++) {
+      const r = rows[i];
+      out[j] = {
+        id: r[0] as number, startedAt: r[1] as number, method: r[2] as string, path: r[3] as string, query: r[4] as string,
+        verb: r[5] as string, resource: r[6] as string, group: r[7] as string, subresource: r[8] as string, namespace: r[9] as string,
+        context: r[10] as string, status: r[11] as number | null, durationMs: r[12] as number, errorCode: r[13] as string | null,
+        bytesOut: r[14] as number, tlsChainId: r[15] as number | null,
+      };
+    }
+    return out;
+  }
+
+  /** The stored chains with these ids. */
+  chains(ids: Iterable<number>): Map<number, CertInfo[]> {
+    const out = new Map<number, CertInfo[]>();
+    for (const id of new Set(ids)) out.set(id, this.chain(id, out));
+    return out;
+  }
+
+  /**
+   * Per context, verb and resource: count, errors (no response, or status >= 400), latencies
+   * sorted for percentiles, and bytes. Reads five narrow columns per row in one pass.
+   */
+  latencyGroups(filter: ListFilter = {}): LatencyGroup[] {
+    const where = whereClause(filter);
+    const limit = limitOf(filter);
+    const source = limit === null ? `exchanges e${where.sql}` : `(SELECT * FROM exchanges e${where.sql} ORDER BY e.started_at DESC, e.id DESC LIMIT ?) e`;
+    const stmt = this.stmt(
+      `SELECT e.context, e.verb, e.api_group, e.resource, e.subresource, e.status, e.duration_ms, e.bytes_in, e.bytes_out FROM ${source}`,
+    ).raw();
+    const groups = new Map<string, LatencyGroup & { list: number[] }>();
+    for (const r of stmt.iterate(...where.params, ...(limit === null ? [] : [limit])) as IterableIterator<unknown[]>) {
+      const key = `${r[0]}\u0000${r[1]}\u0000${r[2]}\u0000${r[3]}\u0000${r[4]}`;
+      let g = groups.get(key);
+      if (!g) {
+        g = { context: r[0] as string, verb: r[1] as string, group: r[2] as string, resource: r[3] as string, subresource: r[4] as string, count: 0, errors: 0, bytesIn: 0, bytesOut: 0, durations: new Float64Array(0), list: [] };
+        groups.set(key, g);
+      }
+      const status = r[5] as number | null;
+      g.count++;
+      if (status === null || status >= 400) g.errors++;
+      g.list.push(r[6] as number);
+      g.bytesIn += r[7] as number;
+      g.bytesOut += r[8] as number;
+    }
+    return [...groups.values()].map(({ list, ...g }) => ({ ...g, durations: Float64Array.from(list).sort() }));
+  }
+
+  /** The highest exchange id recorded so far (0 when empty). */
+  lastId(): number {
+    return (this.stmt("SELECT coalesce(max(id), 0) FROM exchanges").pluck().get() as number) ?? 0;
   }
 
   meta(key: string): string | null {

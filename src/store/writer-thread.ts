@@ -12,6 +12,8 @@ interface EncodedRow {
   params: unknown[];
   detail: string;
   chain: [fingerprint: string, json: string] | null;
+  /** flag kinds raised on it (analyze's per-exchange rules), written in the same transaction */
+  flags: string[];
 }
 
 type Reply = { seq: number; ids: number[] } | { seq: number; error: string; code: string };
@@ -30,6 +32,7 @@ try {
   st = {
     exchange: db.prepare(workerData.sql.exchange), detail: db.prepare(workerData.sql.detail),
     chainInsert: db.prepare(workerData.sql.chainInsert), chainSelect: db.prepare(workerData.sql.chainSelect).pluck(),
+    flag: db.prepare(workerData.sql.flag),
   };
 } catch (err) { openError = err; }
 const chains = new Map();
@@ -46,6 +49,7 @@ const write = db && db.transaction((rows, fresh) => rows.map((row) => {
   row.params[row.params.length - 1] = chainId;
   const id = Number(st.exchange.run(row.params).lastInsertRowid);
   st.detail.run(id, row.detail);
+  for (const kind of row.flags) st.flag.run(id, kind);
   return id;
 }));
 parentPort.on("message", (msg) => {
@@ -86,7 +90,10 @@ export class StoreWriter {
         path,
         busyTimeoutMs: opts.busyTimeoutMs,
         driver: createRequire(import.meta.url).resolve("better-sqlite3"),
-        sql: { exchange: INSERT_EXCHANGE_SQL, detail: INSERT_DETAIL_SQL, chainInsert: INSERT_CHAIN_SQL, chainSelect: SELECT_CHAIN_ID_SQL },
+        sql: {
+          exchange: INSERT_EXCHANGE_SQL, detail: INSERT_DETAIL_SQL, chainInsert: INSERT_CHAIN_SQL, chainSelect: SELECT_CHAIN_ID_SQL,
+          flag: "INSERT OR IGNORE INTO exchange_flags (exchange_id, kind) VALUES (?, ?)",
+        },
       },
     });
     this.worker.unref();
@@ -95,14 +102,15 @@ export class StoreWriter {
     this.worker.on("exit", (code) => this.fail(new Error(`database writer thread exited (code ${code})`)));
   }
 
-  /** Writes the exchanges in one transaction on the worker; resolves with their ids (also set on each exchange). */
-  insertMany(exchanges: Exchange[]): Promise<number[]> {
+  /** Writes the exchanges (and their flag kinds, when flagsOf is given) in one transaction on the worker; resolves with their ids (also set on each exchange). */
+  insertMany(exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[]): Promise<number[]> {
     if (this.dead) return Promise.reject(this.dead);
     if (exchanges.length === 0) return Promise.resolve([]);
     const rows: EncodedRow[] = exchanges.map((ex) => ({
       params: exchangeParams(ex, null),
       detail: detailJson(ex),
       chain: ex.tls && ex.tls.chain.length > 0 ? this.encodeChain(ex.tls.chain) : null,
+      flags: flagsOf ? flagsOf(ex) : [],
     }));
     const seq = ++this.seq;
     return new Promise<number[]>((resolve, reject) => {

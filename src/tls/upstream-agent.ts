@@ -107,7 +107,24 @@ export class UpstreamAgent extends https.Agent {
     connections.set(socket, info);
     const connectTimeout = this.opts.connectTimeoutMs ?? 10_000;
     const tlsTimeout = this.opts.tlsTimeoutMs ?? 10_000;
-    socket.setTimeout(raw ? tlsTimeout : connectTimeout);
+    // A deadline per phase (not the socket's idle timer, which our own ClientHello resets).
+    let deadline: NodeJS.Timeout | null = null;
+    const arm = (ms: number) => {
+      if (deadline) clearTimeout(deadline);
+      deadline = setTimeout(onTimeout, ms);
+      deadline.unref();
+    };
+    const disarm = () => {
+      if (deadline) clearTimeout(deadline);
+      deadline = null;
+    };
+    const onTimeout = () => {
+      const limit = phase === "tls" ? tlsTimeout : connectTimeout;
+      const what = phase === "dns" ? "DNS lookup" : phase === "connect" ? "TCP connect" : "TLS handshake";
+      socket.destroy(new UpstreamError(`${what} to ${host}:${port} timed out after ${limit} ms`, "ETIMEDOUT", phase));
+    };
+    arm(raw ? tlsTimeout : connectTimeout);
+    socket.once("close", disarm);
     socket.once("lookup", (err: Error | null) => {
       if (err) return;
       const now = performance.now();
@@ -120,18 +137,11 @@ export class UpstreamAgent extends https.Agent {
       info.connectMs = now - mark;
       mark = now;
       phase = "tls";
-      socket.setTimeout(tlsTimeout);
+      arm(tlsTimeout);
     });
-    const onTimeout = () => {
-      const limit = phase === "tls" ? tlsTimeout : connectTimeout;
-      const what = phase === "dns" ? "DNS lookup" : phase === "connect" ? "TCP connect" : "TLS handshake";
-      socket.destroy(new UpstreamError(`${what} to ${host}:${port} timed out after ${limit} ms`, "ETIMEDOUT", phase));
-    };
-    socket.on("timeout", onTimeout);
     socket.once("secureConnect", () => {
       info.tlsMs = performance.now() - mark;
-      socket.setTimeout(0);
-      socket.off("timeout", onTimeout);
+      disarm();
       const chain = peerChain(socket);
       info.tls = tlsSession(socket, chain);
       if (!t.verify) return;

@@ -4,14 +4,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
-import { startDemoCluster } from "../../demo/cluster.js";
-import { writeDemoKubeconfig } from "../../demo/kubeconfig.js";
-import { runDemoScript } from "../../demo/session-script.js";
-import { Recorder } from "../../record/recorder.js";
 import { Store } from "../../store/store.js";
 import { ensureStateDir, stateDirPath } from "../../tls/state-dir.js";
 import { paint } from "../output.js";
-import { startSession, type RecordingSession } from "../recording-session.js";
+import type { RecordingSession } from "../recording-session.js";
 import { renderRows } from "./ls.js";
 
 export function makeDemoCommand(): Command {
@@ -28,6 +24,12 @@ Examples:
   kubewire demo --keep-running     # then use the printed KUBECONFIG with kubectl`,
     )
     .action(async (opts) => {
+      // the cluster and the proxy load @kubernetes/client-node: only when the command runs
+      const { startDemoCluster } = await import("../../demo/cluster.js");
+      const { writeDemoKubeconfig } = await import("../../demo/kubeconfig.js");
+      const { runDemoScript } = await import("../../demo/session-script.js");
+      const { Recorder } = await import("../../record/recorder.js");
+      const { startSession } = await import("../recording-session.js");
       const out = process.stdout;
       const p = paint(out);
       const stateDir = ensureStateDir(stateDirPath(opts.stateDir));

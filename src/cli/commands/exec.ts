@@ -3,7 +3,6 @@
 import { spawn } from "node:child_process";
 import { Command } from "commander";
 import { UserError } from "../../errors.js";
-import { describeStats, startSession } from "../recording-session.js";
 import { addSessionOptions, sessionOptionsFrom } from "../session-options.js";
 
 export function makeExecCommand(): Command {
@@ -21,6 +20,7 @@ Examples:
     );
   addSessionOptions(cmd, "127.0.0.1:0").action(async (argv: string[], opts) => {
     const warn = (l: string) => process.stderr.write(`${l}\n`);
+    const { describeStats, startSession } = await import("../recording-session.js");
     const session = await startSession({ ...sessionOptionsFrom(opts, warn), ephemeralKubeconfig: true });
     let code: number;
     try {

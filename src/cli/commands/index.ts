@@ -4,12 +4,28 @@ import { makeStartCommand } from "./start.js";
 import { makeExecCommand } from "./exec.js";
 import { makeLsCommand } from "./ls.js";
 import { makeShowCommand } from "./show.js";
+import { makeTailCommand } from "./tail.js";
+import { makeFlagsCommand } from "./flags.js";
+import { makeStatsCommand } from "./stats.js";
+import { makeReplayCommand } from "./replay.js";
+import { makeExportCommand } from "./export.js";
+import { makeImportCommand } from "./import.js";
 import { makeDemoCommand } from "./demo.js";
+import { makeDoctorCommand } from "./doctor.js";
+import { makeStatusCommand } from "./status.js";
 
 export const commands: Array<() => Command> = [
   makeStartCommand,
   makeExecCommand,
   makeLsCommand,
   makeShowCommand,
+  makeTailCommand,
+  makeFlagsCommand,
+  makeStatsCommand,
+  makeReplayCommand,
+  makeExportCommand,
+  makeImportCommand,
+  makeStatusCommand,
   makeDemoCommand,
+  makeDoctorCommand,
 ];

@@ -4,25 +4,40 @@ import type { ExchangeRow } from "../../store/store.js";
 import { openRecording, addDbOption } from "../db-option.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
 import { age, bytes, checkFormat, json, latency, paint, table, yaml, type Paint } from "../output.js";
+import { addFollowOptions, follow } from "./tail.js";
 
 export function makeLsCommand(): Command {
   const cmd = new Command("ls")
     .description("List recorded exchanges, newest last")
     .addOption(new Option("-o, --output <format>", "table, wide, json or yaml").default("table"))
     .option("--no-headers", "omit the header row")
+    .option("-f, --follow", "after the list, print new exchanges as they are recorded (as kubewire tail)")
     .addHelpText(
       "after",
       `
 Examples:
   kubewire ls --status 4xx --since 10m
   kubewire ls --resource pods --verb list -o json
-  kubewire ls --flag forbidden --limit 20`,
+  kubewire ls --flag forbidden --limit 20
+  kubewire ls --follow --namespace kube-system`,
     );
-  addFilterOptions(addDbOption(cmd)).action((opts) => {
-    const format = checkFormat(opts.output, ["table", "wide", "json", "yaml"]);
+  addFollowOptions(addFilterOptions(addDbOption(cmd))).action(async (opts) => {
+    const format = checkFormat(opts.output, opts.follow ? ["table", "wide", "json"] : ["table", "wide", "json", "yaml"]);
+    const filter = filterFrom(opts);
     const store = openRecording(opts);
     try {
-      const rows = store.list(filterFrom(opts));
+      if (opts.follow) {
+        await follow(store, { ...filter, limit: undefined }, {
+          format,
+          noHeaders: !opts.headers,
+          intervalMs: opts.interval,
+          stopAfterMs: opts.stopAfter,
+          backlog: filter.limit ?? 10,
+          write: (t) => process.stdout.write(t),
+        });
+        return;
+      }
+      const rows = store.list(filter);
       process.stdout.write(renderRows(rows, format, !opts.headers, paint(process.stdout)));
     } finally {
       store.close();

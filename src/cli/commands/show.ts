@@ -4,6 +4,9 @@ import { UserError } from "../../errors.js";
 import type { CapturedBody, Exchange, Headers } from "../../types.js";
 import { addDbOption, openRecording } from "../db-option.js";
 import { bytes, checkFormat, json, latency, paint, yaml, type Paint } from "../output.js";
+import { rules } from "../../analyze/index.js";
+import { isExchangeRule } from "../../analyze/lib/rule.js";
+import { credentialFacts } from "../credential-facts.js";
 
 export function makeShowCommand(): Command {
   const cmd = new Command("show")
@@ -26,15 +29,45 @@ Examples:
     try {
       const ex = store.get(id);
       if (!ex) throw new UserError(`no exchange with ID ${id} in ${store.path}`, "list them with: kubewire ls");
-      const data = showData(ex);
+      const kinds = store.list({ ids: [id] })[0]?.flags ?? [];
+      const flags = explainFlags(ex, kinds);
+      const data = { ...showData(ex), flags };
       if (format === "json") process.stdout.write(json(data));
       else if (format === "yaml") process.stdout.write(yaml(data));
-      else process.stdout.write(renderPage(ex, paint(process.stdout)));
+      else process.stdout.write(renderPage(ex, paint(process.stdout), flags));
     } finally {
       store.close();
     }
   });
   return cmd;
+}
+
+export interface ShownFlag {
+  kind: string;
+  severity: string;
+  message: string;
+  advice: string[];
+}
+
+/** Each flag raised on the exchange, explained for this exchange alone (whole-set kinds by their help line). */
+export function explainFlags(ex: Exchange, kinds: string[]): ShownFlag[] {
+  let credentials: ReturnType<typeof credentialFacts> | null = null;
+  return kinds.flatMap((kind): ShownFlag[] => {
+    const rule = rules.find((r) => r.kind === kind);
+    if (!rule) return [{ kind, severity: "info", message: "a kind this kubewire build does not know", advice: [] }];
+    if (!isExchangeRule(rule)) return [{ kind, severity: rule.severity, message: `${rule.help}.`, advice: [`see kubewire flags --flag ${kind}`] }];
+    if (kind === "unauthorized") credentials ??= safeFacts();
+    const f = rule.explain([ex], { now: Date.now(), credentials: credentials ?? new Map() });
+    return [{ kind, severity: f.severity, message: f.message, advice: f.advice }];
+  });
+}
+
+function safeFacts(): ReturnType<typeof credentialFacts> {
+  try {
+    return credentialFacts();
+  } catch {
+    return new Map();
+  }
 }
 
 /** The `show -o json` shape: the Exchange with its id and an ISO time first. */
@@ -98,7 +131,7 @@ function waterfall(ex: Exchange): string[] {
   return lines;
 }
 
-export function renderPage(ex: Exchange, p: Paint): string {
+export function renderPage(ex: Exchange, p: Paint, flags: ShownFlag[] = []): string {
   const out: string[] = [];
   const section = (title: string) => out.push("", p.bold(title));
   const status = ex.response ? `${ex.response.status}${ex.response.fromProxy ? " (answered by kubewire)" : ""}` : "no response";
@@ -108,6 +141,13 @@ export function renderPage(ex: Exchange, p: Paint): string {
   if (ex.error) out.push(`Error:    ${p.red(`${ex.error.code}${ex.error.phase ? ` (${ex.error.phase})` : ""}: ${ex.error.message}`)}`);
   out.push(`Context:  ${ex.context}  cluster ${ex.clusterUrl}  user ${ex.kubeUser || "-"}`);
   out.push(`Client:   ${ex.client.address}  ${ex.client.userAgent}`);
+  if (flags.length) {
+    section("Flags");
+    for (const f of flags) {
+      out.push(`  ${f.severity === "error" ? p.red(f.kind) : p.yellow(f.kind)} (${f.severity}): ${f.message}`);
+      for (const a of f.advice) out.push(...a.split("\n").map((l, i) => (i === 0 ? `    - ${l}` : `      ${l}`)));
+    }
+  }
   const i = ex.info;
   section("Kubernetes request");
   if (i.isResourceRequest) {

@@ -1,6 +1,5 @@
 // `kubewire start`: runs the recording proxy in the foreground until SIGINT/SIGTERM.
 import { Command } from "commander";
-import { describeStats, startSession } from "../recording-session.js";
 import { addSessionOptions, sessionOptionsFrom } from "../session-options.js";
 
 export function makeStartCommand(): Command {
@@ -18,6 +17,7 @@ Examples:
     );
   addSessionOptions(cmd).action(async (opts) => {
     const out = process.stdout;
+    const { describeStats, startSession } = await import("../recording-session.js");
     const session = await startSession(sessionOptionsFrom(opts, (l) => process.stderr.write(`${l}\n`)));
     out.write(`kubewire: recording context "${session.upstream.contextName}" (${session.upstream.server.origin}) into ${session.dbPath}\n`);
     out.write(`kubewire: listening on ${session.proxy.url}\n`);

@@ -1,0 +1,82 @@
+// What a rule is: a kind, a severity, a help line and either a cheap per-exchange match with
+// an explanation of the matching group, or a whole-set pass (slow, retry-storm, expiring-credentials).
+import type { CertInfo, Exchange, Finding, Severity } from "../../types.js";
+
+/** What the recorded rows cannot say about a context's credentials (tokens are redacted there): read from the kubeconfig. */
+export interface CredentialFacts {
+  context: string;
+  user: string;
+  kind: "token" | "client-certificate" | "exec" | "auth-provider" | "basic" | "none";
+  /** claims of a JWT bearer token (never the token itself) */
+  jwt?: { iss?: string; sub?: string; exp?: number };
+  /** a token that is not a JWT */
+  opaqueToken?: boolean;
+  cert?: { subject: string; notAfter: string };
+  execCommand?: string;
+  /** the kubeconfig file the facts came from */
+  source: string;
+}
+
+export interface AnalyzeContext {
+  /** epoch ms taken as "now" for expiry checks (pinned in tests) */
+  now: number;
+  /** credentials by context name; contexts missing here could not be checked */
+  credentials: Map<string, CredentialFacts>;
+}
+
+/** A rule that decides per exchange (pure and cheap: it runs for every recorded exchange). */
+export interface ExchangeRule {
+  kind: string;
+  severity: Severity;
+  help: string;
+  match(ex: Exchange): boolean;
+  /** The finding for a group of matching exchanges, oldest first (possibly a sample of them: count and times are then set by the caller). */
+  explain(group: Exchange[], ctx: AnalyzeContext): Finding;
+}
+
+/** The narrow columns of one exchange: what whole-set rules read for a million rows. */
+export interface ExchangeSummary {
+  id: number;
+  startedAt: number;
+  method: string;
+  path: string;
+  query: string;
+  verb: string;
+  resource: string;
+  group: string;
+  subresource: string;
+  namespace: string;
+  context: string;
+  status: number | null;
+  durationMs: number;
+  errorCode: string | null;
+  bytesOut: number;
+  tlsChainId: number | null;
+}
+
+export interface SetInput {
+  /** oldest first */
+  rows: ExchangeSummary[];
+  /** the TLS chains the rows refer to by tlsChainId */
+  chains: Map<number, CertInfo[]>;
+}
+
+export interface SetResult {
+  finding: Finding;
+  /** the exchanges to flag with this kind (may be fewer than count for recording-wide findings) */
+  flagIds: number[];
+}
+
+/** A rule that needs the whole set (a latency baseline, a sequence of retries, the distinct certificates). */
+export interface SetRule {
+  kind: string;
+  severity: Severity;
+  help: string;
+  analyze(input: SetInput, ctx: AnalyzeContext): SetResult | null;
+}
+
+export type Rule = ExchangeRule | SetRule;
+
+export function isExchangeRule(rule: Rule): rule is ExchangeRule {
+  return "match" in rule;
+}

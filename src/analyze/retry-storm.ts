@@ -1,0 +1,73 @@
+// retry-storm: the same failing request sent again and again in a short window without a growing
+// backoff: it adds load to a struggling server and never succeeds. Shows the schedule observed.
+import type { ExchangeSummary, SetRule } from "./lib/rule.js";
+import { describeRequest, durationText, findingOf, requestKey, requests } from "./lib/util.js";
+
+/** At least this many failed attempts of one request... */
+export const MIN_ATTEMPTS = 5;
+/** ...with no gap longer than this between them. */
+export const MAX_GAP_MS = 30_000;
+
+function failed(r: ExchangeSummary): boolean {
+  return r.status === null ? r.errorCode !== null && r.errorCode !== "CLIENT_TLS" : r.status >= 400;
+}
+
+/** True when the gaps grow like a backoff: each at least 1.3 times the one before, for most of them. */
+export function growing(gaps: number[]): boolean {
+  if (gaps.length < 2) return false;
+  let up = 0;
+  for (let i = 1; i < gaps.length; i++) if (gaps[i] >= gaps[i - 1] * 1.3) up++;
+  return up >= (gaps.length - 1) / 2 && gaps[gaps.length - 1] >= gaps[0] * 2;
+}
+
+export const rule: SetRule = {
+  kind: "retry-storm",
+  severity: "warning",
+  help: `the same failing request repeated ${MIN_ATTEMPTS}+ times in a short window without a growing backoff`,
+  analyze({ rows }) {
+    const byKey = new Map<string, ExchangeSummary[]>();
+    for (const r of rows) {
+      if (!failed(r)) continue;
+      const k = requestKey(r);
+      let list = byKey.get(k);
+      if (!list) byKey.set(k, (list = []));
+      list.push(r);
+    }
+    const storm: ExchangeSummary[] = [];
+    const evidence: string[] = [];
+    for (const list of byKey.values()) {
+      if (list.length < MIN_ATTEMPTS) continue;
+      list.sort((a, b) => a.startedAt - b.startedAt || a.id - b.id);
+      let burst: ExchangeSummary[] = [list[0]];
+      const bursts: ExchangeSummary[][] = [];
+      for (let i = 1; i < list.length; i++) {
+        if (list[i].startedAt - list[i - 1].startedAt > MAX_GAP_MS) {
+          bursts.push(burst);
+          burst = [];
+        }
+        burst.push(list[i]);
+      }
+      bursts.push(burst);
+      for (const b of bursts) {
+        if (b.length < MIN_ATTEMPTS) continue;
+        const gaps = b.slice(1).map((r, i) => r.startedAt - b[i].startedAt);
+        if (growing(gaps)) continue;
+        storm.push(...b);
+        const what = b[0].errorCode ?? String(b[0].status);
+        const schedule = gaps.slice(0, 10).map(durationText).join(", ") + (gaps.length > 10 ? ", ..." : "");
+        evidence.push(
+          `${describeRequest(b[0])} (context ${b[0].context}): ${b.length} attempts failing with ${what} in ${durationText(b[b.length - 1].startedAt - b[0].startedAt)}, #${b[0].id} to #${b[b.length - 1].id}; gaps between attempts: ${schedule}`,
+        );
+      }
+    }
+    if (storm.length === 0) return null;
+    storm.sort((a, b) => a.startedAt - b.startedAt || a.id - b.id);
+    const message = `${requests(storm.length)} were the same failing requests retried ${evidence.length === 1 ? "in one burst" : `in ${evidence.length} bursts`} without a growing backoff.`;
+    const advice = [
+      "retry with exponential backoff and jitter (client-go: wait.Backoff / retry.OnError; for 429 honour Retry-After), and cap the attempts",
+      "do not retry errors that cannot succeed unchanged (401, 403, 404, 422, x509): fix their cause (see the other kinds above)",
+      "a controller should requeue with its rate-limited workqueue rather than loop",
+    ];
+    return { finding: findingOf(rule, storm, message, evidence.slice(0, 10), advice), flagIds: storm.map((r) => r.id) };
+  },
+};

@@ -1,0 +1,113 @@
+// `kubewire doctor`: walks the seven checks people do by hand when a program cannot connect
+// (kubeconfig, credentials, network, TLS, health, who am I, what may I do) and says what to fix.
+import { Command, Option } from "commander";
+import { UserError } from "../../errors.js";
+import type { DoctorReport } from "../../doctor/index.js";
+import { SERVICE_ACCOUNT_DIR } from "../../doctor/in-cluster.js";
+import { VERBS } from "../../doctor/authorization.js";
+import type { CheckStatus } from "../../types.js";
+import { parseDuration } from "../durations.js";
+import { checkFormat, json, paint, type Paint } from "../output.js";
+
+export function makeDoctorCommand(): Command {
+  const cmd = new Command("doctor")
+    .description("Diagnose why a program cannot reach its cluster: kubeconfig, credentials, network, TLS, health, identity, permissions")
+    .option("--kubeconfig <path>", "kubeconfig to check (default: $KUBECONFIG, else ~/.kube/config)")
+    .option("--context <name>", "kubeconfig context to check (default: current-context)")
+    .option("-n, --namespace <ns>", "namespace for the permission checks (default: the context's)")
+    .option("--can <verb-resource...>", "also check VERB RESOURCE (repeatable: --can list pods --can create deployments.apps)")
+    .addOption(new Option("-o, --output <format>", "table or json").default("table"))
+    .addOption(new Option("--timeout <duration>", "limit for each DNS lookup, connection, TLS handshake, request and exec plugin").default(5000, "5s").argParser(parseDuration))
+    .option("--in-cluster", "also check what InClusterConfig would use (automatic inside a Pod)")
+    .option("--db <path>", "database to record the run into (default: $KUBEWIRE_DB, else STATE_DIR/kubewire.db)")
+    .option("--state-dir <path>", "state directory (default: $KUBEWIRE_HOME, else ~/.kubewire)")
+    .addHelpText(
+      "after",
+      `
+Exit status: 0 when every step passes (warnings allowed), 1 when a check fails, 2 on bad usage.
+
+Examples:
+  # Check the current context
+  kubewire doctor
+
+  # Another context, and whether it may list deployments in "shop"
+  kubewire doctor --context staging -n shop --can list deployments.apps --can get pods/log
+
+  # Machine-readable, with a short limit for each network step
+  kubewire doctor --kubeconfig ./ci.kubeconfig --timeout 2s -o json`,
+    )
+    .action(async (opts) => {
+      const format = checkFormat(opts.output, ["table", "json"]);
+      const can = canPairs(opts.can ?? []);
+      const { runDoctor } = await import("../../doctor/index.js"); // loads client-node: only when run
+      const report = await runDoctor({
+        kubeconfig: opts.kubeconfig,
+        context: opts.context,
+        namespace: opts.namespace,
+        can,
+        timeoutMs: opts.timeout,
+        inCluster: !!opts.inCluster,
+        db: opts.db,
+        stateDir: opts.stateDir,
+        env: process.env,
+        serviceAccountDir: process.env.KUBEWIRE_SERVICE_ACCOUNT_DIR || SERVICE_ACCOUNT_DIR,
+        warn: (l) => process.stderr.write(`${l}\n`),
+      });
+      process.stdout.write(format === "json" ? json(publicReport(report)) : renderReport(report, paint(process.stdout)));
+      process.exitCode = report.ok ? 0 : 1;
+    });
+  return cmd;
+}
+
+/** `--can list pods create deployments` → [["list","pods"],["create","deployments"]]; bad input is a UserError. */
+export function canPairs(words: string[]): Array<[string, string]> {
+  if (words.length % 2 !== 0) throw new UserError(`--can takes VERB RESOURCE pairs; got ${JSON.stringify(words.join(" "))}`, "example: --can list pods --can create deployments.apps");
+  const pairs: Array<[string, string]> = [];
+  for (let i = 0; i < words.length; i += 2) {
+    const verb = words[i].toLowerCase();
+    if (!VERBS.includes(verb)) throw new UserError(`--can ${words[i]} ${words[i + 1]}: "${words[i]}" is not a Kubernetes verb (${VERBS.join(", ")})`);
+    if (!/^[a-z0-9*][a-z0-9.*-]*(\/[a-z0-9-]+)?$/i.test(words[i + 1])) throw new UserError(`--can ${words[i]} ${words[i + 1]}: "${words[i + 1]}" is not a resource (examples: pods, deployments.apps, pods/log)`);
+    pairs.push([verb, words[i + 1]]);
+  }
+  return pairs;
+}
+
+/** The JSON shape: {ok, context, steps: [{step, name, status, checks: [{name, status, detail, fix}]}]}. */
+function publicReport(r: DoctorReport): unknown {
+  return {
+    ok: r.ok,
+    context: r.context,
+    startedAt: r.startedAt,
+    durationMs: r.durationMs,
+    steps: r.steps.map((s) => ({ step: s.step, name: s.name, status: s.status, durationMs: s.durationMs, checks: s.checks })),
+  };
+}
+
+const MARK: Record<CheckStatus, string> = { pass: "✓", warn: "!", fail: "✗", skip: "-" };
+
+export function renderReport(r: DoctorReport, p: Paint): string {
+  const colour = (s: CheckStatus, text: string) => (s === "fail" ? p.red(text) : s === "warn" ? p.yellow(text) : s === "pass" ? p.green(text) : p.dim(text));
+  const lines: string[] = [];
+  if (r.context) lines.push(`context ${r.context}`, "");
+  for (const s of r.steps) {
+    lines.push(colour(s.status, `${MARK[s.status]}  ${s.step}. ${s.name}`));
+    for (const c of s.checks) {
+      const [first, ...more] = c.detail.split("\n");
+      lines.push(`     ${colour(c.status, MARK[c.status])} ${c.name}: ${first}`);
+      for (const m of more) lines.push(`         ${m}`);
+      if (c.fix && (c.status === "warn" || c.status === "fail")) lines.push(`         fix: ${c.fix}`);
+    }
+  }
+  const secs = `${(r.durationMs / 1000).toFixed(1)}s`;
+  const failed = r.steps.find((s) => s.status === "fail");
+  const warnings = r.steps.flatMap((s) => s.checks).filter((c) => c.status === "warn").length;
+  lines.push("");
+  if (failed) {
+    const first = failed.checks.find((c) => c.status === "fail")!;
+    lines.push(p.bold(p.red(`step ${failed.step} (${failed.name}) failed: ${first.name}: ${first.detail.split("\n")[0]}`)));
+  } else {
+    const n = r.steps.length;
+    lines.push(p.bold(p.green(`all ${n} steps passed${warnings ? ` with ${warnings} warning${warnings === 1 ? "" : "s"}` : ""} in ${secs}`)));
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,47 @@
+// `kubewire export`: recorded exchanges (any ls filter) as a HAR 1.2 file for browser devtools
+// and HTTP tools, or as JSON Lines (the `show -o json` shape) for scripts.
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+import { UserError } from "../../errors.js";
+import { exportHar, exportJsonl } from "../../export/write-export.js";
+import { addDbOption, openRecording } from "../db-option.js";
+import { addFilterOptions, filterFrom } from "../list-filters.js";
+
+export function makeExportCommand(): Command {
+  const cmd = new Command("export")
+    .description("Write recorded exchanges to a HAR file (devtools, HTTP tools) or JSON Lines")
+    .option("--har <file>", "HTTP Archive 1.2 (- for stdout)")
+    .option("--jsonl <file>", "one exchange per line, as show -o json prints it (- for stdout)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  kubewire export --har kubewire.har                 # open it in your browser's devtools
+  kubewire export --har failed.har --status 4xx --since 1h
+  kubewire export --jsonl - --resource pods | jq -r .request.path`,
+    );
+  addFilterOptions(addDbOption(cmd)).action((opts) => {
+    const targets = [opts.har ? "har" : "", opts.jsonl ? "jsonl" : ""].filter(Boolean);
+    if (targets.length !== 1) throw new UserError("choose one output: --har FILE or --jsonl FILE", "kubewire export --har kubewire.har");
+    const filter = filterFrom(opts);
+    const store = openRecording(opts);
+    try {
+      const file: string = opts.har ?? opts.jsonl;
+      const counts = opts.har ? exportHar(store, filter, file, packageVersion()) : exportJsonl(store, filter, file);
+      const what = `${counts.written} exchange${counts.written === 1 ? "" : "s"}`;
+      const skipped = counts.skipped ? ` (${counts.skipped} without a request left out: the client failed its TLS handshake)` : "";
+      process.stderr.write(`kubewire: exported ${what} to ${file === "-" ? "stdout" : file}${skipped}\n`);
+    } finally {
+      store.close();
+    }
+  });
+  return cmd;
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+  } catch {
+    return "0.0.0";
+  }
+}

@@ -1,0 +1,100 @@
+// `kubewire flags` (alias `diagnose`): what is wrong in the recorded exchanges and what to do,
+// grouped by kind; exits 1 when an error-severity problem is present, so it can gate CI.
+import { Command, Option } from "commander";
+import { rules } from "../../analyze/index.js";
+import { ruleFor } from "../../analyze/lib/engine.js";
+import type { Finding } from "../../types.js";
+import { Store, type ListFilter } from "../../store/store.js";
+import { addDbOption, openRecording } from "../db-option.js";
+import { credentialFacts } from "../credential-facts.js";
+import { diagnose } from "../diagnose.js";
+import { addFilterOptions, filterFrom } from "../list-filters.js";
+import { checkFormat, json, paint, yaml, type Paint } from "../output.js";
+
+export function makeFlagsCommand(): Command {
+  const kinds = rules.map((r) => `  ${r.kind.padEnd(24)} ${r.severity.padEnd(8)} ${r.help}`).join("\n");
+  const cmd = new Command("flags")
+    .alias("diagnose")
+    .description("What is wrong in the recorded traffic, and what to do about it (exit 1 on errors)")
+    .addOption(new Option("-o, --output <format>", "table, json or yaml").default("table"))
+    .option("--kubeconfig <path>", "kubeconfig to read credentials from, to explain 401s and expiry (default: $KUBECONFIG, else ~/.kube/config)")
+    .addHelpText(
+      "after",
+      `
+Kinds (--flag KIND shows one):
+${kinds}
+
+Examples:
+  kubewire flags
+  kubewire flags --since 1h -o json | jq '.[].kind'
+  kubewire diagnose --flag forbidden
+  kubewire flags --context prod --kubeconfig ~/.kube/prod.yaml || exit 1`,
+    );
+  addFilterOptions(addDbOption(cmd)).action((opts) => {
+    const format = checkFormat(opts.output, ["table", "json", "yaml"]);
+    const filter = filterFrom(opts);
+    const only = filter.flag ? [ruleFor(filter.flag).kind] : undefined;
+    const store = openRecording(opts);
+    let result;
+    try {
+      const ctx = { now: Date.now(), credentials: credentialFacts(opts.kubeconfig) };
+      result = diagnose(store, filter, ctx, only);
+    } finally {
+      store.close();
+    }
+    if (isWholeRecording(filter)) persistSetFlags(store.path, result.setFlags);
+    const out = format === "json" ? json(result.findings) : format === "yaml" ? yaml(result.findings) : renderFindings(result.findings, result.examined, paint(process.stdout));
+    process.stdout.write(out);
+    if (result.findings.some((f) => f.severity === "error")) process.exitCode = 1;
+  });
+  return cmd;
+}
+
+function isWholeRecording(filter: ListFilter): boolean {
+  return Object.entries(filter).every(([k, v]) => k === "flag" || v === undefined);
+}
+
+/**
+ * Stores the whole-set kinds (slow, retry-storm) as row flags, so `ls --flag slow` finds them.
+ * Only after a pass over the whole recording, and only when the file is writable; a reader
+ * that cannot write (read-only file, a long write lock) still answers.
+ */
+function persistSetFlags(path: string, setFlags: Map<string, number[]>): void {
+  if (setFlags.size === 0) return;
+  let store: Store | null = null;
+  try {
+    store = Store.open(path, { create: false, busyTimeoutMs: 200 });
+    const s = store;
+    s.transaction(() => {
+      for (const [kind, ids] of setFlags) s.replaceFlagKind(kind, ids);
+    });
+  } catch {
+    // flags are a convenience for ls; the findings were printed either way
+  } finally {
+    store?.close();
+  }
+}
+
+export function renderFindings(findings: Finding[], examined: number, p: Paint): string {
+  if (findings.length === 0) return `No problems found in ${examined} recorded exchange${examined === 1 ? "" : "s"}.\n`;
+  const out: string[] = [];
+  for (const f of findings) {
+    const sev = f.severity === "error" ? p.red("ERROR") : f.severity === "warning" ? p.yellow("WARNING") : "INFO";
+    const ids = f.requestIds.join(", ") + (f.count > f.requestIds.length ? `, ... (${f.count - f.requestIds.length} more)` : "");
+    out.push(`${p.bold(f.kind)}  ${sev}  ${f.count} exchange${f.count === 1 ? "" : "s"}  ${f.firstSeen} .. ${f.lastSeen}  IDs ${ids}`);
+    out.push(`  ${f.message}`);
+    if (f.evidence.length) {
+      out.push("  Evidence:");
+      for (const e of f.evidence) out.push(`    - ${e}`);
+    }
+    if (f.advice.length) {
+      out.push("  What to do:");
+      for (const a of f.advice) {
+        if (a.includes("\n")) out.push(...a.split("\n").map((l) => `      ${l}`));
+        else out.push(`    - ${a}`);
+      }
+    }
+    out.push("");
+  }
+  return out.join("\n");
+}

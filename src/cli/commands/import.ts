@@ -1,0 +1,60 @@
+// `kubewire import --har FILE`: brings a HAR recorded elsewhere (a browser, another proxy, or a
+// kubewire export) into the recording, redacted as kubewire records, so flags and replay apply.
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+import { UserError } from "../../errors.js";
+import { fromHarEntry } from "../../export/har.js";
+import { Store } from "../../store/store.js";
+import { stateDirPath } from "../../tls/state-dir.js";
+import type { Exchange } from "../../types.js";
+import { addDbOption } from "../db-option.js";
+import { defaultDbPath } from "../recording-session.js";
+
+const BATCH = 500;
+
+export function makeImportCommand(): Command {
+  const cmd = new Command("import")
+    .description("Bring a HAR file recorded elsewhere into the recording")
+    .requiredOption("--har <file>", "HTTP Archive (1.1 or 1.2) to read")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  kubewire import --har colleague.har --db ./shared.db
+  kubewire import --har devtools-export.har && kubewire ls --status 4xx`,
+    );
+  addDbOption(cmd).action((opts) => {
+    const exchanges = readHar(opts.har);
+    const store = Store.open(defaultDbPath(stateDirPath(opts.stateDir), opts.db));
+    let ids: number[] = [];
+    try {
+      store.transaction(() => {
+        for (let i = 0; i < exchanges.length; i += BATCH) ids = ids.concat(store.insertMany(exchanges.slice(i, i + BATCH)));
+      });
+    } finally {
+      store.close();
+    }
+    const kube = exchanges.filter((ex) => ex.info.isResourceRequest || /^\/(api|apis|version|healthz|livez|readyz|openapi)(\/|$)/.test(ex.request.path)).length;
+    const range = ids.length ? ` as IDs ${ids[0]}-${ids[ids.length - 1]}` : "";
+    process.stdout.write(`imported ${ids.length} exchange${ids.length === 1 ? "" : "s"}${range} (${kube} Kubernetes API request${kube === 1 ? "" : "s"}) into ${store.path}\n`);
+  });
+  return cmd;
+}
+
+function readHar(path: string): Exchange[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new UserError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text.replace(/^\uFEFF/, ""));
+  } catch (err) {
+    throw new UserError(`${path} is not JSON: ${(err as Error).message}`, "pass a HAR file saved by browser devtools, another proxy or kubewire export --har");
+  }
+  const entries = (doc as { log?: { entries?: unknown } })?.log?.entries;
+  if (!Array.isArray(entries)) throw new UserError(`${path} is not a HAR file: it has no log.entries list`);
+  return entries.map((e, i) => fromHarEntry(e, `${path}: log.entries[${i}]`));
+}

@@ -1,0 +1,109 @@
+// `kubewire stats`: per verb and resource (and per context when several were recorded) the
+// count, error rate, p50/p90/p99 latency and bytes of the recorded exchanges.
+import { Command, Option } from "commander";
+import type { LatencyGroup } from "../../store/store.js";
+import { addDbOption, openRecording } from "../db-option.js";
+import { addFilterOptions, filterFrom } from "../list-filters.js";
+import { bytes, checkFormat, json, latency, table, yaml } from "../output.js";
+
+export interface StatsRow {
+  context: string;
+  verb: string;
+  group: string;
+  resource: string;
+  subresource: string;
+  count: number;
+  errors: number;
+  /** errors / count, 0..1 */
+  errorRate: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** Nearest-rank percentile of ascending values. */
+export function percentile(sorted: Float64Array | number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+}
+
+export function statsRows(groups: LatencyGroup[]): StatsRow[] {
+  return groups
+    .map((g) => ({
+      context: g.context,
+      verb: g.verb,
+      group: g.group,
+      resource: g.resource,
+      subresource: g.subresource,
+      count: g.count,
+      errors: g.errors,
+      errorRate: g.count ? g.errors / g.count : 0,
+      p50Ms: round(percentile(g.durations, 0.5)),
+      p90Ms: round(percentile(g.durations, 0.9)),
+      p99Ms: round(percentile(g.durations, 0.99)),
+      maxMs: round(g.durations[g.durations.length - 1] ?? 0),
+      bytesIn: g.bytesIn,
+      bytesOut: g.bytesOut,
+    }))
+    .sort((a, b) => b.count - a.count || a.context.localeCompare(b.context) || a.resource.localeCompare(b.resource) || a.verb.localeCompare(b.verb));
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+function resourceText(r: StatsRow): string {
+  if (!r.resource) return "(non-resource)";
+  return `${r.resource}${r.group ? `.${r.group}` : ""}${r.subresource ? `/${r.subresource}` : ""}`;
+}
+
+export function renderStats(rows: StatsRow[], noHeaders: boolean): string {
+  const several = new Set(rows.map((r) => r.context)).size > 1;
+  const headers = [...(several ? ["CONTEXT"] : []), "VERB", "RESOURCE", "COUNT", "ERRORS", "P50", "P90", "P99", "BYTES-IN", "BYTES-OUT"];
+  const body = rows.map((r) => [
+    ...(several ? [r.context] : []),
+    r.verb || "-",
+    resourceText(r),
+    String(r.count),
+    `${r.errors} (${(r.errorRate * 100).toFixed(1)}%)`,
+    latency(r.p50Ms),
+    latency(r.p90Ms),
+    latency(r.p99Ms),
+    bytes(r.bytesIn),
+    bytes(r.bytesOut),
+  ]);
+  return table(headers, body, noHeaders);
+}
+
+export function makeStatsCommand(): Command {
+  const cmd = new Command("stats")
+    .description("Count, error rate, latency percentiles and bytes per verb and resource")
+    .addOption(new Option("-o, --output <format>", "table, json or yaml").default("table"))
+    .option("--no-headers", "omit the header row")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  kubewire stats
+  kubewire stats --since 1h --resource pods
+  kubewire stats -o json | jq 'sort_by(-.p99Ms) | .[0]'`,
+    );
+  addFilterOptions(addDbOption(cmd)).action((opts) => {
+    const format = checkFormat(opts.output, ["table", "json", "yaml"]);
+    const filter = filterFrom(opts);
+    const store = openRecording(opts);
+    let rows: StatsRow[];
+    try {
+      rows = statsRows(store.latencyGroups(filter));
+    } finally {
+      store.close();
+    }
+    if (format === "json") process.stdout.write(json(rows));
+    else if (format === "yaml") process.stdout.write(yaml(rows));
+    else process.stdout.write(rows.length ? renderStats(rows, !opts.headers) : "No exchanges recorded that match.\n");
+  });
+  return cmd;
+}

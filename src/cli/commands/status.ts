@@ -1,0 +1,37 @@
+// `kubewire status`: the proxies running from this state directory, and whether any
+// record was spilled or dropped.
+import { Command, Option } from "commander";
+import { stateDirPath } from "../../tls/state-dir.js";
+import { age, checkFormat, json, table } from "../output.js";
+import { readRunStatuses } from "../run-status.js";
+
+export function makeStatusCommand(): Command {
+  return new Command("status")
+    .description("Show the running kubewire proxies and their recording counts")
+    .option("--state-dir <path>", "state directory (default: $KUBEWIRE_HOME, else ~/.kubewire)")
+    .addOption(new Option("-o, --output <format>", "table or json").default("table"))
+    .addHelpText(
+      "after",
+      `
+Examples:
+  kubewire status
+  kubewire status -o json`,
+    )
+    .action((opts) => {
+      const format = checkFormat(opts.output, ["table", "json"]);
+      const runs = readRunStatuses(stateDirPath(opts.stateDir));
+      if (format === "json") {
+        process.stdout.write(json(runs));
+        return;
+      }
+      if (runs.length === 0) {
+        process.stdout.write("no kubewire proxy is running from this state directory\n");
+        return;
+      }
+      const now = Date.now();
+      const rows = runs.map((r) => [String(r.pid), r.url, r.context, age(now - Date.parse(r.startedAt)), String(r.stats.written), String(r.stats.queued), String(r.stats.spilled), String(r.stats.dropped), r.db]);
+      process.stdout.write(table(["PID", "URL", "CONTEXT", "UP", "RECORDED", "QUEUED", "SPILLED", "DROPPED", "DATABASE"], rows));
+      const lost = runs.filter((r) => r.stats.dropped > 0);
+      if (lost.length) process.stdout.write(`\nWARNING: ${lost.reduce((n, r) => n + r.stats.dropped, 0)} records were dropped: the database and the spill file both failed (last error: ${lost[0].stats.lastError ?? "unknown"})\n`);
+    });
+}

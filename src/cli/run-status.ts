@@ -1,0 +1,73 @@
+// What a running proxy tells `kubewire status`: a small JSON file per run in the state
+// directory (URL, context, database, record counts), refreshed every second, removed on stop.
+import { readdirSync, readFileSync, rmSync, writeFileSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import type { RecorderStats } from "../record/recorder.js";
+
+export interface RunStatus {
+  pid: number;
+  startedAt: string;
+  url: string;
+  context: string;
+  server: string;
+  db: string;
+  kubeconfig: string;
+  stats: RecorderStats;
+  updatedAt: string;
+}
+
+const PREFIX = "run-";
+
+export function runStatusFile(stateDir: string, pid: number, port: number): string {
+  return join(stateDir, `${PREFIX}${pid}-${port}.json`);
+}
+
+/** Publishes the status now and every second until the returned stop function is called. */
+export function publishRunStatus(file: string, read: () => Omit<RunStatus, "updatedAt">): () => void {
+  const write = () => {
+    try {
+      const tmp = `${file}.tmp`;
+      writeFileSync(tmp, JSON.stringify({ ...read(), updatedAt: new Date().toISOString() }), { mode: 0o600 });
+      renameSync(tmp, file);
+    } catch {
+      /* the state dir went away: status is best effort, recording is not affected */
+    }
+  };
+  write();
+  const timer = setInterval(write, 1000);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    rmSync(file, { force: true });
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Every run whose process is still alive; files of dead runs are removed. */
+export function readRunStatuses(stateDir: string): RunStatus[] {
+  let names: string[];
+  try {
+    names = readdirSync(stateDir).filter((n) => n.startsWith(PREFIX) && n.endsWith(".json"));
+  } catch {
+    return [];
+  }
+  const out: RunStatus[] = [];
+  for (const name of names) {
+    try {
+      const status = JSON.parse(readFileSync(join(stateDir, name), "utf8")) as RunStatus;
+      if (alive(status.pid)) out.push(status);
+      else rmSync(join(stateDir, name), { force: true });
+    } catch {
+      /* half-written or foreign file: skip */
+    }
+  }
+  return out.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+}

@@ -1,0 +1,99 @@
+// Hostile and odd input at the proxy's front door: no crash, bounded capture, every
+// exchange still recorded, and the proxy keeps serving afterwards.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import net from "node:net";
+import tls from "node:tls";
+import { parse } from "yaml";
+import { Store } from "../src/store/store.js";
+import type { RecordingSession } from "../src/cli/recording-session.js";
+import { demoWorld, record, type World } from "./helpers/world.js";
+
+/** Sends raw bytes over TLS to the proxy and returns whatever comes back before the close. */
+async function raw(session: RecordingSession, payload: string | ((token: string) => Buffer), waitMs = 1500): Promise<string> {
+  const cfg = parse(readFileSync(session.kubeconfigPath, "utf8"));
+  const ca = Buffer.from(cfg.clusters[0].cluster["certificate-authority-data"], "base64");
+  const socket = tls.connect({ host: "127.0.0.1", port: session.proxy.port, ca });
+  await new Promise((r) => socket.once("secureConnect", r));
+  let out = "";
+  socket.on("data", (c: Buffer) => (out += c.toString("latin1")));
+  socket.on("error", () => undefined);
+  const token: string = cfg.users[0].user.token;
+  socket.write(typeof payload === "string" ? payload.replaceAll("TOKEN", token) : payload(token));
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, waitMs);
+    socket.once("close", () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+  socket.destroy();
+  return out;
+}
+
+describe("hostile input", () => {
+  let world: World;
+  let s: RecordingSession;
+  beforeAll(async () => {
+    world = await demoWorld();
+    s = await record(world, "demo-admin", { captureLimit: 1024 });
+  });
+  afterAll(async () => {
+    await s?.stop(100);
+    await world?.close();
+  });
+
+  async function last() {
+    await s.recorder.flush();
+    const store = Store.open(s.dbPath, { readonly: true });
+    try {
+      const rows = store.list({});
+      return store.get(rows.at(-1)!.id)!;
+    } finally {
+      store.close();
+    }
+  }
+
+  it("refuses a URL longer than the header limit with 431 and stays up", async () => {
+    const answer = await raw(s, `GET /api/v1/namespaces/${"a".repeat(70_000)}/pods HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer TOKEN\r\n\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 431/);
+    expect(await raw(s, "GET /version HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer TOKEN\r\nConnection: close\r\n\r\n")).toMatch(/^HTTP\/1\.1 200/);
+  });
+
+  it("forwards invalid percent-encoding as it came and records it", async () => {
+    const answer = await raw(s, "GET /api/v1/namespaces/%zz/pods/%E0%A4%A HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer TOKEN\r\nConnection: close\r\n\r\n");
+    expect(answer).toMatch(/^HTTP\/1\.1 \d{3}/);
+    const ex = await last();
+    expect(ex.request.path).toBe("/api/v1/namespaces/%zz/pods/%E0%A4%A");
+    expect(ex.info.namespace).toBe("%zz");
+  });
+
+  it("forwards an odd method and records it", async () => {
+    const answer = await raw(s, "PROPFIND /api/v1/namespaces/default/pods HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer TOKEN\r\nConnection: close\r\n\r\n");
+    expect(answer).toMatch(/^HTTP\/1\.1 \d{3}/);
+    expect((await last()).request.method).toBe("PROPFIND");
+  });
+
+  it("captures at most the limit of a large non-UTF-8 body but counts every byte", async () => {
+    const body = Buffer.alloc(300_000, 0xff);
+    const head = (token: string) => `POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+    await raw(s, (token) => Buffer.concat([Buffer.from(head(token)), body]));
+    const ex = await last();
+    expect(ex.request.bytes).toBe(body.length);
+    expect(ex.request.body!.truncated).toBe(true);
+    expect(ex.request.body!.encoding).toBe("base64");
+    expect(Buffer.from(ex.request.body!.data, "base64").length).toBeLessThanOrEqual(1024);
+  });
+
+  it("records random bytes instead of a TLS handshake as a client TLS failure and stays up", async () => {
+    const socket = net.connect(s.proxy.port, "127.0.0.1");
+    await new Promise((r) => socket.once("connect", r));
+    socket.on("error", () => undefined);
+    socket.write(Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)));
+    await new Promise((r) => setTimeout(r, 300));
+    socket.destroy();
+    const ex = await last();
+    expect(ex.error?.code).toBe("CLIENT_TLS");
+    expect(await raw(s, "GET /version HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer TOKEN\r\nConnection: close\r\n\r\n")).toMatch(/^HTTP\/1\.1 200/);
+  });
+});
