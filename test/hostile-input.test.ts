@@ -57,6 +57,8 @@ describe("hostile input", () => {
   it("refuses a URL longer than the header limit with 431 and stays up", async () => {
     const answer = await raw(s, `GET /api/v1/namespaces/${"a".repeat(70_000)}/pods HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer TOKEN\r\n\r\n`);
     expect(answer).toMatch(/^HTTP\/1\.1 431/);
+    expect(answer).toContain("kubewire: request headers too large");
+    expect((await last()).error?.code).toBe("CLIENT_BAD_REQUEST");
     expect(await raw(s, "GET /version HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer TOKEN\r\nConnection: close\r\n\r\n")).toMatch(/^HTTP\/1\.1 200/);
   });
 

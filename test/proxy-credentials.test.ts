@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
 import https from "node:https";
+import net from "node:net";
 import tls from "node:tls";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
@@ -86,6 +87,43 @@ describe("credential kinds", () => {
       } finally {
         await s.stop(100);
       }
+    }
+  });
+
+  it("tunnels through the kubeconfig's proxy-url with HTTP CONNECT", async () => {
+    const tunnels: string[] = [];
+    const forward = net.createServer((client) => {
+      client.once("data", (head: Buffer) => {
+        const m = /^CONNECT (\S+):(\d+) HTTP/.exec(head.toString("latin1"));
+        if (!m) return client.destroy();
+        tunnels.push(`${m[1]}:${m[2]}`);
+        const upstream = net.connect(Number(m[2]), m[1], () => {
+          client.write("HTTP/1.1 200 Connection established\r\n\r\n");
+          client.pipe(upstream).pipe(client);
+        });
+        upstream.on("error", () => client.destroy());
+        client.on("error", () => upstream.destroy());
+      });
+    });
+    await new Promise<void>((r) => forward.listen(0, "127.0.0.1", () => r()));
+    try {
+      const config = parse(readFileSync(world.kubeconfig, "utf8"));
+      const admin = config.contexts.find((c: { name: string }) => c.name === "demo-admin").context.cluster;
+      config.clusters.find((c: { name: string }) => c.name === admin).cluster["proxy-url"] = `http://127.0.0.1:${(forward.address() as net.AddressInfo).port}`;
+      const file = join(world.dir, "proxy-url.kubeconfig");
+      writeFileSync(file, stringify(config));
+      const s = await record({ ...world, kubeconfig: file }, "demo-admin", { db: join(world.dir, "proxy-url.db") });
+      try {
+        const pods = await clientNode(s.kubeconfigPath).core.listNamespacedPod({ namespace: "default" });
+        expect(pods.items.length).toBeGreaterThan(0);
+        expect(tunnels).toEqual([new URL(world.cluster.url).host]);
+        const [{ ex }] = await rows(s);
+        expect(ex.tls?.chain.length).toBeGreaterThan(0);
+      } finally {
+        await s.stop(100);
+      }
+    } finally {
+      forward.close();
     }
   });
 

@@ -3,6 +3,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { UserError } from "../errors.js";
 import type { LoadedKubeconfig } from "./load.js";
+import { effectiveProxy } from "./proxy-env.js";
 
 export type AuthMethod = "token" | "token-file" | "client-certificate" | "basic" | "exec" | "auth-provider" | "none";
 
@@ -59,7 +60,7 @@ async function credentialHeaders(kc: KubeConfig): Promise<Record<string, string>
   return headers;
 }
 
-export async function resolveUpstream(loaded: LoadedKubeconfig): Promise<Upstream> {
+export async function resolveUpstream(loaded: LoadedKubeconfig, env: NodeJS.ProcessEnv = process.env): Promise<Upstream> {
   const { kc } = loaded;
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new UserError(`cluster "${loaded.clusterName}" is not valid`);
@@ -94,7 +95,7 @@ export async function resolveUpstream(loaded: LoadedKubeconfig): Promise<Upstrea
     namespace: loaded.namespace,
     server,
     tls,
-    proxyUrl: cluster.proxyUrl || undefined,
+    proxyUrl: effectiveProxy(server, cluster.proxyUrl || undefined, env).url,
     authMethod,
     cachedHeaders: () => (fresh() ? cached : null),
     headers: async () => {

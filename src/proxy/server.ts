@@ -140,25 +140,39 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       },
     );
   });
+  /** A record for a client that never got as far as a request kubewire could forward. */
+  const clientFailure = (socket: Duplex & { remoteAddress?: string }, code: string, message: string): Exchange => ({
+    startedAt: Date.now(),
+    origin: opts.origin ?? "proxy",
+    replayOf: null,
+    client: { address: socket.remoteAddress ?? "", userAgent: "" },
+    context: upstream.contextName,
+    clusterUrl: upstream.server.origin,
+    kubeUser: upstream.userName,
+    request: { method: "", path: "", query: "", headers: {}, body: null, bytes: 0 },
+    info: { isResourceRequest: false, verb: "", apiPrefix: "", apiGroup: "", apiVersion: "", namespace: "", resource: "", subresource: "", name: "" },
+    response: null,
+    timing: emptyTiming(),
+    tls: null,
+    error: { code, message, phase: "client" },
+    stream: null,
+  });
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // Requests Node's HTTP parser refused (headers too large, malformed request line...).
+    if (err.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
+    const text = `kubewire: ${tooLarge ? "request headers too large" : "malformed HTTP request"} (${err.code ?? err.message})`;
+    socket.end(`HTTP/1.1 ${tooLarge ? "431 Request Header Fields Too Large" : "400 Bad Request"}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+    const exchange = clientFailure(socket, "CLIENT_BAD_REQUEST", text.slice("kubewire: ".length));
+    exchange.response = { status: tooLarge ? 431 : 400, headers: { "content-type": "text/plain" }, body: { data: text, encoding: "utf8", truncated: false, size: text.length }, bytes: text.length, fromProxy: true };
+    sink.record(exchange);
+  });
   server.on("tlsClientError", (err: NodeJS.ErrnoException, tlsSocket: TLSSocket) => {
     // A client that does not trust the local CA, or speaks plain HTTP to the TLS port.
-    const exchange: Exchange = {
-      startedAt: Date.now(),
-      origin: opts.origin ?? "proxy",
-      replayOf: null,
-      client: { address: tlsSocket.remoteAddress ?? "", userAgent: "" },
-      context: upstream.contextName,
-      clusterUrl: upstream.server.origin,
-      kubeUser: upstream.userName,
-      request: { method: "", path: "", query: "", headers: {}, body: null, bytes: 0 },
-      info: { isResourceRequest: false, verb: "", apiPrefix: "", apiGroup: "", apiVersion: "", namespace: "", resource: "", subresource: "", name: "" },
-      response: null,
-      timing: emptyTiming(),
-      tls: null,
-      error: { code: "CLIENT_TLS", message: `TLS handshake with the client failed: ${err.message.split("\n")[0]}`, phase: "client" },
-      stream: null,
-    };
-    sink.record(exchange);
+    sink.record(clientFailure(tlsSocket, "CLIENT_TLS", `TLS handshake with the client failed: ${err.message.split("\n")[0]}`));
   });
 
   const host = opts.host ?? "127.0.0.1";
