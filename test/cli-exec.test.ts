@@ -2,10 +2,10 @@
 // `show`; `start` until SIGTERM; and one clear line for every kind of bad input.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
-import { demoWorld, kubectl, KUBECTL, kubewire, ROOT, type World } from "./helpers/world.js";
+import { dirname, join } from "node:path";
+import { demoWorld, kubectl, KUBECTL, kubewire, ROOT, run, type World } from "./helpers/world.js";
 
 const haveKubectl = existsSync(KUBECTL);
 
@@ -61,6 +61,19 @@ describe.skipIf(!haveKubectl)("kubewire exec, ls and show", () => {
     expect(rows.length).toBeGreaterThan(0);
     expect(rows[0].error.code).toBe("CERT_HAS_EXPIRED");
     expect(rows[0].status).toBe(502);
+  });
+
+  it("works as the kubectl plugin `kubectl wire`", async () => {
+    const bin = join(world.dir, "plugin-bin");
+    mkdirSync(bin, { recursive: true });
+    symlinkSync(join(ROOT, "bin/kubewire.js"), join(bin, "kubectl-wire"));
+    const pluginDb = join(world.dir, "plugin.db");
+    const r = await run(KUBECTL, ["wire", "exec", "--kubeconfig", world.kubeconfig, "--db", pluginDb, "--state-dir", state, "-q", "--", KUBECTL, "get", "ns", "--cache-dir", join(world.dir, "c3")], {
+      env: { PATH: `${bin}:${dirname(process.execPath)}:/usr/bin:/bin` },
+    });
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toMatch(/^NAME\s+STATUS\s+AGE/);
+    expect(JSON.parse((await kubewire(["ls", "--db", pluginDb, "-o", "json"])).stdout).some((x: { resource: string }) => x.resource === "namespaces")).toBe(true);
   });
 
   it("passes the command's own exit code through", async () => {
