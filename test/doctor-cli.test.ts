@@ -249,7 +249,7 @@ describe("kubewire doctor against the simulated cluster", () => {
     const { report, stderr } = await doctor(["--kubeconfig", world.kubeconfig, "--context", "demo-expired-jwt"]);
     const c = failing(report, 2);
     expect(c.name).toBe("token");
-    expect(c.detail).toMatch(/^token: a JWT \(iss=https:\/\/kubernetes\.default\.svc\.cluster\.local, sub=system:serviceaccount:default:builder\) that expired at .* \(60m ago\)$/);
+    expect(c.detail).toMatch(/^token: a JWT \(iss=https:\/\/kubernetes\.default\.svc\.cluster\.local, sub=system:serviceaccount:default:builder\) that expired at .* \(\d+m ago\)$/);
     expect(c.fix).toBe("get a new token: kubectl create token builder -n default");
     expect(failing(report, 6).detail).toMatch(/^401 Unauthorized: the credentials are expired: the JWT expired at /);
     expect(JSON.stringify(report) + stderr).not.toContain(world.cluster.users.expiredJwt.token!);

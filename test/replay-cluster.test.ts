@@ -109,6 +109,16 @@ describe.skipIf(!haveKubectl)("kubewire replay against the demo cluster", () => 
     expect(after.body).toContain('users \"kubernetes-admin\" is forbidden: User \"viewer\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope');
   });
 
+  it("impersonates in the demo cluster as kube-apiserver does: an admin may, the viewer may not", async () => {
+    const raw = ["get", "--raw", "/api/v1/namespaces/default/pods"];
+    const sa = await kubectl(world.kubeconfig, ["--as", "system:serviceaccount:ns:sa", ...raw]);
+    expect(sa.stderr.trim()).toBe('Error from server (Forbidden): pods is forbidden: User "system:serviceaccount:ns:sa" cannot list resource "pods" in API group "" in the namespace "default"');
+    const asViewer = await kubectl(world.kubeconfig, ["--as", "viewer", ...raw]);
+    expect(asViewer.code).toBe(0);
+    const escalate = await kubectl(world.kubeconfig, ["--context", "demo-viewer", "--as", "kubernetes-admin", ...raw]);
+    expect(escalate.stderr.trim()).toBe('Error from server (Forbidden): users "kubernetes-admin" is forbidden: User "viewer" cannot impersonate resource "users" in API group "" at the cluster scope');
+  });
+
   it("refuses a recorded delete without --allow-mutations and records nothing for it", async () => {
     const del = find((r) => r.verb === "delete");
     const before = read((s) => s.count({ origin: "replay" }));

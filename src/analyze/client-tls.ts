@@ -9,9 +9,9 @@ export const rule: ExchangeRule = {
   severity: "error",
   help: "a client does not trust kubewire's local CA: point it at the kubeconfig kubewire wrote",
   match: (ex: Exchange) => ex.error?.code === "CLIENT_TLS",
-  explain(group) {
+  explain(group, ctx) {
     const clients = distinct(group.map((ex) => ex.client.address.replace(/:\d+$/, "")));
-    const message = `${requests(group.length)} never reached kubewire: the client's TLS handshake with kubewire failed (it does not trust kubewire's local CA).`;
+    const message = `${requests(ctx.groupSize ?? group.length)} never reached kubewire: the client's TLS handshake with kubewire failed (it does not trust kubewire's local CA).`;
     const evidence = [...distinct(group.map((ex) => ex.error!.message)).slice(0, 5), `from ${clients.join(", ")}`];
     const advice = [
       "point the client at the kubeconfig kubewire wrote (printed by kubewire start; default ~/.kubewire/kubeconfig): export KUBECONFIG=~/.kubewire/kubeconfig",

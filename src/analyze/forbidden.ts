@@ -13,14 +13,14 @@ export const rule: ExchangeRule = {
   severity: "error",
   help: "403: the user is authenticated but RBAC does not allow the verb on the resource",
   match: (ex: Exchange) => ex.response?.status === 403 && !ex.response.fromProxy,
-  explain(group, _ctx) {
+  explain(group, ctx) {
     const denials = group.map((ex) => parseDenial(responseMessage(ex), ex));
     const texts = distinct(denials.map(denialText));
     const grants = grantsFor(denials);
     const users = distinct(denials.map((d) => d.user));
     const message = texts.length === 1
-      ? `${requests(group.length)} forbidden: ${texts[0]}.`
-      : `${requests(group.length)} forbidden for ${users.map((u) => `User "${u}"`).join(", ")}: ${texts.length} distinct denials.`;
+      ? `${requests(ctx.groupSize ?? group.length)} forbidden: ${texts[0]}.`
+      : `${requests(ctx.groupSize ?? group.length)} forbidden for ${users.map((u) => `User "${u}"`).join(", ")}: ${texts.length} distinct denials.`;
     const evidence = group.slice(0, 10).map((ex, i) => `#${ex.id} ${ex.request.method} ${ex.request.path}: 403 ${responseMessage(ex) || denialText(denials[i])}`);
     const advice: string[] = [];
     for (const g of grants.slice(0, MAX_GRANTS)) {

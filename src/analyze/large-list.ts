@@ -21,10 +21,10 @@ export const rule: ExchangeRule = {
   severity: "warning",
   help: "a list without limit returned a very large body: page it with limit and continue",
   match: (ex: Exchange) => ex.info.verb === "list" && ex.response !== null && ex.response.status === 200 && ex.response.bytes >= LARGE_LIST_BYTES && !hasLimit(ex.request.query),
-  explain(group) {
+  explain(group, ctx) {
     const biggest = Math.max(...group.map((ex) => ex.response!.bytes));
     const what = distinct(group.map((ex) => describeRequest({ ...ex.info, method: ex.request.method, path: ex.request.path })));
-    const message = `${requests(group.length)} listed without limit and got up to ${mib(biggest)} in one response.`;
+    const message = `${requests(ctx.groupSize ?? group.length)} listed without limit and got up to ${mib(biggest)} in one response.`;
     const evidence = group.slice(0, 10).map((ex) => `#${ex.id} ${ex.request.path}${ex.request.query ? `?${ex.request.query}` : ""}: ${mib(ex.response!.bytes)} in ${Math.round(ex.timing.totalMs)}ms`);
     const advice = [
       `page the list: add limit=500 and follow metadata.continue (client-go: ListOptions{Limit: 500} with the pager package; kubectl get does this with --chunk-size)`,

@@ -9,10 +9,11 @@ export const rule: ExchangeRule = {
   severity: "error",
   help: "a client came without kubewire's proxy token: it is not using the kubeconfig kubewire wrote",
   match: (ex: Exchange) => ex.error?.code === "PROXY_AUTH",
-  explain(group) {
+  explain(group, ctx) {
     const reasons = distinct(group.map((ex) => ex.error!.message));
     const agents = distinct(group.map((ex) => ex.client.userAgent.split(" ")[0] || "unknown client"));
-    const message = `${requests(group.length)} were refused by kubewire (401) because the client did not send this run's proxy token.`;
+    const n = ctx.groupSize ?? group.length;
+    const message = `${requests(n)} ${n === 1 ? "was" : "were"} refused by kubewire (401) because the client did not send this run's proxy token.`;
     const evidence = [...reasons.slice(0, 3), `clients: ${agents.join(", ")}`];
     const advice = [
       "use the kubeconfig that kubewire wrote for this run (kubewire start prints its path; default ~/.kubewire/kubeconfig): each run has a new token, so an older copy is refused",

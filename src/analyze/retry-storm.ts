@@ -8,8 +8,9 @@ export const MIN_ATTEMPTS = 5;
 /** ...with no gap longer than this between them. */
 export const MAX_GAP_MS = 30_000;
 
-function failed(r: ExchangeSummary): boolean {
-  return r.status === null ? r.errorCode !== null && r.errorCode !== "CLIENT_TLS" : r.status >= 400;
+/** A client that never got through TLS to kubewire has no request to repeat. */
+function counts(r: ExchangeSummary): boolean {
+  return r.errorCode !== "CLIENT_TLS";
 }
 
 /** True when the gaps grow like a backoff: each at least 1.3 times the one before, for most of them. */
@@ -24,10 +25,10 @@ export const rule: SetRule = {
   kind: "retry-storm",
   severity: "warning",
   help: `the same failing request repeated ${MIN_ATTEMPTS}+ times in a short window without a growing backoff`,
-  analyze({ rows }) {
+  analyze(source) {
     const byKey = new Map<string, ExchangeSummary[]>();
-    for (const r of rows) {
-      if (!failed(r)) continue;
+    for (const r of source.failures(MIN_ATTEMPTS)) {
+      if (!counts(r)) continue;
       const k = requestKey(r);
       let list = byKey.get(k);
       if (!list) byKey.set(k, (list = []));
@@ -62,7 +63,7 @@ export const rule: SetRule = {
     }
     if (storm.length === 0) return null;
     storm.sort((a, b) => a.startedAt - b.startedAt || a.id - b.id);
-    const message = `${requests(storm.length)} were the same failing requests retried ${evidence.length === 1 ? "in one burst" : `in ${evidence.length} bursts`} without a growing backoff.`;
+    const message = `${requests(storm.length)} ${storm.length === 1 ? "was" : "were"} the same failing requests retried ${evidence.length === 1 ? "in one burst" : `in ${evidence.length} bursts`} without a growing backoff.`;
     const advice = [
       "retry with exponential backoff and jitter (client-go: wait.Backoff / retry.OnError; for 429 honour Retry-After), and cap the attempts",
       "do not retry errors that cannot succeed unchanged (401, 403, 404, 422, x509): fix their cause (see the other kinds above)",

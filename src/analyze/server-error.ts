@@ -9,10 +9,10 @@ export const rule: ExchangeRule = {
   severity: "error",
   help: "5xx from the API server itself (not from kubewire)",
   match: (ex: Exchange) => ex.response !== null && ex.response.status >= 500 && !ex.response.fromProxy,
-  explain(group) {
+  explain(group, ctx) {
     const statuses = distinct(group.map((ex) => ex.response!.status)).sort();
     const messages = distinct(group.map(responseMessage).filter(Boolean));
-    const message = `${requests(group.length)} got ${statuses.join("/")} from the API server${messages.length ? `: ${messages[0]}` : ""}.`;
+    const message = `${requests(ctx.groupSize ?? group.length)} got ${statuses.join("/")} from the API server${messages.length ? `: ${messages[0]}` : ""}.`;
     const evidence = [
       ...distinct(group.map((ex) => `${ex.response!.status} for ${describeRequest({ ...ex.info, method: ex.request.method, path: ex.request.path })}`)).slice(0, 10),
       ...messages.slice(0, 5).map((m) => `server said: ${m}`),

@@ -41,14 +41,14 @@ export const rule: ExchangeRule = {
   severity: "warning",
   help: "429: the API server is rate limiting (Priority and Fairness), with Retry-After and whether the client honoured it",
   match: (ex: Exchange) => ex.response?.status === 429 && !ex.response.fromProxy,
-  explain(group) {
+  explain(group, ctx) {
     const h = honoured(group);
     const after = distinct(group.map((ex) => header(ex.response?.headers, "retry-after")).filter((v): v is string => v !== undefined));
     const fs = distinct(group.map((ex) => header(ex.response?.headers, "x-kubernetes-pf-flowschema-uid")).filter((v): v is string => !!v));
     const pl = distinct(group.map((ex) => header(ex.response?.headers, "x-kubernetes-pf-prioritylevel-uid")).filter((v): v is string => !!v));
     const verdict =
       h.honoured + h.ignored === 0 ? "no retry was recorded" : h.ignored === 0 ? "the client honoured Retry-After" : `the client ignored Retry-After ${h.ignored} of ${h.honoured + h.ignored} times`;
-    const message = `${requests(group.length)} throttled with 429${after.length ? ` (Retry-After ${after.join(", ")}s)` : ""}: ${verdict}.`;
+    const message = `${requests(ctx.groupSize ?? group.length)} throttled with 429${after.length ? ` (Retry-After ${after.join(", ")}s)` : ""}: ${verdict}.`;
     const evidence = [
       ...distinct(group.map((ex) => describeRequest({ ...ex.info, method: ex.request.method, path: ex.request.path }))).slice(0, 5).map((d) => `throttled: ${d}`),
       fs.length ? `flow schema UID: ${fs.join(", ")}` : "no X-Kubernetes-PF-FlowSchema-UID header (not API Priority and Fairness)",

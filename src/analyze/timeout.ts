@@ -22,13 +22,13 @@ export const rule: ExchangeRule = {
   help: "no answer in time, with the phase that stalled (DNS, connect, TLS, headers, body) and the client's own timeout",
   match: (ex: Exchange) =>
     ex.error !== null && (ex.error.code === "ETIMEDOUT" || (ex.error.code === "CLIENT_ABORTED" && (ex.error.phase === "headers" || ex.error.phase === "body"))),
-  explain(group) {
+  explain(group, ctx) {
     const phases = distinct(group.map(phaseOf));
     const byClient = group.filter((ex) => ex.error!.code === "CLIENT_ABORTED");
     const timeouts = distinct(group.map((ex) => clientTimeoutMs(ex.request.query)).filter((t): t is number => t !== null));
     const who = byClient.length === group.length ? "the client gave up" : byClient.length === 0 ? "kubewire gave up on the API server" : "the client or kubewire gave up";
     const own = timeouts.length ? ` (the client's own timeout: ${timeouts.map(durationText).join(", ")})` : "";
-    const message = `${requests(group.length)} timed out while ${phases.join(", ")}: ${who}${own}.`;
+    const message = `${requests(ctx.groupSize ?? group.length)} timed out while ${phases.join(", ")}: ${who}${own}.`;
     const evidence = group.slice(0, 10).map((ex) => {
       const t = clientTimeoutMs(ex.request.query);
       return `#${ex.id} ${describeRequest({ ...ex.info, method: ex.request.method, path: ex.request.path })}: ${ex.error!.code} in phase ${phaseOf(ex)} after ${durationText(ex.timing.totalMs)}${t !== null ? `, client timeout=${durationText(t)}` : ""}`;

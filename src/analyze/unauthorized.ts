@@ -104,8 +104,8 @@ export const rule: ExchangeRule = {
     const parts = contexts.map((c) => diagnose(c, group.filter((ex) => ex.context === c), ctx.credentials.get(c)));
     const message =
       parts.length === 1
-        ? `${requests(group.length)} unauthorized: ${parts[0].why}.`
-        : `${requests(group.length)} unauthorized in ${contexts.length} contexts: ${parts.map((p) => p.why).join("; ")}.`;
+        ? `${requests(ctx.groupSize ?? group.length)} unauthorized: ${parts[0].why}.`
+        : `${requests(ctx.groupSize ?? group.length)} unauthorized in ${contexts.length} contexts: ${parts.map((p) => p.why).join("; ")}.`;
     return findingOf(rule, group, message, parts.flatMap((p) => p.evidence), parts.flatMap((p) => p.advice));
   },
 };

@@ -7,9 +7,9 @@ export const rule = tlsRule({
   kind: "x509-expired",
   help: "the API server's certificate has expired",
   codes: ["CERT_HAS_EXPIRED"],
-  message: (group) => {
+  message: (group, ctx) => {
     const cert = leaf(group);
-    return `${requests(group.length)} failed because the certificate of ${servers(group)} expired${cert ? ` at ${cert.notAfter}` : ""}.`;
+    return `${requests(ctx.groupSize ?? group.length)} failed because the certificate of ${servers(group)} expired${cert ? ` at ${cert.notAfter}` : ""}.`;
   },
   advice: (group) => [
     "renew the API server certificate (kubeadm: kubeadm certs renew apiserver, then restart kube-apiserver)",

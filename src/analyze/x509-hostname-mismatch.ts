@@ -12,10 +12,10 @@ export const rule = tlsRule({
   kind: "x509-hostname-mismatch",
   help: "the API server's certificate does not name the host in the kubeconfig's server",
   codes: ["ERR_TLS_CERT_ALTNAME_INVALID"],
-  message: (group) => {
+  message: (group, ctx) => {
     const hosts = distinct(group.map((ex) => hostOf(ex.clusterUrl)));
     const names = sans(group);
-    return `${requests(group.length)} failed because the certificate is valid for ${names.join(", ") || "no names"}, not ${hosts.join(", ")}.`;
+    return `${requests(ctx.groupSize ?? group.length)} failed because the certificate is valid for ${names.join(", ") || "no names"}, not ${hosts.join(", ")}.`;
   },
   extraEvidence: (group) => [`host asked for: ${distinct(group.map((ex) => hostOf(ex.clusterUrl))).join(", ")}`, `names in the certificate: ${sans(group).join(", ") || "none"}`],
   advice: (group) => {

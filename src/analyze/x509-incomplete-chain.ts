@@ -7,7 +7,7 @@ export const rule = tlsRule({
   kind: "x509-incomplete-chain",
   help: "the API server sends an incomplete chain: an intermediate certificate is missing",
   codes: ["UNABLE_TO_GET_ISSUER_CERT"],
-  message: (group) => `${requests(group.length)} failed because ${servers(group)} sends an incomplete certificate chain (an intermediate is missing).`,
+  message: (group, ctx) => `${requests(ctx.groupSize ?? group.length)} failed because ${servers(group)} sends an incomplete certificate chain (an intermediate is missing).`,
   advice: (group) => [
     "configure the API server to send the full chain (leaf, then intermediates) in its --tls-cert-file",
     `or append the intermediate to ${clusterField(group[0], "certificate-authority-data")}`,

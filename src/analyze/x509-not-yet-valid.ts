@@ -16,9 +16,9 @@ export const rule = tlsRule({
   kind: "x509-not-yet-valid",
   help: "the API server's certificate is not valid yet: a clock may be wrong",
   codes: ["CERT_NOT_YET_VALID"],
-  message: (group) => {
+  message: (group, ctx) => {
     const cert = leaf(group);
-    return `${requests(group.length)} failed because the certificate of ${servers(group)} is not valid until ${cert?.notBefore ?? "a later time"}: a clock may be wrong.`;
+    return `${requests(ctx.groupSize ?? group.length)} failed because the certificate of ${servers(group)} is not valid until ${cert?.notBefore ?? "a later time"}: a clock may be wrong.`;
   },
   extraEvidence: (group) => {
     const cert = leaf(group);

@@ -1,7 +1,8 @@
 // The scalable diagnosis behind `kubewire flags`: per-exchange kinds come from the flags stored
 // while recording (counts and times in SQL, a sample explained), whole-set rules read narrow rows.
 import { exchangeRules, setRules, sortFindings } from "../analyze/lib/engine.js";
-import type { AnalyzeContext } from "../analyze/lib/rule.js";
+import type { AnalyzeContext, Baseline, SetSource } from "../analyze/lib/rule.js";
+import { MAX_IDS } from "../analyze/lib/util.js";
 import type { ListFilter, Store } from "../store/store.js";
 import type { Finding } from "../types.js";
 
@@ -26,23 +27,29 @@ export function diagnose(store: Store, filter: ListFilter, ctx: AnalyzeContext, 
     if (!s || !wanted(rule.kind)) continue;
     const sample = [...store.iterate({ ids: s.ids })];
     if (sample.length === 0) continue;
-    const f = rule.explain(sample, ctx);
+    const f = rule.explain(sample, { ...ctx, groupSize: s.count });
     findings.push({ ...f, count: s.count, firstSeen: new Date(s.first).toISOString(), lastSeen: new Date(s.last).toISOString(), requestIds: s.ids });
   }
   const setFlags = new Map<string, number[]>();
   const active = setRules.filter((r) => wanted(r.kind));
-  let examined = 0;
   if (active.length > 0) {
-    const rows = store.summaries(rowFilter);
-    examined = rows.length;
-    const chainIds = new Set<number>();
-    for (const r of rows) if (r.tlsChainId !== null) chainIds.add(r.tlsChainId);
-    const chains = store.chains(chainIds);
+    const source = storeSource(store, rowFilter);
     for (const rule of active) {
-      const result = rule.analyze({ rows, chains }, ctx);
+      const result = rule.analyze(source, ctx);
       setFlags.set(rule.kind, result?.flagIds ?? []);
       if (result) findings.push(result.finding);
     }
-  } else examined = store.count(rowFilter);
+  }
+  const examined = store.count(rowFilter);
   return { findings: sortFindings(findings), setFlags, examined };
+}
+
+/** The whole-set rules' questions, answered from the store's indexes (see Store.latencyGroups, failures, chainUses). */
+export function storeSource(store: Store, filter: ListFilter): SetSource {
+  return {
+    baselines: () => store.latencyGroups(filter, [0.5]).map((g) => ({ ...g, p50Ms: g.percentiles[0] })),
+    slowerThan: (b: Baseline, ms: number) => store.slowerThan(filter, b, ms),
+    failures: (minRepeats: number) => store.failures(filter, minRepeats),
+    chains: () => store.chainUses(filter, MAX_IDS),
+  };
 }

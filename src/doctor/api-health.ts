@@ -1,9 +1,9 @@
 // Step 5 proves the API server is healthy, asked through the recording proxy: /livez,
 // /readyz?verbose (naming any failing check) and /version.
 import type { CheckResult } from "../types.js";
-import { answerText, type ProxyAnswer } from "./proxy-client.js";
+import { answerText, type ProxyAnswer } from "./lib/proxy-client.js";
 import { adviceFor } from "../proxy/failure-message.js";
-import { errorText, fail, pass, warn, type DoctorContext, type Step, type StepOutcome } from "./step.js";
+import { errorText, fail, pass, warn, type DoctorContext, type Step, type StepOutcome } from "./lib/step.js";
 
 /** A problem common to every answer: kubewire could not reach the server, or the credentials were refused. */
 export function answerProblem(ctx: DoctorContext, name: string, a: ProxyAnswer): CheckResult | undefined {

@@ -2,9 +2,9 @@
 // we are, with groups; on 401 it says why (missing, expired or rejected).
 import { authMethodOf } from "../kubeconfig/upstream.js";
 import type { CheckResult } from "../types.js";
-import { answerText } from "./proxy-client.js";
+import { answerText } from "./lib/proxy-client.js";
 import { answerProblem } from "./api-health.js";
-import { errorText, fail, pass, warn, type DoctorContext, type Step, type StepOutcome } from "./step.js";
+import { errorText, fail, pass, warn, type DoctorContext, type Step, type StepOutcome } from "./lib/step.js";
 
 const VERSIONS = ["v1", "v1beta1", "v1alpha1"];
 

@@ -1,9 +1,9 @@
 // Step 7 proves what the user may do: a SelfSubjectRulesReview for the namespace, and a
 // SelfSubjectAccessReview per --can VERB RESOURCE and per default check; a denial carries the Role and RoleBinding that would allow it.
 import type { CheckResult } from "../types.js";
-import { answerText } from "./proxy-client.js";
+import { answerText } from "./lib/proxy-client.js";
 import { answerProblem } from "./api-health.js";
-import { errorText, fail, pass, warn, type DoctorContext, type Step, type StepOutcome } from "./step.js";
+import { errorText, fail, pass, warn, type DoctorContext, type Step, type StepOutcome } from "./lib/step.js";
 
 export const DEFAULT_CAN: Array<[string, string]> = [
   ["get", "pods"],
@@ -12,7 +12,9 @@ export const DEFAULT_CAN: Array<[string, string]> = [
   ["create", "deployments"],
 ];
 
-export const VERBS = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "impersonate", "bind", "escalate", "use", "approve", "sign", "proxy", "*"];
+import { VERBS } from "./lib/constants.js";
+
+export { VERBS };
 
 /** The API group of well-known resources, so `--can create deployments` needs no `.apps`. */
 const GROUPS: Record<string, string> = {

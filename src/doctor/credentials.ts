@@ -7,9 +7,9 @@ import { delimiter, join } from "node:path";
 import { authMethodOf } from "../kubeconfig/upstream.js";
 import { table } from "../cli/output.js";
 import type { CheckResult } from "../types.js";
-import { decodeJwt, describeClaims } from "./jwt.js";
+import { decodeJwt, describeClaims } from "./lib/jwt.js";
 import { decodePemData } from "./kubeconfig-structure.js";
-import { errorText, fail, pass, relative, warn, type DoctorContext, type Step, type StepOutcome } from "./step.js";
+import { errorText, fail, pass, relative, warn, type DoctorContext, type Step, type StepOutcome } from "./lib/step.js";
 
 const SOON_MS = 24 * 3600 * 1000;
 

@@ -5,9 +5,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CheckResult } from "../types.js";
 import { tokenCheck } from "./credentials.js";
-import { errorText, fail, pass, warn, type DoctorContext, type Step, type StepOutcome } from "./step.js";
+import { errorText, fail, pass, warn, type DoctorContext, type Step, type StepOutcome } from "./lib/step.js";
 
-export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+import { SERVICE_ACCOUNT_DIR } from "./lib/constants.js";
+
+export { SERVICE_ACCOUNT_DIR };
 
 export const inCluster: Step = {
   number: 8,

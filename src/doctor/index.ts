@@ -12,8 +12,8 @@ import { apiHealth } from "./api-health.js";
 import { authentication } from "./authentication.js";
 import { authorization } from "./authorization.js";
 import { inCluster } from "./in-cluster.js";
-import { ProxyClient } from "./proxy-client.js";
-import { errorText, fail, skip, worst, type DoctorContext, type DoctorOptions, type DoctorReport, type Step, type StepReport } from "./step.js";
+import { ProxyClient } from "./lib/proxy-client.js";
+import { errorText, fail, skip, worst, type DoctorContext, type DoctorOptions, type DoctorReport, type Step, type StepReport } from "./lib/step.js";
 
 export const steps: Step[] = [
   kubeconfigStructure,
@@ -26,7 +26,7 @@ export const steps: Step[] = [
   inCluster,
 ];
 
-export type { DoctorOptions, DoctorReport, StepReport } from "./step.js";
+export type { DoctorOptions, DoctorReport, StepReport } from "./lib/step.js";
 
 /** The meta key under which the last report is kept in the recording database. */
 export const REPORT_META_KEY = "doctor:last";

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { kubeconfigFiles, loadKubeconfig, mergeKubeconfigs, readKubeconfigFile } from "../kubeconfig/load.js";
 import { resolveUpstream } from "../kubeconfig/upstream.js";
 import type { CheckResult } from "../types.js";
-import { errorText, fail, pass, warn, type DoctorContext, type Step, type StepOutcome } from "./step.js";
+import { errorText, fail, pass, warn, type DoctorContext, type Step, type StepOutcome } from "./lib/step.js";
 
 const ALL_LATER = [2, 3, 4, 5, 6, 7];
 const AFTER_NETWORK = [4, 5, 6, 7];

@@ -7,7 +7,7 @@ import { connectionInfo, UpstreamAgent, verifyMessage, type ConnectionInfo } fro
 import { adviceFor, classifyFailure } from "../proxy/failure-message.js";
 import type { CertInfo, CheckResult } from "../types.js";
 import { defaultPort, hostOf } from "./network.js";
-import { fail, pass, relative, skip, warn, type DoctorContext, type Step, type StepOutcome } from "./step.js";
+import { fail, pass, relative, skip, warn, type DoctorContext, type Step, type StepOutcome } from "./lib/step.js";
 
 const LATER = [5, 6, 7];
 const SKEW_WARN_MS = 30_000;

@@ -3,7 +3,7 @@
 import { isIP } from "node:net";
 import { STATUS_CODES } from "node:http";
 import { UserError } from "../errors.js";
-import { redactBody, redactHeaders } from "../proxy/redact.js";
+import { REDACTED, redactBody, redactHeaders } from "../proxy/redact.js";
 import { parseRequestInfo } from "../proxy/request-info.js";
 import type { CapturedBody, Exchange, Headers, RequestInfo, Timing } from "../types.js";
 
@@ -263,6 +263,12 @@ function capturedFrom(text: string | undefined, base64: boolean, meta: BodyMeta 
   return { data: text, encoding, truncated: meta?.truncated ?? false, size };
 }
 
+/** Redacts an imported body as the proxy would; a body kubewire already replaced by a placeholder stays as it is. */
+function redacted(body: CapturedBody | null, info: RequestInfo, mimeType: string | undefined): CapturedBody | null {
+  if (body && body.encoding === "utf8" && body.data.startsWith(`${REDACTED} (`)) return body;
+  return redactBody(body, info, mimeType);
+}
+
 function extraOf(entry: Record<string, any>): KubewireExtra | null {
   const k = entry._kubewire;
   return k && typeof k === "object" && k.version === 1 ? (k as KubewireExtra) : null;
@@ -288,13 +294,13 @@ export function fromHarEntry(raw: unknown, where: string): Exchange {
   const info = k?.info ?? parseRequestInfo(method, url.path, url.query);
   const reqHeaders = fromNameValues(rq.headers);
   const post = rq.postData as HarEntry["request"]["postData"] | undefined;
-  const reqBody = redactBody(capturedFrom(post?.text, post?._encoding === "base64", k?.requestBody, rq.bodySize), info, post?.mimeType);
+  const reqBody = redacted(capturedFrom(post?.text, post?._encoding === "base64", k?.requestBody, rq.bodySize), info, post?.mimeType);
   const res = entry.response as Record<string, any> | undefined;
   let response: Exchange["response"] = null;
   if (res && typeof res.status === "number" && res.status > 0) {
     const headers = fromNameValues(res.headers);
     const content = (res.content ?? {}) as HarEntry["response"]["content"];
-    const body = redactBody(capturedFrom(content.text, content.encoding === "base64", k?.responseBody, typeof content.size === "number" ? content.size : -1), info, content.mimeType);
+    const body = redacted(capturedFrom(content.text, content.encoding === "base64", k?.responseBody, typeof content.size === "number" ? content.size : -1), info, content.mimeType);
     const bytes = typeof res.bodySize === "number" && res.bodySize >= 0 ? res.bodySize : (content.size ?? body?.size ?? 0);
     response = { status: res.status, headers, body, bytes, fromProxy: k?.fromProxy ?? false };
   }

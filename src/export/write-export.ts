@@ -2,7 +2,8 @@
 // file, or JSON Lines (one `show -o json` object per line); to a file (atomically) or stdout.
 import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { UserError } from "../errors.js";
-import { showData } from "../cli/commands/show.js";
+import { explainFlags, showData } from "../cli/commands/show.js";
+import type { Exchange } from "../types.js";
 import type { ListFilter, Store } from "../store/store.js";
 import { HAR_VERSION, harCreator, toHarEntry } from "./har.js";
 
@@ -82,13 +83,24 @@ export function exportHar(store: Store, filter: ListFilter, path: string, versio
   });
 }
 
+const JSONL_BATCH = 500;
+
+/** Each exchange as `show -o json` prints it: the exchange, then its flags explained. */
 export function exportJsonl(store: Store, filter: ListFilter, path: string): ExportCounts {
   return withSink(path, (sink) => {
     let written = 0;
+    let batch: Exchange[] = [];
+    const flush = () => {
+      const kinds = new Map(store.list({ ids: batch.map((ex) => ex.id!) }).map((r) => [r.id, r.flags]));
+      for (const ex of batch) sink.write(`${JSON.stringify({ ...showData(ex), flags: explainFlags(ex, kinds.get(ex.id!) ?? []) })}\n`);
+      written += batch.length;
+      batch = [];
+    };
     for (const ex of store.iterate(filter)) {
-      sink.write(`${JSON.stringify(showData(ex))}\n`);
-      written++;
+      batch.push(ex);
+      if (batch.length >= JSONL_BATCH) flush();
     }
+    if (batch.length) flush();
     return { written, skipped: 0 };
   });
 }

@@ -48,6 +48,36 @@ export interface ExchangeSummaryRow {
   tlsChainId: number | null;
 }
 
+const GROUP_COLUMNS = "context, verb, api_group, resource, subresource";
+const SUMMARY_COLUMNS = `e.id, e.started_at, e.method, e.path, e.query, e.verb, e.resource, e.api_group, e.subresource, e.namespace, e.context,
+  e.status, e.duration_ms, e.error_code, e.bytes_out, e.tls_chain_id`;
+
+function summaryRow(r: unknown[]): ExchangeSummaryRow {
+  return {
+    id: r[0] as number, startedAt: r[1] as number, method: r[2] as string, path: r[3] as string, query: r[4] as string,
+    verb: r[5] as string, resource: r[6] as string, group: r[7] as string, subresource: r[8] as string, namespace: r[9] as string,
+    context: r[10] as string, status: r[11] as number | null, durationMs: r[12] as number, errorCode: r[13] as string | null,
+    bytesOut: r[14] as number, tlsChainId: r[15] as number | null,
+  };
+}
+
+export interface GroupKey {
+  context: string;
+  verb: string;
+  group: string;
+  resource: string;
+  subresource: string;
+}
+
+export interface ChainUseRow {
+  chain: CertInfo[];
+  context: string;
+  firstSeen: number;
+  lastSeen: number;
+  count: () => number;
+  ids: number[];
+}
+
 export interface LatencyGroup {
   context: string;
   verb: string;
@@ -59,8 +89,8 @@ export interface LatencyGroup {
   errors: number;
   bytesIn: number;
   bytesOut: number;
-  /** every duration in ms, ascending */
-  durations: Float64Array;
+  /** the latencies at the percentiles asked for, in ms */
+  percentiles: number[];
 }
 
 const ROW_COLUMNS = `e.*, (SELECT group_concat(f.kind, char(31)) FROM exchange_flags f WHERE f.exchange_id = e.id) AS flags`;
@@ -233,62 +263,93 @@ export class Store {
     return totals.map((t) => ({ ...t, ids: idsOf.all(...where.params, t.kind, examples) as number[] }));
   }
 
-  /** The narrow columns of every matching exchange, oldest first: what whole-set analysis reads. */
-  summaries(filter: ListFilter = {}): ExchangeSummaryRow[] {
-    const where = whereClause(filter);
-    const limit = limitOf(filter);
-    const rows = this.stmt(
-      `SELECT e.id, e.started_at, e.method, e.path, e.query, e.verb, e.resource, e.api_group, e.subresource, e.namespace, e.context,
-        e.status, e.duration_ms, e.error_code, e.bytes_out, e.tls_chain_id FROM exchanges e${where.sql}
-       ORDER BY e.started_at DESC, e.id DESC${limit === null ? "" : " LIMIT ?"}`,
-    ).raw().all(...where.params, ...(limit === null ? [] : [limit])) as unknown[][];
-    const out: ExchangeSummaryRow[] = new Array(rows.length);
-    for (let i = rows.length - 1, j = 0; i >= 0; i--, j++) {
-      const r = rows[i];
-      out[j] = {
-        id: r[0] as number, startedAt: r[1] as number, method: r[2] as string, path: r[3] as string, query: r[4] as string,
-        verb: r[5] as string, resource: r[6] as string, group: r[7] as string, subresource: r[8] as string, namespace: r[9] as string,
-        context: r[10] as string, status: r[11] as number | null, durationMs: r[12] as number, errorCode: r[13] as string | null,
-        bytesOut: r[14] as number, tlsChainId: r[15] as number | null,
+  /**
+   * Per context, verb and resource among the matching exchanges: count, errors (no response, or a
+   * status of 400 or more), bytes, and the latency percentiles asked for (nearest rank, in ms).
+   * Without filters the exchanges_latency index answers it without reading the table.
+   */
+  latencyGroups(filter: ListFilter = {}, percentiles: number[] = [0.5, 0.9, 0.99, 1]): LatencyGroup[] {
+    const { from, params } = this.filtered(filter);
+    const groups = this.stmt(
+      `SELECT ${GROUP_COLUMNS}, count(*), sum(status IS NULL OR status >= 400), sum(bytes_in), sum(bytes_out) FROM ${from} GROUP BY ${GROUP_COLUMNS}`,
+    ).raw().all(...params) as unknown[][];
+    const cond = `${from.includes(" WHERE ") ? " AND" : " WHERE"} context = ? AND verb = ? AND api_group = ? AND resource = ? AND subresource = ?`;
+    const up = this.stmt(`SELECT duration_ms FROM ${from}${cond} ORDER BY duration_ms LIMIT 1 OFFSET ?`).pluck();
+    const down = this.stmt(`SELECT duration_ms FROM ${from}${cond} ORDER BY duration_ms DESC LIMIT 1 OFFSET ?`).pluck();
+    return groups.map((g) => {
+      const count = g[5] as number;
+      const key = g.slice(0, 5);
+      const rank = (p: number) => Math.min(count, Math.max(1, Math.ceil(p * count))); // 1-based
+      // walk the index from whichever end is nearer
+      const at = (p: number) => (rank(p) <= count / 2 ? up.get(...params, ...key, rank(p) - 1) : down.get(...params, ...key, count - rank(p))) as number;
+      return {
+        context: g[0] as string, verb: g[1] as string, group: g[2] as string, resource: g[3] as string, subresource: g[4] as string,
+        count, errors: g[6] as number, bytesIn: g[7] as number, bytesOut: g[8] as number,
+        percentiles: percentiles.map(at),
       };
-    }
-    return out;
+    });
   }
 
-  /** The stored chains with these ids. */
-  chains(ids: Iterable<number>): Map<number, CertInfo[]> {
-    const out = new Map<number, CertInfo[]>();
-    for (const id of new Set(ids)) out.set(id, this.chain(id, out));
-    return out;
+  /** The narrow columns of the matching exchanges of one group that took longer than ms, oldest first. */
+  slowerThan(filter: ListFilter, group: GroupKey, ms: number): ExchangeSummaryRow[] {
+    const { from, params } = this.filtered(filter);
+    const cond = `${from.includes(" WHERE ") ? " AND" : " WHERE"} context = ? AND verb = ? AND api_group = ? AND resource = ? AND subresource = ? AND duration_ms > ?`;
+    const ids = this.stmt(`SELECT id FROM ${from}${cond}`).pluck().all(...params, group.context, group.verb, group.group, group.resource, group.subresource, ms) as number[];
+    return this.summariesOf(ids);
   }
 
   /**
-   * Per context, verb and resource: count, errors (no response, or status >= 400), latencies
-   * sorted for percentiles, and bytes. Reads five narrow columns per row in one pass.
+   * The narrow columns of the matching exchanges that failed (status >= 400 or no response) whose
+   * request (context, method, path, query) failed at least minRepeats times, oldest first.
    */
-  latencyGroups(filter: ListFilter = {}): LatencyGroup[] {
+  failures(filter: ListFilter = {}, minRepeats = 1): ExchangeSummaryRow[] {
+    const where = whereClause({ ...filter, status: undefined });
+    const joiner = where.sql ? " AND " : " WHERE ";
+    const failed = `${where.sql}${joiner}(e.status >= 400 OR e.status IS NULL)`;
+    const lists = this.stmt(
+      `SELECT group_concat(e.id) FROM exchanges e${failed} GROUP BY e.context, e.method, e.path, e.query HAVING count(*) >= ?`,
+    ).pluck().all(...where.params, minRepeats) as string[];
+    return this.summariesOf(lists.flatMap((l) => l.split(",").map(Number)));
+  }
+
+  /** Each TLS chain used by the matching exchanges: its certificates, last context, count, first/last use and lowest ids. */
+  chainUses(filter: ListFilter = {}, examples = 50): ChainUseRow[] {
+    const chainIds = this.stmt("SELECT id FROM tls_chains").pluck().all() as number[];
+    const where = whereClause(filter);
+    const joiner = where.sql ? " AND " : " WHERE ";
+    const last = this.stmt(`SELECT e.started_at, e.context FROM exchanges e${where.sql}${joiner}e.tls_chain_id = ? ORDER BY e.tls_chain_id DESC, e.started_at DESC LIMIT 1`).raw();
+    const first = this.stmt(`SELECT e.started_at FROM exchanges e${where.sql}${joiner}e.tls_chain_id = ? ORDER BY e.tls_chain_id, e.started_at LIMIT 1`).pluck();
+    const count = this.stmt(`SELECT count(*) FROM exchanges e${where.sql}${joiner}e.tls_chain_id = ?`).pluck();
+    const ids = this.stmt(`SELECT e.id FROM exchanges e${where.sql}${joiner}e.tls_chain_id = ? ORDER BY e.id LIMIT ?`).pluck();
+    const out: ChainUseRow[] = [];
+    const cache = new Map<number, CertInfo[]>();
+    for (const id of chainIds) {
+      const l = last.get(...where.params, id) as [number, string] | undefined;
+      if (!l) continue;
+      out.push({
+        chain: this.chain(id, cache), context: l[1], lastSeen: l[0],
+        firstSeen: first.get(...where.params, id) as number,
+        // counting is the one full pass over a chain's rows: done only for chains a rule asks about
+        count: () => count.get(...where.params, id) as number,
+        ids: ids.all(...where.params, id, examples) as number[],
+      });
+    }
+    return out;
+  }
+
+  private summariesOf(ids: number[]): ExchangeSummaryRow[] {
+    if (ids.length === 0) return [];
+    const rows = this.stmt(`SELECT ${SUMMARY_COLUMNS} FROM exchanges e WHERE e.id IN (SELECT value FROM json_each(?)) ORDER BY e.started_at, e.id`)
+      .raw().all(JSON.stringify(ids)) as unknown[][];
+    return rows.map(summaryRow);
+  }
+
+  /** The FROM clause for the matching exchanges, as a subquery only when a limit applies. */
+  private filtered(filter: ListFilter): { from: string; params: unknown[] } {
     const where = whereClause(filter);
     const limit = limitOf(filter);
-    const source = limit === null ? `exchanges e${where.sql}` : `(SELECT * FROM exchanges e${where.sql} ORDER BY e.started_at DESC, e.id DESC LIMIT ?) e`;
-    const stmt = this.stmt(
-      `SELECT e.context, e.verb, e.api_group, e.resource, e.subresource, e.status, e.duration_ms, e.bytes_in, e.bytes_out FROM ${source}`,
-    ).raw();
-    const groups = new Map<string, LatencyGroup & { list: number[] }>();
-    for (const r of stmt.iterate(...where.params, ...(limit === null ? [] : [limit])) as IterableIterator<unknown[]>) {
-      const key = `${r[0]}\u0000${r[1]}\u0000${r[2]}\u0000${r[3]}\u0000${r[4]}`;
-      let g = groups.get(key);
-      if (!g) {
-        g = { context: r[0] as string, verb: r[1] as string, group: r[2] as string, resource: r[3] as string, subresource: r[4] as string, count: 0, errors: 0, bytesIn: 0, bytesOut: 0, durations: new Float64Array(0), list: [] };
-        groups.set(key, g);
-      }
-      const status = r[5] as number | null;
-      g.count++;
-      if (status === null || status >= 400) g.errors++;
-      g.list.push(r[6] as number);
-      g.bytesIn += r[7] as number;
-      g.bytesOut += r[8] as number;
-    }
-    return [...groups.values()].map(({ list, ...g }) => ({ ...g, durations: Float64Array.from(list).sort() }));
+    if (limit === null) return { from: `exchanges e${where.sql}`, params: where.params };
+    return { from: `(SELECT * FROM exchanges e${where.sql} ORDER BY e.started_at DESC, e.id DESC LIMIT ?)`, params: [...where.params, limit] };
   }
 
   /** The highest exchange id recorded so far (0 when empty). */

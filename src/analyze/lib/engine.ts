@@ -1,10 +1,10 @@
 // Runs the rules: flagsOf (per exchange, cheap: used while recording) and analyze (a whole set
 // in memory: tests and small recordings); the CLI's scalable path reuses explainKind and the set rules.
-import type { CertInfo, Exchange, Finding } from "../../types.js";
+import type { Exchange, Finding } from "../../types.js";
 import { UserError } from "../../errors.js";
 import { rules } from "../index.js";
-import { isExchangeRule, type AnalyzeContext, type ExchangeRule, type ExchangeSummary, type Rule, type SetRule } from "./rule.js";
-import { summaryOf } from "./util.js";
+import { isExchangeRule, type AnalyzeContext, type Baseline, type ChainUse, type ExchangeRule, type ExchangeSummary, type Rule, type SetRule, type SetSource } from "./rule.js";
+import { MAX_IDS, summaryOf } from "./util.js";
 
 export const exchangeRules: ExchangeRule[] = rules.filter(isExchangeRule);
 export const setRules: SetRule[] = rules.filter((r): r is SetRule => !isExchangeRule(r));
@@ -48,26 +48,65 @@ export function analyze(exchanges: Exchange[], ctx: AnalyzeContext): Finding[] {
     const group = sorted.filter((ex) => rule.match(ex));
     if (group.length > 0) findings.push(rule.explain(group, ctx));
   }
-  const chains = new Map<number, CertInfo[]>();
-  const chainIds = new Map<string, number>();
-  const rows: ExchangeSummary[] = sorted.map((ex) => {
-    const row = summaryOf(ex);
-    const chain = ex.tls?.chain;
-    if (chain && chain.length > 0) {
-      const fp = chain.map((c) => c.sha256).join(",");
-      let id = chainIds.get(fp);
-      if (id === undefined) {
-        id = chainIds.size + 1;
-        chainIds.set(fp, id);
-        chains.set(id, chain);
-      }
-      row.tlsChainId = id;
-    }
-    return row;
-  });
+  const source = memorySource(sorted);
   for (const rule of setRules) {
-    const result = rule.analyze({ rows, chains }, ctx);
+    const result = rule.analyze(source, ctx);
     if (result) findings.push(result.finding);
   }
   return sortFindings(findings);
+}
+
+function groupKey(r: { context: string; verb: string; group: string; resource: string; subresource: string }): string {
+  return [r.context, r.verb, r.group, r.resource, r.subresource].join("\u0000");
+}
+
+/** Median of ascending values (the lower middle for even counts, as the store's nearest rank). */
+function p50(sorted: number[]): number {
+  return sorted[Math.max(0, Math.ceil(sorted.length * 0.5) - 1)];
+}
+
+/** The SetSource over exchanges held in memory (oldest first): the same answers the store gives from its indexes. */
+export function memorySource(sorted: Exchange[]): SetSource {
+  const rows = sorted.map(summaryOf);
+  return {
+    baselines() {
+      const groups = new Map<string, ExchangeSummary[]>();
+      for (const r of rows) {
+        const k = groupKey(r);
+        groups.set(k, [...(groups.get(k) ?? []), r]);
+      }
+      return [...groups.values()].map((g) => ({
+        context: g[0].context, verb: g[0].verb, group: g[0].group, resource: g[0].resource, subresource: g[0].subresource,
+        count: g.length, p50Ms: p50(g.map((r) => r.durationMs).sort((a, b) => a - b)),
+      }));
+    },
+    slowerThan: (b: Baseline, ms: number) => rows.filter((r) => groupKey(r) === groupKey(b) && r.durationMs > ms),
+    failures(minRepeats: number) {
+      const failed = rows.filter((r) => r.status === null || r.status >= 400);
+      const n = new Map<string, number>();
+      const key = (r: ExchangeSummary) => [r.context, r.method, r.path, r.query].join("\u0000");
+      for (const r of failed) n.set(key(r), (n.get(key(r)) ?? 0) + 1);
+      return failed.filter((r) => (n.get(key(r)) ?? 0) >= minRepeats);
+    },
+    chains() {
+      const uses = new Map<string, ChainUse & { n: number }>();
+      sorted.forEach((ex, i) => {
+        const chain = ex.tls?.chain;
+        if (!chain || chain.length === 0) return;
+        const fp = chain.map((c) => c.sha256).join(",");
+        const id = rows[i].id;
+        const use = uses.get(fp);
+        if (!use) {
+          const fresh: ChainUse & { n: number } = { chain, context: ex.context, n: 1, count: () => fresh.n, firstSeen: ex.startedAt, lastSeen: ex.startedAt, ids: [id] };
+          uses.set(fp, fresh);
+        } else {
+          use.n++;
+          use.lastSeen = Math.max(use.lastSeen, ex.startedAt);
+          use.context = ex.context;
+          if (use.ids.length < MAX_IDS) use.ids.push(id);
+        }
+      });
+      return [...uses.values()];
+    },
+  };
 }

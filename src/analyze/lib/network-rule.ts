@@ -10,10 +10,10 @@ export function networkRule(spec: { kind: string; help: string; codes: string[];
     severity: "error",
     help: spec.help,
     match: (ex) => ex.error !== null && spec.codes.includes(ex.error.code),
-    explain(group) {
+    explain(group, ctx) {
       const servers = distinct(group.map((ex) => ex.clusterUrl)).join(", ");
       const evidence = distinct(group.map((ex) => `context "${ex.context}", server ${ex.clusterUrl}: ${ex.error!.code}: ${ex.error!.message}`));
-      return findingOf(rule, group, `${requests(group.length)} failed: ${spec.what(servers)}.`, evidence, spec.advice(group));
+      return findingOf(rule, group, `${requests(ctx.groupSize ?? group.length)} failed: ${spec.what(servers)}.`, evidence, spec.advice(group));
     },
   };
   return rule;

@@ -22,6 +22,8 @@ export interface AnalyzeContext {
   now: number;
   /** credentials by context name; contexts missing here could not be checked */
   credentials: Map<string, CredentialFacts>;
+  /** when explain is given a sample: how many exchanges the kind has in all (messages count these) */
+  groupSize?: number;
 }
 
 /** A rule that decides per exchange (pure and cheap: it runs for every recorded exchange). */
@@ -54,11 +56,42 @@ export interface ExchangeSummary {
   tlsChainId: number | null;
 }
 
-export interface SetInput {
-  /** oldest first */
-  rows: ExchangeSummary[];
-  /** the TLS chains the rows refer to by tlsChainId */
-  chains: Map<number, CertInfo[]>;
+/** One verb+resource in one context, and its usual latency. */
+export interface Baseline {
+  context: string;
+  verb: string;
+  group: string;
+  resource: string;
+  subresource: string;
+  count: number;
+  p50Ms: number;
+}
+
+/** One upstream certificate chain and the recorded exchanges that were served with it. */
+export interface ChainUse {
+  chain: CertInfo[];
+  /** the context of its latest use */
+  context: string;
+  /** how many exchanges used it (a function: counting is the costly part, asked only for chains that matter) */
+  count(): number;
+  /** epoch ms */
+  firstSeen: number;
+  lastSeen: number;
+  /** the lowest ids, at most MAX_IDS */
+  ids: number[];
+}
+
+/**
+ * What whole-set rules read, as questions rather than rows, so a million exchanges can be
+ * answered from indexes (the store) or from memory (tests) alike. Every answer is oldest first.
+ */
+export interface SetSource {
+  baselines(): Baseline[];
+  /** exchanges of the baseline's group that took longer than ms */
+  slowerThan(b: Baseline, ms: number): ExchangeSummary[];
+  /** failed exchanges (a status of 400 or more, or no response) of requests (context, method, path, query) that failed at least minRepeats times */
+  failures(minRepeats: number): ExchangeSummary[];
+  chains(): ChainUse[];
 }
 
 export interface SetResult {
@@ -72,7 +105,7 @@ export interface SetRule {
   kind: string;
   severity: Severity;
   help: string;
-  analyze(input: SetInput, ctx: AnalyzeContext): SetResult | null;
+  analyze(source: SetSource, ctx: AnalyzeContext): SetResult | null;
 }
 
 export type Rule = ExchangeRule | SetRule;

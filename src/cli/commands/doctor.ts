@@ -3,8 +3,7 @@
 import { Command, Option } from "commander";
 import { UserError } from "../../errors.js";
 import type { DoctorReport } from "../../doctor/index.js";
-import { SERVICE_ACCOUNT_DIR } from "../../doctor/in-cluster.js";
-import { VERBS } from "../../doctor/authorization.js";
+import { SERVICE_ACCOUNT_DIR, VERBS } from "../../doctor/lib/constants.js";
 import type { CheckStatus } from "../../types.js";
 import { parseDuration } from "../durations.js";
 import { checkFormat, json, paint, type Paint } from "../output.js";

@@ -8,7 +8,7 @@ import { Store } from "../../store/store.js";
 import { stateDirPath } from "../../tls/state-dir.js";
 import type { Exchange } from "../../types.js";
 import { addDbOption } from "../db-option.js";
-import { defaultDbPath } from "../recording-session.js";
+import { defaultDbPath } from "../db-path.js";
 
 const BATCH = 500;
 

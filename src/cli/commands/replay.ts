@@ -2,9 +2,8 @@
 // credentials, or impersonating someone) through a recording proxy, and compares before/after.
 import { Command, InvalidArgumentError, Option } from "commander";
 import { UserError } from "../../errors.js";
-import { loadKubeconfig } from "../../kubeconfig/load.js";
 import type { Comparison } from "../../replay/compare.js";
-import { runReplays, type Planned } from "../../replay/replay-run.js";
+import type { Planned } from "../../replay/replay-run.js";
 import { planReplay, type PolicyOptions } from "../../replay/safety-policy.js";
 import { selectRows } from "../../replay/select.js";
 import type { ListFilter } from "../../store/store.js";
@@ -129,6 +128,7 @@ async function run(o: ReplayOptions, out: NodeJS.WriteStream, warn: (l: string) 
     return 0;
   }
   if (o.dryRun) {
+    const { loadKubeconfig } = await import("../../kubeconfig/load.js"); // loads client-node: only when needed
     const loaded = loadKubeconfig({ kubeconfig: o.kubeconfig, context: o.context });
     if (o.format === "json") out.write(json({ dryRun: true, context: loaded.contextName, wouldSend: planned.map(dryRunData), refused }));
     else out.write(renderDryRun(planned, refused, loaded.contextName, o, p));
@@ -139,6 +139,7 @@ async function run(o: ReplayOptions, out: NodeJS.WriteStream, warn: (l: string) 
     else out.write(`${refused.map((r) => renderRefused(r, p)).join("")}\nnothing replayed: all ${selected} selected request${selected === 1 ? " was" : "s were"} refused\n`);
     return 1;
   }
+  const { runReplays } = await import("../../replay/replay-run.js");
   const result = await runReplays(planned, { ...o, watchSeconds: o.policy.watchSeconds, warn });
   const comparisons = result.comparisons;
   if (o.format === "json") {

@@ -24,12 +24,6 @@ export interface StatsRow {
   bytesOut: number;
 }
 
-/** Nearest-rank percentile of ascending values. */
-export function percentile(sorted: Float64Array | number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
-}
-
 export function statsRows(groups: LatencyGroup[]): StatsRow[] {
   return groups
     .map((g) => ({
@@ -41,10 +35,10 @@ export function statsRows(groups: LatencyGroup[]): StatsRow[] {
       count: g.count,
       errors: g.errors,
       errorRate: g.count ? g.errors / g.count : 0,
-      p50Ms: round(percentile(g.durations, 0.5)),
-      p90Ms: round(percentile(g.durations, 0.9)),
-      p99Ms: round(percentile(g.durations, 0.99)),
-      maxMs: round(g.durations[g.durations.length - 1] ?? 0),
+      p50Ms: round(g.percentiles[0]),
+      p90Ms: round(g.percentiles[1]),
+      p99Ms: round(g.percentiles[2]),
+      maxMs: round(g.percentiles[3]),
       bytesIn: g.bytesIn,
       bytesOut: g.bytesOut,
     }))
@@ -97,7 +91,7 @@ Examples:
     const store = openRecording(opts);
     let rows: StatsRow[];
     try {
-      rows = statsRows(store.latencyGroups(filter));
+      rows = statsRows(store.latencyGroups(filter, [0.5, 0.9, 0.99, 1]));
     } finally {
       store.close();
     }

@@ -1,8 +1,8 @@
 // What a doctor step is: a numbered, named function from the shared context to checks,
 // which may declare later steps pointless; plus the report shape and small helpers.
-import type { CheckResult, CheckStatus } from "../types.js";
-import type { LoadedKubeconfig } from "../kubeconfig/load.js";
-import type { Upstream } from "../kubeconfig/upstream.js";
+import type { CheckResult, CheckStatus } from "../../types.js";
+import type { LoadedKubeconfig } from "../../kubeconfig/load.js";
+import type { Upstream } from "../../kubeconfig/upstream.js";
 import type { ProxyClient } from "./proxy-client.js";
 import type { JwtClaims } from "./jwt.js";
 

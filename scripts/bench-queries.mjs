@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// Times the query commands on a generated recording: each CLI command run as a user would (a new
+// process, median of N runs), and the same query inside one process (what the indexes cost).
+// Usage: npx tsc -p tsconfig.json && node scripts/gen-recording.mjs /tmp/kw-bench.db && node scripts/bench-queries.mjs /tmp/kw-bench.db [runs]
+import { execFileSync } from "node:child_process";
+import { Store } from "../dist/store/store.js";
+import { diagnose } from "../dist/cli/diagnose.js";
+import { statsRows } from "../dist/cli/commands/stats.js";
+
+const db = process.argv[2] ?? "/tmp/kubewire-bench.db";
+const runs = Number(process.argv[3] ?? 5);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const time = (fn) => {
+  const t = performance.now();
+  fn();
+  return performance.now() - t;
+};
+
+// Writable once, so a recording from an older build gets its indexes (schema migrations).
+Store.open(db, { create: false }).close();
+const probe = Store.open(db, { readonly: true });
+const total = probe.count();
+const someId = probe.list({ status: 403, limit: 1 })[0]?.id ?? 1;
+probe.close();
+
+const cli = [
+  ["ls --status 403 --since 1h", ["ls", "--status", "403", "--since", "1h"]],
+  [`show ${someId}`, ["show", String(someId)]],
+  ["flags", ["flags"]],
+  ["stats", ["stats"]],
+];
+const inProcess = [
+  ["ls --status 403 --since 1h", (s) => s.list({ status: 403, since: Date.now() - 3_600_000 })],
+  [`show ${someId}`, (s) => s.get(someId)],
+  ["flags", (s) => diagnose(s, {}, { now: Date.now(), credentials: new Map() })],
+  ["stats", (s) => statsRows(s.latencyGroups({}))],
+];
+
+console.log(`${total} exchanges in ${db}; median of ${runs} runs\n`);
+console.log("| command | CLI process (ms) | query in process (ms) |\n|---|---:|---:|");
+for (let i = 0; i < cli.length; i++) {
+  const [name, args] = cli[i];
+  const wall = [];
+  for (let r = 0; r < runs; r++) {
+    wall.push(time(() => {
+      try {
+        execFileSync(process.execPath, ["bin/kubewire.js", ...args, "--db", db], { stdio: "ignore" });
+      } catch (err) {
+        if (err.status !== 1) throw err; // flags exits 1 when it finds errors
+      }
+    }));
+  }
+  const store = Store.open(db, { readonly: true });
+  inProcess[i][1](store); // warm the statement cache and the page cache, as a second CLI run has
+  const q = [];
+  for (let r = 0; r < runs; r++) q.push(time(() => inProcess[i][1](store)));
+  store.close();
+  console.log(`| \`kubewire ${name}\` | ${median(wall).toFixed(0)} | ${median(q).toFixed(0)} |`);
+}
+const node = [];
+for (let r = 0; r < runs; r++) node.push(time(() => execFileSync(process.execPath, ["-e", "0"])));
+console.log(`\nbare \`node -e 0\`: ${median(node).toFixed(0)} ms`);
