@@ -39,7 +39,8 @@ Examples:
       out.write(p.bold("kubewire demo") + ": starting a simulated Kubernetes API server...\n");
       const cluster = await startDemoCluster({ slowMs: 1200 });
       const sessions: RecordingSession[] = [];
-      const recorder = new Recorder({ dbPath });
+      const { flagsOf } = await import("../../analyze/lib/engine.js");
+      const recorder = new Recorder({ dbPath, flagsOf });
       recorder.open();
       try {
         const demoKubeconfig = join(work, "demo.kubeconfig");
@@ -71,7 +72,13 @@ Examples:
         } finally {
           store.close();
         }
-        out.write(`\nNext:\n  kubewire show ID --db ${dbPath}       everything about one exchange\n  kubewire ls --status 4xx --db ${dbPath}\n`);
+        out.write(
+          `\nNext:\n` +
+            `  kubewire flags --db ${dbPath}          what is wrong, and what to do about it\n` +
+            `  kubewire show ID --db ${dbPath}        everything about one exchange\n` +
+            `  kubewire ls --status 4xx --db ${dbPath}\n` +
+            (opts.keepRunning ? `  kubewire replay --failed --context demo-admin --db ${dbPath} --kubeconfig ${demoKubeconfig}\n` : `  kubewire demo --keep-running        keep the cluster up to try kubectl, doctor and replay\n`),
+        );
         if (opts.keepRunning) {
           out.write(`\nStill running. Try:  KUBECONFIG=${admin} kubectl get pods     (Ctrl-C to stop)\n`);
           await new Promise<void>((resolve) => {

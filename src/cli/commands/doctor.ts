@@ -92,7 +92,8 @@ export function renderReport(r: DoctorReport, p: Paint): string {
     lines.push(colour(s.status, `${MARK[s.status]}  ${s.step}. ${s.name}`));
     for (const c of s.checks) {
       const [first, ...more] = c.detail.split("\n");
-      lines.push(`     ${colour(c.status, MARK[c.status])} ${c.name}: ${first}`);
+      const text = first.startsWith(`${c.name}: `) ? first : `${c.name}: ${first}`;
+      lines.push(`     ${colour(c.status, MARK[c.status])} ${text}`);
       for (const m of more) lines.push(`         ${m}`);
       if (c.fix && (c.status === "warn" || c.status === "fail")) lines.push(`         fix: ${c.fix}`);
     }

@@ -5,6 +5,7 @@ import { Command } from "commander";
 import { UserError } from "../../errors.js";
 import { fromHarEntry } from "../../export/har.js";
 import { Store } from "../../store/store.js";
+import { flagsOf } from "../../analyze/lib/engine.js";
 import { stateDirPath } from "../../tls/state-dir.js";
 import type { Exchange } from "../../types.js";
 import { addDbOption } from "../db-option.js";
@@ -29,7 +30,7 @@ Examples:
     let ids: number[] = [];
     try {
       store.transaction(() => {
-        for (let i = 0; i < exchanges.length; i += BATCH) ids = ids.concat(store.insertMany(exchanges.slice(i, i + BATCH)));
+        for (let i = 0; i < exchanges.length; i += BATCH) ids = ids.concat(store.insertMany(exchanges.slice(i, i + BATCH), flagsOf));
       });
     } finally {
       store.close();
