@@ -142,10 +142,13 @@ export function makeForwarder(opts: ForwardOptions) {
       p.exchange.error ??= { code: "CLIENT_ABORTED", message: "the client closed the connection", phase: "client" };
       return;
     }
-    copyHandshake(p.exchange, connectionInfo(p.proxyReq?.socket));
+    const conn = connectionInfo(p.proxyReq?.socket);
+    copyHandshake(p.exchange, conn);
+    p.exchange.timing.ttfbMs = round(performance.now() - p.t0); // when the failure was known
     const failure = classifyFailure(err, target);
     p.exchange.error = failure.error;
-    if (failure.chain.length) p.exchange.tls = { protocol: null, cipher: null, alpn: null, resumed: false, chain: failure.chain };
+    if (conn?.tls) p.exchange.tls = conn.tls;
+    else if (failure.chain.length) p.exchange.tls = { protocol: null, cipher: null, alpn: null, resumed: false, chain: failure.chain };
     if (res.headersSent) {
       res.destroy();
       return;
