@@ -3,6 +3,7 @@
 // kubectl whole-process time, on the simulated cluster, variants alternating in one run.
 // Run it through scripts/bench (which checks the tools); see `scripts/bench --help`.
 import https from "node:https";
+import { setMaxListeners } from "node:events";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir, cpus, totalmem, release } from "node:os";
 import { join, resolve, dirname } from "node:path";
@@ -185,6 +186,7 @@ async function watchPhase(o, cluster, kw, results) {
   const idle = rssMiB(kw.pid);
   const before = await settledCount(kw.store);
   const ctl = new AbortController();
+  setMaxListeners(0, ctl.signal);
   const counts = new Array(o.watchers).fill(0);
   let control = 0;
   let opened = 0;

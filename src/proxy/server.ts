@@ -171,7 +171,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     sink.record(exchange);
   });
   server.on("tlsClientError", (err: NodeJS.ErrnoException, tlsSocket: TLSSocket) => {
-    // A client that does not trust the local CA, or speaks plain HTTP to the TLS port.
+    // A client that does not trust the local CA, or speaks plain HTTP to the TLS port. A client
+    // that hangs up before its handshake said anything (load generators do) made no exchange.
+    if (err.code === "ECONNRESET") return;
     sink.record(clientFailure(tlsSocket, "CLIENT_TLS", `TLS handshake with the client failed: ${err.message.split("\n")[0]}`));
   });
 
@@ -208,7 +210,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         server.once("close", () => {
           clearTimeout(cut);
           agent.destroy();
-          forwarder.close();
+
         });
       }),
   };
