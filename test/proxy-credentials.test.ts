@@ -8,21 +8,11 @@ import tls from "node:tls";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { CoreV1Api, KubeConfig, Watch } from "@kubernetes/client-node";
-import { Store } from "../src/store/store.js";
 import type { RecordingSession } from "../src/cli/recording-session.js";
-import { demoWorld, kubectl, KUBECTL, record, type World } from "./helpers/world.js";
+import { demoWorld, kubectl, KUBECTL, record, recorded, type World } from "./helpers/world.js";
 
 const haveKubectl = existsSync(KUBECTL);
 
-async function rows(session: RecordingSession) {
-  await session.recorder.flush();
-  const store = Store.open(session.dbPath, { readonly: true });
-  try {
-    return store.list({}).map((row) => ({ row, ex: store.get(row.id)! }));
-  } finally {
-    store.close();
-  }
-}
 
 /** A copy of the demo kubeconfig whose demo-admin user is replaced by `user`. */
 function variant(world: World, name: string, user: Record<string, unknown>): string {
@@ -57,7 +47,7 @@ describe("credential kinds", () => {
     try {
       const pods = await clientNode(s.kubeconfigPath).core.listNamespacedPod({ namespace: "default" });
       expect(pods.items.map((p) => p.metadata?.name)).toContain("web-1");
-      const [{ row, ex }] = await rows(s);
+      const [{ row, ex }] = await recorded(s);
       expect(row).toMatchObject({ verb: "list", resource: "pods", status: 200 });
       expect(ex.kubeUser).toBe(context === "demo-admin" ? "demo-admin" : context);
     } finally {
@@ -117,7 +107,7 @@ describe("credential kinds", () => {
         const pods = await clientNode(s.kubeconfigPath).core.listNamespacedPod({ namespace: "default" });
         expect(pods.items.length).toBeGreaterThan(0);
         expect(tunnels).toEqual([new URL(world.cluster.url).host]);
-        const [{ ex }] = await rows(s);
+        const [{ ex }] = await recorded(s);
         expect(ex.tls?.chain.length).toBeGreaterThan(0);
       } finally {
         await s.stop(100);
@@ -138,7 +128,7 @@ describe("credential kinds", () => {
       req.abort();
       expect(seen).toContain("ADDED watched");
       await new Promise((r) => setTimeout(r, 200));
-      const watch = (await rows(s)).find(({ row }) => row.verb === "watch")!;
+      const watch = (await recorded(s)).find(({ row }) => row.verb === "watch")!;
       expect(watch.ex.stream?.kind).toBe("watch");
       expect(watch.ex.stream!.events).toBeGreaterThanOrEqual(seen.length);
       expect(watch.ex.stream!.endedBy).toBe("client");
@@ -165,7 +155,7 @@ describe("credential kinds", () => {
           .on("error", reject);
       });
       expect(received).toBeGreaterThanOrEqual(20 * 1024 * 1024);
-      const { ex } = (await rows(s)).find(({ row }) => row.namespace === "big")!;
+      const { ex } = (await recorded(s)).find(({ row }) => row.namespace === "big")!;
       expect(ex.response!.bytes).toBe(received);
       expect(ex.response!.body!.truncated).toBe(true);
       expect(ex.response!.body!.data.length).toBeLessThanOrEqual(64 * 1024);
@@ -197,7 +187,7 @@ describe("credential kinds", () => {
       expect(text).toBe(payload);
       socket.end();
       await new Promise((r) => setTimeout(r, 200));
-      const { ex } = (await rows(s)).find(({ row }) => row.subresource === "exec")!;
+      const { ex } = (await recorded(s)).find(({ row }) => row.subresource === "exec")!;
       expect(ex.response?.status).toBe(101);
       expect(ex.stream).toMatchObject({ kind: "upgrade", endedBy: "client" });
       expect(ex.stream!.bytesIn).toBeGreaterThanOrEqual(payload.length);
@@ -228,7 +218,7 @@ describe.skipIf(!haveKubectl)("clients kubewire turns away", () => {
     const r = await kubectl(wrong, ["get", "--raw", "/api/v1/namespaces/default/pods"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("kubewire: wrong proxy token");
-    const all = await rows(s);
+    const all = await recorded(s);
     expect(all.at(-1)!.row.error?.code).toBe("PROXY_AUTH");
     expect(all.at(-1)!.row.status).toBe(401);
     expect(JSON.stringify(all.at(-1)!.ex)).not.toContain("not-the-proxy-token");
@@ -259,7 +249,7 @@ describe.skipIf(!haveKubectl)("clients kubewire turns away", () => {
     const r = await kubectl(untrusting, ["get", "--raw", "/version"]);
     expect(r.stderr).toContain("x509: certificate signed by unknown authority");
     await new Promise((res) => setTimeout(res, 100));
-    const last = (await rows(s)).at(-1)!;
+    const last = (await recorded(s)).at(-1)!;
     expect(last.row.error?.code).toBe("CLIENT_TLS");
   });
 });

@@ -2,22 +2,12 @@
 // and what the recording then holds for each exchange.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync } from "node:fs";
-import { Store } from "../src/store/store.js";
 import type { RecordingSession } from "../src/cli/recording-session.js";
-import { demoWorld, kubectl, KUBECTL, record, type World } from "./helpers/world.js";
+import { demoWorld, kubectl, KUBECTL, record, recorded, type World } from "./helpers/world.js";
 
 const haveKubectl = existsSync(KUBECTL);
 if (!haveKubectl) console.warn(`\n*** kubectl not found at ${KUBECTL}: the kubectl tests are SKIPPED ***\n`);
 
-async function recorded(session: RecordingSession) {
-  await session.recorder.flush();
-  const store = Store.open(session.dbPath, { readonly: true });
-  try {
-    return store.list({}).map((row) => ({ row, ex: store.get(row.id)! }));
-  } finally {
-    store.close();
-  }
-}
 
 describe.skipIf(!haveKubectl)("kubectl through kubewire", () => {
   let world: World;

@@ -78,12 +78,7 @@ export interface ChainUseRow {
   ids: number[];
 }
 
-export interface LatencyGroup {
-  context: string;
-  verb: string;
-  group: string;
-  resource: string;
-  subresource: string;
+export interface LatencyGroup extends GroupKey {
   count: number;
   /** no response, or a status of 400 or more */
   errors: number;

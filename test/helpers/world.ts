@@ -7,6 +7,8 @@ import { join, resolve } from "node:path";
 import { startDemoCluster, type DemoCluster } from "../../src/demo/cluster.js";
 import { writeDemoKubeconfig } from "../../src/demo/kubeconfig.js";
 import { startSession, type RecordingSession } from "../../src/cli/recording-session.js";
+import { Store, type ExchangeRow } from "../../src/store/store.js";
+import type { Exchange } from "../../src/types.js";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const KUBECTL = process.env.KUBECTL ?? "/usr/bin/kubectl";
@@ -82,4 +84,15 @@ export function kubewire(args: string[], opts: { env?: NodeJS.ProcessEnv; timeou
 
 export function cleanDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Everything a session recorded so far, oldest first: the `ls` row and the full exchange. */
+export async function recorded(session: RecordingSession): Promise<Array<{ row: ExchangeRow; ex: Exchange }>> {
+  await session.recorder.flush();
+  const store = Store.open(session.dbPath, { readonly: true });
+  try {
+    return store.list({}).map((row) => ({ row, ex: store.get(row.id)! }));
+  } finally {
+    store.close();
+  }
 }

@@ -1,6 +1,7 @@
 // What a rule is: a kind, a severity, a help line and either a cheap per-exchange match with
 // an explanation of the matching group, or a whole-set pass (slow, retry-storm, expiring-credentials).
 import type { CertInfo, Exchange, Finding, Severity } from "../../types.js";
+import type { ExchangeSummaryRow, GroupKey } from "../../store/store.js";
 
 /** What the recorded rows cannot say about a context's credentials (tokens are redacted there): read from the kubeconfig. */
 export interface CredentialFacts {
@@ -36,33 +37,11 @@ export interface ExchangeRule {
   explain(group: Exchange[], ctx: AnalyzeContext): Finding;
 }
 
-/** The narrow columns of one exchange: what whole-set rules read for a million rows. */
-export interface ExchangeSummary {
-  id: number;
-  startedAt: number;
-  method: string;
-  path: string;
-  query: string;
-  verb: string;
-  resource: string;
-  group: string;
-  subresource: string;
-  namespace: string;
-  context: string;
-  status: number | null;
-  durationMs: number;
-  errorCode: string | null;
-  bytesOut: number;
-  tlsChainId: number | null;
-}
+/** The narrow columns of one exchange: what whole-set rules read for a million rows (the store's shape). */
+export type ExchangeSummary = ExchangeSummaryRow;
 
 /** One verb+resource in one context, and its usual latency. */
-export interface Baseline {
-  context: string;
-  verb: string;
-  group: string;
-  resource: string;
-  subresource: string;
+export interface Baseline extends GroupKey {
   count: number;
   p50Ms: number;
 }

@@ -1,17 +1,12 @@
 // `kubewire stats`: per verb and resource (and per context when several were recorded) the
 // count, error rate, p50/p90/p99 latency and bytes of the recorded exchanges.
 import { Command, Option } from "commander";
-import type { LatencyGroup } from "../../store/store.js";
+import type { GroupKey, LatencyGroup } from "../../store/store.js";
 import { addDbOption, openRecording } from "../db-option.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
 import { bytes, checkFormat, json, latency, table, yaml } from "../output.js";
 
-export interface StatsRow {
-  context: string;
-  verb: string;
-  group: string;
-  resource: string;
-  subresource: string;
+export interface StatsRow extends GroupKey {
   count: number;
   errors: number;
   /** errors / count, 0..1 */
