@@ -1,7 +1,9 @@
 // Nothing leaked: after a session that handles tokens, client keys, passwords and Secrets,
 // none of them is in the database file, the spill file or any command's output.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { ensureStateDir } from "../src/tls/state-dir.js";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
@@ -80,5 +82,22 @@ describe.skipIf(!haveKubectl)("credentials and secret values never reach the rec
     expect(statSync(join(world.dir, "state")).mode & 0o777).toBe(0o700);
     expect(statSync(join(world.dir, "state", "ca.key")).mode & 0o777).toBe(0o600);
     expect(statSync(join(world.dir, "demo-admin.proxy.kubeconfig")).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe("the state directory", () => {
+  it("is created 0700 and refused when others may write to it", () => {
+    const base = mkdtempSync(join(tmpdir(), "kubewire-state-"));
+    try {
+      const fresh = join(base, "fresh");
+      ensureStateDir(fresh);
+      expect(statSync(fresh).mode & 0o777).toBe(0o700);
+      const open = join(base, "open");
+      mkdirSync(open);
+      chmodSync(open, 0o777);
+      expect(() => ensureStateDir(open)).toThrow(/state directory .* is writable by others \(mode 777\)/);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });

@@ -164,9 +164,16 @@ export class UpstreamAgent extends https.Agent {
   }
 }
 
+/** Go's x509.HostnameError wording, so the line reads as kubectl would print it without kubewire. */
 function hostMismatchDetail(host: string, leaf: CertInfo | undefined): string {
-  const names = (leaf?.san ?? []).map((s) => s.replace(/^(DNS|IP):/, ""));
-  return names.length ? `x509: certificate is valid for ${names.join(", ")}, not ${host}` : `x509: certificate is not valid for any names, but wanted to match ${host}`;
+  const san = leaf?.san ?? [];
+  if (net.isIP(host)) {
+    const ips = san.filter((s) => s.startsWith("IP:")).map((s) => s.slice(3));
+    return ips.length ? `x509: certificate is valid for ${ips.join(", ")}, not ${host}` : `x509: cannot validate certificate for ${host} because it doesn't contain any IP SANs`;
+  }
+  const names = san.filter((s) => s.startsWith("DNS:")).map((s) => s.slice(4));
+  if (names.length) return `x509: certificate is valid for ${names.join(", ")}, not ${host}`;
+  return san.length ? `x509: certificate is not valid for any names, but wanted to match ${host}` : "x509: certificate relies on legacy Common Name field, use SANs instead";
 }
 
 /** HTTP CONNECT through a forward proxy. */
