@@ -15,8 +15,10 @@ import { makeDoctorCommand } from "./doctor.js";
 import { makeStatusCommand } from "./status.js";
 
 export const commands: Array<() => Command> = [
+  makeDemoCommand,
   makeStartCommand,
   makeExecCommand,
+  makeDoctorCommand,
   makeLsCommand,
   makeShowCommand,
   makeTailCommand,
@@ -26,6 +28,4 @@ export const commands: Array<() => Command> = [
   makeExportCommand,
   makeImportCommand,
   makeStatusCommand,
-  makeDemoCommand,
-  makeDoctorCommand,
 ];
