@@ -42,6 +42,7 @@ describe("credential kinds", () => {
     ["a bearer token", "demo-admin"],
     ["a client certificate", "demo-cert"],
     ["basic auth", "demo-basic"],
+    ["an oidc auth-provider ID token", "demo-oidc"],
   ])("forwards %s and @kubernetes/client-node lists pods", async (_kind, context) => {
     const s = await record(world, context);
     try {
@@ -50,6 +51,19 @@ describe("credential kinds", () => {
       const [{ row, ex }] = await recorded(s);
       expect(row).toMatchObject({ verb: "list", resource: "pods", status: 200 });
       expect(ex.kubeUser).toBe(context === "demo-admin" ? "demo-admin" : context);
+    } finally {
+      await s.stop(100);
+    }
+  });
+
+  it.skipIf(!haveKubectl)("lets kubectl through with the credentials of an oidc auth-provider, as without kubewire", async () => {
+    const s = await record(world, "demo-oidc", { db: join(world.dir, "oidc.db") });
+    try {
+      expect(s.upstream.authMethod).toBe("auth-provider");
+      const through = await kubectl(s.kubeconfigPath, ["auth", "whoami"]);
+      const direct = await kubectl(world.kubeconfig, ["--context", "demo-oidc", "auth", "whoami"]);
+      expect(through.stdout).toContain("alice@example.com");
+      expect(through.stdout).toBe(direct.stdout);
     } finally {
       await s.stop(100);
     }

@@ -14,7 +14,7 @@ export interface DemoUser { name: string; token?: string; certPem?: string; keyP
 export interface DemoCluster {
   url: string;
   caPem: string;
-  users: { admin: DemoUser; viewer: DemoUser; certUser: DemoUser; basicUser: DemoUser; expiredJwt: DemoUser; badToken: DemoUser };
+  users: { admin: DemoUser; viewer: DemoUser; certUser: DemoUser; basicUser: DemoUser; expiredJwt: DemoUser; badToken: DemoUser; oidcUser: DemoUser };
   failures: {
     expiredUrl: string;
     notYetValidUrl: string;
@@ -30,9 +30,17 @@ export interface DemoCluster {
 
 const token = (): string => randomBytes(24).toString("base64url");
 
+const b64 = (o: object): string => Buffer.from(JSON.stringify(o)).toString("base64url");
+
+/** An unsigned OIDC ID token, valid for a day, as an identity provider (here: a made-up Dex) issues it. */
+function oidcIdToken(): string {
+  const now = Math.floor(Date.now() / 1000);
+  const payload = { iss: "https://dex.demo.invalid", sub: "CgVhbGljZRIEZGV4", aud: "kubernetes", exp: now + 86400, iat: now, email: "alice@example.com", groups: ["developers"] };
+  return `${b64({ alg: "RS256", kid: randomBytes(8).toString("hex") })}.${b64(payload)}.${randomBytes(256).toString("base64url")}`;
+}
+
 /** An unsigned service-account-style JWT that expired an hour ago. */
 function expiredJwt(): string {
-  const b64 = (o: object): string => Buffer.from(JSON.stringify(o)).toString("base64url");
   const now = Math.floor(Date.now() / 1000);
   const header = { alg: "RS256", kid: randomBytes(8).toString("hex") };
   const payload = {
@@ -66,11 +74,13 @@ export async function startDemoCluster(opts: { host?: string; bigListBytes?: num
     basicUser: { name: "basic-user", username: "basic-user", password: randomBytes(12).toString("base64url") },
     expiredJwt: { name: "system:serviceaccount:default:builder", token: expiredJwt() },
     badToken: { name: "bad-token", token: token() },
+    oidcUser: { name: "alice@example.com", token: oidcIdToken() },
   } satisfies DemoCluster["users"];
 
   const tokens = new Map<string, Identity>([
     [users.admin.token, { username: "kubernetes-admin", groups: ["kubeadm:cluster-admins", "system:authenticated"] }],
     [users.viewer.token, { username: "viewer", groups: ["system:authenticated"] }],
+    [users.oidcUser.token, { username: "alice@example.com", groups: ["developers", "system:masters", "system:authenticated"] }],
   ]);
   const basic = new Map<string, Identity>([[`${users.basicUser.username}:${users.basicUser.password}`, { username: "basic-user", groups: ["system:masters", "system:authenticated"] }]]);
 
