@@ -88,7 +88,7 @@ describe.skipIf(!haveKubectl)("kubewire exec, ls and show", () => {
     const child = spawn(process.execPath, [join(ROOT, "bin/kubewire.js"), "start", "--kubeconfig", world.kubeconfig, "--listen", "127.0.0.1:0", "--db", startDb, "--state-dir", state, "--write-kubeconfig", kc], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (c) => (out += c));
-    for (let i = 0; i < 100 && !out.includes("listening on"); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 400 && !out.includes("listening on"); i++) await new Promise((r) => setTimeout(r, 50));
     expect(out).toMatch(/listening on https:\/\/127\.0\.0\.1:\d+/);
     expect(statSync(kc).mode & 0o777).toBe(0o600);
     const r = await kubectl(kc, ["get", "ns"]);

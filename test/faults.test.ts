@@ -164,7 +164,7 @@ describe("faults", () => {
     const child = spawn(process.execPath, [join(ROOT, "bin/kubewire.js"), "start", "--kubeconfig", world.kubeconfig, "--listen", "127.0.0.1:0", "--db", db, "--state-dir", join(world.dir, "state"), "--write-kubeconfig", kc], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (c) => (out += c));
-    for (let i = 0; i < 100 && !out.includes("listening on"); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 400 && !out.includes("listening on"); i++) await new Promise((r) => setTimeout(r, 50));
     const before = 100;
     for (let i = 0; i < before; i++) await get(kc, `/api/v1/namespaces/default/pods?before=${i}`);
     await new Promise((r) => setTimeout(r, 300)); // longer than a batch (at most 100 ms)

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync } from "node:fs";
 import type { RecordingSession } from "../src/cli/recording-session.js";
-import { demoWorld, kubectl, KUBECTL, record, recorded, type World } from "./helpers/world.js";
+import { demoWorld, eventually, kubectl, KUBECTL, record, recorded, type World } from "./helpers/world.js";
 
 const haveKubectl = existsSync(KUBECTL);
 if (!haveKubectl) console.warn(`\n*** kubectl not found at ${KUBECTL}: the kubectl tests are SKIPPED ***\n`);
@@ -141,8 +141,7 @@ describe.skipIf(!haveKubectl)("kubectl through kubewire", () => {
   it("records a request the client gave up on as aborted by the client", async () => {
     const r = await kubectl(admin.kubeconfigPath, ["get", "pods", "-n", "hang", "--request-timeout=1s"]);
     expect(r.code).not.toBe(0);
-    await new Promise((res) => setTimeout(res, 200));
-    const row = (await recorded(admin)).filter(({ row }) => row.namespace === "hang").at(-1)!.row;
+    const { row } = await eventually(async () => (await recorded(admin)).filter(({ row }) => row.namespace === "hang").at(-1));
     expect(row.status).toBeNull();
     expect(row.error?.code).toBe("CLIENT_ABORTED");
   });

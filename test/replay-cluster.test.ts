@@ -163,7 +163,8 @@ describe.skipIf(!haveKubectl)("kubewire replay against the demo cluster", () => 
 
   it("replays a watch as a short bounded watch", async () => {
     const admin = await record(world, "demo-admin", { db, writeKubeconfig: join(world.dir, "watch.kubeconfig") });
-    await kubectl(admin.kubeconfigPath, ["get", "pods", "--watch"], { timeoutMs: 3000 });
+    // kubectl ends its own watch after 2 s; on a loaded machine discovery may take longer than a fixed kill
+    await kubectl(admin.kubeconfigPath, ["get", "pods", "--watch", "--request-timeout=2s"], { timeoutMs: 30_000 });
     await admin.stop(100);
     const watch = read((s) => s.list({ verb: "watch" })).at(-1)!;
     const t0 = Date.now();

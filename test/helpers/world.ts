@@ -96,3 +96,14 @@ export async function recorded(session: RecordingSession): Promise<Array<{ row: 
     store.close();
   }
 }
+
+/** Polls `check` until it returns a value (not undefined) or `ms` pass; for things that happen just after a close. */
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, ms = 5000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`still not there after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
