@@ -314,6 +314,6 @@ describe("the API on the wire", () => {
     const t0 = Date.now();
     await c.close();
     expect(await Promise.all([watch, hang])).toEqual(["closed", "error"]);
-    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(Date.now() - t0).toBeLessThan(5000); // prompt, not hanging on the open watch
   });
 });

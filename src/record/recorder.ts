@@ -134,7 +134,8 @@ export class Recorder {
     this.state = "closing";
     await this.flush();
     await this.storeClosing;
-    if (this.spilledSinceReload && Date.now() >= this.retryAt) {
+    // One last try at loading the spill back, whatever the back-off said: the next start would do it anyway.
+    if (this.spilledSinceReload) {
       if (this.store === null) {
         try {
           this.openStore();
