@@ -9,6 +9,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { parse, stringify } from "yaml";
 import { Store } from "../src/store/store.js";
+import { Recorder } from "../src/record/recorder.js";
 import type { RecordingSession } from "../src/cli/recording-session.js";
 import { demoWorld, record, ROOT, type World } from "./helpers/world.js";
 
@@ -137,6 +138,11 @@ describe("faults", () => {
       other.close();
       await s.stop(100);
     }
+    // What could not be loaded back at shutdown (the database was retried with back-off) is on the next start.
+    const next = new Recorder({ dbPath: s.dbPath });
+    next.open();
+    await next.close();
+    expect(existsSync(`${s.dbPath}.spill.jsonl`)).toBe(false);
     const store = Store.open(s.dbPath, { readonly: true });
     expect(store.count({ pathContains: "/api/v1/namespaces/default/pods" })).toBe(20);
     store.close();

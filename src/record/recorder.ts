@@ -134,8 +134,7 @@ export class Recorder {
     this.state = "closing";
     await this.flush();
     await this.storeClosing;
-    // One last try at loading the spill back, whatever the back-off said: the next start would do it anyway.
-    if (this.spilledSinceReload) {
+    if (this.spilledSinceReload && Date.now() >= this.retryAt) {
       if (this.store === null) {
         try {
           this.openStore();
