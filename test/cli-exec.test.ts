@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
-import { demoWorld, kubectl, KUBECTL, kubewire, ROOT, run, type World } from "./helpers/world.js";
+import { demoWorld, eventually, kubectl, KUBECTL, kubewire, ROOT, run, type World } from "./helpers/world.js";
 
 const haveKubectl = existsSync(KUBECTL);
 
@@ -93,11 +93,20 @@ describe.skipIf(!haveKubectl)("kubewire exec, ls and show", () => {
     expect(statSync(kc).mode & 0o777).toBe(0o600);
     const r = await kubectl(kc, ["get", "ns"]);
     expect(r.stdout).toContain("kube-system");
+    const status = await eventually(async () => {
+      const runs = JSON.parse((await kubewire(["status", "--state-dir", state, "-o", "json"])).stdout);
+      const run = runs.find((x: { pid: number }) => x.pid === child.pid);
+      return run && run.stats.written > 0 ? run : undefined;
+    });
+    expect(status).toMatchObject({ context: "demo-admin", db: startDb, kubeconfig: kc, stats: { dropped: 0, spilled: 0 } });
+    expect(status.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     const exit = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
     child.kill("SIGTERM");
     expect(await exit).toBe(0);
     const rows = JSON.parse((await kubewire(["ls", "--db", startDb, "-o", "json"])).stdout);
     expect(rows.some((x: { resource: string; verb: string }) => x.resource === "namespaces" && x.verb === "list")).toBe(true);
+    const after = JSON.parse((await kubewire(["status", "--state-dir", state, "-o", "json"])).stdout);
+    expect(after.find((x: { pid: number }) => x.pid === child.pid)).toBeUndefined();
   });
 });
 
