@@ -1,6 +1,6 @@
 // The command line as a newcomer uses it: `kubewire exec -- kubectl ...`, then `ls` and
 // `show`; `start` until SIGTERM; and one clear line for every kind of bad input.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -86,6 +86,7 @@ describe.skipIf(!haveKubectl)("kubewire exec, ls and show", () => {
     const startDb = join(world.dir, "start.db");
     const kc = join(world.dir, "start.kubeconfig");
     const child = spawn(process.execPath, [join(ROOT, "bin/kubewire.js"), "start", "--kubeconfig", world.kubeconfig, "--listen", "127.0.0.1:0", "--db", startDb, "--state-dir", state, "--write-kubeconfig", kc], { stdio: ["ignore", "pipe", "pipe"] });
+    onTestFinished(() => void (child.exitCode === null && child.signalCode === null && child.kill("SIGKILL")));
     let out = "";
     child.stdout.on("data", (c) => (out += c));
     for (let i = 0; i < 400 && !out.includes("listening on"); i++) await new Promise((r) => setTimeout(r, 50));

@@ -1,6 +1,6 @@
 // Faults kubewire survives without losing a record: the upstream going away and coming
 // back, an upstream that hangs, a locked or deleted database, SIGKILL under load.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import https from "node:https";
@@ -168,6 +168,7 @@ describe("faults", () => {
     const db = join(world.dir, "killed.db");
     const kc = join(world.dir, "killed.kubeconfig");
     const child = spawn(process.execPath, [join(ROOT, "bin/kubewire.js"), "start", "--kubeconfig", world.kubeconfig, "--listen", "127.0.0.1:0", "--db", db, "--state-dir", join(world.dir, "state"), "--write-kubeconfig", kc], { stdio: ["ignore", "pipe", "pipe"] });
+    onTestFinished(() => void (child.exitCode === null && child.signalCode === null && child.kill("SIGKILL")));
     let out = "";
     child.stdout.on("data", (c) => (out += c));
     for (let i = 0; i < 400 && !out.includes("listening on"); i++) await new Promise((r) => setTimeout(r, 50));
