@@ -94,6 +94,32 @@ describe("credential kinds", () => {
     }
   });
 
+  it.each([
+    ["tls-server-name names what the wrong-SAN certificate is valid for", "demo-wrong-san", { "tls-server-name": "kubernetes.default.svc" }],
+    ["insecure-skip-tls-verify lets the unknown-CA certificate through", "demo-unknown-ca", { "insecure-skip-tls-verify": true, "certificate-authority-data": undefined }],
+    ["certificate-authority as a file (relative to the kubeconfig) is read", "demo-expired-cert", { server: "ADMIN_SERVER", "certificate-authority-data": undefined, "certificate-authority": "ca.crt" }],
+  ])("verifies upstream as the kubeconfig says: %s", async (_what, context, patch) => {
+    const config = parse(readFileSync(world.kubeconfig, "utf8"));
+    const entry = config.clusters.find((c: { name: string }) => c.name === context).cluster;
+    writeFileSync(join(world.dir, "ca.crt"), world.cluster.caPem);
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === undefined) delete entry[k];
+      else entry[k] = v === "ADMIN_SERVER" ? world.cluster.url : v;
+    }
+    const file = join(world.dir, `${context}-patched.kubeconfig`);
+    writeFileSync(file, stringify(config));
+    const s = await record({ ...world, kubeconfig: file }, context, { db: join(world.dir, `${context}-patched.db`) });
+    try {
+      const pods = await clientNode(s.kubeconfigPath).core.listNamespacedPod({ namespace: "default" });
+      expect(pods.items.length).toBeGreaterThan(0);
+      const [{ ex }] = await recorded(s);
+      expect(ex.error).toBeNull();
+      expect(ex.tls?.chain[0].subject).toContain("CN=");
+    } finally {
+      await s.stop(100);
+    }
+  });
+
   it("tunnels through the kubeconfig's proxy-url with HTTP CONNECT", async () => {
     const tunnels: string[] = [];
     const forward = net.createServer((client) => {
