@@ -70,6 +70,16 @@ describe("hostile input", () => {
     expect(ex.info.namespace).toBe("%zz");
   });
 
+  it("answers an upgrade without the proxy token with a kubewire 401 Status and records it", async () => {
+    const answer = await raw(s, "GET /api/v1/namespaces/default/pods/web-1/exec?command=sh HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+    expect(answer).toMatch(/^HTTP\/1\.1 401 Unauthorized\r\n/);
+    expect(answer).toContain('"message":"kubewire: no credentials');
+    const ex = await last();
+    expect(ex.error?.code).toBe("PROXY_AUTH");
+    expect(ex.info.subresource).toBe("exec");
+    expect(ex.response?.fromProxy).toBe(true);
+  });
+
   it("forwards an odd method and records it", async () => {
     const answer = await raw(s, "PROPFIND /api/v1/namespaces/default/pods HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer TOKEN\r\nConnection: close\r\n\r\n");
     expect(answer).toMatch(/^HTTP\/1\.1 \d{3}/);

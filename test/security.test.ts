@@ -64,6 +64,8 @@ describe.skipIf(!haveKubectl)("credentials and secret values never reach the rec
     const files = readdirSync(world.dir).filter((f) => f.startsWith("all.db")).map((f) => join(world.dir, f));
     expect(files.length).toBeGreaterThan(0);
     const bytes = Buffer.concat(files.map((f) => readFileSync(f)));
+    // the Secrets' exchanges are in there (else this test could not fail): only their values are not
+    expect(bytes.includes(Buffer.from("pw-demo-admin"))).toBe(true);
     for (const [what, value] of secrets()) expect(bytes.includes(Buffer.from(value)), what).toBe(false);
   });
 

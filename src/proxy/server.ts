@@ -11,6 +11,8 @@ import type { KeyPair } from "../tls/cert-factory.js";
 import { UpstreamAgent, UpstreamError } from "../tls/upstream-agent.js";
 import type { Exchange } from "../types.js";
 import { emptyTiming, makeForwarder, newExchange, type ExchangeSink } from "./forward.js";
+import { answer, answerRaw, noteFailure, TEXT_PLAIN } from "./proxy-answer.js";
+import { round } from "./upstream-target.js";
 import { makeProxyAuth } from "./proxy-auth.js";
 import { proxyUpgrade } from "./upgrade.js";
 
@@ -40,13 +42,13 @@ export interface RunningProxy {
   close(graceMs?: number): Promise<void>;
 }
 
-function proxyAuthAnswer(res: ServerResponse, reason: string): string {
+/** A 401 Status as kube-apiserver sends it, so that kubectl shows the kubewire message. */
+function proxyAuthStatus(reason: string): string {
   const message = `kubewire: ${reason}; use the kubeconfig that kubewire wrote for this run`;
-  const body = JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason: "Unauthorized", code: 401 });
-  res.writeHead(401, { "content-type": "application/json", "x-kubewire-error": "PROXY_AUTH" });
-  res.end(body);
-  return body;
+  return JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason: "Unauthorized", code: 401 });
 }
+
+const PROXY_AUTH_HEADERS = { "content-type": "application/json", "x-kubewire-error": "PROXY_AUTH" };
 
 /** `kubewire replay` marks its requests with the ID they replay; the header goes no further. */
 function markReplay(req: IncomingMessage, exchange: Exchange): void {
@@ -99,10 +101,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       const auth = authorize(req);
       if (!auth.ok) {
         req.resume();
-        const body = proxyAuthAnswer(res, auth.reason);
         exchange.error = { code: "PROXY_AUTH", message: auth.reason, phase: "client" };
-        exchange.response = { status: 401, headers: { "content-type": "application/json" }, body: { data: body, encoding: "utf8", truncated: false, size: body.length }, bytes: body.length, fromProxy: true };
-        exchange.timing.totalMs = performance.now() - t0;
+        exchange.response = answer(res, 401, PROXY_AUTH_HEADERS, proxyAuthStatus(auth.reason));
+        exchange.timing.totalMs = round(performance.now() - t0);
         sink.record(exchange);
         return;
       }
@@ -123,10 +124,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const exchange = newExchange(req, upstream, Date.now(), opts.origin);
     const auth = authorize(req);
     if (!auth.ok) {
-      const message = `kubewire: ${auth.reason}`;
-      socket.end(`HTTP/1.1 401 Unauthorized\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(message)}\r\nconnection: close\r\n\r\n${message}`);
       exchange.error = { code: "PROXY_AUTH", message: auth.reason, phase: "client" };
-      exchange.response = { status: 401, headers: {}, body: null, bytes: 0, fromProxy: true };
+      exchange.response = answerRaw(socket, 401, PROXY_AUTH_HEADERS, proxyAuthStatus(auth.reason));
+      exchange.timing.totalMs = round(performance.now() - t0);
       sink.record(exchange);
       return;
     }
@@ -134,8 +134,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     credentialsFor(
       (c) => proxyUpgrade({ upstream, agent, sink, track }, req, socket, head, c, exchange, t0),
       (e) => {
-        exchange.error = { code: e.code, message: e.message, phase: e.phase };
-        socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nkubewire: ${e.message}`);
+        const { text, headers } = noteFailure(exchange, e, upstream.server.origin, undefined, performance.now() - t0);
+        exchange.response = answerRaw(socket, 502, headers, text);
+        exchange.timing.totalMs = round(performance.now() - t0);
         sink.record(exchange);
       },
     );
@@ -164,10 +165,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       return;
     }
     const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
-    const text = `kubewire: ${tooLarge ? "request headers too large" : "malformed HTTP request"} (${err.code ?? err.message})`;
-    socket.end(`HTTP/1.1 ${tooLarge ? "431 Request Header Fields Too Large" : "400 Bad Request"}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
-    const exchange = clientFailure(socket, "CLIENT_BAD_REQUEST", text.slice("kubewire: ".length));
-    exchange.response = { status: tooLarge ? 431 : 400, headers: { "content-type": "text/plain" }, body: { data: text, encoding: "utf8", truncated: false, size: text.length }, bytes: text.length, fromProxy: true };
+    const reason = `${tooLarge ? "request headers too large" : "malformed HTTP request"} (${err.code ?? err.message})`;
+    const exchange = clientFailure(socket, "CLIENT_BAD_REQUEST", reason);
+    exchange.response = answerRaw(socket, tooLarge ? 431 : 400, { "content-type": TEXT_PLAIN }, `kubewire: ${reason}`);
     sink.record(exchange);
   });
   server.on("tlsClientError", (err: NodeJS.ErrnoException, tlsSocket: TLSSocket) => {

@@ -6,11 +6,13 @@ import type { Duplex } from "node:stream";
 import type { Upstream } from "../kubeconfig/upstream.js";
 import { connectionInfo, type UpstreamAgent } from "../tls/upstream-agent.js";
 import type { Exchange } from "../types.js";
-import { classifyFailure, failureText } from "./failure-message.js";
-import { copyHandshake, type ExchangeSink } from "./forward.js";
+import type { ExchangeSink } from "./forward.js";
+import { answerRaw, noteFailure } from "./proxy-answer.js";
 import { redactHeaders } from "./redact.js";
+import { copyHandshake, countConnectionUse, round, upstreamTarget } from "./upstream-target.js";
 
-const HOP_BY_HOP = new Set(["authorization", "host"]);
+/** Upgrades keep Connection and Upgrade; the client's proxy token and Host stay on this hop. */
+const THIS_HOP = new Set(["authorization", "host"]);
 
 function headLines(statusLine: string, rawHeaders: string[]): string {
   let head = `${statusLine}\r\n`;
@@ -36,19 +38,11 @@ export function proxyUpgrade(
   t0: number,
 ): void {
   const { upstream, sink } = opts;
-  const target = upstream.server;
-  const headers: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
+  const target = upstreamTarget(upstream.server);
+  const headers: Record<string, string | string[]> = { host: target.hostHeader };
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !THIS_HOP.has(k)) headers[k] = v;
   Object.assign(headers, credentials);
-  const basePath = target.pathname === "/" ? "" : target.pathname.replace(/\/$/, "");
-  const upReq = https.request({
-    host: target.hostname.replace(/^\[|\]$/g, ""),
-    port: Number(target.port || 443),
-    method: req.method,
-    path: basePath + (req.url ?? "/"),
-    headers,
-    agent: opts.agent,
-  });
+  const upReq = https.request({ host: target.host, port: target.port, method: req.method, path: target.basePath + (req.url ?? "/"), headers, agent: opts.agent });
   let recorded = false;
   let bytesIn = head.length;
   let bytesOut = 0;
@@ -56,18 +50,13 @@ export function proxyUpgrade(
   const record = () => {
     if (recorded) return;
     recorded = true;
-    exchange.timing.totalMs = Math.round((performance.now() - t0) * 1000) / 1000;
+    exchange.timing.totalMs = round(performance.now() - t0);
     if (exchange.response?.status === 101) {
       exchange.stream = { kind: "upgrade", events: 0, bytesIn, bytesOut, durationMs: exchange.timing.totalMs, endedBy };
     }
     sink.record(exchange);
   };
-  upReq.on("socket", (socket) => {
-    const conn = connectionInfo(socket);
-    if (!conn) return;
-    if (conn.uses > 0) exchange.timing.reusedConnection = true;
-    conn.uses++;
-  });
+  upReq.on("socket", (socket) => countConnectionUse(exchange, socket));
   client.on("error", () => undefined);
   client.once("close", () => {
     if (!exchange.response) {
@@ -77,7 +66,7 @@ export function proxyUpgrade(
     }
   });
   upReq.on("upgrade", (res, upSocket, upHead) => {
-    exchange.timing.ttfbMs = Math.round((performance.now() - t0) * 1000) / 1000;
+    exchange.timing.ttfbMs = round(performance.now() - t0);
     exchange.tls = connectionInfo(upSocket)?.tls ?? null;
     copyHandshake(exchange, connectionInfo(upSocket));
     exchange.response = { status: res.statusCode ?? 101, headers: redactHeaders(res.headers), body: null, bytes: 0, fromProxy: false };
@@ -109,7 +98,7 @@ export function proxyUpgrade(
   });
   upReq.on("response", (res) => {
     // the upstream refused the upgrade (401, 403, 400...): hand its answer back as is
-    exchange.timing.ttfbMs = Math.round((performance.now() - t0) * 1000) / 1000;
+    exchange.timing.ttfbMs = round(performance.now() - t0);
     exchange.tls = connectionInfo(res.socket)?.tls ?? null;
     copyHandshake(exchange, connectionInfo(res.socket));
     exchange.response = { status: res.statusCode ?? 0, headers: redactHeaders(res.headers), body: null, bytes: 0, fromProxy: false };
@@ -127,16 +116,8 @@ export function proxyUpgrade(
     });
   });
   upReq.on("error", (err) => {
-    const failure = classifyFailure(err, target.href);
-    exchange.error = failure.error;
-    if (failure.chain.length) exchange.tls = { protocol: null, cipher: null, alpn: null, resumed: false, chain: failure.chain };
-    if (!exchange.response && client.writable) {
-      const text = failureText(failure, target.href);
-      client.end(
-        `HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
-      );
-      exchange.response = { status: 502, headers: { "content-type": "text/plain; charset=utf-8" }, body: { data: text, encoding: "utf8", truncated: false, size: Buffer.byteLength(text) }, bytes: Buffer.byteLength(text), fromProxy: true };
-    }
+    const { text, headers: answerHeaders } = noteFailure(exchange, err, target.href, connectionInfo(upReq.socket), performance.now() - t0);
+    if (!exchange.response && client.writable) exchange.response = answerRaw(client, 502, answerHeaders, text);
     record();
   });
   upReq.end();
