@@ -49,7 +49,8 @@ export function filterFrom(o: Record<string, any>): ListFilter {
     const parts = String(o.resource).split("/");
     if (parts.length === 3) [f.group, f.resource, f.subresource] = parts;
     else if (parts.length === 2 && parts[0].includes(".")) [f.group, f.resource] = parts;
-    else if (parts.length === 2 && ["apps", "batch", "policy", "autoscaling"].includes(parts[0])) [f.group, f.resource] = parts;
+    // API groups without a dot are exactly the built-in ones below; every other group has a dot
+    else if (parts.length === 2 && ["apps", "autoscaling", "batch", "extensions", "policy"].includes(parts[0])) [f.group, f.resource] = parts;
     else if (parts.length === 2) [f.resource, f.subresource] = parts;
     else f.resource = parts[0];
   }

@@ -15,7 +15,6 @@ import { flagsOf } from "../analyze/lib/engine.js";
 import { publishRunStatus, runStatusFile } from "./run-status.js";
 import { defaultDbPath } from "./db-path.js";
 
-export { defaultDbPath };
 
 export interface SessionOptions {
   kubeconfig?: string;

@@ -39,10 +39,6 @@ export function failure(code: number, reason: string, message: string, det?: Sta
   return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, ...(det ? { details: det } : {}), code };
 }
 
-export function success(det?: StatusDetails): Status {
-  return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", ...(det ? { details: det } : {}), code: 200 };
-}
-
 export const unauthorized = (): Status => failure(401, "Unauthorized", "Unauthorized");
 
 export function forbidden(group: string, resource: string, name: string, reason: string): Status {
