@@ -1,5 +1,6 @@
 // Each rule on its recorded fixture: the exchanges of one failure in, the findings out (ids and
-// times pinned), compared with test/fixtures/rules/<kind>.expected.json. UPDATE_FIXTURES=1 rewrites them.
+// times pinned), compared with test/fixtures/rules/<kind>.expected.json. UPDATE_FIXTURES=1 rewrites them
+// (review the diff): a missing expectation fails rather than being written from the code under test.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -37,7 +38,8 @@ describe.each(CASES.map((c) => [c.kind, c] as const))("the %s rule on its record
   it("finds exactly the expected findings", () => {
     const findings = analyze(c.exchanges, ctxOf(c));
     const file = join(DIR, `${kind}.expected.json`);
-    if (process.env.UPDATE_FIXTURES || !existsSync(file)) writeFileSync(file, `${JSON.stringify(findings, null, 2)}\n`);
+    if (process.env.UPDATE_FIXTURES) writeFileSync(file, `${JSON.stringify(findings, null, 2)}\n`);
+    expect(existsSync(file), `${file} is missing: run with UPDATE_FIXTURES=1 and review it`).toBe(true);
     expect(findings).toEqual(JSON.parse(readFileSync(file, "utf8")));
   });
 

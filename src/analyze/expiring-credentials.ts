@@ -4,7 +4,7 @@ import type { CertInfo, Finding } from "../types.js";
 import type { ChainUse, SetRule } from "./lib/rule.js";
 import { dedupe, durationText, iso, MAX_IDS } from "./lib/util.js";
 
-export const WINDOW_MS = 14 * 86_400_000;
+const WINDOW_MS = 14 * 86_400_000;
 
 interface Expiring {
   what: string;

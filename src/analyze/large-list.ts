@@ -5,7 +5,7 @@ import type { ExchangeRule } from "./lib/rule.js";
 import { describeRequest, distinct, findingOf, requests } from "./lib/util.js";
 
 /** A list body at least this large, asked for without limit, is flagged. */
-export const LARGE_LIST_BYTES = 1024 * 1024;
+const LARGE_LIST_BYTES = 1024 * 1024;
 
 function hasLimit(query: string): boolean {
   const m = /(?:^|&)limit=(\d+)/.exec(query);

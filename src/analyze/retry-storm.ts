@@ -1,12 +1,12 @@
 // retry-storm: the same failing request sent again and again in a short window without a growing
 // backoff: it adds load to a struggling server and never succeeds. Shows the schedule observed.
 import type { ExchangeSummary, SetRule } from "./lib/rule.js";
-import { describeRequest, durationText, findingOf, requestKey, requests } from "./lib/util.js";
+import { describeRequest, durationText, findingOf, pushTo, requestKey, requests } from "./lib/util.js";
 
 /** At least this many failed attempts of one request... */
-export const MIN_ATTEMPTS = 5;
+const MIN_ATTEMPTS = 5;
 /** ...with no gap longer than this between them. */
-export const MAX_GAP_MS = 30_000;
+const MAX_GAP_MS = 30_000;
 
 /** A client that never got through TLS to kubewire has no request to repeat. */
 function counts(r: ExchangeSummary): boolean {
@@ -14,7 +14,7 @@ function counts(r: ExchangeSummary): boolean {
 }
 
 /** True when the gaps grow like a backoff: each at least 1.3 times the one before, for most of them. */
-export function growing(gaps: number[]): boolean {
+function growing(gaps: number[]): boolean {
   if (gaps.length < 2) return false;
   let up = 0;
   for (let i = 1; i < gaps.length; i++) if (gaps[i] >= gaps[i - 1] * 1.3) up++;
@@ -28,11 +28,7 @@ export const rule: SetRule = {
   analyze(source) {
     const byKey = new Map<string, ExchangeSummary[]>();
     for (const r of source.failures(MIN_ATTEMPTS)) {
-      if (!counts(r)) continue;
-      const k = requestKey(r);
-      let list = byKey.get(k);
-      if (!list) byKey.set(k, (list = []));
-      list.push(r);
+      if (counts(r)) pushTo(byKey, requestKey(r), r);
     }
     const storm: ExchangeSummary[] = [];
     const evidence: string[] = [];

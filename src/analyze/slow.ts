@@ -4,10 +4,10 @@ import type { ExchangeSummary, SetRule } from "./lib/rule.js";
 import { describeRequest, durationText, findingOf, requests } from "./lib/util.js";
 
 /** A group needs this many exchanges before its median means anything. */
-export const MIN_BASELINE = 5;
+const MIN_BASELINE = 5;
 /** Slow: above max(FACTOR × median, median + MARGIN_MS). */
-export const FACTOR = 10;
-export const MARGIN_MS = 1000;
+const FACTOR = 10;
+const MARGIN_MS = 1000;
 
 export const rule: SetRule = {
   kind: "slow",

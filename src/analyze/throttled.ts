@@ -2,7 +2,7 @@
 // shows Retry-After, the flow schema and priority level, and whether the client waited as told.
 import type { Exchange } from "../types.js";
 import type { ExchangeRule } from "./lib/rule.js";
-import { describeRequest, distinct, findingOf, header, requestKey, requests } from "./lib/util.js";
+import { describeRequest, distinct, findingOf, header, pushTo, requestKey, requests } from "./lib/util.js";
 
 function retryAfterMs(ex: Exchange): number | null {
   const v = header(ex.response?.headers, "retry-after");
@@ -13,15 +13,12 @@ function retryAfterMs(ex: Exchange): number | null {
 }
 
 /** For each 429 followed by the same request, whether the next try came no sooner than Retry-After (10% slack). */
-export function honoured(group: Exchange[], all: Exchange[] = group): { honoured: number; ignored: number; gaps: string[] } {
+function honoured(group: Exchange[]): { honoured: number; ignored: number; gaps: string[] } {
   let ok = 0;
   let bad = 0;
   const gaps: string[] = [];
   const byKey = new Map<string, Exchange[]>();
-  for (const ex of all) {
-    const k = requestKey({ ...ex.request, context: ex.context });
-    byKey.set(k, [...(byKey.get(k) ?? []), ex]);
-  }
+  for (const ex of group) pushTo(byKey, requestKey({ ...ex.request, context: ex.context }), ex);
   for (const ex of group) {
     const wait = retryAfterMs(ex);
     if (wait === null) continue;

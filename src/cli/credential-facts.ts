@@ -1,45 +1,10 @@
 // What `flags` can learn about a recorded context's credentials from the kubeconfig (the rows hold
 // only redacted headers): the kind of credential, a JWT's iss/sub/exp, a client certificate's expiry.
 import { X509Certificate } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { delimiter, dirname, isAbsolute, resolve } from "node:path";
-import { parse } from "yaml";
+import { readFileSync } from "node:fs";
 import type { CredentialFacts } from "../analyze/lib/rule.js";
 import { decodeJwt } from "../doctor/lib/jwt.js";
-import { UserError } from "../errors.js";
-
-// Read with yaml alone, not kubeconfig/load.ts: that module loads @kubernetes/client-node (a second of
-// start-up), which `flags` does not need to read a few fields.
-function kubeconfigFiles(explicit: string | undefined, env: NodeJS.ProcessEnv): string[] {
-  if (explicit) {
-    if (!existsSync(explicit)) throw new UserError(`kubeconfig ${explicit} does not exist (from --kubeconfig)`);
-    return [explicit];
-  }
-  if (env.KUBECONFIG) return env.KUBECONFIG.split(delimiter).filter((f) => f !== "" && existsSync(f));
-  const file = resolve(env.HOME ?? homedir(), ".kube", "config");
-  return existsSync(file) ? [file] : [];
-}
-
-/** kubectl's merge for the two lists read here: the first file to name a context or user wins; paths made absolute. */
-function mergeKubeconfigs(files: string[]): { contexts: any[]; users: any[] } {
-  const merged = { contexts: [] as any[], users: [] as any[] };
-  for (const file of files) {
-    const doc = parse(readFileSync(file, "utf8")) ?? {};
-    for (const section of ["contexts", "users"] as const) {
-      for (const entry of Array.isArray(doc[section]) ? doc[section] : []) {
-        if (typeof entry?.name !== "string" || merged[section].some((e) => e.name === entry.name)) continue;
-        if (section === "users" && entry.user) {
-          for (const f of ["token-file", "client-certificate"]) {
-            if (typeof entry.user[f] === "string" && !isAbsolute(entry.user[f])) entry.user[f] = resolve(dirname(resolve(file)), entry.user[f]);
-          }
-        }
-        merged[section].push(entry);
-      }
-    }
-  }
-  return merged;
-}
+import { kubeconfigFiles, mergeKubeconfigs, readKubeconfigFile } from "../kubeconfig/read.js";
 
 /**
  * Facts for every context of the kubeconfig (--kubeconfig, else KUBECONFIG, else ~/.kube/config),
@@ -54,11 +19,11 @@ export function credentialFacts(kubeconfig?: string, env: NodeJS.ProcessEnv = pr
     if (kubeconfig) throw err;
     return out;
   }
-  let merged: { contexts: any[]; users: any[] };
+  let merged: Record<string, any>;
   try {
-    merged = mergeKubeconfigs(files);
+    merged = mergeKubeconfigs(files.map(readKubeconfigFile));
   } catch (err) {
-    if (kubeconfig) throw new UserError(`cannot read kubeconfig ${kubeconfig}: ${(err as Error).message.split("\n")[0]}`);
+    if (kubeconfig) throw err; // a UserError naming the file and line
     return out;
   }
   const source = files.length === 1 ? files[0] : files.join(", ");

@@ -45,7 +45,7 @@ export function diagnose(store: Store, filter: ListFilter, ctx: AnalyzeContext, 
 }
 
 /** The whole-set rules' questions, answered from the store's indexes (see Store.latencyGroups, failures, chainUses). */
-export function storeSource(store: Store, filter: ListFilter): SetSource {
+function storeSource(store: Store, filter: ListFilter): SetSource {
   return {
     baselines: () => store.latencyGroups(filter, [0.5]).map((g) => ({ ...g, p50Ms: g.percentiles[0] })),
     slowerThan: (b: Baseline, ms: number) => store.slowerThan(filter, b, ms),

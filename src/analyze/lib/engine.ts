@@ -4,7 +4,7 @@ import type { Exchange, Finding } from "../../types.js";
 import { UserError } from "../../errors.js";
 import { rules } from "../index.js";
 import { isExchangeRule, type AnalyzeContext, type Baseline, type ChainUse, type ExchangeRule, type ExchangeSummary, type Rule, type SetRule, type SetSource } from "./rule.js";
-import { MAX_IDS, summaryOf } from "./util.js";
+import { MAX_IDS, pushTo, summaryOf } from "./util.js";
 
 export const exchangeRules: ExchangeRule[] = rules.filter(isExchangeRule);
 export const setRules: SetRule[] = rules.filter((r): r is SetRule => !isExchangeRule(r));
@@ -30,7 +30,7 @@ export function ruleFor(kind: string): Rule {
   return rule;
 }
 
-export function unknownKind(kind: string): UserError {
+function unknownKind(kind: string): UserError {
   return new UserError(`unknown flag kind "${kind}"; kinds: ${rules.map((r) => r.kind).join(", ")}`, "kubewire flags --help describes each kind");
 }
 
@@ -43,10 +43,13 @@ export function sortFindings(findings: Finding[]): Finding[] {
 /** Everything found in a set of exchanges held in memory (oldest first, ids set). */
 export function analyze(exchanges: Exchange[], ctx: AnalyzeContext): Finding[] {
   const sorted = [...exchanges].sort((a, b) => a.startedAt - b.startedAt || (a.id ?? 0) - (b.id ?? 0));
+  // grouped by flagsOf, as the recorder stores flags and `flags` reads them
+  const groups = new Map<string, Exchange[]>();
+  for (const ex of sorted) for (const kind of flagsOf(ex)) pushTo(groups, kind, ex);
   const findings: Finding[] = [];
   for (const rule of exchangeRules) {
-    const group = sorted.filter((ex) => rule.match(ex));
-    if (group.length > 0) findings.push(rule.explain(group, ctx));
+    const group = groups.get(rule.kind);
+    if (group) findings.push(rule.explain(group, ctx));
   }
   const source = memorySource(sorted);
   for (const rule of setRules) {
@@ -66,15 +69,12 @@ function p50(sorted: number[]): number {
 }
 
 /** The SetSource over exchanges held in memory (oldest first): the same answers the store gives from its indexes. */
-export function memorySource(sorted: Exchange[]): SetSource {
+function memorySource(sorted: Exchange[]): SetSource {
   const rows = sorted.map(summaryOf);
   return {
     baselines() {
       const groups = new Map<string, ExchangeSummary[]>();
-      for (const r of rows) {
-        const k = groupKey(r);
-        groups.set(k, [...(groups.get(k) ?? []), r]);
-      }
+      for (const r of rows) pushTo(groups, groupKey(r), r);
       return [...groups.values()].map((g) => ({
         context: g[0].context, verb: g[0].verb, group: g[0].group, resource: g[0].resource, subresource: g[0].subresource,
         count: g.length, p50Ms: p50(g.map((r) => r.durationMs).sort((a, b) => a - b)),

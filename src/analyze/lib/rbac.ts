@@ -80,10 +80,9 @@ export function grantsFor(denials: Denial[]): Grant[] {
   return [...byKey.values()].map(({ grant, named, names }) => ({ ...grant, resourceNames: named ? [...names] : [] }));
 }
 
-function subject(user: string, namespace: string): string[] {
+function subject(user: string): string[] {
   const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(user);
   if (sa) return ["- kind: ServiceAccount", `  name: ${q(sa[2])}`, `  namespace: ${q(sa[1])}`];
-  void namespace;
   return ["- kind: User", "  apiGroup: rbac.authorization.k8s.io", `  name: ${q(user)}`];
 }
 
@@ -96,7 +95,7 @@ function list(values: string[]): string {
   return `[${values.map((v) => JSON.stringify(v)).join(", ")}]`;
 }
 
-export function roleName(g: Grant): string {
+function roleName(g: Grant): string {
   const who = g.user.replace(/^system:serviceaccount:[^:]+:/, "").replace(/[^a-z0-9.-]+/gi, "-").toLowerCase();
   const what = (g.resource || g.path).replace(/[^a-z0-9.-]+/gi, "-").toLowerCase().replace(/^-+|-+$/g, "") || "root";
   const group = g.group ? `.${g.group}` : "";
@@ -125,7 +124,7 @@ export function grantYaml(g: Grant): string {
     "metadata:",
     ...meta,
     "subjects:",
-    ...subject(g.user, g.namespace),
+    ...subject(g.user),
     "roleRef:",
     "  apiGroup: rbac.authorization.k8s.io",
     `  kind: ${role}`,

@@ -101,12 +101,19 @@ export function requests(n: number): string {
   return plural(n, "request");
 }
 
+/** Appends value to the list under key, creating it. */
+export function pushTo<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
 /** Distinct values in first-seen order. */
 export function distinct<T>(values: T[]): T[] {
   return [...new Set(values)];
 }
 
-export function certLine(c: CertInfo, i: number): string {
+function certLine(c: CertInfo, i: number): string {
   return `chain[${i}]: subject ${c.subject || "(none)"}, issuer ${c.issuer || "(none)"}, valid ${c.notBefore} to ${c.notAfter}${c.san.length ? `, SANs ${c.san.join(" ")}` : ""}`;
 }
 

@@ -2,7 +2,6 @@
 // grouped by kind; exits 1 when an error-severity problem is present, so it can gate CI.
 import { Command, Option } from "commander";
 import { rules } from "../../analyze/index.js";
-import { ruleFor } from "../../analyze/lib/engine.js";
 import type { Finding } from "../../types.js";
 import { Store, type ListFilter } from "../../store/store.js";
 import { addDbOption, openRecording } from "../db-option.js";
@@ -33,7 +32,7 @@ Examples:
   addFilterOptions(addDbOption(cmd)).action((opts) => {
     const format = checkFormat(opts.output, ["table", "json", "yaml"]);
     const filter = filterFrom(opts);
-    const only = filter.flag ? [ruleFor(filter.flag).kind] : undefined;
+    const only = filter.flag ? [filter.flag] : undefined; // filterFrom checked the kind
     const store = openRecording(opts);
     let result;
     try {
@@ -75,7 +74,7 @@ function persistSetFlags(path: string, setFlags: Map<string, number[]>): void {
   }
 }
 
-export function renderFindings(findings: Finding[], examined: number, p: Paint): string {
+function renderFindings(findings: Finding[], examined: number, p: Paint): string {
   if (findings.length === 0) return `No problems found in ${examined} recorded exchange${examined === 1 ? "" : "s"}.\n`;
   const out: string[] = [];
   for (const f of findings) {

@@ -19,7 +19,7 @@ export interface StatsRow extends GroupKey {
   bytesOut: number;
 }
 
-export function statsRows(groups: LatencyGroup[]): StatsRow[] {
+function statsRows(groups: LatencyGroup[]): StatsRow[] {
   return groups
     .map((g) => ({
       context: g.context,
@@ -49,7 +49,7 @@ function resourceText(r: StatsRow): string {
   return `${r.resource}${r.group ? `.${r.group}` : ""}${r.subresource ? `/${r.subresource}` : ""}`;
 }
 
-export function renderStats(rows: StatsRow[], noHeaders: boolean): string {
+function renderStats(rows: StatsRow[], noHeaders: boolean): string {
   const several = new Set(rows.map((r) => r.context)).size > 1;
   const headers = [...(several ? ["CONTEXT"] : []), "VERB", "RESOURCE", "COUNT", "ERRORS", "P50", "P90", "P99", "BYTES-IN", "BYTES-OUT"];
   const body = rows.map((r) => [

@@ -1,6 +1,6 @@
 // `kubewire tail` (and `ls --follow`): prints exchanges as a running proxy records them, with the
 // ls filters; polls the recording read-only, so it works beside the writer.
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import type { ListFilter, Store } from "../../store/store.js";
 import { addDbOption, openRecording } from "../db-option.js";
 import { parseDuration } from "../durations.js";
@@ -50,12 +50,17 @@ export async function follow(store: Store, filter: ListFilter, o: FollowOptions)
       if (upTo <= after) continue;
       const rows = store.list({ ...filter, limit: undefined, afterId: after });
       print(rows);
-      after = Math.max(upTo, ...rows.map((r) => r.id));
+      after = rows.reduce((max, r) => Math.max(max, r.id), upTo);
     }
   } finally {
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
   }
+}
+
+function parseBacklog(v: string): number {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`"${v}" is not a whole number (0 prints none)`);
+  return Number(v);
 }
 
 export function addFollowOptions(cmd: Command): Command {
@@ -69,7 +74,7 @@ export function makeTailCommand(): Command {
     .description("Print exchanges live as a running kubewire records them (same filters as ls)")
     .addOption(new Option("-o, --output <format>", "table, wide or json (one object per line)").default("table"))
     .option("--no-headers", "omit the header row")
-    .addOption(new Option("--backlog <n>", "already-recorded exchanges to print first").default(10).argParser((v) => Number.parseInt(v, 10)))
+    .addOption(new Option("--backlog <n>", "already-recorded exchanges to print first").default(10).argParser(parseBacklog))
     .addHelpText(
       "after",
       `
@@ -89,7 +94,7 @@ Examples:
         noHeaders: !opts.headers,
         intervalMs: opts.interval,
         stopAfterMs: opts.stopAfter,
-        backlog: filter.limit ?? (Number.isFinite(opts.backlog) ? opts.backlog : 10),
+        backlog: filter.limit ?? opts.backlog,
         write: (t) => process.stdout.write(t),
       });
     } finally {
