@@ -13,6 +13,7 @@ import { inCluster } from "../src/doctor/in-cluster.js";
 import type { DoctorContext, DoctorOptions } from "../src/doctor/lib/step.js";
 import { canPairs, renderReport } from "../src/cli/commands/doctor.js";
 import { UserError } from "../src/errors.js";
+import { makeCa } from "../src/tls/cert-factory.js";
 import { ROOT } from "./helpers/world.js";
 
 const dirs: string[] = [];
@@ -27,7 +28,7 @@ function tempDir(): string {
 
 function context(over: Partial<DoctorOptions> = {}): DoctorContext {
   const opts: DoctorOptions = { can: [], timeoutMs: 1000, inCluster: false, env: {}, serviceAccountDir: "/nonexistent", warn: () => undefined, ...over };
-  return { opts, files: [], configs: [], addresses: [], namespace: "default" };
+  return { opts, files: [], configs: [], namespace: "default" };
 }
 
 const noColour = { red: (s: string) => s, yellow: (s: string) => s, green: (s: string) => s, dim: (s: string) => s, bold: (s: string) => s };
@@ -111,9 +112,19 @@ describe("the doctor's steps", () => {
     expect(by.service).toMatchObject({ status: "pass", detail: "KUBERNETES_SERVICE_HOST/PORT → https://10.96.0.1:443" });
     expect(by["service account token"].status).toBe("fail");
     expect(by["service account token"].detail).toMatch(/sub=system:serviceaccount:shop:web\) that expired at/);
-    expect(by["ca.crt"].status).toBe("fail");
+    expect(by["ca.crt"]).toMatchObject({ status: "fail", detail: expect.stringContaining("no such file") });
     expect(by.namespace).toMatchObject({ status: "pass", detail: `${join(dir, "namespace")}: shop` });
     expect(inCluster.applies!(context())).toBe(false);
+  });
+
+  it("passes a current ca.crt and fails an expired one", async () => {
+    const dir = tempDir();
+    const ctx = context({ serviceAccountDir: dir });
+    const caCheck = async () => (await inCluster.run(ctx)).checks.find((c) => c.name === "ca.crt");
+    writeFileSync(join(dir, "ca.crt"), makeCa({ commonName: "kubernetes" }).certPem);
+    expect(await caCheck()).toMatchObject({ status: "pass", detail: expect.stringMatching(/CN=kubernetes, valid until /) });
+    writeFileSync(join(dir, "ca.crt"), makeCa({ commonName: "kubernetes", notBefore: new Date(Date.now() - 2 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) }).certPem);
+    expect(await caCheck()).toMatchObject({ status: "fail", detail: expect.stringMatching(/CN=kubernetes, expired .*: TLS to the API server cannot verify$/) });
   });
 
   it("renders a failing run with marks, fixes and a closing line naming the failed step", () => {

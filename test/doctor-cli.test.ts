@@ -71,6 +71,50 @@ function brokenKubeconfig(name: string, edit: (doc: any) => void): string {
 
 const named = (list: any[], name: string) => list.find((e) => e.name === name);
 
+/** One broken setup each: the first failing step, its check, what it says and the fix; later steps skipped. */
+const BROKEN: Array<{ what: string; args: () => string[]; step: number; check: string; detail: string | RegExp; fix: string }> = [
+  {
+    what: "a dangling current-context",
+    args: () => ["--kubeconfig", brokenKubeconfig("dangling", (d) => (d["current-context"] = "demo-adnim"))],
+    step: 1,
+    check: "current-context",
+    detail: /^current-context "demo-adnim" names no context in /,
+    fix: "kubectl config use-context demo-admin",
+  },
+  {
+    what: "an unresolvable host",
+    args: () => ["--kubeconfig", world.kubeconfig, "--context", "demo-dns"],
+    step: 3,
+    check: "dns",
+    detail: "lookup no-such-host.invalid: no such host (the API server host)",
+    fix: "check the host name in the kubeconfig's server",
+  },
+  {
+    what: "a refused port",
+    args: () => ["--kubeconfig", world.kubeconfig, "--context", "demo-refused"],
+    step: 3,
+    check: "tcp",
+    detail: /^dial 127\.0\.0\.1:\d+: connection refused/,
+    fix: "is the API server running, and are the host and port in the kubeconfig's server right?",
+  },
+  {
+    what: "a certificate for other names",
+    args: () => ["--kubeconfig", world.kubeconfig, "--context", "demo-wrong-san"],
+    step: 4,
+    check: "names",
+    detail: "x509: certificate is valid for 10.96.0.1, not 127.0.0.1",
+    fix: "tls-server-name",
+  },
+  {
+    what: "a server certificate from an unknown CA",
+    args: () => ["--kubeconfig", world.kubeconfig, "--context", "demo-unknown-ca"],
+    step: 4,
+    check: "verification",
+    detail: /^x509: certificate signed by unknown authority; leaf issuer CN=other-ca/,
+    fix: "certificate-authority(-data)",
+  },
+];
+
 describe("kubewire doctor against the simulated cluster", () => {
   // How long it takes is measured in scripts/bench-doctor.mjs (BENCHMARKS.md), not timed here.
   it("passes all seven steps for a sound kubeconfig and records the run", async () => {
@@ -115,17 +159,6 @@ describe("kubewire doctor against the simulated cluster", () => {
     expect(c.name).toBe("yaml");
     expect(c.detail).toMatch(new RegExp(`${file.replace(/[.]/g, "\\.")}:\\d+: invalid YAML`));
     expect(c.fix).toContain("fix the YAML at that line");
-  });
-
-  it("catches a dangling current-context at step 1 and names a context to use", async () => {
-    const file = brokenKubeconfig("dangling", (d) => (d["current-context"] = "demo-adnim"));
-    const { code, report } = await doctor(["--kubeconfig", file]);
-    expect(code).toBe(1);
-    failsAt(report, 1);
-    const c = failing(report, 1);
-    expect(c.name).toBe("current-context");
-    expect(c.detail).toContain('current-context "demo-adnim" names no context');
-    expect(c.fix).toBe("kubectl config use-context demo-admin");
   });
 
   it("catches a misspelt key at step 1 with a did-you-mean", async () => {
@@ -180,21 +213,16 @@ describe("kubewire doctor against the simulated cluster", () => {
     expect(report.steps.filter((s) => s.step >= 4).every((s) => s.status === "skip")).toBe(true);
   });
 
-  it("catches an unresolvable host at step 3", async () => {
-    const { code, report } = await doctor(["--kubeconfig", world.kubeconfig, "--context", "demo-dns"]);
-    expect(code).toBe(1);
-    failsAt(report, 3);
-    expect(failing(report, 3)).toMatchObject({ name: "dns", detail: "lookup no-such-host.invalid: no such host (the API server host)" });
-    expect(failing(report, 3).fix).toContain("check the host name in the kubeconfig's server");
-  });
 
-  it("catches a refused port at step 3", async () => {
-    const { report } = await doctor(["--kubeconfig", world.kubeconfig, "--context", "demo-refused"]);
-    failsAt(report, 3);
-    const c = failing(report, 3);
-    expect(c.name).toBe("tcp");
-    expect(c.detail).toMatch(/^dial 127\.0\.0\.1:\d+: connection refused/);
-    expect(c.fix).toBe("is the API server running, and are the host and port in the kubeconfig's server right?");
+  it.each(BROKEN.map((b) => [b.what, b.step, b] as const))("catches %s at step %i and says how to fix it", async (_what, number, b) => {
+    const { code, report } = await doctor(b.args());
+    expect(code).toBe(1);
+    failsAt(report, number);
+    const c = failing(report, number);
+    expect(c.name).toBe(b.check);
+    if (typeof b.detail === "string") expect(c.detail).toBe(b.detail);
+    else expect(c.detail).toMatch(b.detail);
+    expect(c.fix).toContain(b.fix);
   });
 
   it("catches a server that accepts TCP but never speaks TLS at step 4", async () => {
@@ -215,24 +243,6 @@ describe("kubewire doctor against the simulated cluster", () => {
     expect(c.detail).toMatch(/^x509: certificate has expired or is not yet valid: current time .* is after /);
     expect(c.fix).toContain("renew the API server certificate");
     expect(step(report, 4).checks.find((x) => x.name === "clock")?.status).toBe("pass");
-  });
-
-  it("catches a certificate for other names at step 4 and suggests tls-server-name", async () => {
-    const { report } = await doctor(["--kubeconfig", world.kubeconfig, "--context", "demo-wrong-san"]);
-    failsAt(report, 4);
-    const c = failing(report, 4);
-    expect(c.name).toBe("names");
-    expect(c.detail).toBe("x509: certificate is valid for 10.96.0.1, not 127.0.0.1");
-    expect(c.fix).toContain("tls-server-name");
-  });
-
-  it("catches a server certificate from an unknown CA at step 4", async () => {
-    const { report } = await doctor(["--kubeconfig", world.kubeconfig, "--context", "demo-unknown-ca"]);
-    failsAt(report, 4);
-    const c = failing(report, 4);
-    expect(c.name).toBe("verification");
-    expect(c.detail).toMatch(/^x509: certificate signed by unknown authority; leaf issuer CN=other-ca/);
-    expect(c.fix).toContain("certificate-authority(-data)");
   });
 
   it("catches a rejected token at step 6 and skips the permission checks", async () => {

@@ -1,17 +1,26 @@
 // Impersonation as kube-apiserver's WithImpersonation filter does it: Impersonate-User,
-// Impersonate-Group and Impersonate-Uid headers, each authorized ("impersonate") for the requester.
+// -Group, -Uid and -Extra-* headers, each authorized ("impersonate") for the requester.
 import type { IncomingMessage } from "node:http";
 import type { RequestInfo } from "../types.js";
 import { authorize, forbiddenMessage, type Identity } from "./rbac.js";
 import * as st from "./status.js";
 
 const SA_PREFIX = "system:serviceaccount:";
+const EXTRA_PREFIX = "impersonate-extra-";
 
+/** Each value of a header as sent (Impersonate-Group and Impersonate-Extra-* may repeat; Node's req.headers would join them). */
 function headerValues(req: IncomingMessage, name: string): string[] {
-  const v = req.headers[name];
-  if (v === undefined) return [];
-  // Node joins repeated headers with ", " (except a few); Impersonate-Group may repeat.
-  return (Array.isArray(v) ? v : name === "impersonate-group" ? v.split(/,\s*/) : [v]).filter((x) => x !== "");
+  return (req.headersDistinct[name] ?? []).filter((x) => x !== "");
+}
+
+/** The extra's key from its header name, %-decoded as the API server does (kept as is when malformed). */
+function extraKey(headerName: string): string {
+  const encoded = headerName.slice(EXTRA_PREFIX.length);
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return encoded;
+  }
 }
 
 /** "system:serviceaccount:ns:name" → [ns, name], as serviceaccount.SplitUsername. */
@@ -21,8 +30,10 @@ function splitServiceAccount(username: string): [string, string] | null {
   return parts.length === 2 && parts[0] && parts[1] ? [parts[0], parts[1]] : null;
 }
 
-function attributes(resource: string, namespace: string, name: string): RequestInfo {
-  return { isResourceRequest: true, verb: "impersonate", apiPrefix: "api", apiGroup: "", apiVersion: "v1", namespace, resource, subresource: "", name };
+/** What the requester must be allowed to "impersonate": users, groups and service accounts are core; uids and userextras are authentication.k8s.io. */
+function attributes(resource: string, namespace: string, name: string, subresource = ""): RequestInfo {
+  const core = resource !== "uids" && resource !== "userextras";
+  return { isResourceRequest: true, verb: "impersonate", apiPrefix: core ? "api" : "apis", apiGroup: core ? "" : "authentication.k8s.io", apiVersion: "v1", namespace, resource, subresource, name };
 }
 
 /**
@@ -33,7 +44,7 @@ export function impersonate(req: IncomingMessage, requester: Identity): Identity
   const user = headerValues(req, "impersonate-user")[0] ?? "";
   const groups = headerValues(req, "impersonate-group");
   const uid = headerValues(req, "impersonate-uid")[0] ?? "";
-  const extras = Object.keys(req.headers).filter((h) => h.startsWith("impersonate-extra-"));
+  const extras = Object.keys(req.headersDistinct).filter((h) => h.startsWith(EXTRA_PREFIX));
   if (!user && groups.length === 0 && !uid && extras.length === 0) return requester;
   if (!user) {
     return st.internalError(`requested ${[...groups.map((g) => `{Group ${g}}`), ...(uid ? [`{UID ${uid}}`] : [])].join(" ")} without impersonating a user`);
@@ -42,13 +53,18 @@ export function impersonate(req: IncomingMessage, requester: Identity): Identity
   const sa = splitServiceAccount(user);
   checks.push(sa ? attributes("serviceaccounts", sa[0], sa[1]) : attributes("users", "", user));
   for (const g of groups) checks.push(attributes("groups", "", g));
+  for (const h of extras) {
+    for (const value of headerValues(req, h)) checks.push(attributes("userextras", "", value, extraKey(h)));
+  }
   if (uid) checks.push(attributes("uids", "", uid));
   for (const c of checks) {
     if (!authorize(requester, c, "").allowed) return st.forbidden(c.apiGroup, c.resource, c.name, forbiddenMessage(requester, c, ""));
   }
-  let asGroups = groups.length > 0 ? [...groups] : sa ? ["system:serviceaccounts", `system:serviceaccounts:${sa[0]}`] : [];
-  if (groups.length === 0 && user !== "system:anonymous" && !asGroups.includes("system:authenticated") && !asGroups.includes("system:unauthenticated")) {
-    asGroups = [...asGroups, "system:authenticated"];
+  const asGroups = groups.length > 0 ? [...groups] : sa ? ["system:serviceaccounts", `system:serviceaccounts:${sa[0]}`] : [];
+  if (user === "system:anonymous") {
+    if (!asGroups.includes("system:unauthenticated")) asGroups.push("system:unauthenticated");
+  } else if (!asGroups.includes("system:authenticated") && !asGroups.includes("system:unauthenticated")) {
+    asGroups.push("system:authenticated");
   }
   return { username: user, groups: asGroups };
 }

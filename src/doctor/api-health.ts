@@ -1,21 +1,13 @@
 // Step 5 proves the API server is healthy, asked through the recording proxy: /livez,
 // /readyz?verbose (naming any failing check) and /version.
 import type { CheckResult } from "../types.js";
-import { answerText, type ProxyAnswer } from "./lib/proxy-client.js";
-import { adviceFor } from "../proxy/failure-message.js";
+import { answerProblem, answerText, type ProxyAnswer } from "./lib/proxy-client.js";
 import { errorText, fail, pass, warn, type DoctorContext, type Step, type StepOutcome } from "./lib/step.js";
-
-/** A problem common to every answer: kubewire could not reach the server, or the credentials were refused. */
-export function answerProblem(ctx: DoctorContext, name: string, a: ProxyAnswer): CheckResult | undefined {
-  if (a.proxyError) return fail(name, `kubewire could not reach the API server: ${answerText(a)}`, adviceFor(a.proxyError) ?? "see the earlier steps");
-  if (a.status === 401) return warn(name, "401 Unauthorized: the server rejected the credentials before answering (see step 6)", "fix the credentials (step 6)");
-  return undefined;
-}
 
 async function ask(ctx: DoctorContext, name: string, path: string, judge: (a: ProxyAnswer) => CheckResult): Promise<CheckResult> {
   try {
     const a = await ctx.client!.request("GET", path);
-    return answerProblem(ctx, name, a) ?? judge(a);
+    return answerProblem(name, a) ?? judge(a);
   } catch (err) {
     return fail(name, `GET ${path}: ${errorText(err)}`, "the API server did not answer in time: check its load and the network");
   }

@@ -2,8 +2,7 @@
 // we are, with groups; on 401 it says why (missing, expired or rejected).
 import { authMethodOf } from "../kubeconfig/upstream.js";
 import type { CheckResult } from "../types.js";
-import { answerText } from "./lib/proxy-client.js";
-import { answerProblem } from "./api-health.js";
+import { answerProblem, answerText } from "./lib/proxy-client.js";
 import { errorText, fail, pass, warn, type DoctorContext, type Step, type StepOutcome } from "./lib/step.js";
 
 const VERSIONS = ["v1", "v1beta1", "v1alpha1"];
@@ -31,7 +30,7 @@ export const authentication: Step = {
       }
       if (a.status === 404) continue;
       if (a.status === 401 && !a.proxyError) return { checks: [unauthorized(ctx)], blocks: [7] };
-      const problem = answerProblem(ctx, "whoami", a);
+      const problem = answerProblem("whoami", a);
       if (problem) return { checks: [problem], blocks: [7] };
       if (a.status === 403) {
         const who = /User "([^"]*)"/.exec(answerText(a))?.[1];

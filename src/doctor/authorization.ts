@@ -1,20 +1,15 @@
 // Step 7 proves what the user may do: a SelfSubjectRulesReview for the namespace, and a
 // SelfSubjectAccessReview per --can VERB RESOURCE and per default check; a denial carries the Role and RoleBinding that would allow it.
 import type { CheckResult } from "../types.js";
-import { answerText } from "./lib/proxy-client.js";
-import { answerProblem } from "./api-health.js";
+import { answerProblem, answerText } from "./lib/proxy-client.js";
 import { errorText, fail, pass, warn, type DoctorContext, type Step, type StepOutcome } from "./lib/step.js";
 
-export const DEFAULT_CAN: Array<[string, string]> = [
+const DEFAULT_CAN: Array<[string, string]> = [
   ["get", "pods"],
   ["list", "pods"],
   ["watch", "pods"],
   ["create", "deployments"],
 ];
-
-import { VERBS } from "./lib/constants.js";
-
-export { VERBS };
 
 /** The API group of well-known resources, so `--can create deployments` needs no `.apps`. */
 const GROUPS: Record<string, string> = {
@@ -44,14 +39,18 @@ export function parseResource(verb: string, text: string, namespace: string): At
   return { verb: verb.toLowerCase(), resource, subresource, group, namespace: CLUSTER_SCOPED.has(resource) ? "" : namespace };
 }
 
+/** "deployments.apps", "pods/log": the resource as kubectl's --resource takes it. */
+function resourceName(a: Attributes): string {
+  return `${a.resource}${a.group ? `.${a.group}` : ""}${a.subresource ? `/${a.subresource}` : ""}`;
+}
+
 function describe(a: Attributes): string {
-  const res = `${a.resource}${a.group ? `.${a.group}` : ""}${a.subresource ? `/${a.subresource}` : ""}`;
-  return `${a.verb} ${res}${a.namespace ? ` in ${a.namespace}` : " (cluster-wide)"}`;
+  return `${a.verb} ${resourceName(a)}${a.namespace ? ` in ${a.namespace}` : " (cluster-wide)"}`;
 }
 
 /** kubectl commands that create the Role and RoleBinding (or cluster-wide ones) allowing `a` for `user`. */
 export function grantCommands(a: Attributes, user: string | undefined): string {
-  const res = `${a.resource}${a.group ? `.${a.group}` : ""}${a.subresource ? `/${a.subresource}` : ""}`;
+  const res = resourceName(a);
   const name = `${a.verb === "*" ? "all" : a.verb}-${a.resource}${a.subresource ? `-${a.subresource}` : ""}`;
   const sa = user?.match(/^system:serviceaccount:([^:]+):([^:]+)$/);
   const subject = sa ? `--serviceaccount=${sa[1]}:${sa[2]}` : `--user=${user || "USER"}`;
@@ -75,7 +74,7 @@ export const authorization: Step = {
     const checks: CheckResult[] = [];
     try {
       const a = await client.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectRulesReview", spec: { namespace: ns } });
-      const problem = answerProblem(ctx, "rules", a);
+      const problem = answerProblem("rules", a);
       if (problem) return { checks: [problem] };
       checks.push(a.status < 300 ? pass("rules", `in namespace ${ns}: ${summarizeRules(a.json?.status)}`) : warn("rules", `SelfSubjectRulesReview answered ${a.status}: ${answerText(a)}`, "bind the ClusterRole system:basic-user"));
     } catch (err) {
@@ -89,7 +88,7 @@ export const authorization: Step = {
         try {
           const spec = { resourceAttributes: { verb: attrs.verb, group: attrs.group, resource: attrs.resource, subresource: attrs.subresource || undefined, namespace: attrs.namespace || undefined } };
           const a = await client.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview", spec });
-          const problem = answerProblem(ctx, name, a);
+          const problem = answerProblem(name, a);
           if (problem) return problem;
           const st = a.json?.status;
           if (a.status >= 300 || !st) return warn(name, `SelfSubjectAccessReview answered ${a.status}: ${answerText(a)}`, "bind the ClusterRole system:basic-user");

@@ -8,10 +8,10 @@ import { authMethodOf } from "../kubeconfig/upstream.js";
 import { table } from "../cli/output.js";
 import type { CheckResult } from "../types.js";
 import { decodeJwt, describeClaims } from "./lib/jwt.js";
-import { decodePemData } from "./kubeconfig-structure.js";
 import { errorText, fail, pass, relative, warn, type DoctorContext, type Step, type StepOutcome } from "./lib/step.js";
 
-const SOON_MS = 24 * 3600 * 1000;
+const TOKEN_SOON_MS = 3600 * 1000;
+const CERT_SOON_MS = 7 * 24 * 3600 * 1000;
 
 function contextsTable(ctx: DoctorContext): string {
   const seen = new Set<string>();
@@ -31,7 +31,6 @@ function contextsTable(ctx: DoctorContext): string {
 export function tokenCheck(ctx: DoctorContext, token: string, origin: string): CheckResult {
   const claims = decodeJwt(token);
   if (!claims) return pass("token", `${origin}: an opaque token (${token.trim().length} characters); only the server can tell whether it is valid`);
-  ctx.jwt = claims;
   const who = describeClaims(claims);
   const now = Date.now();
   if (claims.exp === undefined) return pass("token", `${origin}: a JWT (${who}) without expiry`);
@@ -41,11 +40,11 @@ export function tokenCheck(ctx: DoctorContext, token: string, origin: string): C
     return fail("token", `${origin}: a JWT (${who}) that expired at ${when}`, claims.sub?.startsWith("system:serviceaccount:") ? `get a new token: kubectl create token ${claims.sub.split(":")[3]} -n ${claims.sub.split(":")[2]}` : "get a new token from your identity provider (log in again) and update the kubeconfig");
   }
   if (claims.nbf !== undefined && claims.nbf > now + 60_000) return warn("token", `${origin}: a JWT (${who}) not valid before ${new Date(claims.nbf).toISOString()}`, "check this machine's clock");
-  if (claims.exp - now < SOON_MS / 24) return warn("token", `${origin}: a JWT (${who}) that expires at ${when}`, "renew it soon");
+  if (claims.exp - now < TOKEN_SOON_MS) return warn("token", `${origin}: a JWT (${who}) that expires at ${when}`, "renew it soon");
   return pass("token", `${origin}: a JWT (${who}) valid until ${when}`);
 }
 
-export function certificateCheck(ctx: DoctorContext, pem: string, origin: string): CheckResult {
+function certificateCheck(ctx: DoctorContext, pem: string, origin: string): CheckResult {
   const cert = new X509Certificate(pem);
   const subject = cert.subject.split("\n");
   const cn = subject.find((s) => s.startsWith("CN="))?.slice(3) ?? "";
@@ -62,7 +61,7 @@ export function certificateCheck(ctx: DoctorContext, pem: string, origin: string
     ctx.expiredCredential = `the client certificate is not valid before ${new Date(from).toISOString()}`;
     return fail("client certificate", `${origin}: ${who}, not valid before ${new Date(from).toISOString()} (${relative(from, now)})`, "check this machine's clock");
   }
-  if (to - now < 7 * SOON_MS) return warn("client certificate", `${origin}: ${who}, expires ${new Date(to).toISOString()} (${relative(to, now)})`, "renew the client certificate soon");
+  if (to - now < CERT_SOON_MS) return warn("client certificate", `${origin}: ${who}, expires ${new Date(to).toISOString()} (${relative(to, now)})`, "renew the client certificate soon");
   return pass("client certificate", `${origin}: ${who}, valid until ${new Date(to).toISOString()} (${relative(to, now)})`);
 }
 
@@ -116,7 +115,8 @@ async function execChecks(ctx: DoctorContext, exec: Record<string, any>): Promis
   }
   const exp = status.expirationTimestamp ? Date.parse(status.expirationTimestamp) : NaN;
   const expiry = Number.isNaN(exp) ? "no expiry" : `expires ${new Date(exp).toISOString()} (${relative(exp)})`;
-  const kind = status.token ? (decodeJwt(status.token) ? `a JWT (${describeClaims(decodeJwt(status.token)!)})` : "a token") : "a client certificate";
+  const claims = status.token ? decodeJwt(status.token) : null;
+  const kind = status.token ? (claims ? `a JWT (${describeClaims(claims)})` : "a token") : "a client certificate";
   if (!Number.isNaN(exp) && exp <= Date.now()) {
     ctx.expiredCredential = `the exec plugin returned a credential that expired at ${new Date(exp).toISOString()}`;
     checks.push(fail("exec credential", `${command} returned ${kind} that already expired (${expiry})`, "log in again with the plugin's own login command"));
@@ -161,14 +161,7 @@ export const credentials: Step = {
       const idToken = user["auth-provider"]?.config?.["id-token"];
       if (typeof idToken === "string") checks.push(tokenCheck(ctx, idToken, "auth-provider id-token"));
     }
-    const certPem = user["client-certificate-data"] ? decodePemData(user["client-certificate-data"], "certificate").pem : typeof user["client-certificate"] === "string" ? safeRead(user["client-certificate"]) : undefined;
-    if (certPem) {
-      try {
-        checks.push(certificateCheck(ctx, certPem, "client certificate"));
-      } catch {
-        /* a certificate that does not parse is step 1's finding */
-      }
-    }
+    if (ctx.clientCertPem) checks.push(certificateCheck(ctx, ctx.clientCertPem, "client certificate"));
     if (method === "exec" && user.exec) {
       const r = await execChecks(ctx, user.exec);
       checks.push(...r.checks);
@@ -178,11 +171,3 @@ export const credentials: Step = {
     return { checks, blocks };
   },
 };
-
-function safeRead(file: string): string | undefined {
-  try {
-    return readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
-}

@@ -7,10 +7,6 @@ import type { CheckResult } from "../types.js";
 import { tokenCheck } from "./credentials.js";
 import { errorText, fail, pass, warn, type DoctorContext, type Step, type StepOutcome } from "./lib/step.js";
 
-import { SERVICE_ACCOUNT_DIR } from "./lib/constants.js";
-
-export { SERVICE_ACCOUNT_DIR };
-
 export const inCluster: Step = {
   number: 8,
   name: "in-cluster",
@@ -32,7 +28,10 @@ export const inCluster: Step = {
     const caFile = join(dir, "ca.crt");
     try {
       const cert = new X509Certificate(readFileSync(caFile));
-      checks.push(pass("ca.crt", `${caFile}: ${cert.subject.replace(/\n/g, ", ")}, valid until ${new Date(cert.validTo).toISOString()}`));
+      const until = new Date(cert.validTo).toISOString();
+      const subject = cert.subject.replace(/\n/g, ", ");
+      if (Date.parse(cert.validTo) <= Date.now()) checks.push(fail("ca.crt", `${caFile}: ${subject}, expired ${until}: TLS to the API server cannot verify`, "the cluster CA has expired: rotate the cluster CA, then restart the Pod so the new kube-root-ca.crt is mounted"));
+      else checks.push(pass("ca.crt", `${caFile}: ${subject}, valid until ${until}`));
     } catch (err) {
       checks.push(fail("ca.crt", `${caFile}: ${errorText(err)}`, "the service account volume is incomplete: check automountServiceAccountToken and the kube-root-ca.crt ConfigMap"));
     }

@@ -29,12 +29,12 @@ export const steps: Step[] = [
 export type { DoctorOptions, DoctorReport, StepReport } from "./lib/step.js";
 
 /** The meta key under which the last report is kept in the recording database. */
-export const REPORT_META_KEY = "doctor:last";
+const REPORT_META_KEY = "doctor:last";
 
 export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   const started = Date.now();
   const t0 = performance.now();
-  const ctx: DoctorContext = { opts, files: [], configs: [], addresses: [], namespace: opts.namespace || "default" };
+  const ctx: DoctorContext = { opts, files: [], configs: [], namespace: opts.namespace || "default" };
   const blockedBy = new Map<number, Step>();
   const reports: StepReport[] = [];
   let session: RecordingSession | undefined;
@@ -45,7 +45,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
       const s0 = performance.now();
       const by = blockedBy.get(step.number);
       if (by) {
-        reports.push({ step: step.number, name: step.name, status: "skip", checks: [skip(step.name, `skipped: step ${by.number} (${by.name}) failed`)], durationMs: 0 });
+        reports.push({ step: step.number, name: step.name, status: "skip", durationMs: 0, checks: [skip(step.name, `skipped: step ${by.number} (${by.name}) failed`)] });
         continue;
       }
       if (step.needsProxy && !ctx.client && !sessionError) {
@@ -78,7 +78,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
         }
       }
       for (const n of outcome.blocks ?? []) if (!blockedBy.has(n)) blockedBy.set(n, step);
-      reports.push({ step: step.number, name: step.name, status: worst(outcome.checks), checks: outcome.checks, durationMs: Math.round(performance.now() - s0) });
+      reports.push({ step: step.number, name: step.name, status: worst(outcome.checks), durationMs: Math.round(performance.now() - s0), checks: outcome.checks });
     }
   } finally {
     ctx.client?.close();

@@ -2,6 +2,7 @@
 // YAML, keys, the chosen context's cluster and user, embedded and referenced certificates.
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { delimiter } from "node:path";
 import { kubeconfigFiles, loadKubeconfig, mergeKubeconfigs, readKubeconfigFile } from "../kubeconfig/load.js";
 import { resolveUpstream } from "../kubeconfig/upstream.js";
 import type { CheckResult } from "../types.js";
@@ -22,7 +23,7 @@ const KNOWN: Record<string, string[]> = {
   exec: ["apiVersion", "command", "args", "env", "installHint", "provideClusterInfo", "interactiveMode"],
 };
 
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   const d = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     let prev = d[0];
@@ -265,7 +266,7 @@ export const kubeconfigStructure: Step = {
     } catch (err) {
       return stop(fail("files", errorText(err), (err as { hint?: string }).hint ?? "pass --kubeconfig PATH of an existing file, or fix KUBECONFIG"));
     }
-    const listed = !opts.kubeconfig && opts.env.KUBECONFIG ? opts.env.KUBECONFIG.split(":").filter(Boolean) : [];
+    const listed = !opts.kubeconfig && opts.env.KUBECONFIG ? opts.env.KUBECONFIG.split(delimiter).filter(Boolean) : [];
     const source = opts.kubeconfig ? "--kubeconfig" : listed.length ? "KUBECONFIG" : "the default location";
     checks.push(pass("files", `${ctx.files.join(", ")} (from ${source}${ctx.files.length > 1 ? "; merged in this order, the first to define a name wins" : ""})`));
     const missing = listed.filter((f) => !ctx.files.includes(f));
@@ -323,6 +324,7 @@ export const kubeconfigStructure: Step = {
     ctx.server = server.url;
     const material = materialChecks(ctx.cluster!, clusterName, ctx.user!, userName);
     checks.push(...material.checks);
+    ctx.clientCertPem = material.certPem;
     if (!server.url) return { checks, blocks: ALL_LATER.slice(1) };
 
     try {

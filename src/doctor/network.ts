@@ -8,8 +8,6 @@ import { fail, pass, warn, type DoctorContext, type Step, type StepOutcome } fro
 
 const LATER = [4, 5, 6, 7];
 
-export { defaultPort, hostOf };
-
 function tcpConnect(host: string, port: number, timeoutMs: number): Promise<{ ms: number; error?: NodeJS.ErrnoException }> {
   const started = performance.now();
   return new Promise((resolve) => {
@@ -64,7 +62,6 @@ export const network: Step = {
         return { checks, blocks: LATER };
       }
     }
-    ctx.addresses = addresses;
     const results = await Promise.all(addresses.map((a) => tcpConnect(a, port, ctx.opts.timeoutMs).then((r) => ({ address: a, ...r }))));
     const ok = results.filter((r) => !r.error);
     for (const r of results) {

@@ -2,11 +2,11 @@
 // verification against the kubeconfig's CA, names, validity dates, and the clock against the server's.
 import https from "node:https";
 import net from "node:net";
-import type { IncomingMessage } from "node:http";
+import tls, { type PeerCertificate } from "node:tls";
 import { connectionInfo, UpstreamAgent, verifyMessage, type ConnectionInfo } from "../tls/upstream-agent.js";
 import { adviceFor, classifyFailure } from "../proxy/failure-message.js";
 import type { CertInfo, CheckResult } from "../types.js";
-import { defaultPort, hostOf } from "./network.js";
+import { defaultPort, hostOf } from "../kubeconfig/proxy-env.js";
 import { fail, pass, relative, skip, warn, type DoctorContext, type Step, type StepOutcome } from "./lib/step.js";
 
 const LATER = [5, 6, 7];
@@ -14,31 +14,16 @@ const SKEW_WARN_MS = 30_000;
 const SOON_MS = 30 * 24 * 3600 * 1000;
 const EXPIRY_CODES = new Set(["CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID"]);
 
-/** The advice kubewire gives for an upstream failure code (from failure-message's texts). */
-/** Go's crypto/x509 name matching over a leaf's SANs (DNS wildcards one label deep, IPs exact). */
+/**
+ * Whether the leaf names `name`: the check kubewire's upstream agent applies (tls.checkServerIdentity
+ * over the SANs; the subject CN is ignored, as Go's crypto/x509 does).
+ */
 export function sanMatches(name: string, san: string[]): boolean {
-  const host = name.toLowerCase().replace(/\.$/, "");
-  if (net.isIP(host)) return san.some((s) => s.startsWith("IP:") && normalizeIp(s.slice(3)) === normalizeIp(host));
-  return san.some((s) => {
-    if (!s.startsWith("DNS:")) return false;
-    const pattern = s.slice(4).toLowerCase().replace(/\.$/, "");
-    if (pattern === host) return true;
-    if (!pattern.startsWith("*.")) return false;
-    const dot = host.indexOf(".");
-    return dot > 0 && host.slice(dot + 1) === pattern.slice(2);
-  });
-}
-
-function normalizeIp(ip: string): string {
-  if (net.isIPv6(ip)) {
-    const sock = new net.SocketAddress({ address: ip, family: "ipv6" });
-    return sock.address;
-  }
-  return ip;
+  const subjectaltname = san.map((s) => s.replace(/^IP:/, "IP Address:")).join(", ");
+  return tls.checkServerIdentity(name, { subject: {}, subjectaltname } as unknown as PeerCertificate) === undefined;
 }
 
 interface Probe {
-  res?: IncomingMessage;
   info?: ConnectionInfo;
   date?: string;
   err?: unknown;
@@ -49,7 +34,7 @@ function get(opts: https.RequestOptions, timeoutMs: number): Promise<Probe> {
     const req = https.request({ method: "GET", headers: { accept: "application/json", "user-agent": "kubewire-doctor" }, timeout: timeoutMs, ...opts }, (res) => {
       const info = connectionInfo(res.socket);
       res.resume();
-      res.on("end", () => resolve({ res, info, date: res.headers.date }));
+      res.on("end", () => resolve({ info, date: res.headers.date }));
       res.on("error", (err) => resolve({ err }));
     });
     req.on("timeout", () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: "ETIMEDOUT" })));

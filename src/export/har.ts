@@ -2,6 +2,7 @@
 // bodies as captured, credentials redacted, the rest under "_kubewire") and a HAR entry back.
 import { isIP } from "node:net";
 import { STATUS_CODES } from "node:http";
+import { header } from "../analyze/lib/util.js";
 import { UserError } from "../errors.js";
 import { REDACTED, redactBody, redactHeaders } from "../proxy/redact.js";
 import { parseRequestInfo } from "../proxy/request-info.js";
@@ -80,10 +81,6 @@ type BodyMeta = Pick<CapturedBody, "encoding" | "truncated" | "size">;
 
 export const HAR_VERSION = "1.2";
 
-export function harCreator(version: string): { name: string; version: string } {
-  return { name: "kubewire", version };
-}
-
 const ms = (v: number) => Math.round(v * 1000) / 1000;
 
 function toNameValues(h: Headers): HarNameValue[] {
@@ -107,17 +104,12 @@ function fromNameValues(list: unknown): Headers {
   return redactHeaders(out);
 }
 
-function header(h: Headers, name: string): string | undefined {
-  const v = h[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
 function bodyMeta(b: CapturedBody | null): BodyMeta | null {
   return b ? { encoding: b.encoding, truncated: b.truncated, size: b.size } : null;
 }
 
 /** dns, connect (TLS included, as HAR wants), ssl, wait and receive from the recorded phases. */
-export function harTimings(t: Timing): { timings: HarTimings; time: number } {
+function harTimings(t: Timing): { timings: HarTimings; time: number } {
   const reused = t.reusedConnection;
   const dns = reused ? -1 : ms(t.dnsMs);
   const connect = reused ? -1 : ms(t.connectMs + t.tlsMs);
@@ -171,7 +163,7 @@ export function toHarEntry(ex: Exchange): HarEntry | null {
       headersSize: -1,
       bodySize: rq.bytes,
     },
-    response: noResponse(ex),
+    response: noResponse(),
     cache: {},
     timings,
   };
@@ -199,8 +191,8 @@ export function toHarEntry(ex: Exchange): HarEntry | null {
       if (body.encoding === "base64") entry.response.content.encoding = "base64";
       if (body.truncated) entry.response.content.comment = `truncated at capture: ${body.size} bytes on the wire`;
     }
-    if (ex.error) entry.response._error = `${ex.error.code}: ${ex.error.message}`;
   }
+  if (ex.error) entry.response._error = `${ex.error.code}: ${ex.error.message}`;
   const host = hostOf(ex.clusterUrl);
   if (host && isIP(host)) entry.serverIPAddress = host;
   if (ex.error) entry.comment = `${ex.error.code}${ex.error.phase ? ` (${ex.error.phase})` : ""}: ${ex.error.message}`;
@@ -226,7 +218,7 @@ export function toHarEntry(ex: Exchange): HarEntry | null {
   return entry;
 }
 
-function noResponse(ex: Exchange): HarEntry["response"] {
+function noResponse(): HarEntry["response"] {
   return {
     status: 0,
     statusText: "",
@@ -237,7 +229,6 @@ function noResponse(ex: Exchange): HarEntry["response"] {
     redirectURL: "",
     headersSize: -1,
     bodySize: -1,
-    ...(ex.error ? { _error: `${ex.error.code}: ${ex.error.message}` } : {}),
   };
 }
 

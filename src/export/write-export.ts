@@ -5,7 +5,7 @@ import { UserError } from "../errors.js";
 import { explainFlags, showData } from "../cli/commands/show.js";
 import type { Exchange } from "../types.js";
 import type { ListFilter, Store } from "../store/store.js";
-import { HAR_VERSION, harCreator, toHarEntry } from "./har.js";
+import { HAR_VERSION, toHarEntry } from "./har.js";
 
 export interface ExportCounts {
   written: number;
@@ -66,7 +66,7 @@ function withSink(path: string, fn: (sink: Sink) => ExportCounts): ExportCounts 
 export function exportHar(store: Store, filter: ListFilter, path: string, version: string): ExportCounts {
   return withSink(path, (sink) => {
     const counts = { written: 0, skipped: 0 };
-    const head = JSON.stringify({ log: { version: HAR_VERSION, creator: harCreator(version), pages: [], entries: [] } }, null, 2);
+    const head = JSON.stringify({ log: { version: HAR_VERSION, creator: { name: "kubewire", version }, pages: [], entries: [] } }, null, 2);
     const [before, after] = head.split('"entries": []');
     sink.write(`${before}"entries": [`);
     for (const ex of store.iterate(filter)) {

@@ -1,5 +1,6 @@
 // Before and after for one replayed request: status, latency, certificate chain, flags raised
 // (as the store holds them) and a one-line summary of how the response body changed.
+import { plural } from "../analyze/lib/util.js";
 import type { CapturedBody, Exchange } from "../types.js";
 
 export interface ReplaySide {
@@ -30,7 +31,7 @@ export interface Comparison {
 }
 
 /** A request succeeds when it got a 1xx-3xx answer from the API server and no error. */
-export function succeeds(ex: Exchange | null): boolean {
+function succeeds(ex: Exchange | null): boolean {
   return !!ex && !ex.error && !!ex.response && !ex.response.fromProxy && ex.response.status < 400;
 }
 
@@ -50,11 +51,11 @@ function parseJson(body: CapturedBody | null): Record<string, unknown> | null {
 }
 
 /** "PodList (3 items)", "Status Forbidden (message)", "Table (2 rows)", "text 120B", "no body". */
-export function bodySummary(ex: Exchange | null): string {
+function bodySummary(ex: Exchange | null): string {
   const body = ex?.response?.body ?? null;
   if (!ex?.response) return ex?.error ? `no response (${ex.error.code})` : "no response";
   if (!body) return "no body";
-  if (ex.stream?.kind === "watch") return `watch stream, ${ex.stream.events} event${ex.stream.events === 1 ? "" : "s"}`;
+  if (ex.stream?.kind === "watch") return `watch stream, ${plural(ex.stream.events, "event")}`;
   const obj = parseJson(body);
   if (!obj) return `${body.encoding === "base64" ? "binary" : "text"} ${body.size}B${body.truncated ? " (truncated)" : ""}`;
   const kind = typeof obj.kind === "string" ? obj.kind : "JSON";
@@ -63,8 +64,8 @@ export function bodySummary(ex: Exchange | null): string {
     const short = message.length > 160 ? `${message.slice(0, 157)}...` : message;
     return `Status ${String(obj.reason ?? obj.status ?? "")}${short ? ` (${short})` : ""}`;
   }
-  if (kind === "Table" && Array.isArray(obj.rows)) return `Table (${obj.rows.length} row${obj.rows.length === 1 ? "" : "s"})`;
-  if (Array.isArray(obj.items)) return `${kind} (${obj.items.length} item${obj.items.length === 1 ? "" : "s"})`;
+  if (kind === "Table" && Array.isArray(obj.rows)) return `Table (${plural(obj.rows.length, "row")})`;
+  if (Array.isArray(obj.items)) return `${kind} (${plural(obj.items.length, "item")})`;
   return kind;
 }
 

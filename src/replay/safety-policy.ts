@@ -32,7 +32,7 @@ export interface PolicyOptions {
   asGroups: string[];
 }
 
-/** Requests that change state; upgrades (exec, attach, port-forward) too. */
+/** Methods that only read; anything else changes state, and so does an upgrade (exec, attach, port-forward). */
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 const UPGRADE_SUBRESOURCES = new Set(["exec", "attach", "portforward"]);
 /** never copied from the recording: credentials, hop-by-hop headers, and what Node sets itself */
@@ -66,7 +66,7 @@ function hasRedaction(value: string | string[]): boolean {
 }
 
 /** The recorded headers minus credentials and hop-by-hop headers; impersonation replaced when asked. */
-export function replayHeaders(ex: Exchange, mode: ReplayMode, o: PolicyOptions, changes: string[]): Headers {
+function replayHeaders(ex: Exchange, mode: ReplayMode, o: PolicyOptions, changes: string[]): Headers {
   const out: Headers = {};
   const replaceIdentity = o.as !== undefined;
   for (const [name, value] of Object.entries(ex.request.headers)) {

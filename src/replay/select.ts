@@ -9,7 +9,7 @@ export interface Selection {
   filter: ListFilter;
 }
 
-export function failedRow(r: ExchangeRow): boolean {
+function failedRow(r: ExchangeRow): boolean {
   return r.status === null || r.status >= 400 || r.error !== null;
 }
 

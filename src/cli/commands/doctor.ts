@@ -52,7 +52,7 @@ Examples:
         serviceAccountDir: process.env.KUBEWIRE_SERVICE_ACCOUNT_DIR || SERVICE_ACCOUNT_DIR,
         warn: (l) => process.stderr.write(`${l}\n`),
       });
-      process.stdout.write(format === "json" ? json(publicReport(report)) : renderReport(report, paint(process.stdout)));
+      process.stdout.write(format === "json" ? json(report) : renderReport(report, paint(process.stdout)));
       process.exitCode = report.ok ? 0 : 1;
     });
   return cmd;
@@ -69,17 +69,6 @@ export function canPairs(words: string[]): Array<[string, string]> {
     pairs.push([verb, words[i + 1]]);
   }
   return pairs;
-}
-
-/** The JSON shape: {ok, context, steps: [{step, name, status, checks: [{name, status, detail, fix}]}]}. */
-function publicReport(r: DoctorReport): unknown {
-  return {
-    ok: r.ok,
-    context: r.context,
-    startedAt: r.startedAt,
-    durationMs: r.durationMs,
-    steps: r.steps.map((s) => ({ step: s.step, name: s.name, status: s.status, durationMs: s.durationMs, checks: s.checks })),
-  };
 }
 
 const MARK: Record<CheckStatus, string> = { pass: "✓", warn: "!", fail: "✗", skip: "-" };

@@ -2,6 +2,7 @@
 // and HTTP tools, or as JSON Lines (the `show -o json` shape) for scripts.
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { plural } from "../../analyze/lib/util.js";
 import { UserError } from "../../errors.js";
 import { exportHar, exportJsonl } from "../../export/write-export.js";
 import { addDbOption, openRecording } from "../db-option.js";
@@ -21,16 +22,14 @@ Examples:
   kubewire export --jsonl - --resource pods | jq -r .request.path`,
     );
   addFilterOptions(addDbOption(cmd)).action((opts) => {
-    const targets = [opts.har ? "har" : "", opts.jsonl ? "jsonl" : ""].filter(Boolean);
-    if (targets.length !== 1) throw new UserError("choose one output: --har FILE or --jsonl FILE", "kubewire export --har kubewire.har");
+    if (Boolean(opts.har) === Boolean(opts.jsonl)) throw new UserError("choose one output: --har FILE or --jsonl FILE", "kubewire export --har kubewire.har");
     const filter = filterFrom(opts);
     const store = openRecording(opts);
     try {
       const file: string = opts.har ?? opts.jsonl;
       const counts = opts.har ? exportHar(store, filter, file, packageVersion()) : exportJsonl(store, filter, file);
-      const what = `${counts.written} exchange${counts.written === 1 ? "" : "s"}`;
       const skipped = counts.skipped ? ` (${counts.skipped} without a request left out: the client failed its TLS handshake)` : "";
-      process.stderr.write(`kubewire: exported ${what} to ${file === "-" ? "stdout" : file}${skipped}\n`);
+      process.stderr.write(`kubewire: exported ${plural(counts.written, "exchange")} to ${file === "-" ? "stdout" : file}${skipped}\n`);
     } finally {
       store.close();
     }

@@ -6,12 +6,11 @@ import { UserError } from "../../errors.js";
 import { fromHarEntry } from "../../export/har.js";
 import { Store } from "../../store/store.js";
 import { flagsOf } from "../../analyze/lib/engine.js";
+import { plural } from "../../analyze/lib/util.js";
 import { stateDirPath } from "../../tls/state-dir.js";
 import type { Exchange } from "../../types.js";
 import { addDbOption } from "../db-option.js";
 import { defaultDbPath } from "../db-path.js";
-
-const BATCH = 500;
 
 export function makeImportCommand(): Command {
   const cmd = new Command("import")
@@ -27,17 +26,15 @@ Examples:
   addDbOption(cmd).action((opts) => {
     const exchanges = readHar(opts.har);
     const store = Store.open(defaultDbPath(stateDirPath(opts.stateDir), opts.db));
-    let ids: number[] = [];
+    let ids: number[];
     try {
-      store.transaction(() => {
-        for (let i = 0; i < exchanges.length; i += BATCH) ids = ids.concat(store.insertMany(exchanges.slice(i, i + BATCH), flagsOf));
-      });
+      ids = store.insertMany(exchanges, flagsOf); // one transaction: all or nothing
     } finally {
       store.close();
     }
     const kube = exchanges.filter((ex) => ex.info.isResourceRequest || /^\/(api|apis|version|healthz|livez|readyz|openapi)(\/|$)/.test(ex.request.path)).length;
     const range = ids.length ? ` as IDs ${ids[0]}-${ids[ids.length - 1]}` : "";
-    process.stdout.write(`imported ${ids.length} exchange${ids.length === 1 ? "" : "s"}${range} (${kube} Kubernetes API request${kube === 1 ? "" : "s"}) into ${store.path}\n`);
+    process.stdout.write(`imported ${plural(ids.length, "exchange")}${range} (${plural(kube, "Kubernetes API request")}) into ${store.path}\n`);
   });
   return cmd;
 }

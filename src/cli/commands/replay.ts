@@ -1,10 +1,11 @@
 // `kubewire replay`: sends recorded requests again (with the current or another context's
 // credentials, or impersonating someone) through a recording proxy, and compares before/after.
 import { Command, InvalidArgumentError, Option } from "commander";
+import { plural } from "../../analyze/lib/util.js";
 import { UserError } from "../../errors.js";
 import type { Comparison } from "../../replay/compare.js";
 import type { Planned } from "../../replay/replay-run.js";
-import { planReplay, type PolicyOptions } from "../../replay/safety-policy.js";
+import { mutationReason, planReplay, type PolicyOptions } from "../../replay/safety-policy.js";
 import { selectRows } from "../../replay/select.js";
 import type { ListFilter } from "../../store/store.js";
 import { addDbOption, openRecording } from "../db-option.js";
@@ -136,7 +137,7 @@ async function run(o: ReplayOptions, out: NodeJS.WriteStream, warn: (l: string) 
   }
   if (planned.length === 0) {
     if (o.format === "json") out.write(json({ replayed: [], refused, summary: summary([], refused, selected) }));
-    else out.write(`${refused.map((r) => renderRefused(r, p)).join("")}\nnothing replayed: all ${selected} selected request${selected === 1 ? " was" : "s were"} refused\n`);
+    else out.write(`${refused.map((r) => renderRefused(r, p)).join("")}\nnothing replayed: all ${plural(selected, "selected request was", "selected requests were")} refused\n`);
     return 1;
   }
   const { runReplays } = await import("../../replay/replay-run.js");
@@ -158,10 +159,6 @@ async function run(o: ReplayOptions, out: NodeJS.WriteStream, warn: (l: string) 
 function summary(comparisons: Comparison[], refused: Refused[], selected: number) {
   const succeeded = comparisons.filter((c) => c.succeeds).length;
   return { selected, replayed: comparisons.length, succeeded, failed: comparisons.length - succeeded, refused: refused.length };
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
 function requestLine(id: number, method: string, path: string, query: string): string {
@@ -218,7 +215,7 @@ function renderDryRun(planned: Planned[], refused: Refused[], context: string, o
     for (const change of plan.changes) out.push(`   note: ${change}`);
   }
   for (const r of refused) out.push(renderRefused(r, p).trimEnd());
-  if (o.policy.allowMutations && planned.some((it) => it.plan.method !== "GET")) out.push("", p.yellow("--allow-mutations: requests above that change state WILL change the cluster when sent"));
+  if (o.policy.allowMutations && planned.some((it) => mutationReason(it.original) !== null)) out.push("", p.yellow("--allow-mutations: requests above that change state WILL change the cluster when sent"));
   return `${out.join("\n")}\n`;
 }
 

@@ -1,8 +1,11 @@
 // Sends the doctor's API requests (steps 5-7) through the recording proxy, using the CA and
-// token of the kubeconfig it generated, so each one is recorded as an ordinary exchange.
+// token of the kubeconfig it generated, so each one is recorded as an ordinary exchange; reads the answers.
 import https from "node:https";
-import { readFileSync } from "node:fs";
-import { parse } from "yaml";
+import { adviceFor } from "../../proxy/failure-message.js";
+import type { CheckResult } from "../../types.js";
+import { hostOf } from "../../kubeconfig/proxy-env.js";
+import { readProxyKubeconfig } from "../../replay/send.js";
+import { fail, warn } from "./step.js";
 
 export interface ProxyAnswer {
   status: number;
@@ -19,11 +22,10 @@ export class ProxyClient {
   private readonly token: string;
 
   constructor(kubeconfigPath: string, private readonly timeoutMs: number) {
-    const kc = parse(readFileSync(kubeconfigPath, "utf8"));
-    const cluster = kc.clusters[0].cluster;
-    this.server = new URL(cluster.server);
-    this.token = kc.users[0].user.token;
-    this.agent = new https.Agent({ keepAlive: true, ca: Buffer.from(cluster["certificate-authority-data"], "base64").toString("utf8") });
+    const target = readProxyKubeconfig(kubeconfigPath);
+    this.server = target.url;
+    this.token = target.token;
+    this.agent = new https.Agent({ keepAlive: true, ca: target.caPem });
   }
 
   request(method: string, path: string, body?: unknown): Promise<ProxyAnswer> {
@@ -32,7 +34,7 @@ export class ProxyClient {
       const req = https.request(
         {
           method,
-          host: this.server.hostname.replace(/^\[|\]$/g, ""),
+          host: hostOf(this.server),
           port: this.server.port,
           path,
           agent: this.agent,
@@ -76,4 +78,11 @@ export class ProxyClient {
 export function answerText(a: ProxyAnswer): string {
   if (a.json && typeof a.json.message === "string") return a.json.message;
   return a.text.split("\n")[0].replace(/^kubewire: /, "").slice(0, 400);
+}
+
+/** A problem common to every answer: kubewire could not reach the server, or the credentials were refused. */
+export function answerProblem(name: string, a: ProxyAnswer): CheckResult | undefined {
+  if (a.proxyError) return fail(name, `kubewire could not reach the API server: ${answerText(a)}`, adviceFor(a.proxyError) ?? "see the earlier steps");
+  if (a.status === 401) return warn(name, "401 Unauthorized: the server rejected the credentials before answering (see step 6)", "fix the credentials (step 6)");
+  return undefined;
 }

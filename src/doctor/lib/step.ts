@@ -4,7 +4,7 @@ import type { CheckResult, CheckStatus } from "../../types.js";
 import type { LoadedKubeconfig } from "../../kubeconfig/load.js";
 import type { Upstream } from "../../kubeconfig/upstream.js";
 import type { ProxyClient } from "./proxy-client.js";
-import type { JwtClaims } from "./jwt.js";
+import { age } from "../../cli/output.js";
 
 export interface DoctorOptions {
   kubeconfig?: string;
@@ -36,8 +36,8 @@ export interface DoctorContext {
   user?: Record<string, any>;
   /** server host and port, once known */
   server?: URL;
-  addresses: string[];
-  jwt?: JwtClaims;
+  /** the user's client certificate (PEM), once step 1 has read and parsed it */
+  clientCertPem?: string;
   /** why credentials may be rejected, found before asking the server (expired token, certificate, ...) */
   expiredCredential?: string;
   /** the proxy run that steps 5-7 go through */
@@ -67,10 +67,11 @@ export interface StepReport {
   step: number;
   name: string;
   status: CheckStatus;
-  checks: CheckResult[];
   durationMs: number;
+  checks: CheckResult[];
 }
 
+/** What `doctor -o json` prints and what is kept under meta "doctor:last". */
 export interface DoctorReport {
   ok: boolean;
   context: string | null;
@@ -96,10 +97,7 @@ export function errorText(err: unknown): string {
   return ((err as Error)?.message ?? String(err)).split("\n")[0];
 }
 
-/** Human time to or since an instant: "in 3h", "2d ago". */
+/** Human time to or since an instant, in kubectl's style: "in 3h12m", "2d ago". */
 export function relative(ms: number, now = Date.now()): string {
-  const d = Math.abs(ms - now);
-  const s = Math.round(d / 1000);
-  const text = s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : s < 172_800 ? `${Math.round(s / 3600)}h` : `${Math.round(s / 86400)}d`;
-  return ms >= now ? `in ${text}` : `${text} ago`;
+  return ms >= now ? `in ${age(ms - now)}` : `${age(now - ms)} ago`;
 }
