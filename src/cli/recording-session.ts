@@ -43,6 +43,8 @@ export interface RecordingSession {
   recorder: Recorder;
   dbPath: string;
   kubeconfigPath: string;
+  /** what the generated kubeconfig holds, for kubewire's own requests through the proxy (doctor, replay) */
+  client: { url: URL; caPem: string; token: string };
   stateDir: string;
   /** stop accepting, cut open streams after graceMs, flush every record */
   stop(graceMs?: number): Promise<RecorderStats>;
@@ -113,6 +115,7 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
     recorder,
     dbPath,
     kubeconfigPath,
+    client: { url: new URL(proxy.url), caPem: local.ca.certPem, token },
     stateDir,
     stop: (graceMs = 1000) =>
       (stopping ??= (async () => {

@@ -62,7 +62,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
             headersTimeoutMs: opts.timeoutMs,
             warn: opts.warn,
           });
-          ctx.client = new ProxyClient(session.kubeconfigPath, opts.timeoutMs + 1000);
+          ctx.client = new ProxyClient(session.client, opts.timeoutMs + 1000);
         } catch (err) {
           sessionError = errorText(err);
         }

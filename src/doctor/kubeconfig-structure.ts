@@ -3,7 +3,8 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { delimiter } from "node:path";
-import { kubeconfigFiles, loadKubeconfig, mergeKubeconfigs, readKubeconfigFile } from "../kubeconfig/load.js";
+import { loadKubeconfig } from "../kubeconfig/load.js";
+import { kubeconfigFiles, mergeKubeconfigs, readKubeconfigFile } from "../kubeconfig/read.js";
 import { resolveUpstream } from "../kubeconfig/upstream.js";
 import type { CheckResult } from "../types.js";
 import { errorText, fail, pass, warn, type DoctorContext, type Step, type StepOutcome } from "./lib/step.js";

@@ -4,7 +4,6 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { UserError } from "../errors.js";
 import { kubeconfigFiles, mergeKubeconfigs, readKubeconfigFile } from "./read.js";
 
-export { kubeconfigFiles, mergeKubeconfigs, readKubeconfigFile };
 
 type Raw = Record<string, any>;
 interface Named {

@@ -7,6 +7,7 @@ import type { Upstream } from "../kubeconfig/upstream.js";
 import { connectionInfo, UpstreamError, type UpstreamAgent } from "../tls/upstream-agent.js";
 import type { Exchange, Timing } from "../types.js";
 import { BodyCapture } from "./body-capture.js";
+import { HOP_BY_HOP } from "./headers.js";
 import { answer, noteFailure } from "./proxy-answer.js";
 import { redactBody, redactHeaders } from "./redact.js";
 import { parseRequestInfo } from "./request-info.js";
@@ -55,9 +56,6 @@ export function newExchange(req: IncomingMessage, upstream: Upstream, startedAt:
     stream: null,
   };
 }
-
-/** Hop-by-hop headers (RFC 9110 7.6.1) and what only this hop may read: never forwarded. */
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate", "te", "trailer", "upgrade", "expect", "host", "authorization"]);
 
 /** The client's headers as it sent them (case and order kept) minus hop-by-hop ones, plus the upstream credentials. */
 export function requestHeaders(raw: string[], credentials: Record<string, string>, hostHeader: string): string[] {

@@ -12,6 +12,7 @@ import { UpstreamAgent, UpstreamError } from "../tls/upstream-agent.js";
 import type { Exchange } from "../types.js";
 import { emptyTiming, makeForwarder, newExchange, type ExchangeSink } from "./forward.js";
 import { answer, answerRaw, noteFailure, TEXT_PLAIN } from "./proxy-answer.js";
+import { REPLAY_HEADER } from "./headers.js";
 import { round } from "./upstream-target.js";
 import { makeProxyAuth } from "./proxy-auth.js";
 import { proxyUpgrade } from "./upgrade.js";
@@ -63,7 +64,6 @@ function markReplay(req: IncomingMessage, exchange: Exchange): void {
   delete exchange.request.headers[REPLAY_HEADER];
 }
 
-export const REPLAY_HEADER = "x-kubewire-replay-of";
 
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const { upstream, sink } = opts;

@@ -5,7 +5,7 @@ import { Store } from "../store/store.js";
 import type { Exchange } from "../types.js";
 import { compare, type Comparison } from "./compare.js";
 import type { SendPlan } from "./safety-policy.js";
-import { inParallel, makeAgent, readProxyKubeconfig, sendReplay, type SendResult } from "./send.js";
+import { inParallel, makeAgent, sendReplay, type SendResult } from "./send.js";
 
 export interface Planned {
   original: Exchange;
@@ -46,7 +46,7 @@ export async function runReplays(items: Planned[], o: ReplayRunOptions): Promise
   const startedAt = Date.now();
   let sent: SendResult[];
   try {
-    const target = readProxyKubeconfig(session.kubeconfigPath);
+    const target = session.client;
     const agent = makeAgent(target, o.concurrency);
     try {
       sent = await inParallel(items, o.concurrency, (it) =>

@@ -2,6 +2,7 @@
 // were truncated or redacted, and requests never recorded; strips credentials; bounds watches.
 import { REDACTED } from "../proxy/redact.js";
 import type { Exchange, Headers } from "../types.js";
+import { HOP_BY_HOP, REPLAY_HEADER } from "../proxy/headers.js";
 
 export type ReplayMode = "plain" | "watch" | "stream" | "upgrade";
 
@@ -35,11 +36,8 @@ export interface PolicyOptions {
 /** Methods that only read; anything else changes state, and so does an upgrade (exec, attach, port-forward). */
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 const UPGRADE_SUBRESOURCES = new Set(["exec", "attach", "portforward"]);
-/** never copied from the recording: credentials, hop-by-hop headers, and what Node sets itself */
-const DROPPED = new Set([
-  "authorization", "proxy-authorization", "cookie", "x-kubewire-token", "x-kubewire-replay-of",
-  "host", "content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
-]);
+/** never copied from the recording: hop-by-hop headers and credentials, the replay mark, and what Node sets itself */
+const DROPPED = new Set([...HOP_BY_HOP, "cookie", "x-kubewire-token", REPLAY_HEADER, "content-length", "transfer-encoding"]);
 const UPGRADE_KEPT = new Set(["connection", "upgrade"]);
 
 function isUpgrade(ex: Exchange): boolean {

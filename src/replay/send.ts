@@ -1,10 +1,8 @@
 // Sends planned replays through a running kubewire proxy (so they are recorded like any other
-// request), trusting its CA and using its token from the generated kubeconfig; bounded in parallel.
-import { readFileSync } from "node:fs";
+// request), trusting its CA and using this run's proxy token (RecordingSession.client); bounded in parallel.
 import https from "node:https";
 import type { IncomingMessage } from "node:http";
-import { parse } from "yaml";
-import { REPLAY_HEADER } from "../proxy/server.js";
+import { REPLAY_HEADER } from "../proxy/headers.js";
 import type { SendPlan } from "./safety-policy.js";
 
 export interface ProxyTarget {
@@ -18,20 +16,6 @@ export interface SendResult {
   status: number | null;
   error: string | null;
   ms: number;
-}
-
-/** Server, CA and token of the kubeconfig kubewire wrote for this run. */
-export function readProxyKubeconfig(path: string): ProxyTarget {
-  const doc = parse(readFileSync(path, "utf8")) as {
-    clusters: { cluster: { server: string; "certificate-authority-data": string } }[];
-    users: { user: { token: string } }[];
-  };
-  const cluster = doc.clusters[0].cluster;
-  return {
-    url: new URL(cluster.server),
-    caPem: Buffer.from(cluster["certificate-authority-data"], "base64").toString("utf8"),
-    token: doc.users[0].user.token,
-  };
 }
 
 export interface SendOptions {

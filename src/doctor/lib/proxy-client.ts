@@ -4,7 +4,7 @@ import https from "node:https";
 import { adviceFor } from "../../proxy/failure-message.js";
 import type { CheckResult } from "../../types.js";
 import { hostOf } from "../../kubeconfig/proxy-env.js";
-import { readProxyKubeconfig } from "../../replay/send.js";
+import type { RecordingSession } from "../../cli/recording-session.js";
 import { fail, warn } from "./step.js";
 
 export interface ProxyAnswer {
@@ -21,8 +21,7 @@ export class ProxyClient {
   private readonly server: URL;
   private readonly token: string;
 
-  constructor(kubeconfigPath: string, private readonly timeoutMs: number) {
-    const target = readProxyKubeconfig(kubeconfigPath);
+  constructor(target: RecordingSession["client"], private readonly timeoutMs: number) {
     this.server = target.url;
     this.token = target.token;
     this.agent = new https.Agent({ keepAlive: true, ca: target.caPem });
