@@ -3,7 +3,7 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { delimiter } from "node:path";
-import { loadKubeconfig } from "../kubeconfig/load.js";
+import { contextOf } from "../kubeconfig/load.js";
 import { kubeconfigFiles, mergeKubeconfigs, readKubeconfigFile } from "../kubeconfig/read.js";
 import { resolveUpstream } from "../kubeconfig/upstream.js";
 import type { CheckResult } from "../types.js";
@@ -329,7 +329,7 @@ export const kubeconfigStructure: Step = {
     if (!server.url) return { checks, blocks: ALL_LATER.slice(1) };
 
     try {
-      ctx.loaded = loadKubeconfig({ kubeconfig: opts.kubeconfig, context: contextName, env: opts.env });
+      ctx.loaded = contextOf(ctx.files, merged, contextName); // the files step 1 read, not read again
       if (!material.broken) ctx.upstream = await resolveUpstream(ctx.loaded);
     } catch (err) {
       checks.push(fail("load", errorText(err), (err as { hint?: string }).hint ?? "fix the entry named above"));

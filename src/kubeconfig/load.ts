@@ -31,7 +31,12 @@ export interface LoadOptions {
 
 export function loadKubeconfig(opts: LoadOptions = {}): LoadedKubeconfig {
   const files = kubeconfigFiles(opts.kubeconfig, opts.env ?? process.env);
-  const merged = mergeKubeconfigs(files.map(readKubeconfigFile));
+  return contextOf(files, mergeKubeconfigs(files.map(readKubeconfigFile)), opts.context);
+}
+
+/** The context (--context, else current-context) of kubeconfig files already read and merged (kubeconfig/read.ts). */
+export function contextOf(files: string[], merged: Raw, context?: string): LoadedKubeconfig {
+  const opts = { context };
   const where = files.length === 1 ? files[0] : `${files.length} merged kubeconfig files`;
   const contexts = (merged.contexts as Named[]).map((c) => c.name);
   const contextName = opts.context || merged["current-context"];
