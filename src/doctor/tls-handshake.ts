@@ -3,7 +3,7 @@
 import https from "node:https";
 import net from "node:net";
 import tls, { type PeerCertificate } from "node:tls";
-import { connectionInfo, UpstreamAgent, verifyMessage, type ConnectionInfo } from "../tls/upstream-agent.js";
+import { hostMismatchDetail, connectionInfo, UpstreamAgent, verifyMessage, type ConnectionInfo } from "../tls/upstream-agent.js";
 import { adviceFor, classifyFailure } from "../proxy/failure-message.js";
 import type { CertInfo, CheckResult } from "../types.js";
 import { defaultPort, hostOf } from "../kubeconfig/proxy-env.js";
@@ -138,7 +138,7 @@ export const tlsHandshake: Step = {
 function namesCheck(name: string, origin: string, leaf: CertInfo): CheckResult {
   const sans = leaf.san.join(", ") || "none";
   if (sanMatches(name, leaf.san)) return pass("names", `${name} (${origin}) is among the SANs: ${sans}`);
-  return fail("names", `x509: certificate is valid for ${leaf.san.map((s) => s.replace(/^(DNS|IP):/, "")).join(", ") || "no names"}, not ${name} (${origin})`, "use a server address the certificate names, or set tls-server-name in the cluster entry to one of them");
+  return fail("names", `${hostMismatchDetail(name, leaf)} (${origin}; SANs: ${sans})`, "use a server address the certificate names, or set tls-server-name in the cluster entry to one of them");
 }
 
 function validityCheck(leaf: CertInfo): CheckResult {

@@ -165,7 +165,7 @@ export class UpstreamAgent extends https.Agent {
 }
 
 /** Go's x509.HostnameError wording, so the line reads as kubectl would print it without kubewire. */
-function hostMismatchDetail(host: string, leaf: CertInfo | undefined): string {
+export function hostMismatchDetail(host: string, leaf: CertInfo | undefined): string {
   const san = leaf?.san ?? [];
   if (net.isIP(host)) {
     const ips = san.filter((s) => s.startsWith("IP:")).map((s) => s.slice(3));
