@@ -6,7 +6,7 @@ import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import type { RequestInfo } from "../types.js";
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, findResource, servesGroupVersion, type ResourceDef } from "./discovery.js";
-import { chooseProtocol, rejectUpgrade, serveSpdyEcho, serveWebSocketExec } from "./exec.js";
+import { chooseProtocol, refuseMissingContainer, rejectUpgrade, serveSpdyEcho, serveWebSocketExec } from "./exec.js";
 import { serveLogs } from "./logs.js";
 import { decodeProtobuf, isProtobuf } from "./proto.js";
 import { impersonate } from "./impersonation.js";
@@ -181,6 +181,7 @@ export class DemoApi {
     }
     const pod = this.ctx.store.get("/pods", info.namespace, info.name);
     if (!pod) return fail(st.notFound("", "pods", info.name));
+    if (refuseMissingContainer(socket, pod, info.name, url, headers)) return;
     const upgrade = String(req.headers.upgrade ?? "").toLowerCase();
     if (upgrade === "websocket") {
       const protocol = chooseProtocol(req);

@@ -1,8 +1,10 @@
 // pods/exec and pods/attach: a hand-written RFC 6455 WebSocket (channel.k8s.io v4/v5
-// subprotocols) running a tiny fake shell, and a SPDY/3.1 "upgrade" that only echoes bytes.
+// subprotocols) running a tiny fake shell that reads stdin, a SPDY/3.1 "upgrade" that only echoes
+// bytes, and the refusals kube-apiserver writes before any upgrade (a container the pod lacks).
 import { createHash } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
+import * as st from "./status.js";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
@@ -76,15 +78,25 @@ export function chooseProtocol(req: IncomingMessage): string | undefined {
   return PROTOCOLS.find((p) => offered.includes(p));
 }
 
-/** Completes the WebSocket handshake and runs the command (exec) or prints a banner (attach). */
+/** v5.channel.k8s.io: a message on this channel closes the stream whose number it carries. */
+const CLOSE_CHANNEL = 255;
+
+/** Completes the WebSocket handshake and runs the command (exec) or prints a banner (attach). With
+ * stdin, `sh` runs each line it reads and `cat` copies it, both until stdin closes (v5 close signal,
+ * or the client's close frame); other commands ignore stdin and end at once, as a real process
+ * would. The end is Go's: stdout, the Status on channel 3, a close frame, then the connection is
+ * closed outright (not half-closed), so a client's late stdin meets a closed socket. */
 export function serveWebSocketExec(req: IncomingMessage, socket: Duplex, protocol: string, headers: Record<string, string>, command: string[], attach: boolean): void {
   const key = String(req.headers["sec-websocket-key"] ?? "");
   const accept = createHash("sha1").update(key + GUID).digest("base64");
   rawResponse(socket, 101, "Switching Protocols", { Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Accept": accept, "Sec-WebSocket-Protocol": protocol, ...headers });
   const send = (channel: number, data: string): void => {
-    if (!socket.destroyed) socket.write(frame(0x2, Buffer.concat([Buffer.from([channel]), Buffer.from(data)])));
+    if (!socket.destroyed && socket.writable) socket.write(frame(0x2, Buffer.concat([Buffer.from([channel]), Buffer.from(data)])));
   };
+  const query = new URL(req.url ?? "/", "https://demo.invalid").searchParams;
+  const reading = !attach && query.get("stdin") === "true" && (command[0] === "sh" || command[0] === "cat") && command.length === 1;
   let pending: Buffer = Buffer.alloc(0);
+  let input = "";
   let closed = false;
   const close = (): void => {
     if (closed) return;
@@ -94,22 +106,41 @@ export function serveWebSocketExec(req: IncomingMessage, socket: Duplex, protoco
       code.writeUInt16BE(1000);
       socket.write(frame(0x8, code));
       socket.end();
+      socket.once("finish", () => socket.destroy());
+    }
+  };
+  const finish = (): void => {
+    if (closed) return;
+    if (reading && input !== "") stdin(Buffer.from("\n"));
+    send(3, JSON.stringify({ metadata: {}, status: "Success" }));
+    // Give the client a moment to read stdout before the close frame; the close ends the stream.
+    setImmediate(close);
+  };
+  const stdin = (data: Buffer): void => {
+    if (command[0] === "cat") return send(1, data.toString("utf8"));
+    input += data.toString("utf8");
+    let nl: number;
+    while ((nl = input.indexOf("\n")) !== -1) {
+      const line = input.slice(0, nl).trim();
+      input = input.slice(nl + 1);
+      if (line) send(1, fakeShell(line.split(/\s+/)));
     }
   };
   socket.on("data", (chunk: Buffer) => {
     const parsed = parseFrames(Buffer.concat([pending, chunk]));
     pending = parsed.rest;
     for (const f of parsed.frames) {
-      if (f.opcode === 0x8) close();
+      if (f.opcode === 0x8) finish();
       else if (f.opcode === 0x9 && !socket.destroyed) socket.write(frame(0xa, f.payload));
+      else if (reading && f.opcode === 0x2 && f.payload[0] === 0) stdin(f.payload.subarray(1));
+      else if (reading && f.opcode === 0x2 && f.payload[0] === CLOSE_CHANNEL && f.payload[1] === 0) finish();
     }
   });
   socket.on("error", () => socket.destroy());
   socket.on("close", () => (closed = true));
-  send(1, attach ? "demo: attached\n" : fakeShell(command));
-  send(3, JSON.stringify({ metadata: {}, status: "Success" }));
-  // Give the client a moment to read stdout before the close frame; the close ends the stream.
-  setImmediate(close);
+  if (attach) send(1, "demo: attached\n");
+  else if (!reading) send(1, fakeShell(command));
+  if (!reading) finish();
 }
 
 /** Answers an SPDY/3.1 upgrade and echoes every byte back (a fixture for proxy tests, not SPDY). */
@@ -125,4 +156,30 @@ export function serveSpdyEcho(socket: Duplex, head: Buffer, headers: Record<stri
 export function rejectUpgrade(socket: Duplex, code: number, reason: string, body: string, headers: Record<string, string>): void {
   rawResponse(socket, code, reason, { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(body)), Connection: "close", ...headers });
   socket.end(body);
+}
+
+/** Writes a Status the way kube-apiserver's Go server streams it: `Transfer-Encoding: chunked`. */
+function refuseChunked(socket: Duplex, status: st.Status, headers: Record<string, string>): void {
+  const body = Buffer.from(JSON.stringify(status));
+  const reason = status.code === 400 ? "Bad Request" : status.code === 404 ? "Not Found" : "Error";
+  rawResponse(socket, status.code, reason, { "Content-Type": "application/json", "Transfer-Encoding": "chunked", Connection: "close", ...headers });
+  socket.end(Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from("\r\n0\r\n\r\n")]));
+}
+
+/**
+ * kube-apiserver checks the container before any upgrade (ExecLocation / AttachLocation in
+ * pkg/registry/core/pod/strategy.go) and refuses a missing one with a 400 BadRequest Status:
+ * `container NAME is not valid for pod POD`, or asks for a name when the pod has several.
+ * Returns true when it refused.
+ */
+export function refuseMissingContainer(socket: Duplex, pod: Record<string, unknown>, podName: string, url: URL, headers: Record<string, string>): boolean {
+  const names = ((pod.spec as { containers?: { name: string }[] } | undefined)?.containers ?? []).map((c) => c.name);
+  const container = url.searchParams.get("container") ?? "";
+  let message = "";
+  if (container === "" && names.length === 0) message = `a container name must be specified for pod ${podName}`;
+  else if (container === "" && names.length > 1) message = `a container name must be specified for pod ${podName}, choose one of: [${names.join(" ")}]`;
+  else if (container !== "" && !names.includes(container)) message = `container ${container} is not valid for pod ${podName}`;
+  if (!message) return false;
+  refuseChunked(socket, st.badRequest(message), headers);
+  return true;
 }

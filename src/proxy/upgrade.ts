@@ -1,24 +1,19 @@
-// Proxies HTTP upgrades (exec, attach, port-forward) in both directions, WebSocket
-// and SPDY/3.1 alike, by piping sockets: http-proxy's own handler refuses SPDY.
+// Proxies HTTP upgrades (exec, attach, port-forward) in both directions, WebSocket and SPDY/3.1
+// alike, by relaying sockets (http-proxy's own handler refuses SPDY); a refused or ignored upgrade
+// is answered as an ordinary response, re-framed and redacted like any other.
 import https from "node:https";
 import type { IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Upstream } from "../kubeconfig/upstream.js";
-import { connectionInfo, type UpstreamAgent } from "../tls/upstream-agent.js";
-import type { Exchange } from "../types.js";
+import { connectionInfo, UpstreamError, type UpstreamAgent } from "../tls/upstream-agent.js";
+import type { Exchange, ExchangeError } from "../types.js";
+import { BodyCapture } from "./body-capture.js";
 import type { ExchangeSink } from "./forward.js";
+import { endToEndResponseHeaders, upgradeRequestHeaders } from "./headers.js";
 import { answerRaw, noteFailure } from "./proxy-answer.js";
-import { redactHeaders } from "./redact.js";
+import { redactBody, redactHeaders } from "./redact.js";
 import { copyHandshake, countConnectionUse, round, upstreamTarget } from "./upstream-target.js";
-
-/** Upgrades keep Connection and Upgrade; the client's proxy token and Host stay on this hop. */
-const THIS_HOP = new Set(["authorization", "host"]);
-
-function headLines(statusLine: string, rawHeaders: string[]): string {
-  let head = `${statusLine}\r\n`;
-  for (let i = 0; i < rawHeaders.length; i += 2) head += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
-  return `${head}\r\n`;
-}
 
 export interface UpgradeOptions {
   upstream: Upstream;
@@ -26,6 +21,99 @@ export interface UpgradeOptions {
   sink: ExchangeSink;
   /** sockets kept so that shutdown can cut them */
   track: (socket: Duplex) => void;
+}
+
+/** Per-call settings; the defaults are ProxyOptions' defaults. */
+export interface UpgradeTuning {
+  /** how long the API server may take to answer the upgrade's headers, from the request's arrival (0: no limit) */
+  headersTimeoutMs?: number;
+  /** bytes kept of a request body and of a refused upgrade's body */
+  captureLimit?: number;
+  /** how long a side that ended is given to close after the other side closed, before it is cut */
+  lingerMs?: number;
+}
+
+const DEFAULTS = { headersTimeoutMs: 60_000, captureLimit: 64 * 1024, lingerMs: 10_000 };
+
+/** Statuses whose responses carry no body (RFC 9110 6.4.1). */
+const NO_BODY = new Set([204, 304]);
+
+function headLines(statusLine: string, rawHeaders: string[]): string {
+  let head = `${statusLine}\r\n`;
+  for (let i = 0; i < rawHeaders.length; i += 2) head += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
+  return `${head}\r\n`;
+}
+
+/**
+ * The body of the upgrade request itself, read off the raw socket (Node's parser hands the socket
+ * over right after the headers): Content-Length bytes or a chunked body, de-chunked. What follows
+ * it belongs to the upgraded protocol.
+ */
+class RequestBodyReader {
+  private readonly chunked: boolean;
+  private remaining: number;
+  private state: "size" | "data" | "data-end" | "trailer" | "done";
+  private line = "";
+
+  constructor(req: IncomingMessage) {
+    this.chunked = String(req.headers["transfer-encoding"] ?? "").toLowerCase().includes("chunked");
+    const length = Number(req.headers["content-length"] ?? 0);
+    this.remaining = !this.chunked && Number.isFinite(length) && length > 0 ? length : 0;
+    this.state = this.chunked ? "size" : this.remaining > 0 ? "data" : "done";
+  }
+
+  get done(): boolean {
+    return this.state === "done";
+  }
+
+  /** Splits `buf` into body bytes and, once the body is complete, what follows it. */
+  feed(buf: Buffer): { body: Buffer[]; rest: Buffer | null } {
+    const body: Buffer[] = [];
+    let pos = 0;
+    while (pos < buf.length && this.state !== "done") {
+      if (this.state === "data") {
+        const take = Math.min(this.remaining, buf.length - pos);
+        body.push(buf.subarray(pos, pos + take));
+        pos += take;
+        this.remaining -= take;
+        if (this.remaining === 0) this.state = this.chunked ? "data-end" : "done";
+        continue;
+      }
+      // a line: a chunk size, the CRLF after a chunk's data, or a trailer line
+      const nl = buf.indexOf(10, pos);
+      const end = nl === -1 ? buf.length : nl + 1;
+      this.line += buf.toString("latin1", pos, end);
+      pos = end;
+      if (nl === -1) continue;
+      const text = this.line.trim();
+      this.line = "";
+      if (this.state === "data-end") this.state = "size";
+      else if (this.state === "size") {
+        const size = /^[0-9a-fA-F]+$/.test(text.split(";")[0].trim()) ? parseInt(text.split(";")[0], 16) : NaN;
+        if (!Number.isFinite(size)) throw new Error(`malformed chunk size ${JSON.stringify(text.slice(0, 40))}`);
+        this.state = size === 0 ? "trailer" : "data";
+        this.remaining = size;
+      } else if (text === "") this.state = "done";
+    }
+    return { body, rest: this.state === "done" ? buf.subarray(pos) : null };
+  }
+}
+
+/** Bytes handed to a socket and those the socket took (its write callbacks): the difference never left kubewire. */
+class Relay {
+  queued = 0;
+  delivered = 0;
+  constructor(readonly to: Duplex) {}
+  write(chunk: Buffer): boolean {
+    if (!this.to.writable) return true;
+    this.queued += chunk.length;
+    return this.to.write(chunk, (err) => {
+      if (!err) this.delivered += chunk.length;
+    });
+  }
+  get pending(): number {
+    return this.queued - this.delivered;
+  }
 }
 
 export function proxyUpgrade(
@@ -36,26 +124,54 @@ export function proxyUpgrade(
   credentials: Record<string, string>,
   exchange: Exchange,
   t0: number,
+  tuning: UpgradeTuning = {},
 ): void {
   const { upstream, sink } = opts;
+  const { headersTimeoutMs, captureLimit, lingerMs } = { ...DEFAULTS, ...tuning };
   const target = upstreamTarget(upstream.server);
-  const headers: Record<string, string | string[]> = { host: target.hostHeader };
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !THIS_HOP.has(k)) headers[k] = v;
-  Object.assign(headers, credentials);
-  const upReq = https.request({ host: target.host, port: target.port, method: req.method, path: target.basePath + (req.url ?? "/"), headers, agent: opts.agent });
+  const info = exchange.info;
+  const upReq = https.request({
+    host: target.host,
+    port: target.port,
+    method: req.method,
+    path: target.basePath + (req.url ?? "/"),
+    headers: upgradeRequestHeaders(req.rawHeaders, credentials, target.hostHeader),
+    agent: opts.agent,
+  });
+  // Send the request framed as the client framed it: no body means no Transfer-Encoding either.
+  upReq.useChunkedEncodingByDefault = false;
+
   let recorded = false;
-  let bytesIn = head.length;
+  let bytesIn = 0;
   let bytesOut = 0;
-  let endedBy: "client" | "server" | "proxy" = "server";
+  let endedBy: "client" | "server" | "proxy" | null = null;
+  const reqBody = new BodyCapture(captureLimit);
   const record = () => {
     if (recorded) return;
     recorded = true;
+    if (headerTimer) clearTimeout(headerTimer);
     exchange.timing.totalMs = round(performance.now() - t0);
+    exchange.request.bytes = reqBody.size;
+    exchange.request.body = redactBody(reqBody.result(), info, req.headers["content-type"]);
     if (exchange.response?.status === 101) {
-      exchange.stream = { kind: "upgrade", events: 0, bytesIn, bytesOut, durationMs: exchange.timing.totalMs, endedBy };
+      exchange.stream = { kind: "upgrade", events: 0, bytesIn, bytesOut, durationMs: exchange.timing.totalMs, endedBy: endedBy ?? "server" };
     }
     sink.record(exchange);
   };
+
+  // The API server has until the deadline, counted from the request's arrival, to answer.
+  let headerTimer: NodeJS.Timeout | null = null;
+  if (headersTimeoutMs > 0) {
+    const left = Math.max(0, headersTimeoutMs - (performance.now() - t0));
+    headerTimer = setTimeout(() => upReq.destroy(new UpstreamError(`the API server sent no response headers within ${headersTimeoutMs} ms`, "ETIMEDOUT", "headers")), left);
+    headerTimer.unref();
+  }
+  const answered = () => {
+    if (headerTimer) clearTimeout(headerTimer);
+    headerTimer = null;
+    exchange.timing.ttfbMs = round(performance.now() - t0);
+  };
+
   upReq.on("socket", (socket) => countConnectionUse(exchange, socket));
   client.on("error", () => undefined);
   client.once("close", () => {
@@ -65,60 +181,188 @@ export function proxyUpgrade(
       record();
     }
   });
-  upReq.on("upgrade", (res, upSocket, upHead) => {
-    exchange.timing.ttfbMs = round(performance.now() - t0);
+
+  // The request's own body goes upstream; what follows it waits for the 101.
+  const body = new RequestBodyReader(req);
+  let early: Buffer = Buffer.alloc(0);
+  const takeBody = (buf: Buffer) => {
+    let part: { body: Buffer[]; rest: Buffer | null };
+    try {
+      part = body.feed(buf);
+    } catch (err) {
+      upReq.destroy(new UpstreamError(`kubewire could not read the request body: ${(err as Error).message}`, "CLIENT_BAD_REQUEST", "headers"));
+      return;
+    }
+    for (const b of part.body) {
+      reqBody.push(b);
+      upReq.write(b);
+    }
+    if (part.rest) {
+      early = Buffer.concat([early, part.rest]);
+      client.removeListener("data", takeBody);
+      client.pause();
+      upReq.end();
+    }
+  };
+  if (body.done) {
+    early = head;
+    upReq.end();
+  } else {
+    takeBody(head);
+    if (!body.done) client.on("data", takeBody);
+  }
+
+  upReq.on("upgrade", (res, upSocket: Socket, upHead: Buffer) => {
+    answered();
     exchange.tls = connectionInfo(upSocket)?.tls ?? null;
     copyHandshake(exchange, connectionInfo(upSocket));
     exchange.response = { status: res.statusCode ?? 101, headers: redactHeaders(res.headers), body: null, bytes: 0, fromProxy: false };
     opts.track(upSocket);
-    client.write(headLines(`HTTP/1.1 ${res.statusCode} ${res.statusMessage}`, res.rawHeaders));
+    client.removeListener("data", takeBody);
+    relayBoth(client, upSocket, headLines(`HTTP/1.1 ${res.statusCode} ${res.statusMessage}`, res.rawHeaders), upHead, early);
+  });
+
+  /**
+   * Both directions until both sides are closed. A side that ends (FIN) or fails gets what is queued
+   * for the other flushed and then an end(), never a destroy(); a side still open after the other
+   * closed is given lingerMs to close before it is cut.
+   */
+  function relayBoth(c: Duplex, u: Socket, responseHead: string, upHead: Buffer, clientEarly: Buffer): void {
+    const toClient = new Relay(c);
+    const toServer = new Relay(u);
+    const ended = { client: false, server: false };
+    const closed = { client: false, server: false };
+    let clientFailure: Error | null = null;
+    const cut = () => (c as { kubewireCut?: boolean }).kubewireCut === true || (u as { kubewireCut?: boolean }).kubewireCut === true;
+    const first = (who: "client" | "server") => {
+      if (!endedBy) endedBy = cut() ? "proxy" : who;
+    };
+    const fail = (error: ExchangeError) => {
+      if (!exchange.error) exchange.error = error;
+    };
+
+    c.write(responseHead);
     if (upHead.length) {
       bytesOut += upHead.length;
-      client.write(upHead);
+      toClient.write(upHead);
     }
-    if (head.length) upSocket.write(head);
-    upSocket.on("data", (c: Buffer) => (bytesOut += c.length));
-    client.on("data", (c: Buffer) => (bytesIn += c.length));
-    upSocket.on("error", () => client.destroy());
-    upSocket.once("end", () => (endedBy = "server"));
-    client.once("end", () => (endedBy = "client"));
-    upSocket.pipe(client);
-    client.pipe(upSocket);
-    let closed = 0;
-    const onClose = (who: "client" | "server") => () => {
-      if (closed === 0 && who === "client" && (client as { kubewireCut?: boolean }).kubewireCut) endedBy = "proxy";
-      else if (closed === 0) endedBy = who;
-      closed++;
-      if (who === "client") upSocket.destroy();
-      else client.end();
-      if (closed >= 1) record();
+    if (clientEarly.length) {
+      bytesIn += clientEarly.length;
+      toServer.write(clientEarly);
+    }
+
+    u.on("data", (chunk: Buffer) => {
+      bytesOut += chunk.length;
+      if (!toClient.write(chunk)) u.pause();
+    });
+    c.on("drain", () => u.resume());
+    c.on("data", (chunk: Buffer) => {
+      bytesIn += chunk.length;
+      if (!toServer.write(chunk)) c.pause();
+    });
+    u.on("drain", () => c.resume());
+    c.resume();
+
+    const endSide = (side: Duplex) => {
+      if (!side.writableEnded && !side.destroyed) side.end();
     };
-    upSocket.once("close", onClose("server"));
-    client.once("close", onClose("client"));
-  });
+    u.once("end", () => {
+      ended.server = true;
+      first("server");
+      endSide(c);
+    });
+    c.once("end", () => {
+      ended.client = true;
+      first("client");
+      endSide(u);
+    });
+    u.on("error", (err: NodeJS.ErrnoException) => {
+      // Writing the client's late bytes to an API server that already closed (EPIPE, ECONNRESET)
+      // is the normal end of a session; failing before it ended is the API server's failure.
+      if (!ended.server && !ended.client) {
+        fail({ code: err.code ?? "ECONNRESET", message: `the API server's connection failed mid-stream: ${err.message}`, phase: "body" });
+      }
+      ended.server = true;
+      first("server");
+      endSide(c);
+    });
+    c.on("error", (err: NodeJS.ErrnoException) => {
+      clientFailure = err;
+      if (!ended.server && !ended.client) {
+        fail({ code: "CLIENT_ABORTED", message: `the client's connection failed mid-stream: ${err.code ?? err.message}`, phase: "client" });
+      }
+      ended.client = true;
+      first("client");
+      endSide(u);
+    });
+
+    const linger = (side: Duplex) => {
+      const t = setTimeout(() => side.destroy(), lingerMs);
+      t.unref();
+      side.once("close", () => clearTimeout(t));
+    };
+    u.once("close", () => {
+      closed.server = true;
+      first("server");
+      endSide(c);
+      if (closed.client) record();
+      else linger(c);
+    });
+    c.once("close", () => {
+      closed.client = true;
+      first("client");
+      if (toClient.pending > 0 && !cut()) {
+        const cause = clientFailure ? (clientFailure as NodeJS.ErrnoException).code ?? clientFailure.message : "closed";
+        fail({ code: "CLIENT_ABORTED", message: `the client's connection ${cause === "closed" ? "closed" : `failed (${cause})`} with ${toClient.pending} bytes from the API server not delivered`, phase: "client" });
+      }
+      endSide(u);
+      if (closed.server) record();
+      else linger(u);
+    });
+  }
+
   upReq.on("response", (res) => {
-    // the upstream refused the upgrade (401, 403, 400...): hand its answer back as is
-    exchange.timing.ttfbMs = round(performance.now() - t0);
+    // The upstream refused the upgrade (401, 403, 400...) or answered it as an ordinary request:
+    // its answer goes back with its end-to-end headers and a body framed by kubewire.
+    answered();
     exchange.tls = connectionInfo(res.socket)?.tls ?? null;
     copyHandshake(exchange, connectionInfo(res.socket));
-    exchange.response = { status: res.statusCode ?? 0, headers: redactHeaders(res.headers), body: null, bytes: 0, fromProxy: false };
-    client.write(headLines(`HTTP/1.1 ${res.statusCode} ${res.statusMessage}`, res.rawHeaders));
-    const chunks: Buffer[] = [];
+    const status = res.statusCode ?? 502;
+    exchange.response = { status, headers: redactHeaders(res.headers), body: null, bytes: 0, fromProxy: false };
+    if (status === 401) upstream.invalidate();
+    const hasBody = !NO_BODY.has(status) && req.method !== "HEAD";
+    const length = res.headers["content-length"];
+    const chunked = hasBody && (length === undefined || res.headers["transfer-encoding"] !== undefined);
+    const framing = !hasBody ? [] : chunked ? ["Transfer-Encoding", "chunked"] : ["Content-Length", String(length)];
+    client.write(headLines(`HTTP/1.1 ${status} ${res.statusMessage}`, [...endToEndResponseHeaders(res.rawHeaders), ...framing, "Connection", "close"]));
+    const capture = new BodyCapture(captureLimit);
     res.on("data", (c: Buffer) => {
-      if (chunks.length < 64) chunks.push(c);
-      exchange.response!.bytes += c.length;
+      capture.push(c);
+      if (!hasBody || client.destroyed) return;
+      client.write(chunked ? Buffer.concat([Buffer.from(`${c.length.toString(16)}\r\n`), c, Buffer.from("\r\n")]) : c);
     });
-    res.pipe(client);
-    res.once("end", () => {
-      const text = Buffer.concat(chunks).toString("utf8");
-      exchange.response!.body = text ? { data: text, encoding: "utf8", truncated: false, size: exchange.response!.bytes } : null;
+    let finished = false;
+    const finish = (complete: boolean) => {
+      if (finished) return;
+      finished = true;
+      exchange.response!.bytes = capture.size;
+      exchange.response!.body = redactBody(capture.result(), info, res.headers["content-type"]);
+      if (complete) client.end(chunked ? "0\r\n\r\n" : undefined);
+      else {
+        exchange.error ??= { code: "ECONNRESET", message: "the API server closed the connection mid-response", phase: "body" };
+        client.destroy();
+      }
       record();
-    });
+    };
+    res.once("end", () => finish(true));
+    res.once("aborted", () => finish(false));
+    res.once("error", () => finish(false));
   });
+
   upReq.on("error", (err) => {
+    if (recorded) return;
     const { text, headers: answerHeaders } = noteFailure(exchange, err, target.href, connectionInfo(upReq.socket), performance.now() - t0);
     if (!exchange.response && client.writable) exchange.response = answerRaw(client, 502, answerHeaders, text);
     record();
   });
-  upReq.end();
 }
