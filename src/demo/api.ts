@@ -6,7 +6,7 @@ import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import type { RequestInfo } from "../types.js";
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, findResource, servesGroupVersion, type ResourceDef } from "./discovery.js";
-import { chooseProtocol, refuseMissingContainer, rejectUpgrade, serveSpdyEcho, serveWebSocketExec } from "./exec.js";
+import { answerWithoutUpgrade, chooseProtocol, refuseMissingContainer, rejectUpgrade, serveSpdyEcho, serveWebSocketExec, upgradesHere } from "./exec.js";
 import { serveLogs } from "./logs.js";
 import { decodeProtobuf, isProtobuf } from "./proto.js";
 import { impersonate } from "./impersonation.js";
@@ -164,6 +164,7 @@ export class DemoApi {
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on("error", () => socket.destroy());
+    if (!upgradesHere(req)) return answerWithoutUpgrade(req, socket, (q, r) => this.handleRequest(q, r));
     const untrack = this.ctx.track(() => socket.destroy());
     socket.on("close", untrack);
     const a = this.admit(req);

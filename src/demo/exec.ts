@@ -2,9 +2,40 @@
 // subprotocols) running a tiny fake shell that reads stdin, a SPDY/3.1 "upgrade" that only echoes
 // bytes, and the refusals kube-apiserver writes before any upgrade (a container the pod lacks).
 import { createHash } from "node:crypto";
-import type { IncomingMessage } from "node:http";
+import { ServerResponse, type IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import * as st from "./status.js";
+
+/** What the simulated API server received on its latest upgrades (path and raw headers, newest last), for tests. */
+export const upgradesReceived: Array<{ url: string; rawHeaders: string[] }> = [];
+
+function noteReceived(req: IncomingMessage): void {
+  upgradesReceived.push({ url: req.url ?? "", rawHeaders: [...req.rawHeaders] });
+  if (upgradesReceived.length > 50) upgradesReceived.shift();
+}
+
+/** The paths on which kube-apiserver upgrades a connection: pods' exec, attach and portforward. */
+export function upgradesHere(req: IncomingMessage): boolean {
+  const path = new URL(req.url ?? "/", "https://demo.invalid").pathname;
+  return /^\/api\/v1\/namespaces\/[^/]+\/pods\/[^/]+\/(exec|attach|portforward)\/?$/.test(path);
+}
+
+/**
+ * Anywhere else Go's server ignores `Connection: Upgrade` and serves the request as it would
+ * any other: a GET of a Secret with those headers gets the Secret. (A body, which Node leaves
+ * on the socket for upgrades, is not read: the demo's ordinary handlers get none.)
+ */
+export function answerWithoutUpgrade(req: IncomingMessage, socket: Duplex, handle: (req: IncomingMessage, res: ServerResponse) => void): void {
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket as Socket);
+  res.once("finish", () => {
+    res.detachSocket(socket as Socket);
+    socket.end();
+  });
+  handle(req, res);
+}
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
@@ -87,6 +118,7 @@ const CLOSE_CHANNEL = 255;
  * would. The end is Go's: stdout, the Status on channel 3, a close frame, then the connection is
  * closed outright (not half-closed), so a client's late stdin meets a closed socket. */
 export function serveWebSocketExec(req: IncomingMessage, socket: Duplex, protocol: string, headers: Record<string, string>, command: string[], attach: boolean): void {
+  noteReceived(req);
   const key = String(req.headers["sec-websocket-key"] ?? "");
   const accept = createHash("sha1").update(key + GUID).digest("base64");
   rawResponse(socket, 101, "Switching Protocols", { Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Accept": accept, "Sec-WebSocket-Protocol": protocol, ...headers });

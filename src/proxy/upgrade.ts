@@ -130,15 +130,15 @@ export function proxyUpgrade(
   const { headersTimeoutMs, captureLimit, lingerMs } = { ...DEFAULTS, ...tuning };
   const target = upstreamTarget(upstream.server);
   const info = exchange.info;
-  const upReq = https.request({
-    host: target.host,
-    port: target.port,
-    method: req.method,
-    path: target.basePath + (req.url ?? "/"),
-    headers: upgradeRequestHeaders(req.rawHeaders, credentials, target.hostHeader),
-    agent: opts.agent,
-  });
-  // Send the request framed as the client framed it: no body means no Transfer-Encoding either.
+  // Headers as an object (names keep their case and order) so that Node renders them at end(), after
+  // being told not to invent a chunked body: the request goes framed as the client framed it.
+  const headers: Record<string, string | string[]> = {};
+  const raw = upgradeRequestHeaders(req.rawHeaders, credentials, target.hostHeader);
+  for (let i = 0; i < raw.length; i += 2) {
+    const had = headers[raw[i]];
+    headers[raw[i]] = had === undefined ? raw[i + 1] : [...(Array.isArray(had) ? had : [had]), raw[i + 1]];
+  }
+  const upReq = https.request({ host: target.host, port: target.port, method: req.method, path: target.basePath + (req.url ?? "/"), headers, agent: opts.agent });
   upReq.useChunkedEncodingByDefault = false;
 
   let recorded = false;
@@ -232,7 +232,7 @@ export function proxyUpgrade(
     const toServer = new Relay(u);
     const ended = { client: false, server: false };
     const closed = { client: false, server: false };
-    let clientFailure: Error | null = null;
+    let clientFailure: { err: NodeJS.ErrnoException; midStream: boolean } | null = null;
     const cut = () => (c as { kubewireCut?: boolean }).kubewireCut === true || (u as { kubewireCut?: boolean }).kubewireCut === true;
     const first = (who: "client" | "server") => {
       if (!endedBy) endedBy = cut() ? "proxy" : who;
@@ -241,6 +241,8 @@ export function proxyUpgrade(
       if (!exchange.error) exchange.error = error;
     };
 
+    // Each side may half-close: its FIN ends one direction only, the other keeps flowing.
+    for (const side of [c, u] as Array<Duplex & { allowHalfOpen?: boolean }>) side.allowHalfOpen = true;
     c.write(responseHead);
     if (upHead.length) {
       bytesOut += upHead.length;
@@ -287,10 +289,7 @@ export function proxyUpgrade(
       endSide(c);
     });
     c.on("error", (err: NodeJS.ErrnoException) => {
-      clientFailure = err;
-      if (!ended.server && !ended.client) {
-        fail({ code: "CLIENT_ABORTED", message: `the client's connection failed mid-stream: ${err.code ?? err.message}`, phase: "client" });
-      }
+      if (!clientFailure) clientFailure = { err, midStream: !ended.server && !ended.client };
       ended.client = true;
       first("client");
       endSide(u);
@@ -305,17 +304,23 @@ export function proxyUpgrade(
       closed.server = true;
       first("server");
       endSide(c);
+      c.resume();
       if (closed.client) record();
       else linger(c);
     });
     c.once("close", () => {
       closed.client = true;
       first("client");
+      // A client-side failure: bytes for the client that never left kubewire, or a connection that
+      // failed before either side ended the session.
+      const cause = clientFailure ? ` (${clientFailure.err.code ?? clientFailure.err.message})` : "";
       if (toClient.pending > 0 && !cut()) {
-        const cause = clientFailure ? (clientFailure as NodeJS.ErrnoException).code ?? clientFailure.message : "closed";
-        fail({ code: "CLIENT_ABORTED", message: `the client's connection ${cause === "closed" ? "closed" : `failed (${cause})`} with ${toClient.pending} bytes from the API server not delivered`, phase: "client" });
+        fail({ code: "CLIENT_ABORTED", message: `the client's connection ended${cause} with ${toClient.pending} bytes from the API server not delivered`, phase: "client" });
+      } else if (clientFailure?.midStream && !cut()) {
+        fail({ code: "CLIENT_ABORTED", message: `the client's connection failed mid-stream${cause}`, phase: "client" });
       }
       endSide(u);
+      u.resume(); // nothing more can reach the client: let the API server finish writing
       if (closed.server) record();
       else linger(u);
     });
