@@ -158,7 +158,8 @@ describe.skipIf(!haveKubectl)("kubectl through kubewire", () => {
   it("runs kubectl exec through the proxy over an upgraded connection", async () => {
     const r = await kubectl(admin.kubeconfigPath, ["exec", "web-1", "--", "echo", "hello"]);
     expect(r.stdout).toBe("hello\n");
-    const row = (await recorded(admin)).filter(({ row }) => row.subresource === "exec").at(-1)!;
+    // recorded once both legs have closed, which may be just after kubectl exits
+    const row = await eventually(async () => (await recorded(admin)).filter(({ row }) => row.subresource === "exec").at(-1));
     expect(row.row.status).toBe(101);
     expect(row.ex.stream?.kind).toBe("upgrade");
     expect(row.ex.stream!.bytesOut).toBeGreaterThan(0);

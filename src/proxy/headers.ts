@@ -35,18 +35,19 @@ function nominated(raw: string[]): Set<string> {
 }
 
 /**
- * The headers an upgrade request (exec, attach, port-forward) carries upstream, case and order as the
- * client sent them: hop-by-hop ones dropped except the upgrade itself (`Connection: Upgrade` and the
- * client's `Upgrade`), bearer entries of Sec-WebSocket-Protocol dropped (they authenticate the client
- * to kubewire), then the upstream credentials.
+ * The headers a request carries upstream, case and order as the client sent them: hop-by-hop ones
+ * dropped (those of HOP_BY_HOP and those the Connection header nominates), kubewire's own
+ * (REPLAY_HEADER), bearer entries of Sec-WebSocket-Protocol (they authenticate the client to
+ * kubewire, never to the API server), then the upstream credentials. An upgrade (exec, attach,
+ * port-forward) keeps the upgrade itself: `Connection: Upgrade` and the client's `Upgrade`.
  */
-export function upgradeRequestHeaders(raw: string[], credentials: Record<string, string>, hostHeader: string): string[] {
+export function forwardedRequestHeaders(raw: string[], credentials: Record<string, string>, hostHeader: string, upgrade = false): string[] {
   const out: string[] = ["Host", hostHeader];
   const drop = nominated(raw);
   let connection = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
-    if (name === "connection") {
+    if (upgrade && name === "connection") {
       if (!connection) out.push(raw[i], "Upgrade");
       connection = true;
       continue;
@@ -56,11 +57,16 @@ export function upgradeRequestHeaders(raw: string[], credentials: Record<string,
       if (kept.length) out.push(raw[i], kept.join(", "));
       continue;
     }
-    if ((HOP_BY_HOP.has(name) && name !== "upgrade") || drop.has(name)) continue;
+    if ((HOP_BY_HOP.has(name) && !(upgrade && name === "upgrade")) || drop.has(name) || name === REPLAY_HEADER) continue;
     out.push(raw[i], raw[i + 1]);
   }
   for (const [k, v] of Object.entries(credentials)) out.push(k, v);
   return out;
+}
+
+/** forwardedRequestHeaders for an upgrade request. */
+export function upgradeRequestHeaders(raw: string[], credentials: Record<string, string>, hostHeader: string): string[] {
+  return forwardedRequestHeaders(raw, credentials, hostHeader, true);
 }
 
 /** A response's headers minus those of RESPONSE_HOP_BY_HOP and those its Connection header nominates. */
