@@ -166,6 +166,14 @@ describe.skipIf(!haveKubectl)("upgrades forwarded exactly", () => {
     }
   });
 
+  it("answers an Upgrade request whose chunked body is malformed with a kubewire 400 and records it as the client's error", async () => {
+    const got = await rawTls(s, `POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${s.client.token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n`);
+    expect(splitHead(got).head).toMatch(/^HTTP\/1\.1 400 /);
+    expect(splitHead(got).body.toString()).toContain("kubewire: malformed chunked request body");
+    const { ex } = await eventually(async () => (await recorded(s)).find(({ ex }) => ex.info.resource === "configmaps" && ex.request.headers.upgrade === "websocket"));
+    expect(ex.error).toMatchObject({ code: "CLIENT_BAD_REQUEST", phase: "client" });
+  });
+
   it("accepts a WebSocket client that authenticates with the bearer protocol entry and never forwards the proxy token upstream", async () => {
     const entry = `base64url.bearer.authorization.k8s.io.${Buffer.from(s.client.token).toString("base64url")}`;
     const got = await rawTls(

@@ -11,7 +11,7 @@ import type { Exchange, ExchangeError } from "../types.js";
 import { BodyCapture } from "./body-capture.js";
 import type { ExchangeSink } from "./forward.js";
 import { endToEndResponseHeaders, upgradeRequestHeaders } from "./headers.js";
-import { answerRaw, noteFailure } from "./proxy-answer.js";
+import { answerRaw, noteFailure, TEXT_PLAIN } from "./proxy-answer.js";
 import { redactBody, redactHeaders } from "./redact.js";
 import { copyHandshake, countConnectionUse, round, upstreamTarget } from "./upstream-target.js";
 
@@ -133,10 +133,13 @@ export function proxyUpgrade(
   // Headers as an object (names keep their case and order) so that Node renders them at end(), after
   // being told not to invent a chunked body: the request goes framed as the client framed it.
   const headers: Record<string, string | string[]> = {};
+  const nameAs = new Map<string, string>(); // repeated names (any case) go out under their first spelling
   const raw = upgradeRequestHeaders(req.rawHeaders, credentials, target.hostHeader);
   for (let i = 0; i < raw.length; i += 2) {
-    const had = headers[raw[i]];
-    headers[raw[i]] = had === undefined ? raw[i + 1] : [...(Array.isArray(had) ? had : [had]), raw[i + 1]];
+    const name = nameAs.get(raw[i].toLowerCase()) ?? raw[i];
+    nameAs.set(raw[i].toLowerCase(), name);
+    const had = headers[name];
+    headers[name] = had === undefined ? raw[i + 1] : [...(Array.isArray(had) ? had : [had]), raw[i + 1]];
   }
   const upReq = https.request({ host: target.host, port: target.port, method: req.method, path: target.basePath + (req.url ?? "/"), headers, agent: opts.agent });
   upReq.useChunkedEncodingByDefault = false;
@@ -190,7 +193,12 @@ export function proxyUpgrade(
     try {
       part = body.feed(buf);
     } catch (err) {
-      upReq.destroy(new UpstreamError(`kubewire could not read the request body: ${(err as Error).message}`, "CLIENT_BAD_REQUEST", "headers"));
+      const reason = `malformed chunked request body: ${(err as Error).message}`;
+      exchange.error = { code: "CLIENT_BAD_REQUEST", message: reason, phase: "client" };
+      client.removeListener("data", takeBody);
+      upReq.destroy();
+      exchange.response = answerRaw(client, 400, { "content-type": TEXT_PLAIN }, `kubewire: ${reason}`);
+      record();
       return;
     }
     for (const b of part.body) {
