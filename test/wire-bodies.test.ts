@@ -76,7 +76,7 @@ describe.skipIf(!haveKubectl)("bodies through kubewire as the client reads them"
     expect(shown.code).toBe(0);
     expect(shown.stdout).toContain('"kind": "ConfigMapList"');
     expect(shown.stdout).not.toContain("binary data");
-    expect(shown.stdout).toMatch(/gzip/);
+    expect(shown.stdout).toMatch(/Response body \(\d+\.\dKiB, \d+\.\dKiB as gzip on the wire\)/);
   });
 
   it("counts a 5-frame protobuf watch as 5 events, by type", async () => {
@@ -104,6 +104,9 @@ describe.skipIf(!haveKubectl)("bodies through kubewire as the client reads them"
     const ls = await kubewire(["ls", "--status", "410", "--db", db(), "-o", "json"]);
     expect(ls.code).toBe(0);
     expect(JSON.parse(ls.stdout).map((x: { id: number }) => x.id)).toEqual([watch.row.id]);
+    const shown = await kubewire(["show", String(watch.row.id), "--db", db()]);
+    expect(shown.stdout).toContain("watch: 1 events (ERROR 1)");
+    expect(shown.stdout).toContain("ended with an ERROR event: 410 Expired: too old resource version: 5");
     const flags = await kubewire(["flags", "--db", db(), "-o", "json"]);
     const expired = JSON.parse(flags.stdout).find((f: { kind: string }) => f.kind === "watch-expired");
     expect(expired).toMatchObject({ requestIds: [watch.row.id] });
@@ -116,6 +119,8 @@ describe.skipIf(!haveKubectl)("bodies through kubewire as the client reads them"
     expect(r.stderr).toContain("Warning: v1 ComponentStatus is deprecated in v1.19+");
     const { row, ex } = (await recorded(s)).find(({ row }) => row.resource === "componentstatuses")!;
     expect(ex.response!.headers.warning).toEqual(['299 - "v1 ComponentStatus is deprecated in v1.19+"']);
+    const shown = await kubewire(["show", String(row.id), "--db", db()]);
+    expect(shown.stdout).toMatch(/Warnings from the API server\n {2}v1 ComponentStatus is deprecated in v1\.19\+\n/);
     const flags = await kubewire(["flags", "--db", db(), "-o", "json"]);
     const deprecated = JSON.parse(flags.stdout).find((f: { kind: string }) => f.kind === "deprecated-api");
     expect(deprecated.requestIds).toContain(row.id);
