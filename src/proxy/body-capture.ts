@@ -27,6 +27,8 @@ export interface CaptureOptions {
   contentType?: string | string[];
   /** count watch events (by type) rather than lines; needs countLines */
   watch?: boolean;
+  /** decoded bytes counted at most (default DECODE_CEILING) */
+  decodeCeiling?: number;
 }
 
 /**
@@ -45,7 +47,11 @@ interface ZlibInternals {
 const OUT_CHUNK = 64 * 1024;
 
 class SyncDecoder {
-  constructor(private readonly z: ZlibInternals) {
+  /** flush mode per step: zlib's Z_SYNC_FLUSH; brotli's "process" (its flush and finish would end the stream) */
+  constructor(
+    private readonly z: ZlibInternals,
+    private readonly flush: number = zlib.constants.Z_SYNC_FLUSH,
+  ) {
     z.on("error", () => {}); // a corrupt stream destroys the zlib object and emits later: seen below, synchronously
   }
 
@@ -62,7 +68,7 @@ class SyncDecoder {
       const handle = this.z._handle;
       if (!handle || this.z.destroyed) throw new Error("the compressed stream is corrupt");
       const buf = Buffer.allocUnsafe(OUT_CHUNK);
-      handle.writeSync(zlib.constants.Z_SYNC_FLUSH, input, inOff, inLen, buf, 0, OUT_CHUNK);
+      handle.writeSync(this.flush, input, inOff, inLen, buf, 0, OUT_CHUNK);
       if (this.z.destroyed) throw new Error("the compressed stream is corrupt");
       const [availOut, availIn] = this.z._writeState;
       if (availOut < OUT_CHUNK) out.push(buf.subarray(0, OUT_CHUNK - availOut));
@@ -96,7 +102,7 @@ function decoderFor(encoding: string, first: Buffer): SyncDecoder | null {
       // RFC 9110 deflate is zlib-wrapped; some servers send raw deflate: tell them apart by the zlib header
       return new SyncDecoder((first.length >= 2 && (first[0] & 0x0f) === 8 && (first[0] * 256 + first[1]) % 31 === 0 ? zlib.createInflate() : zlib.createInflateRaw()) as unknown as ZlibInternals);
     case "br":
-      return new SyncDecoder(zlib.createBrotliDecompress() as unknown as ZlibInternals);
+      return new SyncDecoder(zlib.createBrotliDecompress() as unknown as ZlibInternals, zlib.constants.BROTLI_OPERATION_PROCESS);
   }
   return null;
 }
@@ -116,6 +122,7 @@ export class BodyCapture {
   private readonly rawHead: Buffer[] = [];
   private rawHeadLength = 0;
   private readonly watch: WatchEventParser | null;
+  private readonly ceiling: number;
 
   constructor(
     private readonly limit: number,
@@ -124,6 +131,7 @@ export class BodyCapture {
   ) {
     const encoding = one(opts.contentEncoding);
     this.encoding = encoding === "identity" ? "" : encoding;
+    this.ceiling = opts.decodeCeiling ?? DECODE_CEILING;
     this.watch = countLines && opts.watch ? new WatchEventParser(watchFormatOf(one(opts.contentType))) : null;
   }
 
@@ -163,9 +171,9 @@ export class BodyCapture {
         return;
       }
       for (const piece of out) {
-        const room = DECODE_CEILING - this.size;
+        const room = this.ceiling - this.size;
         this.take(piece.length > room ? piece.subarray(0, room) : piece);
-        if (this.size >= DECODE_CEILING) {
+        if (this.size >= this.ceiling) {
           this.stop();
           break;
         }
