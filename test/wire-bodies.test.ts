@@ -92,7 +92,7 @@ describe.skipIf(!haveKubectl)("bodies through kubewire as the client reads them"
     expect(watch.ex.stream).toMatchObject({ kind: "watch", events: 5, format: "protobuf", eventTypes: { ADDED: 3, BOOKMARK: 2 }, endedBy: "server" });
   });
 
-  it("finds a watch that ended with 410 Expired by ls --status 410 and by flags", async () => {
+  it("finds a watch that ended with 410 Expired by ls --status 410 and flags, and a client relisting after each 410 as a relist storm", async () => {
     const r = await kubectl(s.kubeconfigPath, ["get", "--raw", "/api/v1/namespaces/default/pods?watch=true&resourceVersion=5"]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout.trim())).toMatchObject({ type: "ERROR", object: { kind: "Status", code: 410, reason: "Expired" } });
@@ -107,11 +107,28 @@ describe.skipIf(!haveKubectl)("bodies through kubewire as the client reads them"
     const shown = await kubewire(["show", String(watch.row.id), "--db", db()]);
     expect(shown.stdout).toContain("watch: 1 events (ERROR 1)");
     expect(shown.stdout).toContain("ended with an ERROR event: 410 Expired: too old resource version: 5");
+
+    // a client that lists again each time its watch expires (namespace "expired" ends every watch with 410)
+    const lists: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const list = await rawGet(s.kubeconfigPath, "/api/v1/namespaces/expired/configmaps", {});
+      const rv = JSON.parse(list.body.toString()).metadata.resourceVersion;
+      const w = await rawGet(s.kubeconfigPath, `/api/v1/namespaces/expired/configmaps?watch=true&resourceVersion=${rv}`, {});
+      expect(JSON.parse(w.body.toString())).toMatchObject({ type: "ERROR", object: { code: 410 } });
+    }
+    const rows = await eventually(async () => {
+      const all = await recorded(s);
+      return all.filter(({ row }) => row.namespace === "expired").length === 12 ? all : undefined;
+    });
+    for (const { row } of rows) if (row.namespace === "expired" && row.verb === "list") lists.push(row.id);
     const flags = await kubewire(["flags", "--db", db(), "-o", "json"]);
-    const expired = JSON.parse(flags.stdout).find((f: { kind: string }) => f.kind === "watch-expired");
-    expect(expired).toMatchObject({ requestIds: [watch.row.id] });
+    const findings = JSON.parse(flags.stdout) as Array<{ kind: string; requestIds: number[]; advice: string[] }>;
+    const expired = findings.find((f) => f.kind === "watch-expired")!;
+    expect(expired.requestIds).toContain(watch.row.id);
+    expect(expired.requestIds).toHaveLength(7);
     expect(expired.advice.join(" ")).toMatch(/relist/);
     expect(expired.advice.join(" ")).toMatch(/allowWatchBookmarks/);
+    expect(findings.find((f) => f.kind === "relist-storm")?.requestIds).toEqual(lists.slice(1)); // the first list follows no watch
   });
 
   it("flags the deprecated API kubectl was warned about, with the warning text", async () => {
