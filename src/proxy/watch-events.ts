@@ -92,17 +92,30 @@ export class WatchEventParser {
   }
 
   private finishEvent(): void {
-    const head = this.head.length === 1 ? this.head[0] : Buffer.concat(this.head, this.headLength);
+    const pieces = this.head;
+    const headLength = this.headLength;
     const complete = this.eventLength <= KEEP;
     this.head = [];
     this.headLength = 0;
     this.eventLength = 0;
-    if (this.format === "json" && head.toString("latin1").trim() === "") return; // blank line
+    // the type sits at the start: read it from a short prefix, and join the whole head only for an ERROR
+    const start = join(pieces, Math.min(headLength, TYPE_PREFIX));
+    if (this.format === "json" && start.toString("latin1").trim() === "" && headLength <= TYPE_PREFIX) return; // blank line
     this.events++;
-    const event = this.format === "json" ? jsonEvent(head, complete) : protobufEvent(head);
+    const whole = () => join(pieces, headLength);
+    const event = this.format === "json" ? jsonEvent(start, whole, complete) : protobufEvent(start, whole);
     this.types[event.type] = (this.types[event.type] ?? 0) + 1;
     if (event.type === "ERROR" && event.error) this.lastError = event.error;
   }
+}
+
+/** Bytes read to find an event's type. */
+const TYPE_PREFIX = 256;
+
+/** The first n bytes of the pieces, as one buffer. */
+function join(pieces: Buffer[], n: number): Buffer {
+  if (pieces.length === 1 || (pieces.length > 0 && pieces[0].length >= n)) return pieces[0].subarray(0, n);
+  return Buffer.concat(pieces, n);
 }
 
 interface ParsedEvent {
@@ -116,14 +129,14 @@ function statusOf(o: unknown): WatchError | undefined {
   return { code: typeof s.code === "number" ? s.code : 0, reason: typeof s.reason === "string" ? s.reason : "", message: typeof s.message === "string" ? s.message : "" };
 }
 
-function jsonEvent(head: Buffer, complete: boolean): ParsedEvent {
+function jsonEvent(start: Buffer, whole: () => Buffer, complete: boolean): ParsedEvent {
   // kube-apiserver writes {"type":...,"object":...}: the type is read from the start without parsing the object
-  const start = /^\s*\{\s*"type"\s*:\s*"([^"\\]*)"/.exec(head.subarray(0, 128).toString("utf8"));
-  const type = start?.[1];
+  const m = /^\s*\{\s*"type"\s*:\s*"([^"\\]*)"/.exec(start.toString("utf8"));
+  const type = m?.[1];
   if (type !== undefined && type !== "ERROR") return { type };
   if (!complete) return { type: type ?? "unknown" };
   try {
-    const v = JSON.parse(head.toString("utf8")) as { type?: unknown; object?: unknown };
+    const v = JSON.parse(whole().toString("utf8")) as { type?: unknown; object?: unknown };
     const t = typeof v.type === "string" ? v.type : "unknown";
     return t === "ERROR" ? { type: t, error: statusOf(v.object) } : { type: t };
   } catch {
@@ -199,11 +212,12 @@ export function protobufStatus(raw: Buffer): WatchError | undefined {
   return { code: typeof code === "number" ? (code >= 2 ** 63 ? code - 2 ** 64 : code) : 0, reason: text(field(s, 4)), message: text(field(s, 3)) };
 }
 
-function protobufEvent(frame: Buffer): ParsedEvent {
-  const fields = fieldsOf(frame);
-  const type = text(field(fields, 1)) || "unknown";
+function protobufEvent(start: Buffer, whole: () => Buffer): ParsedEvent {
+  // WatchEvent writes its type (field 1) first
+  const first = fieldsOf(start).find((f) => f.no === 1);
+  const type = text(first?.value) || "unknown";
   if (type !== "ERROR") return { type };
-  const object = field(fields, 2);
+  const object = field(fieldsOf(whole()), 2);
   const raw = Buffer.isBuffer(object) ? field(fieldsOf(object), 1) : undefined;
   return { type, error: Buffer.isBuffer(raw) ? protobufStatus(raw) : undefined };
 }
