@@ -120,6 +120,27 @@ describe("reading watch events as they pass", () => {
 });
 
 describe("the demo cluster's protobuf", () => {
+  it("decodes what it encodes for a running Pod, status and container states included", () => {
+    const pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "db-0", namespace: "default", uid: "u-1", resourceVersion: "12", creationTimestamp: "2025-01-01T00:00:00Z", labels: { app: "db" } },
+      spec: { containers: [{ name: "db", image: "postgres:16", ports: [{ containerPort: 80, protocol: "TCP" }], resources: {}, terminationMessagePath: "/dev/termination-log", terminationMessagePolicy: "File", imagePullPolicy: "IfNotPresent" }], restartPolicy: "Always", terminationGracePeriodSeconds: 30, dnsPolicy: "ClusterFirst", serviceAccountName: "default", serviceAccount: "default", nodeName: "w", securityContext: {}, schedulerName: "default-scheduler", enableServiceLinks: true, preemptionPolicy: "PreemptLowerPriority" },
+      status: {
+        phase: "Running",
+        conditions: [{ type: "Ready", status: "True", lastTransitionTime: "2025-01-01T00:00:06Z" }],
+        hostIP: "172.18.0.3",
+        podIP: "10.244.1.7",
+        startTime: "2025-01-01T00:00:01Z",
+        containerStatuses: [{ name: "db", state: { running: { startedAt: "2025-01-01T00:00:05Z" } }, lastState: { terminated: { exitCode: 137, reason: "OOMKilled", startedAt: "2024-12-31T23:00:00Z", finishedAt: "2025-01-01T00:00:00Z" } }, ready: true, restartCount: 3, image: "postgres:16", imageID: "docker.io/library/postgres@sha256:0", containerID: "containerd://1", started: true }],
+        qosClass: "BestEffort",
+        podIPs: [{ ip: "10.244.1.7" }],
+        hostIPs: [{ ip: "172.18.0.3" }],
+      },
+    };
+    expect(decodeProtobuf(encodeProtobuf(pod))).toEqual(pod);
+  });
+
   it("decodes what it encodes for a Secret and a Status", () => {
     const secret = { apiVersion: "v1", kind: "Secret", metadata: { name: "db", namespace: "default", labels: { app: "db" }, creationTimestamp: "2025-01-01T00:00:00Z" }, data: { password: Buffer.from("s3cr3t").toString("base64") }, type: "Opaque" };
     expect(decodeProtobuf(encodeProtobuf(secret))).toEqual(secret);
