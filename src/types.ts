@@ -23,8 +23,12 @@ export interface CapturedBody {
   encoding: "utf8" | "base64";
   /** true when the body was longer than the capture limit */
   truncated: boolean;
-  /** bytes actually seen on the wire (may exceed what was captured) */
+  /** bytes of the body as the client reads it, decoded when it had a Content-Encoding (may exceed what was captured) */
   size: number;
+  /** the Content-Encoding (gzip, deflate) the body was decoded from; absent when it travelled as is */
+  contentEncoding?: string;
+  /** true when decoding stopped (decompression ceiling reached, or a corrupt stream): size is then a lower bound */
+  sizeIsLowerBound?: boolean;
 }
 
 export type Headers = Record<string, string | string[]>;
@@ -37,14 +41,20 @@ export interface RequestRecord {
   query: string;
   headers: Headers;
   body: CapturedBody | null;
+  /** body bytes as the server reads them (decoded when the request had a Content-Encoding) */
   bytes: number;
+  /** body bytes as sent on the wire (differs from bytes only for an encoded body) */
+  wireBytes?: number;
 }
 
 export interface ResponseInfo {
   status: number;
   headers: Headers;
   body: CapturedBody | null;
+  /** body bytes as the client reads them: decoded when the response had a Content-Encoding (gzip, deflate) */
   bytes: number;
+  /** body bytes as sent on the wire (compressed when the response had a Content-Encoding) */
+  wireBytes?: number;
   /** true when kubewire itself produced the answer (upstream failure, proxy auth) */
   fromProxy: boolean;
 }
@@ -88,10 +98,23 @@ export interface ExchangeError {
   phase?: string;
 }
 
+/** The Status of a watch's ERROR event (for example 410 Expired when the resourceVersion is too old). */
+export interface WatchError {
+  code: number;
+  reason: string;
+  message: string;
+}
+
 export interface StreamInfo {
   kind: "watch" | "upgrade" | "stream";
-  /** watch events seen (one JSON object per line) */
+  /** watch events seen (one JSON object per line, or one length-prefixed protobuf frame); lines for other streams */
   events: number;
+  /** watch events by type: ADDED, MODIFIED, DELETED, BOOKMARK, ERROR (counted past the capture limit too) */
+  eventTypes?: Record<string, number>;
+  /** the last ERROR event's Status (kept past the capture limit too) */
+  lastError?: WatchError;
+  /** how the watch events were framed: JSON lines or protobuf frames */
+  format?: "json" | "protobuf";
   bytesIn: number;
   bytesOut: number;
   durationMs: number;

@@ -242,8 +242,11 @@ describe("the API on the wire", () => {
     expect(r.body).toBe("Too many requests, please try again later.\n");
   });
 
-  it("rejects a protobuf-only Accept with 406 and serves legacy discovery for aggregated requests", async () => {
-    expect((await raw("/api/v1/pods", { ...admin(), Accept: "application/vnd.kubernetes.protobuf" })).status).toBe(406);
+  it("answers a protobuf-only Accept in protobuf, 406 for a kind it cannot encode, and serves legacy discovery for aggregated requests", async () => {
+    const pods = await raw("/api/v1/pods", { ...admin(), Accept: "application/vnd.kubernetes.protobuf" });
+    expect(pods.status).toBe(200);
+    expect(pods.headers["content-type"]).toBe("application/vnd.kubernetes.protobuf");
+    expect((await raw("/api/v1/nodes", { ...admin(), Accept: "application/vnd.kubernetes.protobuf" })).status).toBe(406);
     const d = await raw("/apis", { ...admin(), Accept: "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json" });
     expect(d.headers["content-type"]).toBe("application/json");
     expect(JSON.parse(d.body).kind).toBe("APIGroupList");

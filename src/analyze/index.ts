@@ -18,6 +18,9 @@ import { rule as serverError } from "./server-error.js";
 import { rule as slow } from "./slow.js";
 import { rule as largeList } from "./large-list.js";
 import { rule as retryStorm } from "./retry-storm.js";
+import { rule as watchExpired } from "./watch-expired.js";
+import { rule as relistStorm } from "./relist-storm.js";
+import { rule as deprecatedApi } from "./deprecated-api.js";
 import { rule as expiringCredentials } from "./expiring-credentials.js";
 import { rule as clientTls } from "./client-tls.js";
 import { rule as proxyAuth } from "./proxy-auth.js";
@@ -40,6 +43,9 @@ export const rules: Rule[] = [
   slow,
   largeList,
   retryStorm,
+  watchExpired,
+  relistStorm,
+  deprecatedApi,
   expiringCredentials,
   clientTls,
   proxyAuth,

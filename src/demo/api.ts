@@ -12,7 +12,7 @@ import { decodeProtobuf, isProtobuf } from "./proto.js";
 import { impersonate } from "./impersonation.js";
 import { authorize, forbiddenMessage, rulesFor, type Identity } from "./rbac.js";
 import { parseRequestInfo } from "../proxy/request-info.js";
-import { negotiate, readBody, sendJson, sendNotAcceptable, sendStatus, sendText, writeChunk } from "./respond.js";
+import { negotiate, readBody, ResponseStream, sendJson, sendNotAcceptable, sendStatus, sendText } from "./respond.js";
 import * as st from "./status.js";
 import { jsonPatch, matchesFields, matchesLabels, mergePatch, resourceKey, rfc3339, type KObject, type Store } from "./store.js";
 import { table, tableRow, type IncludeObject } from "./tables.js";
@@ -206,6 +206,7 @@ export class DemoApi {
       if (!sub) return sendStatus(res, st.pathNotFound(), headers);
       def = sub;
     }
+    if (base.deprecated) headers.Warning = `299 - ${JSON.stringify(base.deprecated)}`;
     if ((info.namespace && !base.namespaced && info.resource !== "namespaces") || (!info.namespace && base.namespaced && !["list", "watch"].includes(info.verb))) {
       return sendStatus(res, st.pathNotFound(), headers);
     }
@@ -337,6 +338,11 @@ export class DemoApi {
         include: this.include(url),
         timeoutSeconds: Number(url.searchParams.get("timeoutSeconds") ?? 0) || 0,
         track: this.ctx.track,
+        protobuf: n.protobuf,
+        apiVersion: def.group ? `${def.group}/${def.version}` : def.version,
+        kind: def.kind,
+        bookmarks: url.searchParams.get("allowWatchBookmarks") === "true",
+        expire: info.namespace === "expired",
       }, headers);
     }
     const rv = this.ctx.store.resourceVersion;
@@ -573,24 +579,24 @@ export class DemoApi {
       meta.continue = Buffer.from(JSON.stringify({ v: "meta.k8s.io/v1", rv: Number(rv), index: end })).toString("base64");
       meta.remainingItemCount = total - end;
     }
-    res.writeHead(200, { "Content-Type": "application/json", ...headers, "Transfer-Encoding": "chunked" });
+    const out = new ResponseStream(res, 200, { "Content-Type": "application/json", ...headers });
     const include = this.include(url);
     const head = n.table
       ? JSON.stringify(table("/configmaps", [], meta, include)).replace(/"rows":\[\]\}$/, '"rows":[')
       : `{"kind":"ConfigMapList","apiVersion":"v1","metadata":${JSON.stringify(meta)},"items":[`;
     try {
-      await writeChunk(res, head);
+      await out.write(head);
       let buf = "";
       for (let i = start; i < end; i++) {
         const item = bigItem(i);
         buf += (i > start ? "," : "") + JSON.stringify(n.table ? tableRow("/configmaps", item, include) : stripType(item));
         if (buf.length >= 64 * 1024) {
-          await writeChunk(res, buf);
+          await out.write(buf);
           buf = "";
         }
       }
-      await writeChunk(res, buf + "]}\n");
-      res.end();
+      await out.write(buf + "]}\n");
+      await out.end();
     } catch {
       res.destroy();
     }

@@ -16,6 +16,8 @@ export interface ResourceDef {
   subKind?: { group?: string; version?: string };
   /** stored in the in-memory store (false for review-style and subresources) */
   stored: boolean;
+  /** the deprecation warning kube-apiserver sends with every request to it (apimachinery's WarningMessage wording) */
+  deprecated?: string;
 }
 
 const ALL = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
@@ -38,6 +40,7 @@ function r(group: string, version: string, name: string, kind: string, namespace
 
 /** Every resource, in the order discovery lists them. */
 export const RESOURCES: ResourceDef[] = [
+  r("", "v1", "componentstatuses", "ComponentStatus", false, ["get", "list"], { shortNames: ["cs"], deprecated: "v1 ComponentStatus is deprecated in v1.19+" }),
   r("", "v1", "configmaps", "ConfigMap", true, ALL, { shortNames: ["cm"] }),
   r("", "v1", "events", "Event", true, ALL, { shortNames: ["ev"] }),
   r("", "v1", "namespaces", "Namespace", false, NS, { shortNames: ["ns"] }),
@@ -61,9 +64,11 @@ export const RESOURCES: ResourceDef[] = [
   r("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", false, ["create"]),
   r("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview", false, ["create"]),
   r("authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", false, ["create"]),
+  // a custom resource whose objects embed whole Secrets (as packaging and secret-sync operators' CRs do)
+  r("demo.kubewire.dev", "v1", "bundles", "Bundle", true, ALL),
 ];
 
-export const GROUPS = ["apps", "authentication.k8s.io", "authorization.k8s.io"];
+export const GROUPS = ["apps", "authentication.k8s.io", "authorization.k8s.io", "demo.kubewire.dev"];
 
 export function findResource(group: string, version: string, name: string): ResourceDef | undefined {
   return RESOURCES.find((d) => d.group === group && d.version === version && d.name === name);

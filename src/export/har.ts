@@ -43,7 +43,7 @@ export interface HarEntry {
     httpVersion: string;
     cookies: unknown[];
     headers: HarNameValue[];
-    content: { size: number; mimeType: string; text?: string; encoding?: string; comment?: string };
+    content: { size: number; compression?: number; mimeType: string; text?: string; encoding?: string; comment?: string };
     redirectURL: string;
     headersSize: number;
     bodySize: number;
@@ -75,9 +75,13 @@ interface KubewireExtra {
   requestBody: BodyMeta | null;
   responseBody: BodyMeta | null;
   fromProxy: boolean;
+  /** decoded response body bytes (HAR's bodySize holds the bytes as sent) */
+  responseBytes?: number;
+  responseWireBytes?: number;
+  requestWireBytes?: number;
 }
 
-type BodyMeta = Pick<CapturedBody, "encoding" | "truncated" | "size">;
+type BodyMeta = Pick<CapturedBody, "encoding" | "truncated" | "size" | "contentEncoding" | "sizeIsLowerBound">;
 
 export const HAR_VERSION = "1.2";
 
@@ -105,7 +109,11 @@ function fromNameValues(list: unknown): Headers {
 }
 
 function bodyMeta(b: CapturedBody | null): BodyMeta | null {
-  return b ? { encoding: b.encoding, truncated: b.truncated, size: b.size } : null;
+  if (!b) return null;
+  const meta: BodyMeta = { encoding: b.encoding, truncated: b.truncated, size: b.size };
+  if (b.contentEncoding !== undefined) meta.contentEncoding = b.contentEncoding;
+  if (b.sizeIsLowerBound !== undefined) meta.sizeIsLowerBound = b.sizeIsLowerBound;
+  return meta;
 }
 
 /** dns, connect (TLS included, as HAR wants), ssl, wait and receive from the recorded phases. */
@@ -161,7 +169,7 @@ export function toHarEntry(ex: Exchange): HarEntry | null {
       headers: toNameValues(rq.headers),
       queryString: queryString(rq.query),
       headersSize: -1,
-      bodySize: rq.bytes,
+      bodySize: rq.wireBytes ?? rq.bytes,
     },
     response: noResponse(),
     cache: {},
@@ -184,8 +192,10 @@ export function toHarEntry(ex: Exchange): HarEntry | null {
       content: { size: body?.size ?? res.bytes, mimeType: header(res.headers, "content-type") ?? "x-unknown" },
       redirectURL: header(res.headers, "location") ?? "",
       headersSize: -1,
-      bodySize: res.bytes,
+      // HAR: bodySize is what came on the wire, content.size the decoded body, compression the difference
+      bodySize: res.wireBytes ?? res.bytes,
     };
+    if (res.wireBytes !== undefined && res.bytes > res.wireBytes) entry.response.content.compression = res.bytes - res.wireBytes;
     if (body) {
       entry.response.content.text = body.data;
       if (body.encoding === "base64") entry.response.content.encoding = "base64";
@@ -214,6 +224,9 @@ export function toHarEntry(ex: Exchange): HarEntry | null {
     requestBody: bodyMeta(reqBody),
     responseBody: bodyMeta(res?.body ?? null),
     fromProxy: res?.fromProxy ?? false,
+    ...(res ? { responseBytes: res.bytes } : {}),
+    ...(res?.wireBytes !== undefined ? { responseWireBytes: res.wireBytes } : {}),
+    ...(rq.wireBytes !== undefined ? { requestWireBytes: rq.wireBytes } : {}),
   };
   return entry;
 }
@@ -251,7 +264,10 @@ function capturedFrom(text: string | undefined, base64: boolean, meta: BodyMeta 
   if (text === undefined || text === "") return null;
   const encoding = meta?.encoding ?? (base64 ? "base64" : "utf8");
   const size = meta?.size ?? (fallbackSize >= 0 ? fallbackSize : Buffer.byteLength(text, encoding === "base64" ? "base64" : "utf8"));
-  return { data: text, encoding, truncated: meta?.truncated ?? false, size };
+  const body: CapturedBody = { data: text, encoding, truncated: meta?.truncated ?? false, size };
+  if (meta?.contentEncoding !== undefined) body.contentEncoding = meta.contentEncoding;
+  if (meta?.sizeIsLowerBound !== undefined) body.sizeIsLowerBound = meta.sizeIsLowerBound;
+  return body;
 }
 
 /** Redacts an imported body as the proxy would; a body kubewire already replaced by a placeholder stays as it is. */
@@ -292,8 +308,9 @@ export function fromHarEntry(raw: unknown, where: string): Exchange {
     const headers = fromNameValues(res.headers);
     const content = (res.content ?? {}) as HarEntry["response"]["content"];
     const body = redacted(capturedFrom(content.text, content.encoding === "base64", k?.responseBody, typeof content.size === "number" ? content.size : -1), info, content.mimeType);
-    const bytes = typeof res.bodySize === "number" && res.bodySize >= 0 ? res.bodySize : (content.size ?? body?.size ?? 0);
+    const bytes = k?.responseBytes ?? (typeof res.bodySize === "number" && res.bodySize >= 0 ? res.bodySize : (content.size ?? body?.size ?? 0));
     response = { status: res.status, headers, body, bytes, fromProxy: k?.fromProxy ?? false };
+    if (k?.responseWireBytes !== undefined) response.wireBytes = k.responseWireBytes;
   }
   let error = k ? k.error : null;
   if (!k && !response) {
@@ -315,6 +332,7 @@ export function fromHarEntry(raw: unknown, where: string): Exchange {
       headers: reqHeaders,
       body: reqBody,
       bytes: k?.requestBytes ?? (typeof rq.bodySize === "number" && rq.bodySize >= 0 ? rq.bodySize : (reqBody?.size ?? 0)),
+      ...(k?.requestWireBytes !== undefined ? { wireBytes: k.requestWireBytes } : {}),
     },
     info,
     response,

@@ -83,7 +83,7 @@ export function makeForwarder(opts: ForwardOptions) {
   function handle(req: IncomingMessage, res: ServerResponse, exchange: Exchange, t0: number, credentials: Record<string, string> | UpstreamError): void {
     const info = exchange.info;
     const streaming = info.verb === "watch" || STREAMING_SUBRESOURCES.has(info.subresource) || /(^|&)follow=(true|1)/.test(exchange.request.query);
-    const reqBody = new BodyCapture(opts.captureLimit);
+    const reqBody = new BodyCapture(opts.captureLimit, false, { contentEncoding: req.headers["content-encoding"] });
     let resBody: BodyCapture | null = null;
     let headerTimer: NodeJS.Timeout | null = null;
     let upReq: ClientRequest | null = null;
@@ -111,13 +111,15 @@ export function makeForwarder(opts: ForwardOptions) {
         if (upReq && !upReq.destroyed) upReq.destroy(); // cancel upstream
       }
       exchange.request.bytes = reqBody.size;
+      if (reqBody.wireSize !== reqBody.size) exchange.request.wireBytes = reqBody.wireSize;
       exchange.request.body = redactBody(reqBody.result(), info, String(req.headers["content-type"] ?? ""));
       if (resBody && exchange.response && !exchange.response.fromProxy) {
         exchange.response.bytes = resBody.size;
+        exchange.response.wireBytes = resBody.wireSize;
         exchange.response.body = redactBody(resBody.result(), info, String(exchange.response.headers["content-type"] ?? ""));
         if (streaming) {
           const endedBy = exchange.error?.code === "CLIENT_ABORTED" ? "client" : (req.socket as { kubewireCut?: boolean }).kubewireCut ? "proxy" : "server";
-          exchange.stream = { kind: info.verb === "watch" ? "watch" : "stream", events: resBody.newlines, bytesIn: reqBody.size, bytesOut: resBody.size, durationMs: round(total), endedBy };
+          exchange.stream = { kind: info.verb === "watch" ? "watch" : "stream", events: resBody.newlines, bytesIn: reqBody.size, bytesOut: resBody.size, durationMs: round(total), endedBy, ...resBody.watchSummary() };
           if (endedBy === "client") exchange.error = null; // ending a watch or a log stream is normal
         }
       }
@@ -148,9 +150,10 @@ export function makeForwarder(opts: ForwardOptions) {
       const conn = connectionInfo(upRes.socket);
       exchange.tls = conn?.tls ?? null;
       copyHandshake(exchange, conn);
-      exchange.response = { status: upRes.statusCode ?? 0, headers: redactHeaders(upRes.headers), body: null, bytes: 0, fromProxy: false };
+      // each Warning header kept apart (Node joins repeated headers it does not know into one)
+      exchange.response = { status: upRes.statusCode ?? 0, headers: redactHeaders({ ...upRes.headers, warning: upRes.headersDistinct.warning }), body: null, bytes: 0, fromProxy: false };
       if (exchange.response.status === 401) upstream.invalidate();
-      const body = (resBody = new BodyCapture(opts.captureLimit, streaming));
+      const body = (resBody = new BodyCapture(opts.captureLimit, streaming, { contentEncoding: upRes.headers["content-encoding"], contentType: upRes.headers["content-type"], watch: info.verb === "watch" }));
       upRes.on("data", (chunk: Buffer) => body.push(chunk));
       const cut = () => {
         if (!done) {

@@ -3,7 +3,10 @@
 import { UserError } from "../errors.js";
 
 export interface ListFilter {
-  /** a status code, a class, or "error" for exchanges that got no response at all */
+  /**
+   * a status code, a class, or "error" for exchanges that got no response at all; a code or class
+   * also matches a watch that ended with an ERROR event carrying that Status code (410 Expired)
+   */
   status?: number | "4xx" | "5xx" | "error";
   verb?: string;
   resource?: string;
@@ -54,11 +57,11 @@ export function whereClause(filter: ListFilter): WhereClause {
     if (status === "error") conds.push("e.status IS NULL");
     else if (status === "4xx" || status === "5xx") {
       const base = status === "4xx" ? 400 : 500;
-      conds.push("e.status BETWEEN ? AND ?");
-      params.push(base, base + 99);
+      conds.push("(e.status BETWEEN ? AND ? OR e.watch_error_code BETWEEN ? AND ?)");
+      params.push(base, base + 99, base, base + 99);
     } else if (typeof status === "number" && Number.isInteger(status) && status >= 100 && status <= 999) {
-      conds.push("e.status = ?");
-      params.push(status);
+      conds.push("(e.status = ? OR e.watch_error_code = ?)");
+      params.push(status, status);
     } else {
       throw new UserError(`status filter ${JSON.stringify(status)} is not a status code, 4xx, 5xx or error`);
     }

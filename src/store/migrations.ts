@@ -89,6 +89,16 @@ export const migrations: Migration[] = [
         CREATE INDEX IF NOT EXISTS exchanges_chain ON exchanges (tls_chain_id, started_at) WHERE tls_chain_id IS NOT NULL;
       `),
   },
+  {
+    version: 3,
+    description: "the Status code a watch ended with (an ERROR event inside a 200 stream), for ls --status",
+    up: (db) =>
+      db.exec(`
+        -- A watch answers 200 and may end with an ERROR event carrying a Status (410 Expired): its code, or NULL.
+        ALTER TABLE exchanges ADD COLUMN watch_error_code INTEGER;
+        CREATE INDEX exchanges_watch_error ON exchanges (watch_error_code, started_at) WHERE watch_error_code IS NOT NULL;
+      `),
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

@@ -57,6 +57,8 @@ export interface ExchangeColumns {
   origin: string;
   replay_of: number | null;
   tls_chain_id: number | null;
+  /** the Status code of a watch's last ERROR event (schema version 3) */
+  watch_error_code?: number | null;
 }
 
 /** Everything of an Exchange that has no column, stored as JSON in exchange_details. */
@@ -65,7 +67,9 @@ interface Detail {
   apiPrefix: string;
   requestHeaders: Headers;
   requestBody: CapturedBody | null;
-  response: { headers: Headers; body: CapturedBody | null; fromProxy: boolean } | null;
+  response: { headers: Headers; body: CapturedBody | null; fromProxy: boolean; wireBytes?: number } | null;
+  /** request body bytes as sent, when an encoded body made them differ from bytes_in */
+  requestWireBytes?: number;
   timing: Timing;
   tls: { protocol: string | null; cipher: string | null; alpn: string | null; resumed: boolean } | null;
   errorPhase?: string;
@@ -83,8 +87,8 @@ export function chainFingerprint(chain: CertInfo[]): string {
 
 export const INSERT_EXCHANGE_SQL = `INSERT INTO exchanges (started_at, method, path, query, verb, api_group, api_version,
   resource, subresource, namespace, name, status, duration_ms, error_code, error_message, context, cluster_url, kube_user,
-  user_agent, client_address, bytes_in, bytes_out, origin, replay_of, tls_chain_id)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  user_agent, client_address, bytes_in, bytes_out, origin, replay_of, watch_error_code, tls_chain_id)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /** Bound parameters for INSERT_EXCHANGE_SQL, in column order (tls_chain_id last). */
 export function exchangeParams(ex: Exchange, tlsChainId: number | null): unknown[] {
@@ -94,7 +98,7 @@ export function exchangeParams(ex: Exchange, tlsChainId: number | null): unknown
     info.resource, info.subresource, info.namespace, info.name, ex.response ? ex.response.status : null,
     ex.timing.totalMs, ex.error ? ex.error.code : null, ex.error ? ex.error.message : null,
     ex.context, ex.clusterUrl, ex.kubeUser, ex.client.userAgent, ex.client.address,
-    rq.bytes, ex.response ? ex.response.bytes : 0, ex.origin, ex.replayOf ?? null, tlsChainId,
+    rq.bytes, ex.response ? ex.response.bytes : 0, ex.origin, ex.replayOf ?? null, ex.stream?.lastError?.code ?? null, tlsChainId,
   ];
 }
 
@@ -105,7 +109,7 @@ export function detailJson(ex: Exchange): string {
     requestHeaders: ex.request.headers,
     requestBody: ex.request.body,
     response: ex.response
-      ? { headers: ex.response.headers, body: ex.response.body, fromProxy: ex.response.fromProxy }
+      ? { headers: ex.response.headers, body: ex.response.body, fromProxy: ex.response.fromProxy, ...(ex.response.wireBytes !== undefined ? { wireBytes: ex.response.wireBytes } : {}) }
       : null,
     timing: ex.timing,
     tls: ex.tls
@@ -114,6 +118,7 @@ export function detailJson(ex: Exchange): string {
     stream: ex.stream,
   };
   if (ex.error?.phase !== undefined) detail.errorPhase = ex.error.phase;
+  if (ex.request.wireBytes !== undefined) detail.requestWireBytes = ex.request.wireBytes;
   return JSON.stringify(detail);
 }
 
@@ -139,6 +144,7 @@ export function toExchange(c: ExchangeColumns, detailText: string, chain: CertIn
       headers: d.requestHeaders,
       body: d.requestBody,
       bytes: c.bytes_in,
+      ...(d.requestWireBytes !== undefined ? { wireBytes: d.requestWireBytes } : {}),
     },
     info: {
       isResourceRequest: d.isResourceRequest,
@@ -154,7 +160,7 @@ export function toExchange(c: ExchangeColumns, detailText: string, chain: CertIn
     response:
       c.status === null || d.response === null
         ? null
-        : { status: c.status, headers: d.response.headers, body: d.response.body, bytes: c.bytes_out, fromProxy: d.response.fromProxy },
+        : { status: c.status, headers: d.response.headers, body: d.response.body, bytes: c.bytes_out, fromProxy: d.response.fromProxy, ...(d.response.wireBytes !== undefined ? { wireBytes: d.response.wireBytes } : {}) },
     timing: d.timing,
     tls: d.tls ? { ...d.tls, chain: chain ?? [] } : null,
     error,

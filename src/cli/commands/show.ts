@@ -7,6 +7,7 @@ import { bytes, checkFormat, json, latency, paint, yaml, type Paint } from "../o
 import { rules } from "../../analyze/index.js";
 import { isExchangeRule } from "../../analyze/lib/rule.js";
 import { credentialFacts } from "../credential-facts.js";
+import { warningTexts } from "../../analyze/lib/warnings.js";
 
 export function makeShowCommand(): Command {
   const cmd = new Command("show")
@@ -87,8 +88,15 @@ function bodyPreview(body: CapturedBody | null, maxLines = 40): string[] {
   const lines = text.split("\n");
   const shown = lines.slice(0, maxLines);
   if (lines.length > maxLines) shown.push(`... (${lines.length - maxLines} more lines)`);
-  if (body.truncated) shown.push(`... (truncated: ${bytes(body.size)} on the wire)`);
+  if (body.truncated) shown.push(`... (truncated: ${bytes(body.size)}${body.sizeIsLowerBound ? " or more" : ""} in all)`);
   return shown;
+}
+
+/** "12.0KiB", or "600.0KiB (45.2KiB as gzip on the wire)" for a body that travelled encoded. */
+function sizeText(n: number, wire: number | undefined, body: CapturedBody | null): string {
+  const decoded = `${bytes(n)}${body?.sizeIsLowerBound ? " or more" : ""}`;
+  if (wire === undefined || wire === n) return decoded;
+  return `${decoded}, ${bytes(wire)}${body?.contentEncoding ? ` as ${body.contentEncoding}` : ""} on the wire`;
 }
 
 function headerLines(h: Headers): string[] {
@@ -158,7 +166,16 @@ export function renderPage(ex: Exchange, p: Paint, flags: ShownFlag[] = []): str
   out.push(...waterfall(ex));
   if (ex.stream) {
     section("Stream");
-    out.push(`  ${ex.stream.kind}: ${ex.stream.events} events, ${bytes(ex.stream.bytesIn)} in, ${bytes(ex.stream.bytesOut)} out, ${latency(ex.stream.durationMs)}, ended by ${ex.stream.endedBy}`);
+    const st = ex.stream;
+    const types = Object.entries(st.eventTypes ?? {}).map(([t, n]) => `${t} ${n}`).join(", ");
+    const framing = st.format === "protobuf" ? " (protobuf frames)" : "";
+    out.push(`  ${st.kind}: ${st.events} events${types ? ` (${types})` : ""}${framing}, ${bytes(st.bytesIn)} in, ${bytes(st.bytesOut)} out, ${latency(st.durationMs)}, ended by ${st.endedBy}`);
+    if (st.lastError) out.push(`  ${p.red(`ended with an ERROR event: ${st.lastError.code}${st.lastError.reason ? ` ${st.lastError.reason}` : ""}`)}${st.lastError.message ? `: ${st.lastError.message}` : ""}`);
+  }
+  const warnings = warningTexts(ex.response?.headers);
+  if (warnings.length) {
+    section("Warnings from the API server");
+    for (const w of warnings) out.push(`  ${p.yellow(w)}`);
   }
   section("Upstream TLS");
   if (!ex.tls) out.push("  (none recorded)");
@@ -176,12 +193,12 @@ export function renderPage(ex: Exchange, p: Paint, flags: ShownFlag[] = []): str
   }
   section("Request headers");
   out.push(...headerLines(ex.request.headers).map((l) => `  ${l}`));
-  section(`Request body (${bytes(ex.request.bytes)})`);
+  section(`Request body (${sizeText(ex.request.bytes, ex.request.wireBytes, ex.request.body)})`);
   out.push(...bodyPreview(ex.request.body).map((l) => `  ${l}`));
   if (ex.response) {
     section("Response headers");
     out.push(...headerLines(ex.response.headers).map((l) => `  ${l}`));
-    section(`Response body (${bytes(ex.response.bytes)})`);
+    section(`Response body (${sizeText(ex.response.bytes, ex.response.wireBytes, ex.response.body)})`);
     out.push(...bodyPreview(ex.response.body).map((l) => `  ${l}`));
   }
   if (ex.request.method) {
