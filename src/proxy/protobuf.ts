@@ -2,6 +2,8 @@
 // length-framed watch streams, a field parser/rewriter, and a `protoc --decode_raw`-style tree.
 // The redactor edits Secrets with it; show and the HAR export print bodies with it.
 
+import type { CapturedBody } from "../types.js";
+
 export const K8S_MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
 /** One field as it sits in its message: `start`..`end` is the whole field (key included) in the parsed buffer. */
@@ -258,6 +260,18 @@ export function renderProtobuf(buf: Buffer): string | null {
     if (rest.length) out.push(`# incomplete frame: ${rest.length} bytes`);
   } else return null;
   return out.join("\n");
+}
+
+/**
+ * A captured body as its protobuf field tree, for people (show, the HAR export); null when it
+ * is not Kubernetes protobuf. A body cut at capture shows the fields that arrived whole.
+ */
+export function protobufText(body: CapturedBody | null, contentType: string | undefined): string | null {
+  if (!body || body.data === "") return null;
+  if (body.encoding === "utf8" && !isProtobufType(contentType) && !body.data.startsWith("k8s\u0000")) return null;
+  const bytes = Buffer.from(body.data, body.encoding === "base64" ? "base64" : "utf8");
+  if (!isEnvelope(bytes) && !(isProtobufType(contentType) && looksFramed(bytes))) return null;
+  return renderProtobuf(bytes) ?? `# a cut Kubernetes protobuf body: ${bytes.length} bytes captured`;
 }
 
 /** True when a content type names Kubernetes protobuf. */
