@@ -26,6 +26,9 @@ const SECRETS = {
   protobufString: "protobuf-stringdata-B6uNa4",
 };
 
+/** Clear the screen, retitle the terminal, then a C1 CSI: what a hostile name or message could do to a terminal. */
+const HOSTILE = "%1b%5b2J%1b%5d0%3bpwned%07%c2%9b31m";
+
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 const b64url = (s: string) => Buffer.from(s).toString("base64url");
 
@@ -148,6 +151,9 @@ describe.skipIf(!haveKubectl)("an attacker scanning what kubewire kept", () => {
     await raw(session, "GET", "/api/v1/namespaces/default/pods", { "Sec-WebSocket-Protocol": `v5.channel.k8s.io, base64url.bearer.authorization.k8s.io.${b64url(SECRETS.wsBearer)}` });
     expect(await raw(session, "POST", "/api/v1/namespaces/default/secrets", { "Content-Type": "application/vnd.kubernetes.protobuf", Accept: "application/json" }, protobufSecret())).toBe(201);
     expect((await kubectl(kc, ["get", "secret", "posted-pb", "-o", "yaml"])).stdout).toContain("posted-pb");
+    // names that are terminal escape sequences: the API server quotes them back in its 403 and 404 messages
+    expect(await raw(session, "GET", `/api/v1/namespaces/default/secrets/${HOSTILE}`, { "Impersonate-User": "nobody", Accept: "application/json" })).toBe(403);
+    expect(await raw(session, "GET", `/api/v1/namespaces/default/configmaps/${HOSTILE}`, { Accept: "application/json" })).toBe(404);
 
     await session.recorder.flush();
     const rows = await recorded(session);
@@ -201,6 +207,26 @@ describe.skipIf(!haveKubectl)("an attacker scanning what kubewire kept", () => {
     expect(shown.length).toBeGreaterThan(10);
     for (const { where, run } of shown) expect(run.stdout, where).toContain("Exchange ");
     expect(outputs.flatMap(({ where, run }) => leaks(where, run.stdout + run.stderr))).toEqual([]);
+  });
+
+  it("recorded kubectl's table of secrets with row metadata whose last-applied annotation is redacted", async () => {
+    const rows = await recorded(session);
+    const table = rows.find(({ ex }) => ex.info.verb === "list" && ex.info.resource === "secrets" && String(ex.request.headers.accept).includes("as=Table"));
+    const body = JSON.parse(table!.ex.response!.body!.data);
+    const row = body.rows.find((r: { cells: unknown[] }) => r.cells[0] === "app-creds");
+    expect(row.object).toMatchObject({ kind: "PartialObjectMetadata", metadata: { annotations: { "kubectl.kubernetes.io/last-applied-configuration": "[redacted]" } } });
+  });
+
+  it("prints no terminal control character that came from the wire, showing each escaped", () => {
+    for (const { where, run } of outputs.filter((o) => !o.where.startsWith("export"))) {
+      expect(run.stdout + run.stderr, where).not.toMatch(/[\u001b\u0007\u009b]/);
+    }
+    const pages = outputs.filter(({ where, run }) => /^show \d+/.test(where) && run.stdout.includes("pwned"));
+    expect(pages.length).toBe(2);
+    for (const { run } of pages) expect(run.stdout).toContain("\\x1b[2J\\x1b]0;pwned\\x07\\x9b31m");
+    const flags = outputs.find((o) => o.where === "flags")!;
+    expect(flags.run.stdout).toContain("forbidden");
+    expect(flags.run.stdout).toContain("\\x1b[2J");
   });
 
   it("shows the posted protobuf Secret as a field tree with its values redacted", () => {
