@@ -114,11 +114,19 @@ describe("the redactor finds Secret material wherever it sits", () => {
     ["a cut JSON Secret", ONE_SECRET, `{"kind":"Secret","data":{"k":"${B64}`, "application/json"],
     ["a JSON string on a token path", info("POST", "/apis/authentication.k8s.io/v1/tokenreviews"), JSON.stringify(SECRET), "application/json"],
     ["YAML that does not parse on a secrets path", ONE_SECRET, `data:\n  k: ${SECRET}\n bad: [`, "application/yaml"],
+    ["a cut v1 List holding a Secret on another path", PODS, `{"kind":"List","items":[{"kind":"Secret","data":{"k":"${B64}"}},{"kind":"Pod"`, "application/json"],
+    ["a binary body on a secrets path", ONE_SECRET, "", "application/octet-stream"],
   ])("keeps only a placeholder saying why for %s", (_name, reqInfo, text, type) => {
-    const out = redactBody(body(text), reqInfo, type)!;
+    const captured = text === "" ? { data: Buffer.from([0xff, 0xfe, ...Buffer.from(SECRET)]).toString("base64"), encoding: "base64" as const, truncated: false, size: 16 } : body(text);
+    const out = redactBody(captured, reqInfo, type)!;
     expect(out.data).not.toContain(SECRET);
     expect(out.data).not.toContain(B64);
     expect(out.data).toMatch(/^\[redacted\] \(.+not kept\)$/);
+  });
+
+  it("returns a cut ordinary list that names no sensitive kind as it was", () => {
+    const text = '{"kind":"ConfigMapList","items":[{"metadata":{"name":"Secret-notes"},"data":{"k":"v"}},{"meta';
+    expect(redactBody(body(text, true), info("GET", "/api/v1/configmaps"), "application/json")!.data).toBe(text);
   });
 
   it("returns an ordinary body that merely mentions a Secret as it was", () => {
@@ -133,7 +141,7 @@ describe("header redaction", () => {
     expect(h["sec-websocket-protocol"]).toBe(`v5.channel.k8s.io, base64url.bearer.authorization.k8s.io.${REDACTED}, v4.channel.k8s.io`);
   });
 
-  it.each(["Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Kubewire-Token"])("replaces %s", (name) => {
+  it.each(["Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Kubewire-Token", "X-Auth-Token", "X-Api-Key", "X-Amz-Security-Token"])("replaces %s", (name) => {
     const h = redactHeaders({ [name]: [`Bearer ${SECRET}`, `${SECRET}=1`] });
     expect(JSON.stringify(h)).not.toContain(SECRET);
   });

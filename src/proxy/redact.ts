@@ -9,6 +9,8 @@ import { bytesField, decodeEnvelope, isEnvelope, isProtobufType, joinFrames, loo
 export const REDACTED = "[redacted]";
 export const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 const SECRET_HEADERS = new Set(["authorization", "proxy-authorization", "cookie", "set-cookie", "x-kubewire-token"]);
+/** Any other header whose name says it carries a credential (X-Auth-Token, X-Api-Key, X-Amz-Security-Token...). */
+const SECRET_HEADER_NAME = /(^|-)(token|secret|password|passwd|api-?key|credentials?|session)($|-)/;
 /** How browsers and some WebSocket clients carry a bearer token (client-go's wsstream, the dashboard). */
 const WS_BEARER = "base64url.bearer.authorization.k8s.io.";
 const TOKEN_KINDS = new Set(["TokenRequest", "TokenReview"]);
@@ -17,6 +19,8 @@ const SECRET_SAFE_FIELDS = new Set(["apiVersion", "kind", "metadata", "type", "i
 /** Words that must be present for an ordinary (non-sensitive) body to hold anything to redact. */
 const MARKER = /Secret|TokenRe(?:quest|view)/;
 const SECRET_IN_TEXT = /"kind"\s*:\s*"Secret(?:List)?"/;
+/** A sensitive kind named in JSON text, escaped or not (inside an annotation): for text that cannot be parsed. */
+const SENSITIVE_KIND_IN_TEXT = /\\?"kind\\?"\s*:\s*\\?"(?:Secret|SecretList|TokenRequest|TokenReview)\\?"/;
 
 // ---- headers
 
@@ -25,7 +29,7 @@ export function redactHeaders(headers: Record<string, string | string[] | undefi
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     const lower = name.toLowerCase();
-    if (SECRET_HEADERS.has(lower)) out[name] = mapValue(value, redactCredential);
+    if (SECRET_HEADERS.has(lower) || SECRET_HEADER_NAME.test(lower)) out[name] = mapValue(value, redactCredential);
     else if (lower === "sec-websocket-protocol") out[name] = mapValue(value, redactWebSocketProtocols);
     else out[name] = value;
   }
@@ -109,6 +113,7 @@ export function redactBody(body: CapturedBody | null, info: RequestInfo, content
     if (whole.ok) return redactParsed(body, whole.value, scope, info, contentType, (v) => JSON.stringify(v));
     const lines = redactJsonLines(text, scope);
     if (lines !== null) return lines === text ? body : { ...body, data: lines };
+    if (SENSITIVE_KIND_IN_TEXT.test(text)) return placeholder(body, `${what(info, contentType)} that does not parse (cut at capture?) and names a Secret or token kind`);
   }
   return redactYaml(body, scope, info, contentType);
 }
@@ -145,7 +150,7 @@ function redactJsonLines(text: string, scope: Scope): string | null {
     const parsed = tryJson(line);
     if (!parsed.ok) {
       if (first) return null;
-      if (sensitive(scope) || MARKER.test(line)) {
+      if (sensitive(scope) || SENSITIVE_KIND_IN_TEXT.test(line)) {
         changed = true;
         out.push(`${REDACTED} (a line that does not parse, cut at capture; not kept)`);
       } else out.push(line);
