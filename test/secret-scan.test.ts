@@ -9,6 +9,7 @@ import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RecordingSession } from "../src/cli/recording-session.js";
 import { bytesField } from "../src/proxy/protobuf.js";
+import { Store } from "../src/store/store.js";
 import { demoWorld, KUBECTL, kubectl, kubewire, record, recorded, ROOT, run, type Run, type World } from "./helpers/world.js";
 
 const haveKubectl = existsSync(KUBECTL);
@@ -227,6 +228,25 @@ describe.skipIf(!haveKubectl)("an attacker scanning what kubewire kept", () => {
     const flags = outputs.find((o) => o.where === "flags")!;
     expect(flags.run.stdout).toContain("forbidden");
     expect(flags.run.stdout).toContain("\\x1b[2J");
+  });
+
+  it("exports the posted protobuf Secret to HAR as its field tree, and imports it back byte for byte", async () => {
+    const har = JSON.parse(outputs.find((o) => o.where === "export --har")!.run.stdout);
+    const entry = har.log.entries.find((e: { request: { postData?: { mimeType: string } } }) => e.request.postData?.mimeType === "application/vnd.kubernetes.protobuf");
+    expect(entry.request.postData.text).toContain('# Kubernetes protobuf: apiVersion "v1" kind "Secret"');
+    expect(entry.request.postData.text).toContain('2: "[redacted]"');
+    const file = join(world.dir, "scan.har");
+    writeFileSync(file, JSON.stringify(har));
+    const copy = join(world.dir, "imported.db");
+    expect((await kubewire(["import", "--har", file, "--db", copy])).code).toBe(0);
+    const original = (await recorded(session)).find(({ ex }) => ex.request.headers["content-type"] === "application/vnd.kubernetes.protobuf")!.ex.request.body;
+    const store = Store.open(copy, { readonly: true });
+    try {
+      const imported = store.list({}).map((r) => store.get(r.id)!).find((ex) => ex.request.path === "/api/v1/namespaces/default/secrets" && ex.request.method === "POST" && ex.request.body?.encoding === "base64");
+      expect(imported?.request.body).toEqual(original);
+    } finally {
+      store.close();
+    }
   });
 
   it("shows the posted protobuf Secret as a field tree with its values redacted", () => {
