@@ -1,4 +1,5 @@
 // Secrets and credentials never reach the recording: headers and bodies are redacted.
+import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { redactBody, redactHeaders, REDACTED } from "../src/proxy/redact.js";
 import { parseRequestInfo } from "../src/proxy/request-info.js";
@@ -122,6 +123,14 @@ describe("the redactor finds Secret material wherever it sits", () => {
     expect(out.data).not.toContain(SECRET);
     expect(out.data).not.toContain(B64);
     expect(out.data).toMatch(/^\[redacted\] \(.+not kept\)$/);
+  });
+
+  it("keeps only a placeholder for a gzip body, still compressed, that holds a Secret", () => {
+    const gz = gzipSync(j({ kind: "List", items: [{ kind: "Secret", data: { k: B64 } }] }));
+    const out = redactBody({ data: gz.toString("base64"), encoding: "base64", truncated: false, size: gz.length }, PODS, "application/json")!;
+    expect(out.data).toMatch(/^\[redacted\] \(.+not kept\)$/);
+    const plain = gzipSync(j({ kind: "PodList", items: [] }));
+    expect(redactBody({ data: plain.toString("base64"), encoding: "base64", truncated: false, size: plain.length }, PODS, "application/json")!.data).toBe(plain.toString("base64"));
   });
 
   it("returns a cut ordinary list that names no sensitive kind as it was", () => {

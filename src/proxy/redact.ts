@@ -2,6 +2,7 @@
 // Default-deny by content: Secret material is found wherever it sits (objects of kind Secret at any
 // depth, lists, Table rows, watch events, patches, YAML, protobuf) and token-bearing kinds by path
 // and by kind; a body on a sensitive path that cannot be parsed is replaced by a placeholder.
+import { constants as zlibConstants, gunzipSync } from "node:zlib";
 import { parseAllDocuments, stringify } from "yaml";
 import type { CapturedBody, Headers, RequestInfo } from "../types.js";
 import { bytesField, decodeEnvelope, isEnvelope, isProtobufType, joinFrames, looksFramed, parseFields, replaceEnvelopeRaw, rewriteFields, splitFrames, type ProtoField } from "./protobuf.js";
@@ -101,7 +102,7 @@ export function redactBody(body: CapturedBody | null, info: RequestInfo, content
     const bytes = Buffer.from(body.data, body.encoding === "base64" ? "base64" : "utf8");
     if (isEnvelope(bytes) || (protobufType && looksFramed(bytes))) return redactProtobufBody(body, bytes, scope, info, contentType);
     if (body.encoding === "base64") {
-      if (sensitive(scope) || MARKER.test(bytes.toString("latin1"))) return placeholder(body, `binary ${what(info, contentType)} that kubewire cannot read`);
+      if (sensitive(scope) || MARKER.test(bytes.toString("latin1")) || MARKER.test(gunzipped(bytes))) return placeholder(body, `binary ${what(info, contentType)} that kubewire cannot read`);
       return body;
     }
   }
@@ -116,6 +117,16 @@ export function redactBody(body: CapturedBody | null, info: RequestInfo, content
     if (SENSITIVE_KIND_IN_TEXT.test(text)) return placeholder(body, `${what(info, contentType)} that does not parse (cut at capture?) and names a Secret or token kind`);
   }
   return redactYaml(body, scope, info, contentType);
+}
+
+/** A gzip body (still compressed when it reaches here) as latin1 text, to look for markers in; "" when it is not gzip. */
+function gunzipped(bytes: Buffer): string {
+  if (bytes.length < 18 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return "";
+  try {
+    return gunzipSync(bytes, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: 64 << 20 }).toString("latin1");
+  } catch {
+    return "Secret"; // a gzip body that does not inflate cannot be shown to hold nothing
+  }
 }
 
 function tryJson(text: string): { ok: true; value: unknown } | { ok: false } {
