@@ -25,6 +25,7 @@ const SECRETS = {
   wsBearer: "ws-bearer-token-P4nVc9",
   protobuf: "protobuf-posted-K5tXe2",
   protobufString: "protobuf-stringdata-B6uNa4",
+  seeded: "s3cr3t-demo", // the simulated cluster's own db-credentials Secret
 };
 
 /** Clear the screen, retitle the terminal, then a C1 CSI: what a hostile name or message could do to a terminal. */
@@ -82,23 +83,20 @@ function raw(session: RecordingSession, method: string, target: string, headers:
   });
 }
 
-/** kubectl get secrets -w, until it has printed `lines` rows. */
-function watchUntil(kubeconfig: string, lines: number, during: () => Promise<void>): Promise<string> {
+/** kubectl get secrets -w: once `name` is listed, runs `during`, then stops when `name` has printed `rows` rows. */
+function watchWhile(kubeconfig: string, name: string, rows: number, during: () => Promise<void>): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(KUBECTL, ["--kubeconfig", kubeconfig, "--cache-dir", `${kubeconfig}.cache`, "get", "secrets", "-w"]);
     let out = "";
-    let started = false;
+    let done: Promise<void> | null = null;
     child.stdout.on("data", (c: Buffer) => {
       out += c.toString();
-      const rows = out.split("\n").filter((l) => l && !l.startsWith("NAME")).length;
-      if (!started && rows >= 1) {
-        started = true;
-        during().catch(reject);
-      }
-      if (rows >= lines) child.kill();
+      const seen = out.split("\n").filter((l) => l.startsWith(`${name} `)).length;
+      if (!done && seen >= 1) done = during();
+      if (seen >= rows) child.kill();
     });
     child.on("error", reject);
-    child.on("close", () => resolve(out));
+    child.on("close", () => (done ?? Promise.resolve()).then(() => resolve(out), reject));
   });
 }
 
@@ -137,13 +135,13 @@ describe.skipIf(!haveKubectl)("an attacker scanning what kubewire kept", () => {
 
     expect((await kubectl(kc, ["get", "secrets"])).stdout).toContain("app-creds");
     expect((await kubectl(kc, ["get", "secrets", "-o", "yaml"])).stdout).toContain("app-creds");
-    const watched = await watchUntil(kc, 4, async () => {
+    const watched = await watchWhile(kc, "app-creds", 3, async () => {
       const add = await kubectl(kc, ["patch", "secret", "app-creds", "--type=json", "-p", JSON.stringify([{ op: "add", path: "/data/token", value: b64(SECRETS.patchedAdd) }])]);
       expect(add.stdout).toContain("patched");
       const replace = await kubectl(kc, ["patch", "secret", "app-creds", "--type=json", "-p", JSON.stringify([{ op: "replace", path: "/data", value: { only: b64(SECRETS.patchedReplace) } }])]);
       expect(replace.stdout).toContain("patched");
     });
-    expect(watched).toContain("app-creds");
+    expect(watched.split("\n").filter((l) => l.startsWith("app-creds ")).length).toBe(3); // listed, then modified twice
 
     // hand-made requests
     const { url } = session.client;
@@ -182,7 +180,8 @@ describe.skipIf(!haveKubectl)("an attacker scanning what kubewire kept", () => {
     const seen = (pred: (r: (typeof rows)[number]["row"]) => boolean) => rows.some(({ row }) => pred(row));
     expect(seen((r) => r.verb === "create" && r.resource === "secrets" && r.status === 201)).toBe(true);
     expect(seen((r) => r.verb === "patch" && r.resource === "secrets" && r.status === 200)).toBe(true);
-    expect(seen((r) => r.verb === "watch" && r.resource === "secrets")).toBe(true);
+    const watch = rows.find(({ row }) => row.verb === "watch" && row.resource === "secrets");
+    expect(watch?.ex.response?.body?.data.match(/"type":"MODIFIED"/g)).toHaveLength(2);
     expect(seen((r) => r.resource === "secrets" && r.name === "direct" && r.status === 200)).toBe(true);
     expect(seen((r) => r.resource === "tokenreviews" && r.status === 201)).toBe(true);
     for (const { where, run } of outputs) expect(run.code, `${where}: ${run.stderr}`).toBeLessThan(2);
