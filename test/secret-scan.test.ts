@@ -2,6 +2,7 @@
 // requests that carry secrets in every shape, then every file kubewire wrote and every line it
 // printed searched for each secret in plain, base64, base64url and gzip-decoded forms.
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import { join } from "node:path";
@@ -10,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RecordingSession } from "../src/cli/recording-session.js";
 import { bytesField } from "../src/proxy/protobuf.js";
 import { Store } from "../src/store/store.js";
-import { demoWorld, KUBECTL, kubectl, kubewire, record, recorded, ROOT, run, type Run, type World } from "./helpers/world.js";
+import { demoWorld, eventually, KUBECTL, kubectl, kubewire, record, recorded, ROOT, run, type Run, type World } from "./helpers/world.js";
 
 const haveKubectl = existsSync(KUBECTL);
 
@@ -23,6 +24,7 @@ const SECRETS = {
   absolute: "absolute-form-R2wJd5",
   tokenReview: "tokenreview-no-kind-H8jQs1",
   wsBearer: "ws-bearer-token-P4nVc9",
+  wsBearerUpgrade: "ws-bearer-upgrade-T7gLw3",
   protobuf: "protobuf-posted-K5tXe2",
   protobufString: "protobuf-stringdata-B6uNa4",
   seeded: "s3cr3t-demo", // the simulated cluster's own db-credentials Secret
@@ -80,6 +82,30 @@ function raw(session: RecordingSession, method: string, target: string, headers:
     });
     req.on("error", reject);
     req.end(body);
+  });
+}
+
+/** A WebSocket upgrade by hand (as a browser exec client makes it); resolves with the status once answered. */
+function upgrade(session: RecordingSession, target: string, headers: Record<string, string>): Promise<number> {
+  const { url, caPem, token } = session.client;
+  return new Promise((resolve, reject) => {
+    const req = https.request({
+      host: url.hostname,
+      port: url.port,
+      path: target,
+      ca: caPem,
+      headers: { Authorization: `Bearer ${token}`, Connection: "Upgrade", Upgrade: "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": randomBytes(16).toString("base64"), ...headers },
+    });
+    req.on("upgrade", (res, socket) => {
+      socket.destroy();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("response", (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("error", reject);
+    req.end();
   });
 }
 
@@ -148,13 +174,15 @@ describe.skipIf(!haveKubectl)("an attacker scanning what kubewire kept", () => {
     expect(await raw(session, "GET", `https://${url.host}/api/v1/namespaces/default/secrets/direct`, { Accept: "application/json" })).toBe(200);
     expect(await raw(session, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", { "Content-Type": "application/json" }, JSON.stringify({ apiVersion: "authentication.k8s.io/v1", spec: { token: SECRETS.tokenReview } }))).toBe(201);
     await raw(session, "GET", "/api/v1/namespaces/default/pods", { "Sec-WebSocket-Protocol": `v5.channel.k8s.io, base64url.bearer.authorization.k8s.io.${b64url(SECRETS.wsBearer)}` });
+    const bearer = `v5.channel.k8s.io, base64url.bearer.authorization.k8s.io.${b64url(SECRETS.wsBearerUpgrade)}`;
+    expect(await upgrade(session, "/api/v1/namespaces/default/pods/web-1/exec?command=true&stdout=true", { "Sec-WebSocket-Protocol": bearer })).toBe(101);
     expect(await raw(session, "POST", "/api/v1/namespaces/default/secrets", { "Content-Type": "application/vnd.kubernetes.protobuf", Accept: "application/json" }, protobufSecret())).toBe(201);
     expect((await kubectl(kc, ["get", "secret", "posted-pb", "-o", "yaml"])).stdout).toContain("posted-pb");
     // names that are terminal escape sequences: the API server quotes them back in its 403 and 404 messages
     expect(await raw(session, "GET", `/api/v1/namespaces/default/secrets/${HOSTILE}`, { "Impersonate-User": "nobody", Accept: "application/json" })).toBe(403);
     expect(await raw(session, "GET", `/api/v1/namespaces/default/configmaps/${HOSTILE}`, { Accept: "application/json" })).toBe(404);
 
-    await session.recorder.flush();
+    await eventually(async () => ((await recorded(session)).some(({ row }) => row.subresource === "exec") ? true : undefined));
     const rows = await recorded(session);
     const cli = async (where: string, args: string[]) => outputs.push({ where, run: await kubewire([...args, "--db", db]) });
     await Promise.all([cli("ls", ["ls"]), cli("ls -o wide", ["ls", "-o", "wide"]), cli("flags", ["flags"]), cli("export --har", ["export", "--har", "-"]), cli("export --jsonl", ["export", "--jsonl", "-"])]);
@@ -184,6 +212,8 @@ describe.skipIf(!haveKubectl)("an attacker scanning what kubewire kept", () => {
     expect(watch?.ex.response?.body?.data.match(/"type":"MODIFIED"/g)).toHaveLength(2);
     expect(seen((r) => r.resource === "secrets" && r.name === "direct" && r.status === 200)).toBe(true);
     expect(seen((r) => r.resource === "tokenreviews" && r.status === 201)).toBe(true);
+    const exec = rows.find(({ row }) => row.subresource === "exec")!;
+    expect(exec.ex.request.headers["sec-websocket-protocol"]).toBe(`v5.channel.k8s.io, base64url.bearer.authorization.k8s.io.[redacted]`);
     for (const { where, run } of outputs) expect(run.code, `${where}: ${run.stderr}`).toBeLessThan(2);
   });
 
