@@ -201,6 +201,13 @@ describe("protobuf redaction", () => {
     expect(out.data).toMatch(/^\[redacted\] \(.+not kept\)$/);
   });
 
+  it("renders a message whose bytes happen to be printable as a message, and text with a newline as text", () => {
+    const longName = "a-name-long-enough-that-its-length-byte-is-printable";
+    expect(renderProtobuf(envelope("v1", "Secret", Buffer.concat([field(1, field(1, longName)), field(2, "\nline two")])))).toBe(
+      ['# Kubernetes protobuf: apiVersion "v1" kind "Secret"', "1 {", `  1: "${longName}"`, "}", '2: "\\nline two"'].join("\n"),
+    );
+  });
+
   it("renders a Secret as a decode_raw tree with the envelope named", () => {
     expect(renderProtobuf(envelope("v1", "Secret", Buffer.concat([field(1, field(1, "s")), field(3, "Opaque")])))).toBe(
       ['# Kubernetes protobuf: apiVersion "v1" kind "Secret"', "1 {", '  1: "s"', "}", '3: "Opaque"'].join("\n"),

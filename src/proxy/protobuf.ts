@@ -209,8 +209,9 @@ function renderFields(fields: ProtoField[], indent: string, out: string[], depth
 }
 
 function renderBytes(label: number | string, b: Buffer, indent: string, out: string[], depth: number): void {
+  // Text first, unless it starts as most messages do (field 1, length-delimited: "\n")
   const s = asText(b);
-  if (s !== null) {
+  if (s !== null && !/^[\t\n\r]/.test(s)) {
     out.push(`${indent}${label}: ${quote(s)}`);
     return;
   }
@@ -230,7 +231,7 @@ function renderBytes(label: number | string, b: Buffer, indent: string, out: str
       return;
     }
   }
-  out.push(`${indent}${label}: ${escapeBytes(b)}`);
+  out.push(`${indent}${label}: ${s !== null ? quote(s) : escapeBytes(b)}`);
 }
 
 function renderEnvelope(env: Envelope, indent: string, out: string[], depth: number): void {
