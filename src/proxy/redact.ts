@@ -2,24 +2,23 @@
 // Default-deny by content: Secret material is found wherever it sits (objects of kind Secret at any
 // depth, lists, Table rows, watch events, patches, YAML, protobuf) and token-bearing kinds by path
 // and by kind; a body on a sensitive path that cannot be parsed is replaced by a placeholder.
+// What counts as secret is in redact-policy.ts; protobuf bodies are edited by redact-protobuf.ts.
 import { constants as zlibConstants, gunzipSync } from "node:zlib";
 import { parseAllDocuments, stringify } from "yaml";
 import type { CapturedBody, Headers, RequestInfo } from "../types.js";
-import { bytesField, decodeEnvelope, isEnvelope, isProtobufType, joinFrames, looksFramed, parseFields, replaceEnvelopeRaw, rewriteFields, splitFrames, type ProtoField } from "./protobuf.js";
+import { isEnvelope, isProtobufType, looksFramed } from "./protobuf.js";
+import { LAST_APPLIED, REDACTED, SECRET_IN_TEXT, SECRET_SAFE_FIELDS, TOKEN_KINDS, scopeOf, sensitive, type Scope } from "./redact-policy.js";
+import { redactProtobuf } from "./redact-protobuf.js";
 
-export const REDACTED = "[redacted]";
-export const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+export { LAST_APPLIED, REDACTED } from "./redact-policy.js";
+
 const SECRET_HEADERS = new Set(["authorization", "proxy-authorization", "cookie", "set-cookie", "x-kubewire-token"]);
 /** Any other header whose name says it carries a credential (X-Auth-Token, X-Api-Key, X-Amz-Security-Token...). */
 const SECRET_HEADER_NAME = /(^|-)(token|secret|password|passwd|api-?key|credentials?|session)($|-)/;
 /** How browsers and some WebSocket clients carry a bearer token (client-go's wsstream, the dashboard). */
 const WS_BEARER = "base64url.bearer.authorization.k8s.io.";
-const TOKEN_KINDS = new Set(["TokenRequest", "TokenReview"]);
-/** The only fields of a Secret kept as they are; every other field's values are redacted. */
-const SECRET_SAFE_FIELDS = new Set(["apiVersion", "kind", "metadata", "type", "immutable"]);
 /** Words that must be present for an ordinary (non-sensitive) body to hold anything to redact. */
 const MARKER = /Secret|TokenRe(?:quest|view)/;
-const SECRET_IN_TEXT = /"kind"\s*:\s*"Secret(?:List)?"/;
 /** A sensitive kind named in JSON text, escaped or not (inside an annotation): for text that cannot be parsed. */
 const SENSITIVE_KIND_IN_TEXT = /\\?"kind\\?"\s*:\s*\\?"(?:Secret|SecretList|TokenRequest|TokenReview)\\?"/;
 
@@ -58,26 +57,7 @@ function redactWebSocketProtocols(v: string): string {
     .join(",");
 }
 
-// ---- what a path says about its bodies
-
-interface Scope {
-  /** on a secrets path: every object is treated as Secret material */
-  secretPath: boolean;
-  /** on a token path (TokenReview, TokenRequest, serviceaccounts/token): every `token` field is redacted */
-  tokenPath: boolean;
-  hits: number;
-}
-
-function scopeOf(info: RequestInfo): Scope {
-  const r = info.resource;
-  return {
-    secretPath: r === "secrets",
-    tokenPath: r === "tokenreviews" || r === "tokenrequests" || (r === "serviceaccounts" && info.subresource === "token"),
-    hits: 0,
-  };
-}
-
-const sensitive = (s: Scope) => s.secretPath || s.tokenPath;
+// ---- placeholders
 
 function placeholder(body: CapturedBody, why: string): CapturedBody {
   return { ...body, data: `${REDACTED} (${why}; not kept)`, encoding: "utf8" };
@@ -282,148 +262,7 @@ function redactSecretPatch(ops: Obj[], scope: Scope): void {
 
 function redactProtobufBody(body: CapturedBody, bytes: Buffer, scope: Scope, info: RequestInfo, contentType: string | undefined): CapturedBody {
   if (!sensitive(scope) && !bytes.includes("Secret") && !bytes.includes("TokenRe")) return body;
-  const out = redactProtobuf(bytes, scope, 0);
+  const out = redactProtobuf(bytes, scope);
   if (out === null) return placeholder(body, `${what(info, contentType)} whose protobuf kubewire cannot redact`);
   return out === bytes ? body : { ...body, data: out.toString("base64"), encoding: "base64" };
-}
-
-const SENSITIVE_PATH_KINDS = new Set(["Secret", "SecretList", "PartialObjectMetadata", "PartialObjectMetadataList", "Status", "WatchEvent", "TokenRequest", "TokenReview", "DeleteOptions"]);
-
-/** An envelope or a stream of watch frames, redacted; null when it cannot be read well enough to keep. */
-function redactProtobuf(bytes: Buffer, scope: Scope, depth: number): Buffer | null {
-  if (depth > 16) return null;
-  if (isEnvelope(bytes)) {
-    const env = decodeEnvelope(bytes);
-    if (!env) return null;
-    if (env.contentEncoding && (sensitive(scope) || env.raw.includes("Secret"))) return null;
-    const raw = redactKind(env.kind, env.raw, scope, depth);
-    if (raw === null) return null;
-    return raw === env.raw ? bytes : replaceEnvelopeRaw(bytes, raw);
-  }
-  const { frames, rest } = splitFrames(bytes);
-  if (frames.length === 0) return null;
-  let changed = rest.length > 0 && sensitive(scope); // a cut last frame is not kept on a sensitive path
-  const out: Buffer[] = [];
-  for (const frame of frames) {
-    const next = redactKind("WatchEvent", frame, scope, depth);
-    if (next === null) return null;
-    if (next !== frame) changed = true;
-    out.push(next);
-  }
-  if (!changed) return bytes;
-  const joined = joinFrames(out);
-  return rest.length > 0 && !sensitive(scope) ? Buffer.concat([joined, rest]) : joined;
-}
-
-const REDACTED_BYTES = Buffer.from(REDACTED);
-
-/** Edits the length-delimited fields `no` of a message with `fn`; null when the message does not parse. */
-function editField(msg: Buffer, fn: (f: ProtoField) => Buffer | null | undefined): Buffer | null {
-  const fields = parseFields(msg);
-  if (!fields) return null;
-  let failed = false;
-  const out = rewriteFields(msg, fields, (f) => {
-    if (failed) return undefined;
-    const r = fn(f);
-    if (r === null) failed = true;
-    return r ?? undefined;
-  });
-  return failed ? null : out;
-}
-
-/** `edit` applied to the bytes of field `no`, re-wrapped; other fields untouched. */
-function inField(no: number, edit: (b: Buffer) => Buffer | null): (f: ProtoField) => Buffer | null | undefined {
-  return (f) => {
-    if (f.no !== no || !Buffer.isBuffer(f.value)) return undefined;
-    const next = edit(f.value);
-    if (next === null) return null;
-    return next === f.value ? undefined : bytesField(no, next);
-  };
-}
-
-function redactKind(kind: string, raw: Buffer, scope: Scope, depth: number): Buffer | null {
-  const plainSecret = (b: Buffer) => protoSecret(b, scope);
-  switch (kind) {
-    case "Secret":
-      return protoSecret(raw, scope);
-    case "SecretList":
-      return editField(raw, inField(2, plainSecret));
-    case "PartialObjectMetadata":
-      return editField(raw, inField(1, (m) => protoMeta(m, scope.secretPath, scope)));
-    case "PartialObjectMetadataList":
-      return editField(raw, inField(2, (item) => editField(item, inField(1, (m) => protoMeta(m, scope.secretPath, scope)))));
-    case "TokenRequest":
-      return editField(raw, inField(3, (status) => editField(status, redactBytesField(1, scope))));
-    case "TokenReview":
-      return editField(raw, inField(2, (spec) => editField(spec, redactBytesField(1, scope))));
-    case "WatchEvent":
-      // WatchEvent{type=1, object=2 RawExtension{raw=1}}
-      return editField(raw, inField(2, (ext) => editField(ext, inField(1, (obj) => redactProtobuf(obj, scope, depth + 1)))));
-  }
-  if (sensitive(scope) && !SENSITIVE_PATH_KINDS.has(kind)) return null;
-  if (!raw.includes("k8s\u0000")) return raw;
-  return nestedEnvelopes(raw, scope, depth);
-}
-
-/** Any other kind: envelopes nested in it (a v1 List's items) are redacted in place. */
-function nestedEnvelopes(msg: Buffer, scope: Scope, depth: number): Buffer | null {
-  if (depth > 16) return msg;
-  const fields = parseFields(msg);
-  if (!fields) return msg;
-  let failed = false;
-  const out = rewriteFields(msg, fields, (f) => {
-    if (failed || !Buffer.isBuffer(f.value) || !f.value.includes("k8s\u0000")) return undefined;
-    const next = isEnvelope(f.value) ? redactProtobuf(f.value, scope, depth + 1) : nestedEnvelopes(f.value, scope, depth + 1);
-    if (next === null) {
-      failed = true;
-      return undefined;
-    }
-    return next === f.value ? undefined : bytesField(f.no, next);
-  });
-  return failed ? null : out;
-}
-
-function redactBytesField(no: number, scope: Scope): (f: ProtoField) => Buffer | undefined {
-  return (f) => {
-    if (f.no !== no || f.wire !== 2) return undefined;
-    scope.hits++;
-    return bytesField(no, REDACTED_BYTES);
-  };
-}
-
-/** Secret{metadata=1, data=2 map<string,bytes>, type=3, stringData=4 map<string,string>, immutable=5}: unknown fields are redacted too. */
-function protoSecret(raw: Buffer, scope: Scope): Buffer | null {
-  return editField(raw, (f) => {
-    if (f.wire !== 2) return undefined;
-    if (f.no === 1) {
-      const meta = protoMeta(f.value as Buffer, true, scope);
-      return meta === null ? null : meta === f.value ? undefined : bytesField(1, meta);
-    }
-    if (f.no === 3) return undefined;
-    scope.hits++;
-    if (f.no === 2 || f.no === 4) {
-      // a map entry {key=1, value=2}: the key stays readable
-      const entry = parseFields(f.value as Buffer);
-      const key = entry?.find((e) => e.no === 1 && Buffer.isBuffer(e.value));
-      return bytesField(f.no, Buffer.concat([key ? bytesField(1, key.value as Buffer) : Buffer.alloc(0), bytesField(2, REDACTED_BYTES)]));
-    }
-    return bytesField(f.no, REDACTED_BYTES);
-  });
-}
-
-/** ObjectMeta: the last-applied annotation (annotations=12, map entries) of a Secret, or one that describes a Secret. */
-function protoMeta(meta: Buffer, secret: boolean, scope: Scope): Buffer | null {
-  if (!meta.includes(LAST_APPLIED)) return meta;
-  return editField(meta, (f) => {
-    if (f.no !== 12 || !Buffer.isBuffer(f.value)) return undefined;
-    const entry = parseFields(f.value);
-    if (!entry) return null;
-    const key = entry.find((e) => e.no === 1);
-    const value = entry.find((e) => e.no === 2);
-    if (!key || !Buffer.isBuffer(key.value) || key.value.toString("utf8") !== LAST_APPLIED) return undefined;
-    const text = value && Buffer.isBuffer(value.value) ? value.value.toString("utf8") : "";
-    if (!secret && SECRET_IN_TEXT.test(text) === false && text.trimStart().startsWith("{")) return undefined;
-    scope.hits++;
-    return bytesField(12, Buffer.concat([bytesField(1, key.value), bytesField(2, REDACTED_BYTES)]));
-  });
 }
