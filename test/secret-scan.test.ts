@@ -185,7 +185,7 @@ describe.skipIf(!haveKubectl)("an attacker scanning what kubewire kept", () => {
     await eventually(async () => ((await recorded(session)).some(({ row }) => row.subresource === "exec") ? true : undefined));
     const rows = await recorded(session);
     const cli = async (where: string, args: string[]) => outputs.push({ where, run: await kubewire([...args, "--db", db]) });
-    await Promise.all([cli("ls", ["ls"]), cli("ls -o wide", ["ls", "-o", "wide"]), cli("flags", ["flags"]), cli("export --har", ["export", "--har", "-"]), cli("export --jsonl", ["export", "--jsonl", "-"])]);
+    await Promise.all([cli("ls", ["ls"]), cli("ls -o wide", ["ls", "-o", "wide"]), cli("flags", ["flags"]), cli("tail", ["tail", "--backlog", "1000", "--stop-after", "10ms", "-o", "wide"]), cli("export --har", ["export", "--har", "-"]), cli("export --jsonl", ["export", "--jsonl", "-"])]);
     // `kubewire show ID` for every exchange: the CLI's own main() once per ID, in one process to spare the start-ups
     const ids = rows.map(({ row }) => row.id);
     const driver = `import { main } from ${JSON.stringify(join(ROOT, "dist/cli/main.js"))};
@@ -254,6 +254,7 @@ describe.skipIf(!haveKubectl)("an attacker scanning what kubewire kept", () => {
     const pages = outputs.filter(({ where, run }) => /^show \d+/.test(where) && run.stdout.includes("pwned"));
     expect(pages.length).toBe(2);
     for (const { run } of pages) expect(run.stdout).toContain("\\x1b[2J\\x1b]0;pwned\\x07\\x9b31m");
+    expect(outputs.find((o) => o.where === "tail")!.run.stdout).toContain("\\x1b[2J");
     const flags = outputs.find((o) => o.where === "flags")!;
     expect(flags.run.stdout).toContain("forbidden");
     expect(flags.run.stdout).toContain("\\x1b[2J");
