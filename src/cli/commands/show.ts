@@ -190,12 +190,12 @@ export function renderPage(wire: Exchange, p: Paint, wireFlags: ShownFlag[] = []
   section("Request headers");
   out.push(...headerLines(ex.request.headers).map((l) => `  ${l}`));
   section(`Request body (${bytes(ex.request.bytes)})`);
-  out.push(...bodyPreview(ex.request.body, contentTypeOf(ex.request.headers)).map((l) => `  ${l}`));
+  out.push(...bodyPreview(wire.request.body, contentTypeOf(ex.request.headers)).map((l) => `  ${l}`)); // escaped line by line, once decoded
   if (ex.response) {
     section("Response headers");
     out.push(...headerLines(ex.response.headers).map((l) => `  ${l}`));
     section(`Response body (${bytes(ex.response.bytes)})`);
-    out.push(...bodyPreview(ex.response.body, contentTypeOf(ex.response.headers)).map((l) => `  ${l}`));
+    out.push(...bodyPreview(wire.response!.body, contentTypeOf(ex.response.headers)).map((l) => `  ${l}`));
   }
   if (ex.request.method) {
     section("Same request by hand");
