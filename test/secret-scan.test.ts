@@ -193,10 +193,10 @@ describe.skipIf(!haveKubectl)("an attacker scanning what kubewire kept", () => {
         process.stdout.write("=== show " + id + "\\n");
         await main(["node", "kubewire", "show", id, "--db", ${JSON.stringify(db)}]);
       }`;
-    const shows = await run(process.execPath, ["--input-type=module", "-e", driver]);
+    const shows = await run(process.execPath, ["--input-type=module", "-e", driver], { timeoutMs: 120_000 });
     for (const page of shows.stdout.split(/^=== /m).filter(Boolean)) outputs.push({ where: page.split("\n")[0], run: { code: shows.code, stdout: page, stderr: "" } });
     outputs.push({ where: "show (stderr)", run: { ...shows, stdout: "" } });
-  });
+  }, 150_000); // a whole session and ~40 CLI runs: generous for a machine busy with other suites
 
   afterAll(async () => {
     await session?.stop(100);
