@@ -45,6 +45,14 @@ describe("parseRequestInfo", () => {
     expect(info.resource).toBe("");
   });
 
+  it.each([
+    ["https://10.0.0.1:6443/api/v1/namespaces/d/secrets/s", { verb: "get", resource: "secrets", namespace: "d", name: "s" }],
+    ["http://kubernetes/api/v1/namespaces/d/secrets", { verb: "list", resource: "secrets", namespace: "d" }],
+    ["HTTPS://[::1]:443/apis/authentication.k8s.io/v1/tokenreviews", { verb: "list", resource: "tokenreviews", apiGroup: "authentication.k8s.io" }],
+  ])("reads the absolute-form target %s by its path, as kube-apiserver does", (path, expected) => {
+    expect(parseRequestInfo("GET", path, "")).toMatchObject({ isResourceRequest: true, ...expected });
+  });
+
   it("keeps going on invalid percent-encoding instead of throwing", () => {
     const info = parseRequestInfo("GET", "/api/v1/namespaces/%zz/pods/%E0%A4%A", "");
     expect(info.namespace).toBe("%zz");

@@ -3,43 +3,23 @@
 // Secret, Namespace, Service, Deployment, Pod), and encoding answers for Status, Secret, ConfigMap,
 // Pod and their lists, and watch events as length-prefixed WatchEvent frames, to clients that ask for it.
 
+import { decodeEnvelope, isEnvelope, parseFields } from "../proxy/protobuf.js";
+
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
 type Raw = Buffer | number;
 type Fields = Map<number, Raw[]>;
 
-function varint(buf: Buffer, pos: number): [number, number] {
-  let result = 0;
-  let shift = 0;
-  for (;;) {
-    if (pos >= buf.length) throw new Error("truncated varint");
-    const b = buf[pos++];
-    result += (b & 0x7f) * 2 ** shift;
-    if ((b & 0x80) === 0) return [result, pos];
-    shift += 7;
-  }
-}
-
+/** The wire format itself is kubewire's generic decoder (src/proxy/protobuf.ts); this file adds the schemas. */
 function fields(buf: Buffer): Fields {
+  const parsed = parseFields(buf);
+  if (!parsed) throw new Error("malformed protobuf message");
   const out: Fields = new Map();
-  let pos = 0;
-  while (pos < buf.length) {
-    const [key, p1] = varint(buf, pos);
-    pos = p1;
-    const field = Math.floor(key / 8);
-    const wire = key & 7;
-    let value: Raw;
-    if (wire === 0) [value, pos] = varint(buf, pos);
-    else if (wire === 2) {
-      const [len, p2] = varint(buf, pos);
-      value = buf.subarray(p2, p2 + len);
-      pos = p2 + len;
-    } else if (wire === 1) { value = 0; pos += 8; }
-    else if (wire === 5) { value = 0; pos += 4; }
-    else throw new Error(`unsupported protobuf wire type ${wire}`);
-    const list = out.get(field) ?? [];
+  for (const f of parsed) {
+    const value: Raw = Buffer.isBuffer(f.value) ? f.value : f.wire === 0 ? Number(BigInt.asIntN(64, f.value)) : 0;
+    const list = out.get(f.no) ?? [];
     list.push(value);
-    out.set(field, list);
+    out.set(f.no, list);
   }
   return out;
 }
@@ -103,7 +83,7 @@ function scalar(type: string, v: Raw): unknown {
   const text = (): string => (Buffer.isBuffer(v) ? v.toString("utf8") : "");
   switch (type) {
     case "s": return text();
-    case "i": return typeof v === "number" ? (v >= 2 ** 63 ? v - 2 ** 64 : v) : 0;
+    case "i": return typeof v === "number" ? v : 0;
     case "b": return v === 1;
     case "y": return Buffer.isBuffer(v) ? v.toString("base64") : "";
     case "t": {
@@ -165,23 +145,14 @@ function message(name: string, buf: Buffer): Record<string, unknown> {
 }
 
 export function isProtobuf(body: Buffer): boolean {
-  return body.length >= 4 && body.subarray(0, 4).equals(MAGIC);
+  return isEnvelope(body);
 }
 
 /** Decodes a protobuf-encoded object into its JSON form; undefined when we have no schema for its kind. */
 export function decodeProtobuf(body: Buffer): Record<string, unknown> | undefined {
-  const unknown = fields(body.subarray(4));
-  const tm = unknown.get(1)?.[0];
-  const raw = unknown.get(2)?.[0];
-  const t = Buffer.isBuffer(tm) ? fields(tm) : new Map();
-  const str = (n: number): string => {
-    const v = t.get(n)?.[0];
-    return Buffer.isBuffer(v) ? v.toString("utf8") : "";
-  };
-  const apiVersion = str(1);
-  const kind = str(2);
-  if (!SCHEMAS[kind] || !Buffer.isBuffer(raw)) return undefined;
-  return { apiVersion, kind, ...message(kind, raw) };
+  const env = decodeEnvelope(body);
+  if (!env || !SCHEMAS[env.kind]) return undefined;
+  return { apiVersion: env.apiVersion, kind: env.kind, ...message(env.kind, env.raw) };
 }
 
 // ---- encoding

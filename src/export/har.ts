@@ -1,10 +1,12 @@
 // HAR 1.2 mapping both ways: an Exchange as a HAR entry (timings from the recorded phases,
-// bodies as captured, credentials redacted, the rest under "_kubewire") and a HAR entry back.
+// bodies as captured (protobuf shown as its field tree, the bytes kept under "_kubewire"), credentials
+// redacted, the rest under "_kubewire") and a HAR entry back.
 import { isIP } from "node:net";
 import { STATUS_CODES } from "node:http";
 import { header } from "../analyze/lib/util.js";
 import { UserError } from "../errors.js";
 import { REDACTED, redactBody, redactHeaders } from "../proxy/redact.js";
+import { protobufText } from "../proxy/protobuf.js";
 import { parseRequestInfo } from "../proxy/request-info.js";
 import type { CapturedBody, Exchange, Headers, RequestInfo, Timing } from "../types.js";
 
@@ -81,7 +83,7 @@ interface KubewireExtra {
   requestWireBytes?: number;
 }
 
-type BodyMeta = Pick<CapturedBody, "encoding" | "truncated" | "size" | "contentEncoding" | "sizeIsLowerBound">;
+type BodyMeta = Pick<CapturedBody, "encoding" | "truncated" | "size" | "contentEncoding" | "sizeIsLowerBound"> & { protobuf?: string };
 
 export const HAR_VERSION = "1.2";
 
@@ -108,12 +110,21 @@ function fromNameValues(list: unknown): Headers {
   return redactHeaders(out);
 }
 
-function bodyMeta(b: CapturedBody | null): BodyMeta | null {
+function bodyMeta(b: CapturedBody | null, tree: string | null): BodyMeta | null {
   if (!b) return null;
   const meta: BodyMeta = { encoding: b.encoding, truncated: b.truncated, size: b.size };
   if (b.contentEncoding !== undefined) meta.contentEncoding = b.contentEncoding;
   if (b.sizeIsLowerBound !== undefined) meta.sizeIsLowerBound = b.sizeIsLowerBound;
+  if (tree !== null) {
+    meta.encoding = "base64";
+    meta.protobuf = b.encoding === "base64" ? b.data : Buffer.from(b.data, "utf8").toString("base64");
+  }
   return meta;
+}
+
+/** The text a HAR viewer shows for a body: a protobuf body as its field tree, any other as captured. */
+function harText(b: CapturedBody, tree: string | null): { text: string; base64: boolean } {
+  return tree !== null ? { text: tree, base64: false } : { text: b.data, base64: b.encoding === "base64" };
 }
 
 /** dns, connect (TLS included, as HAR wants), ssl, wait and receive from the recorded phases. */
@@ -158,6 +169,8 @@ export function toHarEntry(ex: Exchange): HarEntry | null {
   const { timings, time } = harTimings(ex.timing);
   const rq = ex.request;
   const reqBody = rq.body;
+  const reqTree = protobufText(reqBody, header(rq.headers, "content-type"));
+  const resTree = protobufText(ex.response?.body ?? null, ex.response ? header(ex.response.headers, "content-type") : undefined);
   const entry: HarEntry = {
     startedDateTime: new Date(ex.startedAt).toISOString(),
     time,
@@ -176,8 +189,9 @@ export function toHarEntry(ex: Exchange): HarEntry | null {
     timings,
   };
   if (reqBody) {
-    entry.request.postData = { mimeType: header(rq.headers, "content-type") ?? "application/octet-stream", text: reqBody.data };
-    if (reqBody.encoding === "base64") entry.request.postData._encoding = "base64";
+    const shown = harText(reqBody, reqTree);
+    entry.request.postData = { mimeType: header(rq.headers, "content-type") ?? "application/octet-stream", text: shown.text };
+    if (shown.base64) entry.request.postData._encoding = "base64";
     if (reqBody.truncated) entry.request.postData.comment = `truncated at capture: ${reqBody.size} bytes on the wire`;
   }
   const res = ex.response;
@@ -197,8 +211,9 @@ export function toHarEntry(ex: Exchange): HarEntry | null {
     };
     if (res.wireBytes !== undefined && res.bytes > res.wireBytes) entry.response.content.compression = res.bytes - res.wireBytes;
     if (body) {
-      entry.response.content.text = body.data;
-      if (body.encoding === "base64") entry.response.content.encoding = "base64";
+      const shown = harText(body, resTree);
+      entry.response.content.text = shown.text;
+      if (shown.base64) entry.response.content.encoding = "base64";
       if (body.truncated) entry.response.content.comment = `truncated at capture: ${body.size} bytes on the wire`;
     }
   }
@@ -221,8 +236,8 @@ export function toHarEntry(ex: Exchange): HarEntry | null {
     error: ex.error,
     stream: ex.stream,
     requestBytes: rq.bytes,
-    requestBody: bodyMeta(reqBody),
-    responseBody: bodyMeta(res?.body ?? null),
+    requestBody: bodyMeta(reqBody, reqTree),
+    responseBody: bodyMeta(res?.body ?? null, resTree),
     fromProxy: res?.fromProxy ?? false,
     ...(res ? { responseBytes: res.bytes } : {}),
     ...(res?.wireBytes !== undefined ? { responseWireBytes: res.wireBytes } : {}),
@@ -261,6 +276,7 @@ function splitRawUrl(url: string): { origin: string; path: string; query: string
 }
 
 function capturedFrom(text: string | undefined, base64: boolean, meta: BodyMeta | null | undefined, fallbackSize: number): CapturedBody | null {
+  if (meta?.protobuf) return { data: meta.protobuf, encoding: "base64", truncated: meta.truncated ?? false, size: meta.size ?? fallbackSize };
   if (text === undefined || text === "") return null;
   const encoding = meta?.encoding ?? (base64 ? "base64" : "utf8");
   const size = meta?.size ?? (fallbackSize >= 0 ? fallbackSize : Buffer.byteLength(text, encoding === "base64" ? "base64" : "utf8"));

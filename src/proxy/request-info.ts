@@ -38,7 +38,7 @@ function decodeSegment(segment: string): string {
 
 /** `query` is the raw query string without "?". */
 export function parseRequestInfo(method: string, path: string, query: string): RequestInfo {
-  const parts = path.split("/").filter((p) => p !== "").map(decodeSegment);
+  const parts = originForm(path).split("/").filter((p) => p !== "").map(decodeSegment);
   if (parts.length < 2 || (parts[0] !== "api" && parts[0] !== "apis")) return nonResource(method);
   const info = nonResource(method);
   info.apiPrefix = parts[0];
@@ -78,6 +78,15 @@ export function parseRequestInfo(method: string, path: string, query: string): R
   }
   if (info.name === "" && info.verb === "delete") info.verb = "deletecollection";
   return info;
+}
+
+/**
+ * The path of an absolute-form target (`https://host:port/api/v1/...`, RFC 9112 3.2.2), which Go's
+ * server routes by its path as it does an origin-form one; any other path is returned as it is.
+ */
+export function originForm(path: string): string {
+  const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(path);
+  return m ? path.slice(m[0].length) || "/" : path;
 }
 
 /** `metadata.name=x` or `metadata.name==x` as the only requirement on that field. */

@@ -105,7 +105,7 @@ export function planReplay(ex: Exchange, o: PolicyOptions): SendPlan | Refusal {
   const body = ex.request.body;
   if (body?.truncated) return refuse(`its body was truncated at capture (${ex.request.bytes} bytes on the wire), so it cannot be sent as it was`);
   if (!body && ex.request.bytes > 0) return refuse("its body was not captured, so it cannot be sent as it was");
-  if (body && body.encoding === "utf8" && body.data.includes(REDACTED)) {
+  if (body && (body.encoding === "utf8" ? body.data.includes(REDACTED) : Buffer.from(body.data, "base64").includes(REDACTED))) {
     return refuse("its recorded body had secret values redacted, so it cannot be sent as it was");
   }
   const bytes = body ? Buffer.from(body.data, body.encoding) : null;

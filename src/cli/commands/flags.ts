@@ -8,7 +8,7 @@ import { addDbOption, openRecording } from "../db-option.js";
 import { credentialFacts } from "../credential-facts.js";
 import { diagnose } from "../diagnose.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
-import { checkFormat, json, paint, yaml, type Paint } from "../output.js";
+import { checkFormat, escapeDeep, json, paint, yaml, type Paint } from "../output.js";
 
 export function makeFlagsCommand(): Command {
   const kinds = rules.map((r) => `  ${r.kind.padEnd(24)} ${r.severity.padEnd(8)} ${r.help}`).join("\n");
@@ -74,7 +74,8 @@ function persistSetFlags(path: string, setFlags: Map<string, number[]>): void {
   }
 }
 
-function renderFindings(findings: Finding[], examined: number, p: Paint): string {
+function renderFindings(wireFindings: Finding[], examined: number, p: Paint): string {
+  const findings = escapeDeep(wireFindings); // messages and evidence quote the API server
   if (findings.length === 0) return `No problems found in ${examined} recorded exchange${examined === 1 ? "" : "s"}.\n`;
   const out: string[] = [];
   for (const f of findings) {

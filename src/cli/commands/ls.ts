@@ -3,7 +3,7 @@ import { Command, Option } from "commander";
 import type { ExchangeRow } from "../../store/store.js";
 import { openRecording, addDbOption } from "../db-option.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
-import { age, bytes, checkFormat, json, latency, paint, table, yaml, type Paint } from "../output.js";
+import { age, bytes, checkFormat, escapeDeep, json, latency, paint, table, yaml, type Paint } from "../output.js";
 import { addFollowOptions, follow } from "./tail.js";
 
 export function makeLsCommand(): Command {
@@ -63,9 +63,10 @@ function objectText(r: ExchangeRow): string {
   return r.namespace || r.name || "";
 }
 
-export function renderRows(rows: ExchangeRow[], format: string, noHeaders: boolean, p: Paint, now = Date.now()): string {
-  if (format === "json") return json(rows);
-  if (format === "yaml") return yaml(rows);
+export function renderRows(wireRows: ExchangeRow[], format: string, noHeaders: boolean, p: Paint, now = Date.now()): string {
+  if (format === "json") return json(wireRows);
+  if (format === "yaml") return yaml(wireRows);
+  const rows = escapeDeep(wireRows); // paths, user agents and error texts came from the wire
   const colour = (r: ExchangeRow, s: string) => (r.error || (r.status ?? 0) >= 500 ? p.red(s) : (r.status ?? 0) >= 400 ? p.yellow(s) : s);
   const headers = ["ID", "AGE", "VERB", "RESOURCE", "NAMESPACE/NAME", "STATUS", "LATENCY", "FLAGS"];
   if (format === "wide") headers.push("USER-AGENT", "CONTEXT", "BYTES", "ERROR");

@@ -3,7 +3,8 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { UserError } from "../../errors.js";
 import type { CapturedBody, Exchange, Headers } from "../../types.js";
 import { addDbOption, openRecording } from "../db-option.js";
-import { bytes, checkFormat, json, latency, paint, yaml, type Paint } from "../output.js";
+import { bytes, checkFormat, escapeDeep, escapeTerminal, json, latency, paint, yaml, type Paint } from "../output.js";
+import { protobufText } from "../../proxy/protobuf.js";
 import { rules } from "../../analyze/index.js";
 import { isExchangeRule } from "../../analyze/lib/rule.js";
 import { credentialFacts } from "../credential-facts.js";
@@ -76,8 +77,10 @@ export function showData(ex: Exchange): Record<string, unknown> {
   return { id: ex.id, time: new Date(ex.startedAt).toISOString(), ...ex };
 }
 
-function bodyPreview(body: CapturedBody | null, maxLines = 40): string[] {
+function bodyPreview(body: CapturedBody | null, contentType: string | undefined, maxLines = 40): string[] {
   if (!body) return ["(none)"];
+  const tree = protobufText(body, contentType);
+  if (tree !== null) return cut(tree.split("\n"), maxLines, body);
   if (body.encoding === "base64") return [`(${bytes(body.size)} of binary data${body.truncated ? ", truncated" : ""})`];
   let text = body.data;
   try {
@@ -85,8 +88,11 @@ function bodyPreview(body: CapturedBody | null, maxLines = 40): string[] {
   } catch {
     /* not JSON: show as is */
   }
-  const lines = text.split("\n");
-  const shown = lines.slice(0, maxLines);
+  return cut(text.split("\n"), maxLines, body);
+}
+
+function cut(lines: string[], maxLines: number, body: CapturedBody): string[] {
+  const shown = lines.slice(0, maxLines).map(escapeTerminal); // JSON.parse may have turned \\u escapes back into controls
   if (lines.length > maxLines) shown.push(`... (${lines.length - maxLines} more lines)`);
   if (body.truncated) shown.push(`... (truncated: ${bytes(body.size)}${body.sizeIsLowerBound ? " or more" : ""} in all)`);
   return shown;
@@ -97,6 +103,11 @@ function sizeText(n: number, wire: number | undefined, body: CapturedBody | null
   const decoded = `${bytes(n)}${body?.sizeIsLowerBound ? " or more" : ""}`;
   if (wire === undefined || wire === n) return decoded;
   return `${decoded}, ${bytes(wire)}${body?.contentEncoding ? ` as ${body.contentEncoding}` : ""} on the wire`;
+}
+
+function contentTypeOf(h: Headers): string | undefined {
+  const v = Object.entries(h).find(([k]) => k.toLowerCase() === "content-type")?.[1];
+  return Array.isArray(v) ? v[0] : v;
 }
 
 function headerLines(h: Headers): string[] {
@@ -139,7 +150,9 @@ function waterfall(ex: Exchange): string[] {
   return lines;
 }
 
-export function renderPage(ex: Exchange, p: Paint, flags: ShownFlag[] = []): string {
+export function renderPage(wire: Exchange, p: Paint, wireFlags: ShownFlag[] = []): string {
+  const ex = escapeDeep(wire); // everything recorded came from the wire: no control character reaches the terminal
+  const flags = escapeDeep(wireFlags);
   const out: string[] = [];
   const section = (title: string) => out.push("", p.bold(title));
   const status = ex.response ? `${ex.response.status}${ex.response.fromProxy ? " (answered by kubewire)" : ""}` : "no response";
@@ -194,12 +207,12 @@ export function renderPage(ex: Exchange, p: Paint, flags: ShownFlag[] = []): str
   section("Request headers");
   out.push(...headerLines(ex.request.headers).map((l) => `  ${l}`));
   section(`Request body (${sizeText(ex.request.bytes, ex.request.wireBytes, ex.request.body)})`);
-  out.push(...bodyPreview(ex.request.body).map((l) => `  ${l}`));
+  out.push(...bodyPreview(wire.request.body, contentTypeOf(ex.request.headers)).map((l) => `  ${l}`)); // escaped line by line, once decoded
   if (ex.response) {
     section("Response headers");
     out.push(...headerLines(ex.response.headers).map((l) => `  ${l}`));
     section(`Response body (${sizeText(ex.response.bytes, ex.response.wireBytes, ex.response.body)})`);
-    out.push(...bodyPreview(ex.response.body).map((l) => `  ${l}`));
+    out.push(...bodyPreview(wire.response!.body, contentTypeOf(ex.response.headers)).map((l) => `  ${l}`));
   }
   if (ex.request.method) {
     section("Same request by hand");

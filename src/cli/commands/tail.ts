@@ -5,7 +5,7 @@ import type { ListFilter, Store } from "../../store/store.js";
 import { addDbOption, openRecording } from "../db-option.js";
 import { parseDuration } from "../durations.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
-import { checkFormat, paint } from "../output.js";
+import { checkFormat, json, paint } from "../output.js";
 import { renderRows } from "./ls.js";
 
 export interface FollowOptions {
@@ -27,7 +27,7 @@ export async function follow(store: Store, filter: ListFilter, o: FollowOptions)
     if (rows.length === 0) return;
     if (o.format === "json") {
       // one JSON object per line, so a pipe can read them as they come
-      o.write(rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+      o.write(rows.map((r) => json(r, 0)).join(""));
       return;
     }
     o.write(renderRows(rows, o.format, headerShown, p));
