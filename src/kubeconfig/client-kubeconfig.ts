@@ -1,9 +1,8 @@
 // Writes the kubeconfig that clients use to reach the proxy: every context of the user's kubeconfig
 // under its own name and namespace, each at its own kubewire listener (so client caches never mix
-// clusters), trusting the local CA, with this run's proxy token. Mode 0600.
+// clusters), trusting the local CA, with this run's proxy token. Mode 0600, written as JSON.
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { stringify } from "yaml";
 import { UserError } from "../errors.js";
 
 type Raw = Record<string, any>;
@@ -45,7 +44,7 @@ export function clientKubeconfigYaml(c: ClientKubeconfig): string {
   const caData = Buffer.from(c.caPem).toString("base64");
   if (!c.merged || !c.listeners) {
     const name = `kubewire-${c.contextName}`;
-    return stringify({
+    return toYaml({
       apiVersion: "v1",
       kind: "Config",
       clusters: [{ name, cluster: { server: c.proxyUrl, "certificate-authority-data": caData } }],
@@ -72,7 +71,12 @@ export function clientKubeconfigYaml(c: ClientKubeconfig): string {
     out.contexts.push({ name: ctx.name, context });
   }
   if (c.merged.extensions) out.extensions = c.merged.extensions;
-  return stringify(out);
+  return toYaml(out);
+}
+
+/** JSON, which is YAML that every kubeconfig reader takes, and costs nothing to write (the yaml writer costs `exec` start-up time). */
+function toYaml(doc: Raw): string {
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
 export function writeClientKubeconfig(path: string, c: ClientKubeconfig): void {
