@@ -52,8 +52,8 @@ export function maskArgv(argv: string[]): string {
   return out.join(" ");
 }
 
-/** Backoff after a failed run, as doubling delays: 1 s, 2 s, 4 s ... up to 30 s. */
-const BACKOFF_FIRST_MS = 1000;
+/** Backoff after a failed run, as doubling delays: 5 s, 10 s, 20 s, then 30 s: one kubectl command (with its discovery retries) runs a failing plugin once. */
+const BACKOFF_FIRST_MS = 5000;
 const BACKOFF_MAX_MS = 30_000;
 /** refresh this long before expirationTimestamp, so no request carries a credential about to expire */
 const EXPIRY_SLACK_MS = 10_000;
