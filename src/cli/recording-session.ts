@@ -77,12 +77,17 @@ function isLoopback(address: string): boolean {
 }
 
 /** --listen HOST: every address it resolves to must be loopback unless --allow-remote; a name is resolved, not judged by its spelling. */
-export async function checkListenHost(host: string, allowRemote: boolean, warn: (l: string) => void): Promise<void> {
+export async function checkListenHost(
+  host: string,
+  allowRemote: boolean,
+  warn: (l: string) => void,
+  resolveName: (name: string) => Promise<Array<{ address: string }>> = (name) => lookup(name, { all: true }),
+): Promise<void> {
   let addresses: string[];
   if (net.isIP(host)) addresses = [host];
   else {
     try {
-      addresses = (await lookup(host, { all: true })).map((a) => a.address);
+      addresses = (await resolveName(host)).map((a) => a.address);
     } catch (err) {
       throw new UserError(`--listen ${host}: cannot resolve the name (${(err as NodeJS.ErrnoException).code ?? "error"})`);
     }
