@@ -38,6 +38,9 @@ try {
   console.log(`direct kubectl get pods (warm cache): median ${ms(d.median)}, mean ${ms(d.mean)} ± ${ms(d.stddev)}`);
   console.log(`kubewire exec -- kubectl get pods (second run, warm cache): median ${ms(t.median)}, mean ${ms(t.mean)} ± ${ms(t.stddev)}`);
   console.log(`ratio (median): ×${(t.median / d.median).toFixed(2)} (budget ×2)`);
+  // CPU time (user + system, kubewire and kubectl together) varies less than wall time on a busy machine
+  const cpu = (r) => r.user + r.system;
+  console.log(`CPU time: direct ${ms(cpu(d))}, through exec ${ms(cpu(t))}, ratio ×${(cpu(t) / cpu(d)).toFixed(2)}`);
 } finally {
   cluster.kill("SIGTERM");
   rmSync(dir, { recursive: true, force: true });
