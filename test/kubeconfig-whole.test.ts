@@ -102,7 +102,7 @@ describe.skipIf(!haveKubectl)("the generated kubeconfig holds the user's whole k
     });
     const s = await record({ ...world, kubeconfig: file }, "demo-admin", { wholeKubeconfig: true });
     try {
-      const generated = JSON.parse(readFileSync(s.kubeconfigPath, "utf8"));
+      const generated = parse(readFileSync(s.kubeconfigPath, "utf8"));
       const ctx = generated.contexts.find((c: { name: string }) => c.name === "demo-viewer").context;
       expect(generated.clusters.find((c: { name: string }) => c.name === ctx.cluster).cluster["disable-compression"]).toBe(true);
       expect(s.upstream.disableCompression).toBe(true);

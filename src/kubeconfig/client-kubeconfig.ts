@@ -1,6 +1,6 @@
 // Writes the kubeconfig that clients use to reach the proxy: every context of the user's kubeconfig
 // under its own name and namespace, each at its own kubewire listener (so client caches never mix
-// clusters), trusting the local CA, with this run's proxy token. Mode 0600, written as JSON.
+// clusters), trusting the local CA, with this run's proxy token. Mode 0600.
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { UserError } from "../errors.js";
@@ -74,9 +74,34 @@ export function clientKubeconfigYaml(c: ClientKubeconfig): string {
   return toYaml(out);
 }
 
-/** JSON, which is YAML that every kubeconfig reader takes, and costs nothing to write (the yaml writer costs `exec` start-up time). */
+/**
+ * Block YAML with every string double-quoted (JSON's escapes are YAML's), so no value can change
+ * meaning; written by hand because loading the YAML library costs `exec` start-up time.
+ */
 function toYaml(doc: Raw): string {
-  return `${JSON.stringify(doc, null, 2)}\n`;
+  return `${emit(doc, 0).join("\n")}\n`;
+}
+
+function emit(value: unknown, indent: number): string[] {
+  const pad = " ".repeat(indent);
+  const scalar = (v: unknown): string | null => {
+    if (Array.isArray(v)) return v.length === 0 ? "[]" : null;
+    if (v && typeof v === "object") return Object.keys(v).length === 0 ? "{}" : null;
+    return v === undefined ? "null" : JSON.stringify(v);
+  };
+  if (Array.isArray(value)) {
+    return value.flatMap((item) => {
+      const s = scalar(item);
+      if (s !== null) return [`${pad}- ${s}`];
+      const [first, ...rest] = emit(item, indent + 2);
+      return [`${pad}- ${first.slice(indent + 2)}`, ...rest];
+    });
+  }
+  return Object.entries(value as Raw).flatMap(([k, v]) => {
+    const key = /^[A-Za-z0-9_][A-Za-z0-9_.\/-]*$/.test(k) ? k : JSON.stringify(k);
+    const s = scalar(v);
+    return s !== null ? [`${pad}${key}: ${s}`] : [`${pad}${key}:`, ...emit(v, indent + 2)];
+  });
 }
 
 export function writeClientKubeconfig(path: string, c: ClientKubeconfig): void {
