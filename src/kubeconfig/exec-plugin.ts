@@ -55,8 +55,6 @@ export function maskArgv(argv: string[]): string {
 /** Backoff after a failed run, as doubling delays: 5 s, 10 s, 20 s, then 30 s: one kubectl command (with its discovery retries) runs a failing plugin once. */
 const BACKOFF_FIRST_MS = 5000;
 const BACKOFF_MAX_MS = 30_000;
-/** refresh this long before expirationTimestamp, so no request carries a credential about to expire */
-const EXPIRY_SLACK_MS = 10_000;
 
 export interface ExecPluginOptions {
   /** the kubeconfig user's `exec` stanza */
@@ -85,7 +83,7 @@ export class ExecPlugin {
   cached(): ExecCredential | null {
     const c = this.credential;
     if (!c) return null;
-    if (c.expiresAt !== undefined && Date.now() >= c.expiresAt - EXPIRY_SLACK_MS) return null;
+    if (c.expiresAt !== undefined && Date.now() > c.expiresAt) return null; // client-go's credsExpired
     return c;
   }
 
