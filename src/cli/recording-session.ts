@@ -134,9 +134,10 @@ function listenLazily(contextName: string, host: string, port: number, start: ()
         if (client.destroyed) return;
         const to = net.connect({ port: proxy.port, host: "127.0.0.1", allowHalfOpen: true });
         sockets.add(to);
-        to.once("close", () => {
+        // An orderly end reaches the client through the pipe, after what is queued; only a failure cuts it.
+        to.once("close", (hadError) => {
           sockets.delete(to);
-          client.destroy();
+          if (hadError) client.destroy();
         });
         to.on("error", () => to.destroy());
         client.once("close", () => to.destroy());
