@@ -1,5 +1,5 @@
 // The user's kubeconfig, whole, through kubewire: every context under its own name at its own
-// listener, impersonation as kubectl sends it, and a second `exec` that finds kubectl's caches warm.
+// listener (started on first use), and impersonation as kubectl sends it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -7,7 +7,7 @@ import { parse, stringify } from "yaml";
 import { Recorder } from "../src/record/recorder.js";
 import { flagsOf } from "../src/analyze/lib/engine.js";
 import type { Exchange } from "../src/types.js";
-import { demoWorld, kubectl, KUBECTL, kubewire, record, recorded, type World } from "./helpers/world.js";
+import { demoWorld, kubectl, KUBECTL, record, recorded, type World } from "./helpers/world.js";
 
 const haveKubectl = existsSync(KUBECTL);
 
@@ -96,6 +96,22 @@ describe.skipIf(!haveKubectl)("the generated kubeconfig holds the user's whole k
     }
   });
 
+  it("still starts when another context's certificate file is missing, and answers that context with the reason", async () => {
+    const file = variant(world, "broken-other", (config) => {
+      config.users.push({ name: "gone", user: { "client-certificate": "/nonexistent/client.crt", "client-key": "/nonexistent/client.key" } });
+      config.contexts.push({ name: "broken", context: { cluster: "demo", user: "gone" } });
+    });
+    const s = await record({ ...world, kubeconfig: file }, "demo-admin", { wholeKubeconfig: true, db: join(world.dir, "broken.db") });
+    try {
+      expect((await kubectl(s.kubeconfigPath, ["get", "pods", "-o", "name"])).stdout).toContain("pod/web-1");
+      const broken = await kubectl(s.kubeconfigPath, ["--context", "broken", "get", "--raw", "/version"]);
+      expect(broken.code).toBe(1);
+      expect(broken.stderr).toContain("cannot read /nonexistent/client.crt");
+    } finally {
+      await s.stop(100);
+    }
+  });
+
   it("keeps the cluster's disable-compression for kubectl", async () => {
     const file = variant(world, "no-gzip", (config) => {
       config.clusters.find((c: { name: string }) => c.name === "demo").cluster["disable-compression"] = true;
@@ -109,38 +125,5 @@ describe.skipIf(!haveKubectl)("the generated kubeconfig holds the user's whole k
     } finally {
       await s.stop(100);
     }
-  });
-});
-
-describe.skipIf(!haveKubectl)("kubewire exec keeps kubectl's caches warm", () => {
-  let world: World;
-  beforeAll(async () => {
-    world = await demoWorld();
-  });
-  afterAll(async () => world?.close());
-
-  it("sends on the second exec of kubectl get pods what kubectl sends with a warm cache", async () => {
-    // what kubectl sends with a warm cache, seen through a long-running session
-    const s = await record(world, "demo-admin", { db: join(world.dir, "direct.db") });
-    let warm: number;
-    try {
-      const cache = join(world.dir, "cache-session");
-      await kubectl(s.kubeconfigPath, ["get", "pods"], { cacheDir: cache });
-      const before = (await recorded(s)).length;
-      await kubectl(s.kubeconfigPath, ["get", "pods"], { cacheDir: cache });
-      warm = (await recorded(s)).length - before;
-    } finally {
-      await s.stop(100);
-    }
-    const db = join(world.dir, "exec.db");
-    const count = async () => JSON.parse((await kubewire(["ls", "--db", db, "-o", "json"])).stdout).length as number;
-    const exec = () => kubewire(["exec", "-q", "--kubeconfig", world.kubeconfig, "--db", db, "--state-dir", join(world.dir, "state"), "--", KUBECTL, "--cache-dir", join(world.dir, "cache-exec"), "get", "pods"]);
-    expect((await exec()).code).toBe(0);
-    const first = await count();
-    const second = await exec();
-    expect(second.code).toBe(0);
-    expect(second.stdout).toContain("web-1");
-    expect(first).toBeGreaterThan(warm); // the first run fills the cache
-    expect((await count()) - first).toBe(warm);
   });
 });
