@@ -1,5 +1,10 @@
 #!/usr/bin/env node
 // Entry point for `kubewire` and the kubectl plugin `kubectl-wire`: runs the compiled CLI.
-import { main } from "../dist/cli/main.js";
-
-main(process.argv);
+// `exec` loads its own command alone: its start-up is added to every wrapped command's run.
+if (process.argv[2] === "exec") {
+  const [{ runProgram }, { makeExecCommand }] = await Promise.all([import("../dist/cli/program.js"), import("../dist/cli/commands/exec.js")]);
+  await runProgram(process.argv, [makeExecCommand]);
+} else {
+  const { main } = await import("../dist/cli/main.js");
+  await main(process.argv);
+}

@@ -139,6 +139,8 @@ export interface Exchange {
   tls: TlsSession | null;
   error: ExchangeError | null;
   stream: StreamInfo | null;
+  /** impersonation kubewire added upstream from the kubeconfig user (as, as-uid, as-groups, as-user-extra keys): names, never credentials */
+  impersonation?: { user: string; uid?: string; groups?: string[]; extra?: string[] };
 }
 
 export type Severity = "error" | "warning" | "info";

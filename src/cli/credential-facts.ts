@@ -4,6 +4,7 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { CredentialFacts } from "../analyze/lib/rule.js";
 import { decodeJwt } from "../doctor/lib/jwt.js";
+import { maskArgv } from "../kubeconfig/exec-plugin.js";
 import { kubeconfigFiles, mergeKubeconfigs, readKubeconfigFile } from "../kubeconfig/read.js";
 
 /**
@@ -59,7 +60,8 @@ function factsOf(context: string, user: string, u: Record<string, any>, source: 
   }
   if (u.exec && typeof u.exec.command === "string") {
     facts.kind = "exec";
-    facts.execCommand = [u.exec.command, ...(Array.isArray(u.exec.args) ? u.exec.args : [])].join(" ");
+    // printed by `flags`: secret-looking argv values masked (--client-secret=***, --token ***)
+    facts.execCommand = maskArgv([u.exec.command, ...(Array.isArray(u.exec.args) ? u.exec.args.map(String) : [])]);
     return facts;
   }
   if (u["auth-provider"]) facts.kind = "auth-provider";

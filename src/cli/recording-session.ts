@@ -1,17 +1,22 @@
-// One recording run, shared by `start`, `exec` and `demo`: kubeconfig → upstream →
-// local CA → recorder → proxy → client kubeconfig, and the orderly shutdown.
+// One recording run, shared by `start`, `exec` and `demo`: kubeconfig → upstreams → local CA →
+// recorder → one proxy listener per context → client kubeconfig, and the orderly shutdown.
 import { randomBytes } from "node:crypto";
+import { lookup } from "node:dns/promises";
 import { rmSync } from "node:fs";
+import net from "node:net";
 import { join, resolve } from "node:path";
-import { loadKubeconfig } from "../kubeconfig/load.js";
-import { resolveUpstream, type Upstream } from "../kubeconfig/upstream.js";
+import { contextOf, type LoadedKubeconfig } from "../kubeconfig/load.js";
+import { kubeconfigFiles, mergeKubeconfigs, readKubeconfigFile } from "../kubeconfig/read.js";
+import { failingUpstream, resolveUpstream, type Upstream } from "../kubeconfig/upstream.js";
 import { writeClientKubeconfig } from "../kubeconfig/client-kubeconfig.js";
+import { stablePort, STABLE_PORT_TRIES } from "../kubeconfig/stable-port.js";
 import { ensureStateDir, stateDirPath } from "../tls/state-dir.js";
 import { loadLocalCa } from "../tls/local-ca.js";
-import { startProxy, type RunningProxy } from "../proxy/server.js";
+import { startProxy, type ProxyOptions, type RunningProxy } from "../proxy/server.js";
 import { Recorder, type RecorderStats } from "../record/recorder.js";
 import { UserError } from "../errors.js";
 import { flagsOf } from "../analyze/lib/engine.js";
+import type { Exchange } from "../types.js";
 import { publishRunStatus, runStatusFile } from "./run-status.js";
 import { defaultDbPath } from "./db-path.js";
 
@@ -19,8 +24,11 @@ import { defaultDbPath } from "./db-path.js";
 export interface SessionOptions {
   kubeconfig?: string;
   context?: string;
+  /** where the chosen context listens; without it, a stable port per context on 127.0.0.1 */
   listen?: { host: string; port: number };
   allowRemote?: boolean;
+  /** every context of the kubeconfig gets its own listener and a place in the generated kubeconfig (start, exec) */
+  wholeKubeconfig?: boolean;
   db?: string;
   stateDir?: string;
   writeKubeconfig?: string;
@@ -37,9 +45,22 @@ export interface SessionOptions {
   warn: (line: string) => void;
 }
 
+/** One context's listener: the chosen context's proxy runs from the start, the others' on their first connection. */
+export interface SessionListener {
+  contextName: string;
+  url: string;
+  port: number;
+  /** the context's upstream once its proxy runs */
+  upstream(): Upstream | null;
+  close(graceMs: number): Promise<void>;
+}
+
 export interface RecordingSession {
+  /** the chosen context (--context, else current-context) */
   upstream: Upstream;
   proxy: RunningProxy;
+  /** every context's listener, the chosen one first */
+  listeners: SessionListener[];
   recorder: Recorder;
   dbPath: string;
   kubeconfigPath: string;
@@ -50,22 +71,125 @@ export interface RecordingSession {
   stop(graceMs?: number): Promise<RecorderStats>;
 }
 
-const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+function isLoopback(address: string): boolean {
+  const a = address.toLowerCase().replace(/^::ffff:/, "");
+  return a === "::1" || (net.isIPv4(a) && a.startsWith("127."));
+}
+
+/** --listen HOST: every address it resolves to must be loopback unless --allow-remote; a name is resolved, not judged by its spelling. */
+export async function checkListenHost(
+  host: string,
+  allowRemote: boolean,
+  warn: (l: string) => void,
+  resolveName: (name: string) => Promise<Array<{ address: string }>> = (name) => lookup(name, { all: true }),
+): Promise<void> {
+  let addresses: string[];
+  if (net.isIP(host)) addresses = [host];
+  else {
+    try {
+      addresses = (await resolveName(host)).map((a) => a.address);
+    } catch (err) {
+      throw new UserError(`--listen ${host}: cannot resolve the name (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+    }
+  }
+  const remote = addresses.filter((a) => !isLoopback(a));
+  if (remote.length === 0) return;
+  const what = net.isIP(host) ? `${host} is not a loopback address` : `${host} resolves to ${remote.join(", ")}, which ${remote.length === 1 ? "is" : "are"} not loopback`;
+  if (!allowRemote) throw new UserError(`--listen ${what}`, "add --allow-remote to expose the proxy (and your cluster credentials) to other machines");
+  warn(`kubewire: WARNING: listening on ${host}: anyone who can reach this port and holds the proxy token uses YOUR cluster credentials`);
+}
+
+/** Records what kubewire added upstream on the user's behalf with each forwarded exchange. */
+function sinkFor(recorder: Recorder, upstream: Upstream): ProxyOptions["sink"] {
+  const added = upstream.impersonation;
+  if (!added) return recorder;
+  return {
+    record: (ex: Exchange) => {
+      if (ex.request.method !== "" && ex.error?.code !== "PROXY_AUTH" && ex.error?.phase !== "credentials") ex.impersonation = added;
+      recorder.record(ex);
+    },
+  };
+}
+
+function contextServer(merged: Record<string, any>, l: LoadedKubeconfig): string {
+  return (merged.clusters as Array<Record<string, any>>).find((c) => c.name === l.clusterName)?.cluster?.server ?? "";
+}
+
+/**
+ * A context's port, bound at once by a plain TCP listener (cheap: start-up is the budget of a wrapped
+ * kubectl run); the context's proxy starts on the first connection, on a loopback port, and each
+ * connection is relayed to it byte for byte (TLS runs end to end between the client and the proxy).
+ */
+function listenLazily(contextName: string, host: string, port: number, start: () => Promise<{ upstream: Upstream; proxy: RunningProxy }>): Promise<SessionListener> {
+  let inner: Promise<{ upstream: Upstream; proxy: RunningProxy }> | null = null;
+  let running: { upstream: Upstream; proxy: RunningProxy } | null = null;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (client) => {
+    sockets.add(client);
+    client.once("close", () => sockets.delete(client));
+    client.on("error", () => client.destroy());
+    inner ??= start().then((r) => (running = r));
+    inner.then(
+      ({ proxy }) => {
+        if (client.destroyed) return;
+        const to = net.connect({ port: proxy.port, host: "127.0.0.1", allowHalfOpen: true });
+        sockets.add(to);
+        // An orderly end reaches the client through the pipe, after what is queued; only a failure cuts it.
+        to.once("close", (hadError) => {
+          sockets.delete(to);
+          if (hadError) client.destroy();
+        });
+        to.on("error", () => to.destroy());
+        client.once("close", () => to.destroy());
+        client.pipe(to).pipe(client);
+      },
+      () => client.destroy(),
+    );
+  });
+  return new Promise<SessionListener>((resolveListener, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      server.on("error", () => undefined);
+      const bound = (server.address() as net.AddressInfo).port;
+      const urlHost = host.includes(":") ? `[${host}]` : host;
+      resolveListener({
+        contextName,
+        url: `https://${urlHost}:${bound}`,
+        port: bound,
+        upstream: () => running?.upstream ?? null,
+        close: async (graceMs) => {
+          server.close();
+          if (inner) await inner.then(({ proxy }) => proxy.close(graceMs), () => undefined);
+          for (const s of sockets) s.destroy();
+        },
+      });
+    });
+  });
+}
 
 export async function startSession(o: SessionOptions): Promise<RecordingSession> {
-  const listen = o.listen ?? { host: "127.0.0.1", port: 8443 };
-  if (!LOOPBACK.has(listen.host) && !listen.host.startsWith("127.") && !o.allowRemote) {
-    throw new UserError(`--listen ${listen.host} is not a loopback address`, "add --allow-remote to expose the proxy (and your cluster credentials) to other machines");
-  }
-  if (o.allowRemote && !LOOPBACK.has(listen.host)) {
-    o.warn(`kubewire: WARNING: listening on ${listen.host}: anyone who can reach this port and holds the proxy token uses YOUR cluster credentials`);
-  }
-  const loaded = loadKubeconfig({ kubeconfig: o.kubeconfig, context: o.context });
+  const host = o.listen?.host ?? "127.0.0.1";
+  await checkListenHost(host, !!o.allowRemote, o.warn);
+  const files = kubeconfigFiles(o.kubeconfig, process.env);
+  const merged = mergeKubeconfigs(files.map(readKubeconfigFile));
+  const loaded = contextOf(files, merged, o.context);
   const upstream = await resolveUpstream(loaded);
   try {
     await upstream.headers();
   } catch (err) {
     o.warn(`kubewire: warning: ${(err as Error).message}; requests will be answered with this error until it is fixed`);
+  }
+  const others: LoadedKubeconfig[] = [];
+  if (o.wholeKubeconfig) {
+    for (const ctx of merged.contexts as Array<{ name: string }>) {
+      if (ctx.name === loaded.contextName) continue;
+      try {
+        others.push(contextOf(files, merged, ctx.name));
+      } catch {
+        /* a context kubectl could not use either (no such cluster, no server): left out */
+      }
+    }
   }
   const stateDir = ensureStateDir(stateDirPath(o.stateDir));
   const dbPath = defaultDbPath(stateDir, o.db);
@@ -74,29 +198,66 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
   if (ownRecorder) recorder.open();
   const local = loadLocalCa(stateDir);
   const token = randomBytes(32).toString("base64url");
-  let proxy: RunningProxy;
-  try {
-    proxy = await startProxy({
-      upstream,
-      sink: recorder,
+  const listen = (up: Upstream, port: number, on = host) =>
+    startProxy({
+      upstream: up,
+      sink: sinkFor(recorder, up),
       ca: local.ca,
       server: local.server,
       token,
-      host: listen.host,
-      port: listen.port,
+      host: on,
+      port,
       captureLimit: o.captureLimit,
       connectTimeoutMs: o.connectTimeoutMs,
       tlsTimeoutMs: o.connectTimeoutMs,
       headersTimeoutMs: o.headersTimeoutMs,
       origin: o.origin,
     });
+  /** The context's stable port, else its next candidates, else any free port. */
+  const onStablePort = async <T>(l: LoadedKubeconfig, bind: (port: number) => Promise<T>): Promise<T> => {
+    const key = { files, context: l.contextName, server: String(contextServer(merged, l)), user: l.userName };
+    for (let i = 0; i < STABLE_PORT_TRIES; i++) {
+      try {
+        return await bind(stablePort(key, i));
+      } catch {
+        /* busy (another kubewire, another program): the next candidate */
+      }
+    }
+    return bind(0);
+  };
+  const listeners: SessionListener[] = [];
+  let proxy: RunningProxy;
+  try {
+    proxy = o.listen ? await listen(upstream, o.listen.port) : await onStablePort(loaded, (port) => listen(upstream, port));
+    listeners.push({ contextName: upstream.contextName, url: proxy.url, port: proxy.port, upstream: () => upstream, close: (g) => proxy.close(g) });
+    const rest = await Promise.allSettled(
+      others.map((l) =>
+        onStablePort(l, (port) =>
+          listenLazily(l.contextName, host, port, async () => {
+            const up = await resolveUpstream(l).catch((err: Error) => failingUpstream(l, err));
+            return { upstream: up, proxy: await listen(up, 0, "127.0.0.1") };
+          }),
+        ),
+      ),
+    );
+    for (const r of rest) if (r.status === "fulfilled") listeners.push(r.value);
+    const failed = rest.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   } catch (err) {
+    await Promise.all(listeners.map((l) => l.close(0)));
     if (ownRecorder) await recorder.close();
     throw err;
   }
   const ephemeral = !o.writeKubeconfig && !!o.ephemeralKubeconfig;
   const kubeconfigPath = resolve(o.writeKubeconfig ?? join(stateDir, ephemeral ? `kubeconfig-${process.pid}-${proxy.port}` : "kubeconfig"));
-  writeClientKubeconfig(kubeconfigPath, { contextName: upstream.contextName, namespace: upstream.namespace, proxyUrl: proxy.url, caPem: local.ca.certPem, token });
+  writeClientKubeconfig(kubeconfigPath, {
+    contextName: upstream.contextName,
+    namespace: upstream.namespace,
+    proxyUrl: proxy.url,
+    caPem: local.ca.certPem,
+    token,
+    ...(o.wholeKubeconfig ? { merged, listeners: new Map(listeners.map((l) => [l.contextName, l.url])) } : {}),
+  });
   const startedAt = new Date().toISOString();
   const unpublish = publishRunStatus(runStatusFile(stateDir, process.pid, proxy.port), () => ({
     pid: process.pid,
@@ -112,6 +273,7 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
   return {
     upstream,
     proxy,
+    listeners,
     recorder,
     dbPath,
     kubeconfigPath,
@@ -119,7 +281,7 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
     stateDir,
     stop: (graceMs = 1000) =>
       (stopping ??= (async () => {
-        await proxy.close(graceMs);
+        await Promise.all(listeners.map((l) => l.close(graceMs)));
         unpublish();
         if (ephemeral) rmSync(kubeconfigPath, { force: true });
         if (!ownRecorder) {

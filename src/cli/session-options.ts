@@ -1,13 +1,18 @@
-// The options shared by every command that runs the proxy (start, exec, demo).
+// The options shared by every command that runs the proxy (start, exec): the whole kubeconfig,
+// one listener per context.
 import { Command, Option } from "commander";
 import { parseDuration, parseListen, parseSize } from "./durations.js";
 import type { SessionOptions } from "./recording-session.js";
 
-export function addSessionOptions(cmd: Command, defaultListen = "127.0.0.1:8443"): Command {
+/** defaultListen null: the chosen context listens on its stable port (see kubeconfig/stable-port.ts), as every other context does. */
+export function addSessionOptions(cmd: Command, defaultListen: string | null = "127.0.0.1:8443"): Command {
+  const listen = new Option("--listen <host:port>", "address of the chosen context's listener (port 0 picks a free one; the other contexts listen on the same host)").argParser(parseListen);
+  if (defaultListen) listen.default(parseListen(defaultListen), defaultListen);
+  else listen.default(undefined, "127.0.0.1 and a stable port per context");
   return cmd
     .option("--kubeconfig <path>", "kubeconfig to read (default: $KUBECONFIG, else ~/.kube/config)")
     .option("--context <name>", "kubeconfig context to use (default: current-context)")
-    .addOption(new Option("--listen <host:port>", "address to listen on (port 0 picks a free one)").default(parseListen(defaultListen), defaultListen).argParser(parseListen))
+    .addOption(listen)
     .option("--allow-remote", "allow --listen on a non-loopback address")
     .option("--db <path>", "SQLite database to record into (default: $KUBEWIRE_DB, else STATE_DIR/kubewire.db)")
     .option("--state-dir <path>", "where the local CA and generated kubeconfig live (default: $KUBEWIRE_HOME, else ~/.kubewire)")
@@ -23,6 +28,7 @@ export function sessionOptionsFrom(o: Record<string, any>, warn: (l: string) => 
     context: o.context,
     listen: o.listen,
     allowRemote: !!o.allowRemote,
+    wholeKubeconfig: true,
     db: o.db,
     stateDir: o.stateDir,
     writeKubeconfig: o.writeKubeconfig,

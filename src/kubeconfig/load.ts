@@ -1,6 +1,6 @@
 // Finds and reads the user's kubeconfig as kubectl does (--kubeconfig, else the
-// KUBECONFIG list merged with first-wins rules, else ~/.kube/config) and picks the context.
-import { KubeConfig } from "@kubernetes/client-node";
+// KUBECONFIG list merged with first-wins rules, else ~/.kube/config) and picks the context;
+// yaml only (no client library), so `exec` starts fast.
 import { UserError } from "../errors.js";
 import { kubeconfigFiles, mergeKubeconfigs, readKubeconfigFile } from "./read.js";
 
@@ -16,7 +16,6 @@ export interface LoadedKubeconfig {
   files: string[];
   /** the merged kubeconfig with relative paths made absolute */
   merged: Raw;
-  kc: KubeConfig;
   contextName: string;
   clusterName: string;
   userName: string;
@@ -63,12 +62,5 @@ export function contextOf(files: string[], merged: Raw, context?: string): Loade
   } catch {
     throw new UserError(`cluster "${clusterName}" in ${where} has an invalid server URL: ${server}`);
   }
-  const kc = new KubeConfig();
-  try {
-    kc.loadFromString(JSON.stringify({ ...merged, "current-context": contextName }), { onInvalidEntry: "filter" });
-  } catch (err) {
-    throw new UserError(`${where}: ${(err as Error).message}`);
-  }
-  if (!kc.getUser(userName) && userName) throw new UserError(`user "${userName}" in ${where} is not valid`);
-  return { files, merged, kc, contextName, clusterName, userName, namespace: ctx.context?.namespace || "default" };
+  return { files, merged, contextName, clusterName, userName, namespace: ctx.context?.namespace || "default" };
 }

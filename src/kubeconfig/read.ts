@@ -1,10 +1,15 @@
 // Finds and parses the user's kubeconfig files as kubectl does (--kubeconfig, else the KUBECONFIG
-// list, else ~/.kube/config) and merges them first-wins; yaml only, so query commands start fast.
+// list, else ~/.kube/config) and merges them first-wins; plain block YAML without the YAML library
+// (kubeconfig/fast-yaml.ts), so `exec` and the query commands start fast.
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, dirname, isAbsolute, resolve } from "node:path";
-import { parseDocument } from "yaml";
+import { createRequire } from "node:module";
 import { UserError } from "../errors.js";
+import { parsePlainYaml } from "./fast-yaml.js";
+
+/** The YAML library, loaded only for a kubeconfig beyond plain block YAML or with an error to report. */
+const yaml = (): typeof import("yaml") => createRequire(import.meta.url)("yaml");
 
 type Raw = Record<string, any>;
 interface Named {
@@ -40,7 +45,12 @@ export function readKubeconfigFile(file: string): Raw {
   } catch (err) {
     throw new UserError(`cannot read kubeconfig ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
-  const doc = parseDocument(text, { prettyErrors: true });
+  const plain = parsePlainYaml(text);
+  if (plain) {
+    makePathsAbsolute(plain, dirname(resolve(file)));
+    return plain;
+  }
+  const doc = yaml().parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const line = e.linePos?.[0]?.line;

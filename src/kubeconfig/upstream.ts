@@ -1,7 +1,11 @@
-// Turns the chosen kubeconfig context into what forwarding needs: the API server URL,
-// TLS settings exactly as the kubeconfig says, and the credentials as request headers.
-import type { KubeConfig } from "@kubernetes/client-node";
+// Turns one kubeconfig context into what forwarding needs: the API server URL, TLS settings
+// exactly as the kubeconfig says, and the credentials as request headers, read as client-go reads
+// them (token, token-file, basic, client certificate, exec plugin, impersonation); only an
+// auth-provider user loads @kubernetes/client-node, so start-up stays fast.
+import { readFileSync } from "node:fs";
 import { UserError } from "../errors.js";
+import { ExecPlugin, type ExecClusterInfo } from "./exec-plugin.js";
+import { impersonationHeaders, impersonationOf, type ImpersonationAdded } from "./impersonation.js";
 import type { LoadedKubeconfig } from "./load.js";
 import { effectiveProxy } from "./proxy-env.js";
 
@@ -9,6 +13,7 @@ export type AuthMethod = "token" | "token-file" | "client-certificate" | "basic"
 
 export interface UpstreamTls {
   ca?: string | Buffer;
+  /** The client certificate. An exec plugin that returns one replaces cert and key here: read them per connection. */
   cert?: string | Buffer;
   key?: string | Buffer;
   /** false when insecure-skip-tls-verify is set */
@@ -26,6 +31,10 @@ export interface Upstream {
   tls: UpstreamTls;
   proxyUrl?: string;
   authMethod: AuthMethod;
+  /** the cluster's disable-compression: the client's Accept-Encoding must not reach the API server (client-go's DisableCompression) */
+  disableCompression?: boolean;
+  /** what kubewire adds on the user's behalf (as, as-uid, as-groups, as-user-extra keys), for the record */
+  impersonation?: ImpersonationAdded;
   /** Credentials as headers; cached, refreshed for exec/auth-provider users. */
   headers(): Promise<Record<string, string>>;
   /** The cached headers when still fresh: the synchronous fast path. */
@@ -34,7 +43,10 @@ export interface Upstream {
   invalidate(): void;
 }
 
+/** auth-provider credentials are asked again after this long (the provider refreshes its own tokens) */
 const DYNAMIC_TTL_MS = 10_000;
+/** client-go re-reads a token-file once a minute */
+const TOKEN_FILE_TTL_MS = 60_000;
 
 export function authMethodOf(user: Record<string, any> | undefined): AuthMethod {
   if (!user) return "none";
@@ -47,60 +59,127 @@ export function authMethodOf(user: Record<string, any> | undefined): AuthMethod 
   return "none";
 }
 
-async function credentialHeaders(kc: KubeConfig): Promise<Record<string, string>> {
-  const opts: { headers: Record<string, string>; auth?: string } = { headers: {} };
+/** client-go's dataFromSliceOrFile: the inline base64 data wins over the file. */
+function dataOrFile(body: Record<string, any>, dataField: string, fileField: string, where: string): Buffer | undefined {
+  const data = body[dataField];
+  if (typeof data === "string" && data !== "") return Buffer.from(data, "base64");
+  const file = body[fileField];
+  if (typeof file === "string" && file !== "") {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new UserError(`cannot read ${file} (${fileField} of ${where}): ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+  return undefined;
+}
+
+function readTokenFile(file: string, userName: string): string {
   try {
+    return readFileSync(file, "utf8").trim();
+  } catch (err) {
+    throw new UserError(`cannot read ${file} (token-file of kubeconfig user "${userName}"): ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
+/** An auth-provider (oidc, gcp, azure): client-node's implementation, loaded only for these users. */
+async function authProviderHeaders(loaded: LoadedKubeconfig): Promise<Record<string, string>> {
+  const { KubeConfig } = await import("@kubernetes/client-node");
+  const kc = new KubeConfig();
+  const opts: { headers: Record<string, string> } = { headers: {} };
+  try {
+    kc.loadFromString(JSON.stringify({ ...loaded.merged, "current-context": loaded.contextName }), { onInvalidEntry: "filter" });
     await kc.applyToHTTPSOptions(opts as never);
   } catch (err) {
-    throw new UserError(`cannot get credentials for user "${kc.getCurrentUser()?.name ?? ""}": ${(err as Error).message.split("\n")[0]}`);
+    throw new UserError(`cannot get credentials for user "${loaded.userName}": ${(err as Error).message.split("\n")[0]}`);
   }
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(opts.headers)) if (typeof v === "string") headers[k.toLowerCase()] = v;
-  if (opts.auth && !headers.authorization) headers.authorization = `Basic ${Buffer.from(opts.auth).toString("base64")}`;
-  return headers;
+  const authorization = Object.entries(opts.headers).find(([k]) => k.toLowerCase() === "authorization")?.[1];
+  return typeof authorization === "string" ? { authorization } : {};
 }
 
 export async function resolveUpstream(loaded: LoadedKubeconfig, env: NodeJS.ProcessEnv = process.env): Promise<Upstream> {
-  const { kc } = loaded;
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new UserError(`cluster "${loaded.clusterName}" is not valid`);
-  const rawUser = (loaded.merged.users as Array<Record<string, any>>).find((u) => u.name === loaded.userName)?.user;
-  const authMethod = authMethodOf(rawUser);
-  const tlsOpts: Record<string, any> = {};
-  try {
-    // reads certificate-authority, client-certificate and client-key (data or file)
-    (kc as unknown as { applyHTTPSOptions(o: object): void }).applyHTTPSOptions(tlsOpts);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const file = (e as { path?: string }).path;
-    throw new UserError(file ? `cannot read ${file} (named in kubeconfig user "${loaded.userName}" or cluster "${loaded.clusterName}"): ${e.code}` : `kubeconfig: ${e.message}`);
-  }
-  const server = new URL(cluster.server);
+  const rawCluster = (loaded.merged.clusters as Array<Record<string, any>>).find((c) => c.name === loaded.clusterName)?.cluster ?? {};
+  const rawUser: Record<string, any> = (loaded.merged.users as Array<Record<string, any>>).find((u) => u.name === loaded.userName)?.user ?? {};
+  const authMethod = authMethodOf(loaded.userName ? rawUser : undefined);
+  const clusterWhere = `kubeconfig cluster "${loaded.clusterName}"`;
+  const userWhere = `kubeconfig user "${loaded.userName}"`;
+  const server = new URL(rawCluster.server);
+  const ca = dataOrFile(rawCluster, "certificate-authority-data", "certificate-authority", clusterWhere);
   const tls: UpstreamTls = {
-    ca: tlsOpts.ca,
-    cert: tlsOpts.cert,
-    key: tlsOpts.key,
-    verify: !cluster.skipTLSVerify,
-    servername: cluster.tlsServerName || undefined,
+    ca,
+    cert: dataOrFile(rawUser, "client-certificate-data", "client-certificate", userWhere),
+    key: dataOrFile(rawUser, "client-key-data", "client-key", userWhere),
+    verify: rawCluster["insecure-skip-tls-verify"] !== true,
+    servername: typeof rawCluster["tls-server-name"] === "string" && rawCluster["tls-server-name"] ? rawCluster["tls-server-name"] : undefined,
   };
-  const dynamic = authMethod === "exec" || authMethod === "auth-provider";
+  const impersonate = impersonationHeaders(rawUser);
+  const proxyUrl = typeof rawCluster["proxy-url"] === "string" && rawCluster["proxy-url"] ? rawCluster["proxy-url"] : undefined;
+
+  let plugin: ExecPlugin | null = null;
+  if (authMethod === "exec") {
+    const cluster: ExecClusterInfo = { server: rawCluster.server };
+    if (tls.servername) cluster["tls-server-name"] = tls.servername;
+    if (!tls.verify) cluster["insecure-skip-tls-verify"] = true;
+    if (ca) cluster["certificate-authority-data"] = ca.toString("base64");
+    if (proxyUrl) cluster["proxy-url"] = proxyUrl;
+    if (rawCluster["disable-compression"] === true) cluster["disable-compression"] = true;
+    const ext = (Array.isArray(rawCluster.extensions) ? rawCluster.extensions : []).find((e: any) => e?.name === "client.authentication.k8s.io/exec");
+    if (ext) cluster.config = ext.extension;
+    plugin = new ExecPlugin({ exec: rawUser.exec, userName: loaded.userName, cluster, env });
+  }
+
+  /** The credential headers, computed afresh; static kinds never change, so they are cached for good. */
+  const compute = async (): Promise<Record<string, string>> => {
+    const h: Record<string, string> = {};
+    switch (authMethod) {
+      case "token":
+        h.authorization = `Bearer ${rawUser.token}`;
+        break;
+      case "token-file":
+        h.authorization = `Bearer ${typeof rawUser.token === "string" && rawUser.token ? rawUser.token : readTokenFile(rawUser["token-file"], loaded.userName)}`;
+        break;
+      case "basic":
+        h.authorization = `Basic ${Buffer.from(`${rawUser.username}:${rawUser.password ?? ""}`).toString("base64")}`;
+        break;
+      case "exec": {
+        const cred = await plugin!.get();
+        if (cred.token) h.authorization = `Bearer ${cred.token}`;
+        if (cred.certPem && cred.keyPem && (tls.cert !== cred.certPem || tls.key !== cred.keyPem)) {
+          // used for the next connections, as client-go's dynamic client certificate
+          tls.cert = cred.certPem;
+          tls.key = cred.keyPem;
+        }
+        break;
+      }
+      case "auth-provider":
+        Object.assign(h, await authProviderHeaders(loaded));
+        break;
+      default:
+        if (rawUser.token) h.authorization = `Bearer ${rawUser.token}`;
+    }
+    return { ...h, ...impersonate };
+  };
+  const ttl = authMethod === "auth-provider" ? DYNAMIC_TTL_MS : authMethod === "token-file" ? TOKEN_FILE_TTL_MS : Infinity;
   let cached: Record<string, string> | null = null;
   let fetchedAt = 0;
   let pending: Promise<Record<string, string>> | null = null;
-  const fresh = () => cached !== null && (!dynamic || Date.now() - fetchedAt < DYNAMIC_TTL_MS);
-  const upstream: Upstream = {
+  const fresh = () => cached !== null && Date.now() - fetchedAt < ttl && (!plugin || plugin.cached() !== null);
+  const names = impersonationOf(rawUser);
+  return {
     contextName: loaded.contextName,
     clusterName: loaded.clusterName,
     userName: loaded.userName,
     namespace: loaded.namespace,
     server,
     tls,
-    proxyUrl: effectiveProxy(server, cluster.proxyUrl || undefined, env).url,
+    proxyUrl: effectiveProxy(server, proxyUrl, env).url,
     authMethod,
+    ...(rawCluster["disable-compression"] === true ? { disableCompression: true } : {}),
+    ...(names ? { impersonation: names } : {}),
     cachedHeaders: () => (fresh() ? cached : null),
     headers: async () => {
       if (fresh()) return cached!;
-      pending ??= credentialHeaders(kc).then(
+      pending ??= compute().then(
         (h) => {
           cached = h;
           fetchedAt = Date.now();
@@ -116,7 +195,26 @@ export async function resolveUpstream(loaded: LoadedKubeconfig, env: NodeJS.Proc
     },
     invalidate: () => {
       cached = null;
+      plugin?.invalidate();
     },
   };
-  return upstream;
+}
+
+/** A context whose credentials or TLS files cannot be read: its listener answers every request with that error. */
+export function failingUpstream(loaded: LoadedKubeconfig, err: Error): Upstream {
+  const rawCluster = (loaded.merged.clusters as Array<Record<string, any>>).find((c) => c.name === loaded.clusterName)?.cluster ?? {};
+  const rawUser = (loaded.merged.users as Array<Record<string, any>>).find((u) => u.name === loaded.userName)?.user;
+  const message = err.message;
+  return {
+    contextName: loaded.contextName,
+    clusterName: loaded.clusterName,
+    userName: loaded.userName,
+    namespace: loaded.namespace,
+    server: new URL(rawCluster.server),
+    tls: { verify: true },
+    authMethod: authMethodOf(loaded.userName ? rawUser : undefined),
+    cachedHeaders: () => null,
+    headers: () => Promise.reject(new UserError(message)),
+    invalidate: () => undefined,
+  };
 }

@@ -2,7 +2,12 @@
 // certificates with chosen names and validity (including deliberately broken ones).
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { isIP } from "node:net";
-import forge from "node-forge";
+import { createRequire } from "node:module";
+import type Forge from "node-forge";
+
+/** node-forge, loaded when a certificate is made (once per state directory), not on every start. */
+let loaded: typeof Forge | null = null;
+const forge = (): typeof Forge => (loaded ??= createRequire(import.meta.url)("node-forge") as typeof Forge);
 
 export interface KeyPair {
   certPem: string;
@@ -22,7 +27,7 @@ export interface CertOptions {
   client?: boolean;
 }
 
-function newKeys(): { publicKey: forge.pki.PublicKey; privateKey: forge.pki.PrivateKey; keyPem: string } {
+function newKeys(): { publicKey: Forge.pki.PublicKey; privateKey: Forge.pki.PrivateKey; keyPem: string } {
   // Node's key generation is native and fast; forge's pure-JS RSA takes seconds.
   const { publicKey, privateKey } = generateKeyPairSync("rsa", {
     modulusLength: 2048,
@@ -30,21 +35,21 @@ function newKeys(): { publicKey: forge.pki.PublicKey; privateKey: forge.pki.Priv
     privateKeyEncoding: { type: "pkcs8", format: "pem" },
   });
   return {
-    publicKey: forge.pki.publicKeyFromPem(publicKey),
-    privateKey: forge.pki.privateKeyFromPem(privateKey),
+    publicKey: forge().pki.publicKeyFromPem(publicKey),
+    privateKey: forge().pki.privateKeyFromPem(privateKey),
     keyPem: privateKey,
   };
 }
 
-function validity(cert: forge.pki.Certificate, opts: CertOptions): void {
+function validity(cert: Forge.pki.Certificate, opts: CertOptions): void {
   const now = Date.now();
   cert.validity.notBefore = opts.notBefore ?? new Date(now - 60 * 60 * 1000);
   cert.validity.notAfter = opts.notAfter ?? new Date(now + (opts.days ?? 825) * 24 * 3600 * 1000);
   cert.serialNumber = "01" + randomBytes(15).toString("hex");
 }
 
-function subject(opts: CertOptions): forge.pki.CertificateField[] {
-  const attrs: forge.pki.CertificateField[] = [{ name: "commonName", value: opts.commonName }];
+function subject(opts: CertOptions): Forge.pki.CertificateField[] {
+  const attrs: Forge.pki.CertificateField[] = [{ name: "commonName", value: opts.commonName }];
   if (opts.organization) attrs.push({ name: "organizationName", value: opts.organization });
   return attrs;
 }
@@ -52,7 +57,7 @@ function subject(opts: CertOptions): forge.pki.CertificateField[] {
 /** A self-signed certificate authority. */
 export function makeCa(opts: CertOptions): KeyPair {
   const keys = newKeys();
-  const cert = forge.pki.createCertificate();
+  const cert = forge().pki.createCertificate();
   cert.publicKey = keys.publicKey;
   validity(cert, { days: 3650, ...opts });
   cert.setSubject(subject(opts));
@@ -62,16 +67,16 @@ export function makeCa(opts: CertOptions): KeyPair {
     { name: "keyUsage", keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     { name: "subjectKeyIdentifier" },
   ]);
-  cert.sign(keys.privateKey as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.keyPem };
+  cert.sign(keys.privateKey as Forge.pki.rsa.PrivateKey, forge().md.sha256.create());
+  return { certPem: forge().pki.certificateToPem(cert), keyPem: keys.keyPem };
 }
 
 /** A leaf certificate signed by the given CA. */
 export function makeLeaf(ca: KeyPair, opts: CertOptions): KeyPair {
   const keys = newKeys();
-  const caCert = forge.pki.certificateFromPem(ca.certPem);
-  const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
-  const cert = forge.pki.createCertificate();
+  const caCert = forge().pki.certificateFromPem(ca.certPem);
+  const caKey = forge().pki.privateKeyFromPem(ca.keyPem);
+  const cert = forge().pki.createCertificate();
   cert.publicKey = keys.publicKey;
   validity(cert, opts);
   cert.setSubject(subject(opts));
@@ -85,6 +90,6 @@ export function makeLeaf(ca: KeyPair, opts: CertOptions): KeyPair {
   ];
   if (altNames.length > 0) extensions.push({ name: "subjectAltName", altNames });
   cert.setExtensions(extensions);
-  cert.sign(caKey as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.keyPem };
+  cert.sign(caKey as Forge.pki.rsa.PrivateKey, forge().md.sha256.create());
+  return { certPem: forge().pki.certificateToPem(cert), keyPem: keys.keyPem };
 }

@@ -18,7 +18,7 @@ Examples:
   kubewire exec --context staging -- go run ./mycontroller
   kubectl wire exec -- kubectl auth can-i list pods`,
     );
-  addSessionOptions(cmd, "127.0.0.1:0").action(async (argv: string[], opts) => {
+  addSessionOptions(cmd, null).action(async (argv: string[], opts) => {
     const warn = (l: string) => process.stderr.write(`${l}\n`);
     const { describeStats, startSession } = await import("../recording-session.js");
     const session = await startSession({ ...sessionOptionsFrom(opts, warn), ephemeralKubeconfig: true });

@@ -1,4 +1,5 @@
-// `kubewire start`: runs the recording proxy in the foreground until SIGINT/SIGTERM.
+// `kubewire start`: runs the recording proxy in the foreground until SIGINT/SIGTERM, one listener
+// per context of the kubeconfig.
 import { Command } from "commander";
 import { addSessionOptions, sessionOptionsFrom } from "../session-options.js";
 
@@ -21,6 +22,8 @@ Examples:
     const session = await startSession(sessionOptionsFrom(opts, (l) => process.stderr.write(`${l}\n`)));
     out.write(`kubewire: recording context "${session.upstream.contextName}" (${session.upstream.server.origin}) into ${session.dbPath}\n`);
     out.write(`kubewire: listening on ${session.proxy.url}\n`);
+    const others = session.listeners.length - 1;
+    if (others > 0) out.write(`kubewire: and for the ${others} other context${others === 1 ? "" : "s"} of the kubeconfig, each at its own port (kubectl --context NAME)\n`);
     out.write(`kubewire: client kubeconfig written to ${session.kubeconfigPath}\n`);
     out.write(`  export KUBECONFIG=${session.kubeconfigPath}\n`);
     await new Promise<void>((resolve) => {
