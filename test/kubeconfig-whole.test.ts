@@ -5,6 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { Recorder } from "../src/record/recorder.js";
+import { Store } from "../src/store/store.js";
 import { flagsOf } from "../src/analyze/lib/engine.js";
 import type { Exchange } from "../src/types.js";
 import { demoWorld, kubectl, KUBECTL, record, recorded, type World } from "./helpers/world.js";
@@ -90,6 +91,10 @@ describe.skipIf(!haveKubectl)("the generated kubeconfig holds the user's whole k
       const review = recorder.seen.find((ex) => ex.info.resource === "selfsubjectreviews")!;
       expect(review.impersonation).toEqual({ user: "jane", uid: "1234", groups: ["devs", "ops"], extra: ["scopes"] });
       expect(JSON.stringify(review)).not.toContain(world.cluster.users.admin.token!);
+      const store = Store.open(join(world.dir, "impersonating.db"));
+      const stored = store.list({}).map((row) => store.get(row.id)!).find((ex) => ex.info.resource === "selfsubjectreviews")!;
+      store.close();
+      expect(stored.impersonation).toEqual(review.impersonation);
     } finally {
       await s.stop(100);
       await recorder.close();

@@ -74,6 +74,7 @@ interface Detail {
   tls: { protocol: string | null; cipher: string | null; alpn: string | null; resumed: boolean } | null;
   errorPhase?: string;
   stream: StreamInfo | null;
+  impersonation?: Exchange["impersonation"];
 }
 
 export const INSERT_DETAIL_SQL = "INSERT INTO exchange_details (exchange_id, detail) VALUES (?, ?)";
@@ -119,6 +120,7 @@ export function detailJson(ex: Exchange): string {
   };
   if (ex.error?.phase !== undefined) detail.errorPhase = ex.error.phase;
   if (ex.request.wireBytes !== undefined) detail.requestWireBytes = ex.request.wireBytes;
+  if (ex.impersonation) detail.impersonation = ex.impersonation;
   return JSON.stringify(detail);
 }
 
@@ -165,6 +167,7 @@ export function toExchange(c: ExchangeColumns, detailText: string, chain: CertIn
     tls: d.tls ? { ...d.tls, chain: chain ?? [] } : null,
     error,
     stream: d.stream,
+    ...(d.impersonation ? { impersonation: d.impersonation } : {}),
   };
 }
 
