@@ -46,7 +46,6 @@ function recorded(): number[] {
 }
 
 const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A second connection holding the write lock, as another process would. */
 function lockDatabase(): Database.Database {
@@ -59,15 +58,21 @@ describe("Recorder", () => {
   it("writes nothing synchronously, then the whole burst in one batch with ids", async () => {
     const r = recorder({ batchMs: 20 });
     const batches: Exchange[][] = [];
-    r.onWritten = (xs) => batches.push(xs);
+    const firstBatch = new Promise<void>((written) => {
+      r.onWritten = (xs) => {
+        batches.push(xs);
+        written();
+      };
+    });
     const xs = many(5);
     for (const x of xs) r.record(x);
     expect(r.stats()).toMatchObject({ queued: 5, written: 0 });
     expect(recorded()).toEqual([]);
-    await sleep(200);
+    await firstBatch;
     expect(batches).toHaveLength(1);
     expect(batches[0]!.map((x) => x.id)).toEqual([1, 2, 3, 4, 5]);
     expect(recorded()).toEqual(range(0, 5));
+    await r.flush(); // the batch's promise settles just after onWritten
     expect(r.stats()).toMatchObject({ queued: 0, written: 5, spilled: 0, dropped: 0 });
   });
 
@@ -189,5 +194,28 @@ describe("Recorder", () => {
     expect(stats.written + stats.reloaded).toBe(2);
     expect(recorded()).toEqual([0, 1]);
     expect(errors.at(-1)).toBe("recorder is closed: dropping exchanges recorded after close()");
+  });
+});
+
+describe("Recorder warnings", () => {
+  it("says each drop on a full disk in one line of its own, never nesting the earlier warnings", async () => {
+    const errors: string[] = [];
+    const r = recorder({ batchMs: 1, spillPath: join(dir, "missing-folder", "spill.jsonl"), onError: (m) => errors.push(m) });
+    const lock = lockDatabase();
+    try {
+      for (let round = 0; round < 4; round++) {
+        for (const x of many(2, round * 2)) r.record(x);
+        await r.flush();
+      }
+    } finally {
+      lock.exec("ROLLBACK");
+      lock.close();
+    }
+    expect(r.stats()).toMatchObject({ dropped: 8 });
+    expect(errors).toHaveLength(4);
+    for (const line of errors) {
+      expect(line).toMatch(/^dropped 2 exchange\(s\): cannot write .*rec\.db: database is locked, and cannot write .*spill\.jsonl: ENOENT[^\n]*$/);
+      expect(line.match(/dropped/g)).toHaveLength(1);
+    }
   });
 });

@@ -71,6 +71,8 @@ export class Recorder {
   private warnedClosed = false;
   private counts = { written: 0, spilled: 0, dropped: 0, reloaded: 0 };
   private lastError: string | null = null;
+  /** why the database failed last (one line): the reason a spill or drop names, never a report of an earlier drop */
+  private dbError: string | null = null;
 
   constructor(opts: RecorderOptions) {
     this.dbPath = opts.dbPath;
@@ -186,7 +188,7 @@ export class Recorder {
     this.queue = [];
     if (batch.length === 0) return;
     if (Date.now() < this.retryAt) {
-      this.spill(batch, this.lastError ?? "database unavailable");
+      this.spill(batch, this.dbError ?? "database unavailable");
       return;
     }
     const done = this.writeBatch(batch).finally(() => {
@@ -219,13 +221,15 @@ export class Recorder {
 
   /** Notes the failure, plans the retry, and returns the one-line reason. */
   private failed(err: Error): string {
-    this.lastError = `cannot write ${this.dbPath}: ${err.message}`;
+    const reason = `cannot write ${this.dbPath}: ${oneLine(err.message)}`;
+    this.dbError = reason;
+    this.lastError = reason;
     this.failures++;
     // The next batch retries; after that, back off so a long-held lock is not retried for every batch.
     this.retryAt = this.failures < 2 ? 0 : Date.now() + Math.min(this.batchMs * 2 ** (this.failures - 1), MAX_RETRY_DELAY_MS);
     const code = (err as { code?: string }).code ?? "";
     if (code !== "SQLITE_BUSY" && code !== "SQLITE_LOCKED") this.storeClosing = this.closeStore(); // reopen on the next batch
-    return this.lastError;
+    return reason;
   }
 
   /** True when the database file was deleted or replaced since it was opened. */
@@ -272,7 +276,7 @@ export class Recorder {
       this.spilledSinceReload ||= n > 0;
       if (n < records.length) this.drop(records.length - n, "they cannot be serialized");
     } catch (err) {
-      this.drop(records.length, `${reason}, and cannot write ${this.spillPath}: ${(err as Error).message}`);
+      this.drop(records.length, `${reason}, and cannot write ${this.spillPath}: ${oneLine((err as Error).message)}`);
     }
   }
 
@@ -303,7 +307,9 @@ export class Recorder {
     }
   }
 
+  /** One warning line per event: never a copy of an earlier warning inside it. */
   private report(message: string): void {
+    message = oneLine(message);
     this.lastError = message;
     try {
       this.onError?.(message);
@@ -311,4 +317,8 @@ export class Recorder {
       // a failing error handler must not break recording
     }
   }
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*[\r\n]+\s*/g, " ");
 }
