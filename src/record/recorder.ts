@@ -69,6 +69,7 @@ export class Recorder {
   private retryAt = 0;
   private spilledSinceReload = false;
   private warnedClosed = false;
+  private warnedDamaged = false;
   private counts = { written: 0, spilled: 0, dropped: 0, reloaded: 0 };
   private lastError: string | null = null;
   /** why the database failed last (one line): the reason a spill or drop names, never a report of an earlier drop */
@@ -86,7 +87,7 @@ export class Recorder {
   /** Opens the store (creating it), loads back what an earlier run spilled, starts the writer thread. Throws UserError for a file that is not a recording. */
   open(): void {
     if (this.state !== "new") return;
-    this.openStore();
+    this.openStore(true);
     this.state = "open";
     this.reload();
     if (this.queue.length > 0) this.schedule();
@@ -228,6 +229,10 @@ export class Recorder {
     // The next batch retries; after that, back off so a long-held lock is not retried for every batch.
     this.retryAt = this.failures < 2 ? 0 : Date.now() + Math.min(this.batchMs * 2 ** (this.failures - 1), MAX_RETRY_DELAY_MS);
     const code = (err as { code?: string }).code ?? "";
+    if (/^SQLITE_(CORRUPT|NOTADB)/.test(code) && !this.warnedDamaged) {
+      this.warnedDamaged = true;
+      this.report(`${this.dbPath} is damaged (SQLite: ${err.message}): exchanges go to ${this.spillPath} until it is replaced`);
+    }
     if (code !== "SQLITE_BUSY" && code !== "SQLITE_LOCKED") this.storeClosing = this.closeStore(); // reopen on the next batch
     return reason;
   }
@@ -248,8 +253,9 @@ export class Recorder {
     for (const suffix of ["-wal", "-shm"]) rmSync(this.dbPath + suffix, { force: true });
   }
 
-  private openStore(): void {
-    const store = Store.open(this.dbPath, { create: true, busyTimeoutMs: WRITER_BUSY_TIMEOUT_MS });
+  /** check: run quick_check first (at start only: it reads the whole file) */
+  private openStore(check = false): void {
+    const store = Store.open(this.dbPath, { create: true, busyTimeoutMs: WRITER_BUSY_TIMEOUT_MS, check });
     const st = statSync(this.dbPath);
     this.store = store;
     this.storeFile = { dev: st.dev, ino: st.ino };
