@@ -116,6 +116,11 @@ export interface Exchange {
   tls: TlsSession | null;
   error: ExchangeError | null;
   stream: StreamInfo | null;
+  /**
+   * Set on an aggregated row (requests without the proxy token): `count` requests from this client
+   * address in the minute of startedAt, the last at lastSeenAt; the rest of the row is the first one's.
+   */
+  repeat?: { count: number; lastSeenAt: number };
 }
 
 export type Severity = "error" | "warning" | "info";

@@ -4,6 +4,7 @@ import { existsSync, rmSync, statSync } from "node:fs";
 import { Store } from "../store/store.js";
 import { StoreWriter } from "../store/writer-thread.js";
 import type { Exchange } from "../types.js";
+import { addToAggregate, aggregateKey, isAggregated, startAggregate } from "./aggregate.js";
 import { looksLikeExchange } from "./shape.js";
 import { appendSpill, reloadSpill, spillSize } from "./spill.js";
 
@@ -56,6 +57,8 @@ export class Recorder {
   private readonly flagsOf?: (ex: Exchange) => string[];
 
   private queue: Exchange[] = [];
+  /** the aggregated rows (requests without the proxy token) in the queue, by aggregateKey */
+  private aggregates = new Map<string, Exchange>();
   private inFlight: { size: number; done: Promise<void> } | null = null;
   private timer: NodeJS.Timeout | null = null;
   /** main-thread connection: creation, migrations, spill reload */
@@ -101,6 +104,16 @@ export class Recorder {
         if (!this.warnedClosed) this.report("recorder is closed: dropping exchanges recorded after close()");
         this.warnedClosed = true;
         return;
+      }
+      if (isAggregated(exchange) && looksLikeExchange(exchange)) {
+        const key = aggregateKey(exchange);
+        const row = this.aggregates.get(key);
+        if (row) {
+          addToAggregate(row, exchange);
+          return;
+        }
+        exchange = startAggregate(exchange);
+        this.aggregates.set(key, exchange);
       }
       this.queue.push(exchange);
       if (this.state !== "open") return;
@@ -175,7 +188,10 @@ export class Recorder {
   /** Keeps memory bounded while the writer is slow: beyond maxQueue, records go to the spill file. */
   private spillOverflow(): void {
     const room = Math.max(this.maxQueue - (this.inFlight?.size ?? 0), 0);
-    if (this.queue.length > room) this.spill(this.queue.splice(room), `more than ${this.maxQueue} exchanges waiting`);
+    if (this.queue.length > room) {
+      this.aggregates.clear(); // rows leaving the queue are no longer counted into
+      this.spill(this.queue.splice(room), `more than ${this.maxQueue} exchanges waiting`);
+    }
   }
 
   /** Sends the queue to the writer as one transaction; when the database is failing, spills it instead. */
@@ -187,6 +203,7 @@ export class Recorder {
     const batch = this.queue.filter(looksLikeExchange);
     if (batch.length < this.queue.length) this.drop(this.queue.length - batch.length, "record() was given something that is not an exchange");
     this.queue = [];
+    this.aggregates.clear();
     if (batch.length === 0) return;
     if (Date.now() < this.retryAt) {
       this.spill(batch, this.dbError ?? "database unavailable");
@@ -215,7 +232,7 @@ export class Recorder {
   private succeeded(batch: Exchange[]): void {
     this.failures = 0;
     this.retryAt = 0;
-    this.counts.written += batch.length;
+    for (const ex of batch) this.counts.written += ex.repeat?.count ?? 1; // an aggregated row counts what it stands for
     this.notify(batch);
     if (this.spilledSinceReload && this.state === "open" && spillSize(this.spillPath) <= LIVE_RELOAD_MAX_BYTES) this.reload();
   }

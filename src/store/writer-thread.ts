@@ -4,7 +4,8 @@ import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import type { CertInfo, Exchange } from "../types.js";
 import {
-  chainFingerprint, detailJson, exchangeParams, INSERT_CHAIN_SQL, INSERT_DETAIL_SQL, INSERT_EXCHANGE_SQL, SELECT_CHAIN_ID_SQL,
+  aggregateParams, chainFingerprint, detailJson, exchangeParams, FIND_AGGREGATE_SQL, INSERT_CHAIN_SQL, INSERT_DETAIL_SQL,
+  INSERT_EXCHANGE_SQL, MERGE_AGGREGATE_SQL, SELECT_CHAIN_ID_SQL, SET_AGGREGATE_SQL,
 } from "./rows.js";
 
 /** One encoded exchange: the exchanges row (tls_chain_id filled in by the worker), its detail and its chain. */
@@ -14,6 +15,8 @@ interface EncodedRow {
   chain: [fingerprint: string, json: string] | null;
   /** flag kinds raised on it (analyze's per-exchange rules), written in the same transaction */
   flags: string[];
+  /** an aggregated row: added to the minute's row when there is one (see rows.ts aggregateParams) */
+  aggregate: ReturnType<typeof aggregateParams>;
 }
 
 type Reply = { seq: number; ids: number[] } | { seq: number; error: string; code: string };
@@ -33,10 +36,19 @@ try {
     exchange: db.prepare(workerData.sql.exchange), detail: db.prepare(workerData.sql.detail),
     chainInsert: db.prepare(workerData.sql.chainInsert), chainSelect: db.prepare(workerData.sql.chainSelect).pluck(),
     flag: db.prepare(workerData.sql.flag),
+    aggFind: db.prepare(workerData.sql.aggFind).pluck(), aggMerge: db.prepare(workerData.sql.aggMerge),
+    aggSet: db.prepare(workerData.sql.aggSet),
   };
 } catch (err) { openError = err; }
 const chains = new Map();
 const write = db && db.transaction((rows, fresh) => rows.map((row) => {
+  if (row.aggregate) {
+    const existing = st.aggFind.get(row.aggregate[0]);
+    if (existing !== undefined) {
+      st.aggMerge.run(...row.aggregate[1], existing);
+      return existing;
+    }
+  }
   let chainId = null;
   if (row.chain) {
     chainId = chains.get(row.chain[0]);
@@ -50,6 +62,7 @@ const write = db && db.transaction((rows, fresh) => rows.map((row) => {
   const id = Number(st.exchange.run(row.params).lastInsertRowid);
   st.detail.run(id, row.detail);
   for (const kind of row.flags) st.flag.run(id, kind);
+  if (row.aggregate) st.aggSet.run(row.aggregate[1][0], row.aggregate[1][2], id);
   return id;
 }));
 parentPort.on("message", (msg) => {
@@ -93,6 +106,7 @@ export class StoreWriter {
         sql: {
           exchange: INSERT_EXCHANGE_SQL, detail: INSERT_DETAIL_SQL, chainInsert: INSERT_CHAIN_SQL, chainSelect: SELECT_CHAIN_ID_SQL,
           flag: "INSERT OR IGNORE INTO exchange_flags (exchange_id, kind) VALUES (?, ?)",
+          aggFind: FIND_AGGREGATE_SQL, aggMerge: MERGE_AGGREGATE_SQL, aggSet: SET_AGGREGATE_SQL,
         },
       },
     });
@@ -111,6 +125,7 @@ export class StoreWriter {
       detail: detailJson(ex),
       chain: ex.tls && ex.tls.chain.length > 0 ? this.encodeChain(ex.tls.chain) : null,
       flags: flagsOf ? flagsOf(ex) : [],
+      aggregate: aggregateParams(ex),
     }));
     const seq = ++this.seq;
     return new Promise<number[]>((resolve, reject) => {
