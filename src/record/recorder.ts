@@ -1,12 +1,14 @@
-// The recorder: a bounded in-memory queue the proxy fills synchronously, written in batched
-// transactions by a worker thread; what the database cannot take spills to a file beside it.
+// The recorder: a bounded in-memory queue the proxy fills synchronously (and journals, so a SIGKILL
+// loses nothing answered), written in batched transactions by a worker thread; what the database
+// cannot take spills to a file beside it.
 import { existsSync, rmSync, statSync } from "node:fs";
 import { Store } from "../store/store.js";
 import { StoreWriter } from "../store/writer-thread.js";
 import type { Exchange } from "../types.js";
 import { addToAggregate, aggregateKey, isAggregated, startAggregate } from "./aggregate.js";
+import { Journal, rmQuiet, type Segment } from "./journal.js";
 import { looksLikeExchange } from "./shape.js";
-import { appendSpill, reloadSpill, spillSize } from "./spill.js";
+import { adoptIntoSpill, appendSpill, reloadSpill, spillSize } from "./spill.js";
 
 export interface RecorderStats {
   /** waiting in memory now (queued or being written) */
@@ -37,6 +39,11 @@ export interface RecorderOptions {
    * when a batch is written, never on the forwarding path; it must be pure and cheap.
    */
   flagsOf?: (ex: Exchange) => string[];
+  /**
+   * Append each exchange to a journal file beside the database before it waits for its batch, so a
+   * SIGKILL loses nothing answered (default true; KUBEWIRE_JOURNAL=off turns it off, for benchmarks).
+   */
+  journal?: boolean;
 }
 
 /** How long the writer thread waits for another process's lock before the batch spills. */
@@ -55,6 +62,9 @@ export class Recorder {
   private readonly spillPath: string;
   private readonly onError?: (message: string) => void;
   private readonly flagsOf?: (ex: Exchange) => string[];
+  private readonly useJournal: boolean;
+  /** null before open, when turned off, or after a journal write failed */
+  private journal: Journal | null = null;
 
   private queue: Exchange[] = [];
   /** the aggregated rows (requests without the proxy token) in the queue, by aggregateKey */
@@ -85,6 +95,7 @@ export class Recorder {
     this.spillPath = opts.spillPath ?? `${opts.dbPath}.spill.jsonl`;
     this.onError = opts.onError;
     this.flagsOf = opts.flagsOf;
+    this.useJournal = opts.journal ?? process.env.KUBEWIRE_JOURNAL !== "off";
   }
 
   /** Opens the store (creating it), loads back what an earlier run spilled, starts the writer thread. Throws UserError for a file that is not a recording. */
@@ -92,11 +103,12 @@ export class Recorder {
     if (this.state !== "new") return;
     this.openStore(true);
     this.state = "open";
+    this.openJournal();
     this.reload();
     if (this.queue.length > 0) this.schedule();
   }
 
-  /** Queues one finished exchange. Synchronous, O(1), no I/O, never throws. */
+  /** Queues one finished exchange. Synchronous, O(1), never throws; its only I/O is one journal write(2). */
   record(exchange: Exchange): void {
     try {
       if (this.state === "closed") {
@@ -108,13 +120,15 @@ export class Recorder {
       if (isAggregated(exchange) && looksLikeExchange(exchange)) {
         const key = aggregateKey(exchange);
         const row = this.aggregates.get(key);
+        const started = startAggregate(exchange);
+        if (this.journal && !this.journaled(started)) return;
         if (row) {
           addToAggregate(row, exchange);
           return;
         }
-        exchange = startAggregate(exchange);
+        exchange = started;
         this.aggregates.set(key, exchange);
-      }
+      } else if (this.journal && looksLikeExchange(exchange) && !this.journaled(exchange)) return;
       this.queue.push(exchange);
       if (this.state !== "open") return;
       if (this.queue.length >= this.maxQueue) this.schedule(true);
@@ -137,6 +151,51 @@ export class Recorder {
   close(): Promise<RecorderStats> {
     this.closing ??= this.shutDown();
     return this.closing;
+  }
+
+  /** Appends to the journal; false when the exchange cannot be serialized (then dropped: it could never be stored). */
+  private journaled(ex: Exchange): boolean {
+    try {
+      if (this.journal!.append(ex)) return true;
+      this.drop(1, "it cannot be serialized");
+      return false;
+    } catch (err) {
+      this.journalFailed(err as Error);
+      return true;
+    }
+  }
+
+  /** Hands what killed runs left in their journals to the spill loader, then starts this run's journal. */
+  private openJournal(): void {
+    if (!this.useJournal || this.store === null) return;
+    try {
+      Journal.recover(this.dbPath, this.store, this.spillPath);
+      this.journal = new Journal(this.dbPath);
+    } catch (err) {
+      this.report(`journal off, a SIGKILL may lose the last ${this.batchMs} ms of exchanges: ${(err as Error).message}`);
+    }
+  }
+
+  /** A journal that cannot be written is turned off (said once); recording goes on as without one. */
+  private journalFailed(err: Error): void {
+    const journal = this.journal;
+    this.journal = null;
+    try {
+      journal?.close();
+    } catch {
+      // already broken
+    }
+    this.report(`journal off, a SIGKILL may lose the last ${this.batchMs} ms of exchanges: ${err.message}`);
+  }
+
+  /** Closes the journal's current file as the segment of the batch taken now. */
+  private sealJournal(): Segment | null {
+    try {
+      return this.journal?.seal() ?? null;
+    } catch (err) {
+      this.journalFailed(err as Error);
+      return null;
+    }
   }
 
   private async shutDown(): Promise<RecorderStats> {
@@ -162,6 +221,16 @@ export class Recorder {
     }
     this.state = "closed";
     if (this.timer !== null) clearTimeout(this.timer);
+    if (this.journal) {
+      const journal = this.journal;
+      this.journal = null;
+      try {
+        journal.close();
+        this.store?.deleteMeta(journal.metaKey);
+      } catch (err) {
+        this.lastError = `cannot close the journal: ${(err as Error).message}`;
+      }
+    }
     await this.closeStore();
     return this.stats();
   }
@@ -185,13 +254,35 @@ export class Recorder {
     if (!this.inFlight) this.startBatch(); // otherwise the batch in flight schedules the next when it ends
   }
 
-  /** Keeps memory bounded while the writer is slow: beyond maxQueue, records go to the spill file. */
+  /**
+   * Keeps memory bounded while the writer is slow: beyond maxQueue, records go to the spill file. With
+   * a journal, the whole queue goes, as its journal segment handed to the spill loader by one rename.
+   */
   private spillOverflow(): void {
     const room = Math.max(this.maxQueue - (this.inFlight?.size ?? 0), 0);
-    if (this.queue.length > room) {
-      this.aggregates.clear(); // rows leaving the queue are no longer counted into
-      this.spill(this.queue.splice(room), `more than ${this.maxQueue} exchanges waiting`);
+    if (this.queue.length <= room) return;
+    this.aggregates.clear(); // rows leaving the queue are no longer counted into
+    const segment = this.sealJournal();
+    if (segment) {
+      const all = this.queue.splice(0).filter(looksLikeExchange);
+      this.spillSegment(all, segment, `more than ${this.maxQueue} exchanges waiting`);
+      return;
     }
+    this.spill(this.queue.splice(room), `more than ${this.maxQueue} exchanges waiting`);
+  }
+
+  /** Spills a batch whose lines are the journal segment: by handing the segment over, else by writing them. */
+  private spillSegment(batch: Exchange[], segment: Segment, reason: string): void {
+    try {
+      adoptIntoSpill(segment.path, this.spillPath);
+      this.counts.spilled += batch.length;
+      this.spilledSinceReload = true;
+      return;
+    } catch {
+      // the spill folder is elsewhere or gone: write the lines as without a journal
+    }
+    this.spill(batch, reason);
+    rmQuiet(segment.path);
   }
 
   /** Sends the queue to the writer as one transaction; when the database is failing, spills it instead. */
@@ -204,28 +295,37 @@ export class Recorder {
     if (batch.length < this.queue.length) this.drop(this.queue.length - batch.length, "record() was given something that is not an exchange");
     this.queue = [];
     this.aggregates.clear();
-    if (batch.length === 0) return;
-    if (Date.now() < this.retryAt) {
-      this.spill(batch, this.dbError ?? "database unavailable");
+    const segment = this.sealJournal();
+    if (batch.length === 0) {
+      if (segment) rmQuiet(segment.path);
       return;
     }
-    const done = this.writeBatch(batch).finally(() => {
+    if (Date.now() < this.retryAt) {
+      if (segment) this.spillSegment(batch, segment, this.dbError ?? "database unavailable");
+      else this.spill(batch, this.dbError ?? "database unavailable");
+      return;
+    }
+    const done = this.writeBatch(batch, segment).finally(() => {
       this.inFlight = null;
       if (this.queue.length > 0 && this.state === "open") this.schedule();
     });
     this.inFlight = { size: batch.length, done };
   }
 
-  private async writeBatch(batch: Exchange[]): Promise<void> {
+  /** The batch's commit also records its journal segment as committed (so a restart never loads it twice), then removes it. */
+  private async writeBatch(batch: Exchange[], segment: Segment | null): Promise<void> {
     try {
       if (this.fileChanged()) await this.switchToNewFile();
       await this.storeClosing; // a connection being closed after a failure must be gone before a new one opens
       if (this.writer === null) this.openStore();
-      await this.writer!.insertMany(batch, this.flagsOf);
+      await this.writer!.insertMany(batch, this.flagsOf, segment?.meta);
     } catch (err) {
-      this.spill(batch, this.failed(err as Error));
+      const reason = this.failed(err as Error);
+      if (segment) this.spillSegment(batch, segment, reason);
+      else this.spill(batch, reason);
       return;
     }
+    if (segment) rmQuiet(segment.path);
     this.succeeded(batch);
   }
 

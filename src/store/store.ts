@@ -361,6 +361,10 @@ export class Store {
     this.stmt("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(key, value);
   }
 
+  deleteMeta(key: string): void {
+    this.stmt("DELETE FROM meta WHERE key = ?").run(key);
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }

@@ -35,13 +35,15 @@ try {
   st = {
     exchange: db.prepare(workerData.sql.exchange), detail: db.prepare(workerData.sql.detail),
     chainInsert: db.prepare(workerData.sql.chainInsert), chainSelect: db.prepare(workerData.sql.chainSelect).pluck(),
-    flag: db.prepare(workerData.sql.flag),
+    flag: db.prepare(workerData.sql.flag), meta: db.prepare(workerData.sql.meta),
     aggFind: db.prepare(workerData.sql.aggFind).pluck(), aggMerge: db.prepare(workerData.sql.aggMerge),
     aggSet: db.prepare(workerData.sql.aggSet),
   };
 } catch (err) { openError = err; }
 const chains = new Map();
-const write = db && db.transaction((rows, fresh) => rows.map((row) => {
+const write = db && db.transaction((rows, fresh, meta) => {
+  if (meta) st.meta.run(meta[0], meta[1]);
+  return rows.map((row) => {
   if (row.aggregate) {
     const existing = st.aggFind.get(row.aggregate[0]);
     if (existing !== undefined) {
@@ -64,13 +66,14 @@ const write = db && db.transaction((rows, fresh) => rows.map((row) => {
   for (const kind of row.flags) st.flag.run(id, kind);
   if (row.aggregate) st.aggSet.run(row.aggregate[1][0], row.aggregate[1][2], id);
   return id;
-}));
+});
+});
 parentPort.on("message", (msg) => {
   if (msg.close) { if (db) db.close(); parentPort.postMessage({ closed: true }); return; }
   if (openError) { parentPort.postMessage({ seq: msg.seq, error: openError.message, code: openError.code || "" }); return; }
   const fresh = [];
   try {
-    const ids = write.immediate(msg.rows, fresh);
+    const ids = write.immediate(msg.rows, fresh, msg.meta);
     for (const [fp, id] of fresh) chains.set(fp, id);
     parentPort.postMessage({ seq: msg.seq, ids });
   } catch (err) {
@@ -106,6 +109,7 @@ export class StoreWriter {
         sql: {
           exchange: INSERT_EXCHANGE_SQL, detail: INSERT_DETAIL_SQL, chainInsert: INSERT_CHAIN_SQL, chainSelect: SELECT_CHAIN_ID_SQL,
           flag: "INSERT OR IGNORE INTO exchange_flags (exchange_id, kind) VALUES (?, ?)",
+          meta: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
           aggFind: FIND_AGGREGATE_SQL, aggMerge: MERGE_AGGREGATE_SQL, aggSet: SET_AGGREGATE_SQL,
         },
       },
@@ -116,8 +120,11 @@ export class StoreWriter {
     this.worker.on("exit", (code) => this.fail(new Error(`database writer thread exited (code ${code})`)));
   }
 
-  /** Writes the exchanges (and their flag kinds, when flagsOf is given) in one transaction on the worker; resolves with their ids (also set on each exchange). */
-  insertMany(exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[]): Promise<number[]> {
+  /**
+   * Writes the exchanges (and their flag kinds, when flagsOf is given) in one transaction on the worker;
+   * resolves with their ids (also set on each exchange). meta: a [key, value] set in the same transaction.
+   */
+  insertMany(exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[], meta?: [string, string]): Promise<number[]> {
     if (this.dead) return Promise.reject(this.dead);
     if (exchanges.length === 0) return Promise.resolve([]);
     const rows: EncodedRow[] = exchanges.map((ex) => ({
@@ -130,7 +137,7 @@ export class StoreWriter {
     const seq = ++this.seq;
     return new Promise<number[]>((resolve, reject) => {
       this.pending.set(seq, { exchanges, resolve, reject });
-      this.worker.postMessage({ seq, rows });
+      this.worker.postMessage({ seq, rows, meta: meta ?? null });
     });
   }
 
