@@ -87,7 +87,8 @@ describe("the journal", () => {
     seed.close();
     writeFileSync(`${dbPath}.journal-${run}.000000001`, line(0) + line(1)); // left behind: killed before its unlink
     writeFileSync(`${dbPath}.journal-${run}.000000002`, line(2) + line(3)); // the batch in flight, not committed
-    writeFileSync(`${dbPath}.journal-${run}`, line(4)); // not yet in any batch
+    writeFileSync(`${dbPath}.journal-${run}.000000003`, line(4)); // not yet in any batch
+    writeFileSync(`${dbPath}.journal-${run}.000000004`, ""); // opened ahead, never written
     expect(await afterNextStart()).toEqual(range(5));
     const store = Store.open(dbPath, { readonly: true });
     expect(store.meta(JOURNAL_META_PREFIX + run)).toBeNull();
@@ -97,8 +98,8 @@ describe("the journal", () => {
 
   it("leaves alone the journal of a run whose process is still alive", async () => {
     const live = `${process.ppid}-1700000000000-1`;
-    writeFileSync(`${dbPath}.journal-${live}`, JSON.stringify(exchange()) + "\n");
+    writeFileSync(`${dbPath}.journal-${live}.000000001`, JSON.stringify(exchange()) + "\n");
     expect(await afterNextStart()).toEqual([]);
-    expect(readdirSync(dir)).toContain(`rec.db.journal-${live}`);
+    expect(readdirSync(dir)).toContain(`rec.db.journal-${live}.000000001`);
   });
 });

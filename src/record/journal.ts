@@ -1,8 +1,9 @@
 // The journal: every exchange the recorder is handed is appended (one JSON line, one write(2), no
-// fsync) to a file beside the database before it waits in memory, so a SIGKILL loses nothing the
-// proxy has answered. Each batch seals the file it fills; its commit records the segment's number in
-// the same transaction, and the next start hands what no commit covered to the spill loader.
-import { closeSync, existsSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+// fsync) to a numbered segment file beside the database before it waits in memory, so a SIGKILL loses
+// nothing the recorder was given. Each batch ends the segment it fills; its commit records the segment's
+// number in the same transaction, and the next start hands what no commit covered to the spill loader.
+import { close, closeSync, existsSync, open, openSync, readdirSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Store } from "../store/store.js";
 import type { Exchange } from "../types.js";
@@ -26,60 +27,102 @@ export class Journal {
   /** "<pid>-<start ms>-<n>": whose files these are, so a later start can tell a dead run's from a live one's */
   readonly run: string;
   readonly metaKey: string;
-  private readonly livePath: string;
+  private readonly base: string;
+  private seq = 1;
   private fd: number;
   private written = 0;
-  private seq = 0;
+  /** the next segment's file, opened ahead off the main thread so that sealing makes no blocking call */
+  private next: { seq: number; fd: number } | null = null;
+  private closed = false;
+  private readonly removing = new Set<Promise<void>>();
 
-  /** Opens this run's journal file beside the database (0600). Throws when it cannot be created. */
-  constructor(private readonly dbPath: string) {
+  /** Opens this run's first segment beside the database (0600). Throws when it cannot be created. */
+  constructor(dbPath: string) {
     this.run = `${process.pid}-${Date.now()}-${++runCounter}`;
     this.metaKey = JOURNAL_META_PREFIX + this.run;
-    this.livePath = `${dbPath}.journal-${this.run}`;
-    this.fd = openSync(this.livePath, "a", 0o600);
+    this.base = `${dbPath}.journal-${this.run}`;
+    this.fd = openSync(this.segmentPath(1), "a", 0o600);
     openRuns.add(this.run);
+    this.openNext();
   }
 
   /**
-   * Appends one exchange, synchronously. Returns false when it cannot be serialized (nothing is
-   * written); throws when the file cannot be written.
+   * Appends one exchange, synchronously (one write(2), no fsync: what is written survives a SIGKILL),
+   * and returns its JSON text (the writer reuses it). Returns null when it cannot be serialized
+   * (nothing is written); throws when the file cannot be written.
    */
-  append(ex: Exchange): boolean {
-    let line: string;
+  append(ex: Exchange): string | null {
+    let text: string;
     try {
-      line = JSON.stringify({ ...ex, id: undefined }) + "\n";
+      text = JSON.stringify(ex.id === undefined ? ex : { ...ex, id: undefined });
     } catch {
-      return false;
+      return null;
     }
-    this.written += writeSync(this.fd, line);
-    return true;
+    this.written += writeSync(this.fd, text + "\n");
+    return text;
   }
 
-  /** Closes the file written so far as a numbered segment and starts a new one; null when nothing was written. */
+  /** Ends the segment written so far (the batch taken now) and goes on in the next; null when nothing was written. */
   seal(): Segment | null {
     if (this.written === 0) return null;
-    const seq = ++this.seq;
-    const segment: Segment = { path: `${this.livePath}.${String(seq).padStart(9, "0")}`, seq, meta: [this.metaKey, String(seq)] };
-    closeSync(this.fd);
-    this.fd = -1;
-    renameSync(this.livePath, segment.path);
-    this.fd = openSync(this.livePath, "a", 0o600);
+    const segment: Segment = { path: this.segmentPath(this.seq), seq: this.seq, meta: [this.metaKey, String(this.seq)] };
+    const old = this.fd;
+    if (this.next && this.next.seq === this.seq + 1) this.fd = this.next.fd;
+    else this.fd = openSync(this.segmentPath(this.seq + 1), "a", 0o600);
+    this.next = null;
+    this.seq++;
     this.written = 0;
+    close(old, () => undefined);
+    this.openNext();
     return segment;
   }
 
-  /** After a clean shutdown (everything committed or spilled): removes the empty live file. */
-  close(): void {
+  /** Removes a segment whose batch was committed (off the main thread; close() waits for it). */
+  remove(segment: Segment): void {
+    const p = unlink(segment.path).catch(() => undefined);
+    this.removing.add(p);
+    void p.then(() => this.removing.delete(p));
+  }
+
+  /** After a clean shutdown (everything committed or spilled): closes and removes the empty segment. */
+  async close(): Promise<void> {
+    this.closed = true;
     openRuns.delete(this.run);
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
-    if (this.written === 0) rmQuiet(this.livePath);
+    closeSync(this.fd);
+    if (this.written === 0) rmQuiet(this.segmentPath(this.seq));
+    this.dropNext();
+    await Promise.all(this.removing);
+  }
+
+  private segmentPath(seq: number): string {
+    return `${this.base}.${String(seq).padStart(9, "0")}`;
+  }
+
+  private openNext(): void {
+    const seq = this.seq + 1;
+    const path = this.segmentPath(seq);
+    open(path, "a", 0o600, (err, fd) => {
+      if (err) return; // seal() opens it itself
+      if (this.closed || seq <= this.seq) {
+        close(fd, () => undefined);
+        if (this.closed) rmQuiet(path);
+        return;
+      }
+      this.next = { seq, fd };
+    });
+  }
+
+  private dropNext(): void {
+    if (!this.next) return;
+    closeSync(this.next.fd);
+    rmQuiet(this.segmentPath(this.next.seq));
+    this.next = null;
   }
 
   /**
    * Hands over what runs that are gone (killed, crashed) left uncommitted: a segment whose number their
-   * meta key covers was committed and is removed; every other segment, then the live file, goes to the
-   * spill loader in that order. Returns how many files were handed over.
+   * meta key covers was committed and is removed, as is an empty one; every other segment goes to the
+   * spill loader, in order. Returns how many files were handed over.
    */
   static recover(dbPath: string, store: Store, spillPath: string): number {
     const dir = dirname(dbPath);
@@ -88,12 +131,12 @@ export class Journal {
     const runs = new Map<string, Array<{ name: string; seq: number }>>();
     for (const name of readdirSync(dir)) {
       if (!name.startsWith(prefix)) continue;
-      const m = /^(\d+)-(\d+)-(\d+)(?:\.(\d+))?$/.exec(name.slice(prefix.length));
+      const m = /^(\d+)-(\d+)-(\d+)\.(\d+)$/.exec(name.slice(prefix.length));
       if (!m) continue;
       const run = `${m[1]}-${m[2]}-${m[3]}`;
       if (openRuns.has(run) || (Number(m[1]) !== process.pid && alive(Number(m[1])))) continue;
       const files = runs.get(run) ?? [];
-      files.push({ name, seq: m[4] === undefined ? Infinity : Number(m[4]) });
+      files.push({ name, seq: Number(m[4]) });
       runs.set(run, files);
     }
     let handed = 0;

@@ -69,6 +69,8 @@ export class Recorder {
   private queue: Exchange[] = [];
   /** the aggregated rows (requests without the proxy token) in the queue, by aggregateKey */
   private aggregates = new Map<string, Exchange>();
+  /** each journaled exchange's JSON text, which the writer reuses (aggregated rows change, so are not kept) */
+  private texts = new WeakMap<Exchange, string>();
   private inFlight: { size: number; done: Promise<void> } | null = null;
   private timer: NodeJS.Timeout | null = null;
   /** main-thread connection: creation, migrations, spill reload */
@@ -121,14 +123,18 @@ export class Recorder {
         const key = aggregateKey(exchange);
         const row = this.aggregates.get(key);
         const started = startAggregate(exchange);
-        if (this.journal && !this.journaled(started)) return;
+        if (this.journal && this.journaled(started) === null) return;
         if (row) {
           addToAggregate(row, exchange);
           return;
         }
         exchange = started;
         this.aggregates.set(key, exchange);
-      } else if (this.journal && looksLikeExchange(exchange) && !this.journaled(exchange)) return;
+      } else if (this.journal && looksLikeExchange(exchange)) {
+        const text = this.journaled(exchange);
+        if (text === null) return;
+        if (text !== undefined) this.texts.set(exchange, text);
+      }
       this.queue.push(exchange);
       if (this.state !== "open") return;
       if (this.queue.length >= this.maxQueue) this.schedule(true);
@@ -153,15 +159,18 @@ export class Recorder {
     return this.closing;
   }
 
-  /** Appends to the journal; false when the exchange cannot be serialized (then dropped: it could never be stored). */
-  private journaled(ex: Exchange): boolean {
+  /**
+   * Appends to the journal and returns the JSON text; null when the exchange cannot be serialized (then
+   * dropped: it could never be stored); undefined when the journal failed (recording goes on without it).
+   */
+  private journaled(ex: Exchange): string | null | undefined {
     try {
-      if (this.journal!.append(ex)) return true;
-      this.drop(1, "it cannot be serialized");
-      return false;
+      const text = this.journal!.append(ex);
+      if (text === null) this.drop(1, "it cannot be serialized");
+      return text;
     } catch (err) {
       this.journalFailed(err as Error);
-      return true;
+      return undefined;
     }
   }
 
@@ -180,11 +189,7 @@ export class Recorder {
   private journalFailed(err: Error): void {
     const journal = this.journal;
     this.journal = null;
-    try {
-      journal?.close();
-    } catch {
-      // already broken
-    }
+    journal?.close().catch(() => undefined);
     this.report(`journal off, a SIGKILL may lose the last ${this.batchMs} ms of exchanges: ${err.message}`);
   }
 
@@ -225,7 +230,7 @@ export class Recorder {
       const journal = this.journal;
       this.journal = null;
       try {
-        journal.close();
+        await journal.close();
         this.store?.deleteMeta(journal.metaKey);
       } catch (err) {
         this.lastError = `cannot close the journal: ${(err as Error).message}`;
@@ -318,14 +323,15 @@ export class Recorder {
       if (this.fileChanged()) await this.switchToNewFile();
       await this.storeClosing; // a connection being closed after a failure must be gone before a new one opens
       if (this.writer === null) this.openStore();
-      await this.writer!.insertMany(batch, this.flagsOf, segment?.meta);
+      await this.writer!.insertMany(batch, this.flagsOf, segment?.meta, (ex) => this.texts.get(ex));
     } catch (err) {
       const reason = this.failed(err as Error);
       if (segment) this.spillSegment(batch, segment, reason);
       else this.spill(batch, reason);
       return;
     }
-    if (segment) rmQuiet(segment.path);
+    if (segment && this.journal) this.journal.remove(segment);
+    else if (segment) rmQuiet(segment.path);
     this.succeeded(batch);
   }
 

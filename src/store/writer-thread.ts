@@ -1,18 +1,17 @@
 // StoreWriter: inserts exchanges from a worker thread with its own SQLite connection, so the
-// caller's event loop pays only for encoding rows and one postMessage per batch (see record/).
+// caller's event loop pays only for one JSON text per exchange (the journal's line when there is one)
+// and one postMessage per batch; the worker builds the rows from it (see record/).
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
-import type { CertInfo, Exchange } from "../types.js";
+import type { Exchange } from "../types.js";
 import {
   aggregateParams, chainFingerprint, detailJson, exchangeParams, FIND_AGGREGATE_SQL, INSERT_CHAIN_SQL, INSERT_DETAIL_SQL,
   INSERT_EXCHANGE_SQL, MERGE_AGGREGATE_SQL, SELECT_CHAIN_ID_SQL, SET_AGGREGATE_SQL,
 } from "./rows.js";
 
-/** One encoded exchange: the exchanges row (tls_chain_id filled in by the worker), its detail and its chain. */
+/** One exchange as the worker gets it: its JSON text (the worker makes the row, detail and chain from it). */
 interface EncodedRow {
-  params: unknown[];
-  detail: string;
-  chain: [fingerprint: string, json: string] | null;
+  json: string;
   /** flag kinds raised on it (analyze's per-exchange rules), written in the same transaction */
   flags: string[];
   /** an aggregated row: added to the minute's row when there is one (see rows.ts aggregateParams) */
@@ -23,9 +22,13 @@ type Reply = { seq: number; ids: number[] } | { seq: number; error: string; code
 
 /**
  * The worker's program: plain JavaScript (it runs from sources in tests and from dist alike),
- * generic over the SQL it is handed, so the schema stays in rows.ts and migrations.ts.
+ * generic over the SQL it is handed, so the schema stays in rows.ts and migrations.ts; the row mapping
+ * is rows.ts's own functions, passed as their source (they use nothing outside themselves).
  */
 const WORKER_SOURCE = `
+const exchangeParams = ${exchangeParams.toString()};
+const detailJson = ${detailJson.toString()};
+const chainFingerprint = ${chainFingerprint.toString()};
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require(workerData.driver);
 let db = null, openError = null, st = null;
@@ -51,18 +54,19 @@ const write = db && db.transaction((rows, fresh, meta) => {
       return existing;
     }
   }
+  const ex = JSON.parse(row.json);
   let chainId = null;
-  if (row.chain) {
-    chainId = chains.get(row.chain[0]);
+  if (ex.tls && ex.tls.chain.length > 0) {
+    const fp = chainFingerprint(ex.tls.chain);
+    chainId = chains.get(fp);
     if (chainId === undefined) {
-      st.chainInsert.run(row.chain[0], row.chain[1]);
-      chainId = st.chainSelect.get(row.chain[0]);
-      fresh.push([row.chain[0], chainId]);
+      st.chainInsert.run(fp, JSON.stringify(ex.tls.chain));
+      chainId = st.chainSelect.get(fp);
+      fresh.push([fp, chainId]);
     }
   }
-  row.params[row.params.length - 1] = chainId;
-  const id = Number(st.exchange.run(row.params).lastInsertRowid);
-  st.detail.run(id, row.detail);
+  const id = Number(st.exchange.run(exchangeParams(ex, chainId)).lastInsertRowid);
+  st.detail.run(id, detailJson(ex));
   for (const kind of row.flags) st.flag.run(id, kind);
   if (row.aggregate) st.aggSet.run(row.aggregate[1][0], row.aggregate[1][2], id);
   return id;
@@ -95,8 +99,6 @@ export class StoreWriter {
   private seq = 0;
   private dead: Error | null = null;
   private closing: Promise<void> | null = null;
-  /** encoded chains by array identity: the proxy hands every exchange on a connection the same chain */
-  private readonly chainCache = new WeakMap<CertInfo[], [string, string]>();
 
   /** Starts the worker on a file that Store.open has already created and migrated. */
   constructor(path: string, opts: { busyTimeoutMs: number }) {
@@ -123,14 +125,15 @@ export class StoreWriter {
   /**
    * Writes the exchanges (and their flag kinds, when flagsOf is given) in one transaction on the worker;
    * resolves with their ids (also set on each exchange). meta: a [key, value] set in the same transaction.
+   * textOf: the exchange's JSON text when the caller already has it (the journal's line), else it is made here.
    */
-  insertMany(exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[], meta?: [string, string]): Promise<number[]> {
+  insertMany(
+    exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[], meta?: [string, string], textOf?: (ex: Exchange) => string | undefined,
+  ): Promise<number[]> {
     if (this.dead) return Promise.reject(this.dead);
     if (exchanges.length === 0) return Promise.resolve([]);
     const rows: EncodedRow[] = exchanges.map((ex) => ({
-      params: exchangeParams(ex, null),
-      detail: detailJson(ex),
-      chain: ex.tls && ex.tls.chain.length > 0 ? this.encodeChain(ex.tls.chain) : null,
+      json: textOf?.(ex) ?? JSON.stringify(ex),
       flags: flagsOf ? flagsOf(ex) : [],
       aggregate: aggregateParams(ex),
     }));
@@ -152,15 +155,6 @@ export class StoreWriter {
           });
     }
     return this.closing;
-  }
-
-  private encodeChain(chain: CertInfo[]): [string, string] {
-    let encoded = this.chainCache.get(chain);
-    if (!encoded) {
-      encoded = [chainFingerprint(chain), JSON.stringify(chain)];
-      this.chainCache.set(chain, encoded);
-    }
-    return encoded;
   }
 
   private onReply(reply: Reply | { closed: true }): void {
