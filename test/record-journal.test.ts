@@ -9,7 +9,7 @@ import { JOURNAL_META_PREFIX } from "../src/record/journal.js";
 import { Recorder } from "../src/record/recorder.js";
 import { Store } from "../src/store/store.js";
 import { exchange, FIXED_START } from "./fixtures/exchange.js";
-import { ROOT } from "./helpers/world.js";
+import { demoWorld, kubewire, record, ROOT } from "./helpers/world.js";
 
 let dir: string;
 let dbPath: string;
@@ -101,5 +101,25 @@ describe("the journal", () => {
     writeFileSync(`${dbPath}.journal-${live}.000000001`, JSON.stringify(exchange()) + "\n");
     expect(await afterNextStart()).toEqual([]);
     expect(readdirSync(dir)).toContain(`rec.db.journal-${live}.000000001`);
+  });
+});
+
+describe("kubewire status", () => {
+  it("says that a running proxy journals every exchange, so a kill -9 loses none that reached the recorder", async () => {
+    const world = await demoWorld();
+    try {
+      const session = await record(world);
+      try {
+        const status = await kubewire(["status", "--state-dir", session.stateDir]);
+        expect(status.code).toBe(0);
+        expect(status.stdout).toContain("Every exchange is journaled beside its database before it is batched: a kill -9 loses none that reached the recorder.");
+        const json = JSON.parse((await kubewire(["status", "--state-dir", session.stateDir, "-o", "json"])).stdout);
+        expect(json[0].stats.journal).toBe(true);
+      } finally {
+        await session.stop();
+      }
+    } finally {
+      await world.close();
+    }
   });
 });

@@ -86,7 +86,7 @@ describe("Recorder", () => {
     const r = recorder({ batchMs: 100 });
     for (const x of many(3)) r.record(x);
     const stats = await r.close();
-    expect(stats).toEqual({ queued: 0, written: 3, spilled: 0, dropped: 0, reloaded: 0, lastError: null });
+    expect(stats).toEqual({ queued: 0, written: 3, spilled: 0, dropped: 0, reloaded: 0, lastError: null, journal: true });
     expect(recorded()).toEqual(range(0, 3));
   });
 

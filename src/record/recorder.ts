@@ -22,6 +22,11 @@ export interface RecorderStats {
   /** loaded from a spill file into the database */
   reloaded: number;
   lastError: string | null;
+  /**
+   * true while every exchange is journaled before it waits for its batch (a SIGKILL then loses none the
+   * recorder was given); false when the journal is off or failed (a SIGKILL may lose the batch window)
+   */
+  journal?: boolean;
 }
 
 export interface RecorderOptions {
@@ -65,6 +70,8 @@ export class Recorder {
   private readonly useJournal: boolean;
   /** null before open, when turned off, or after a journal write failed */
   private journal: Journal | null = null;
+  /** the journal was opened and has not failed (stays true once closed cleanly) */
+  private journaling = false;
 
   private queue: Exchange[] = [];
   /** the aggregated rows (requests without the proxy token) in the queue, by aggregateKey */
@@ -180,6 +187,7 @@ export class Recorder {
     try {
       Journal.recover(this.dbPath, this.store, this.spillPath);
       this.journal = new Journal(this.dbPath);
+      this.journaling = true;
     } catch (err) {
       this.report(`journal off, a SIGKILL may lose the last ${this.batchMs} ms of exchanges: ${(err as Error).message}`);
     }
@@ -189,6 +197,7 @@ export class Recorder {
   private journalFailed(err: Error): void {
     const journal = this.journal;
     this.journal = null;
+    this.journaling = false;
     journal?.close().catch(() => undefined);
     this.report(`journal off, a SIGKILL may lose the last ${this.batchMs} ms of exchanges: ${err.message}`);
   }
@@ -241,7 +250,7 @@ export class Recorder {
   }
 
   stats(): RecorderStats {
-    return { queued: this.queue.length + (this.inFlight?.size ?? 0), ...this.counts, lastError: this.lastError };
+    return { queued: this.queue.length + (this.inFlight?.size ?? 0), ...this.counts, lastError: this.lastError, journal: this.journaling };
   }
 
   private schedule(now = false): void {
