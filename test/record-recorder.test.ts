@@ -150,6 +150,26 @@ describe("Recorder", () => {
     expect(recorded()).toEqual(range(0, 25));
   });
 
+  it("fills one spill file, not one per batch, while the database stays locked", async () => {
+    const r = recorder({ batchMs: 1 });
+    const lock = lockDatabase();
+    try {
+      for (let round = 0; round < 6; round++) {
+        for (const x of many(3, round * 3)) r.record(x);
+        await r.flush();
+      }
+    } finally {
+      lock.exec("ROLLBACK");
+      lock.close();
+    }
+    expect(r.stats()).toMatchObject({ spilled: 18, dropped: 0 });
+    expect(spillFiles()).toEqual([`${dbPath}.spill.jsonl`]);
+    expect(spilledLines()).toBe(18);
+    await r.close();
+    expect(recorder().stats()).toMatchObject({ reloaded: 18 });
+    expect(recorded()).toEqual(range(0, 18));
+  });
+
   it("goes back to the database once the lock is released, loading the spill back while running", async () => {
     const r = recorder({ batchMs: 10 });
     const lock = lockDatabase();

@@ -1,14 +1,14 @@
 // The recorder: a bounded in-memory queue the proxy fills synchronously (and journals, so a SIGKILL
 // loses nothing answered), written in batched transactions by a worker thread; what the database
 // cannot take spills to a file beside it.
-import { existsSync, rmSync, statSync } from "node:fs";
+import { existsSync, renameSync, rmSync, statSync } from "node:fs";
 import { Store } from "../store/store.js";
 import { StoreWriter } from "../store/writer-thread.js";
 import type { Exchange } from "../types.js";
 import { addToAggregate, aggregateKey, isAggregated, startAggregate } from "./aggregate.js";
 import { Journal, rmQuiet, type Segment } from "./journal.js";
 import { looksLikeExchange } from "./shape.js";
-import { adoptIntoSpill, appendSpill, reloadSpill, spillSize } from "./spill.js";
+import { appendSpill, reloadSpill, spillSize } from "./spill.js";
 
 export interface RecorderStats {
   /** waiting in memory now (queued or being written) */
@@ -285,15 +285,22 @@ export class Recorder {
     this.spill(this.queue.splice(room), `more than ${this.maxQueue} exchanges waiting`);
   }
 
-  /** Spills a batch whose lines are the journal segment: by handing the segment over, else by writing them. */
+  /**
+   * Spills a batch whose lines are the journal segment. With no spill file yet, the segment becomes it
+   * (one rename: its lines are never in two places); otherwise the batch is appended as without a journal
+   * and the segment removed (a crash between the two would load those lines twice), so that a database
+   * that stays locked fills one spill file, not a file per batch.
+   */
   private spillSegment(batch: Exchange[], segment: Segment, reason: string): void {
-    try {
-      adoptIntoSpill(segment.path, this.spillPath);
-      this.counts.spilled += batch.length;
-      this.spilledSinceReload = true;
-      return;
-    } catch {
-      // the spill folder is elsewhere or gone: write the lines as without a journal
+    if (!existsSync(this.spillPath)) {
+      try {
+        renameSync(segment.path, this.spillPath);
+        this.counts.spilled += batch.length;
+        this.spilledSinceReload = true;
+        return;
+      } catch {
+        // the spill folder is elsewhere or gone: write the lines as without a journal
+      }
     }
     this.spill(batch, reason);
     rmQuiet(segment.path);
