@@ -32,8 +32,6 @@ export function openDatabase(path: string, opts: OpenOptions): Database.Database
   const create = !readonly && (opts.create ?? true);
   if (create) makeFile(path);
   else if (!existsSync(path)) throw new UserError(`no recording at ${path}`, NO_RECORDING_HINT);
-  const notice = opts.notice ?? ((line: string) => process.stderr.write(`${line}\n`));
-  for (const suffix of COMPANIONS) keepPrivate(path + suffix, notice);
 
   let db: Database.Database;
   try {
@@ -44,6 +42,9 @@ export function openDatabase(path: string, opts: OpenOptions): Database.Database
   guardReads(db, path);
   try {
     const version = identify(db, path, { readonly, create });
+    // only once the file is known to be a recording (or to become one): another program's file is left as it is
+    const notice = opts.notice ?? ((line: string) => process.stderr.write(`${line}\n`));
+    for (const suffix of COMPANIONS) keepPrivate(path + suffix, notice);
     if (opts.check && version > 0) quickCheck(db, path);
     if (!readonly) {
       db.pragma("journal_mode = WAL");
