@@ -141,6 +141,11 @@ export interface Exchange {
   stream: StreamInfo | null;
   /** impersonation kubewire added upstream from the kubeconfig user (as, as-uid, as-groups, as-user-extra keys): names, never credentials */
   impersonation?: { user: string; uid?: string; groups?: string[]; extra?: string[] };
+  /**
+   * Set on an aggregated row (requests without the proxy token): `count` requests from this client
+   * address in the minute of startedAt, the last at lastSeenAt; the rest of the row is the first one's.
+   */
+  repeat?: { count: number; lastSeenAt: number };
 }
 
 export type Severity = "error" | "warning" | "info";

@@ -1,6 +1,6 @@
 // The recorder: batches off the hot path, loses nothing across locks, deleted files and
 // overflowing queues, and never throws at the proxy.
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -45,8 +45,13 @@ function recorded(): number[] {
   }
 }
 
+/** The spill file and the files handed over to be loaded like it (journal segments). */
+function spillFiles(): string[] {
+  return readdirSync(dir).filter((n) => n.startsWith("rec.db.spill.jsonl")).map((n) => join(dir, n));
+}
+const spilledLines = () => spillFiles().reduce((n, f) => n + readFileSync(f, "utf8").split("\n").filter(Boolean).length, 0);
+
 const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A second connection holding the write lock, as another process would. */
 function lockDatabase(): Database.Database {
@@ -59,15 +64,21 @@ describe("Recorder", () => {
   it("writes nothing synchronously, then the whole burst in one batch with ids", async () => {
     const r = recorder({ batchMs: 20 });
     const batches: Exchange[][] = [];
-    r.onWritten = (xs) => batches.push(xs);
+    const firstBatch = new Promise<void>((written) => {
+      r.onWritten = (xs) => {
+        batches.push(xs);
+        written();
+      };
+    });
     const xs = many(5);
     for (const x of xs) r.record(x);
     expect(r.stats()).toMatchObject({ queued: 5, written: 0 });
     expect(recorded()).toEqual([]);
-    await sleep(200);
+    await firstBatch;
     expect(batches).toHaveLength(1);
     expect(batches[0]!.map((x) => x.id)).toEqual([1, 2, 3, 4, 5]);
     expect(recorded()).toEqual(range(0, 5));
+    await r.flush(); // the batch's promise settles just after onWritten
     expect(r.stats()).toMatchObject({ queued: 0, written: 5, spilled: 0, dropped: 0 });
   });
 
@@ -75,7 +86,7 @@ describe("Recorder", () => {
     const r = recorder({ batchMs: 100 });
     for (const x of many(3)) r.record(x);
     const stats = await r.close();
-    expect(stats).toEqual({ queued: 0, written: 3, spilled: 0, dropped: 0, reloaded: 0, lastError: null });
+    expect(stats).toEqual({ queued: 0, written: 3, spilled: 0, dropped: 0, reloaded: 0, lastError: null, journal: true });
     expect(recorded()).toEqual(range(0, 3));
   });
 
@@ -93,8 +104,21 @@ describe("Recorder", () => {
     expect(new Set(xs.map((x) => x.id)).size).toBe(10_000);
   });
 
-  it("spills what exceeds maxQueue, then loads it back once the batch is written", async () => {
+  it("spills the queue when it exceeds maxQueue (its journal segment, by a rename), then loads it back once a batch is written", async () => {
     const r = recorder({ maxQueue: 100 });
+    for (const x of many(250)) r.record(x);
+    await r.flush();
+    expect(r.stats()).toMatchObject({ written: 0, spilled: 250, dropped: 0 });
+    expect(spilledLines()).toBe(250);
+    r.record(many(1, 250)[0]!);
+    await r.flush();
+    expect(r.stats()).toMatchObject({ written: 1, spilled: 250, reloaded: 250, dropped: 0 });
+    expect(spilledLines()).toBe(0);
+    expect(recorded()).toEqual(range(0, 251));
+  });
+
+  it("without a journal, spills only what exceeds maxQueue, then loads it back once the batch is written", async () => {
+    const r = recorder({ maxQueue: 100, journal: false });
     for (const x of many(250)) r.record(x);
     await r.flush();
     expect(r.stats()).toMatchObject({ written: 100, spilled: 150, reloaded: 150, dropped: 0 });
@@ -113,8 +137,8 @@ describe("Recorder", () => {
       const stats = await r.close();
       expect(stats).toMatchObject({ written: 0, spilled: 25, dropped: 0, reloaded: 0 });
       expect(stats.lastError).toMatch(/database is locked/);
-      expect(readFileSync(`${dbPath}.spill.jsonl`, "utf8").trim().split("\n")).toHaveLength(25);
-      expect(statSync(`${dbPath}.spill.jsonl`).mode & 0o777).toBe(0o600);
+      expect(spilledLines()).toBe(25);
+      for (const f of spillFiles()) expect(statSync(f).mode & 0o777).toBe(0o600);
     } finally {
       lock.exec("ROLLBACK");
       lock.close();
@@ -122,8 +146,28 @@ describe("Recorder", () => {
     expect(errors).toEqual([]);
     const next = recorder();
     expect(next.stats()).toMatchObject({ reloaded: 25, spilled: 0 });
-    expect(existsSync(`${dbPath}.spill.jsonl`)).toBe(false);
+    expect(spillFiles()).toEqual([]);
     expect(recorded()).toEqual(range(0, 25));
+  });
+
+  it("fills one spill file, not one per batch, while the database stays locked", async () => {
+    const r = recorder({ batchMs: 1 });
+    const lock = lockDatabase();
+    try {
+      for (let round = 0; round < 6; round++) {
+        for (const x of many(3, round * 3)) r.record(x);
+        await r.flush();
+      }
+    } finally {
+      lock.exec("ROLLBACK");
+      lock.close();
+    }
+    expect(r.stats()).toMatchObject({ spilled: 18, dropped: 0 });
+    expect(spillFiles()).toEqual([`${dbPath}.spill.jsonl`]);
+    expect(spilledLines()).toBe(18);
+    await r.close();
+    expect(recorder().stats()).toMatchObject({ reloaded: 18 });
+    expect(recorded()).toEqual(range(0, 18));
   });
 
   it("goes back to the database once the lock is released, loading the spill back while running", async () => {
@@ -189,5 +233,28 @@ describe("Recorder", () => {
     expect(stats.written + stats.reloaded).toBe(2);
     expect(recorded()).toEqual([0, 1]);
     expect(errors.at(-1)).toBe("recorder is closed: dropping exchanges recorded after close()");
+  });
+});
+
+describe("Recorder warnings", () => {
+  it("says each drop on a full disk in one line of its own, never nesting the earlier warnings", async () => {
+    const errors: string[] = [];
+    const r = recorder({ batchMs: 1, spillPath: join(dir, "missing-folder", "spill.jsonl"), onError: (m) => errors.push(m) });
+    const lock = lockDatabase();
+    try {
+      for (let round = 0; round < 4; round++) {
+        for (const x of many(2, round * 2)) r.record(x);
+        await r.flush();
+      }
+    } finally {
+      lock.exec("ROLLBACK");
+      lock.close();
+    }
+    expect(r.stats()).toMatchObject({ dropped: 8 });
+    expect(errors).toHaveLength(4);
+    for (const line of errors) {
+      expect(line).toMatch(/^dropped 2 exchange\(s\): cannot write .*rec\.db: database is locked, and cannot write .*spill\.jsonl: ENOENT[^\n]*$/);
+      expect(line.match(/dropped/g)).toHaveLength(1);
+    }
   });
 });

@@ -1,12 +1,14 @@
 // Opening recordings: creation with private modes, migrations, and one-line refusals of files that are not ours.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { UserError } from "../src/errors.js";
 import { LATEST_VERSION, migrations } from "../src/store/migrations.js";
+import { Recorder } from "../src/record/recorder.js";
 import { Store } from "../src/store/store.js";
+import { kubewire } from "./helpers/world.js";
 import { exchange } from "./fixtures/exchange.js";
 
 let dir: string;
@@ -52,6 +54,7 @@ describe("Store.open", () => {
     const indexes = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name").pluck().all();
     expect(indexes).toEqual(["exchange_flags_kind", "exchanges_chain", "exchanges_error", "exchanges_latency", "exchanges_resource", "exchanges_started_at", "exchanges_stats", "exchanges_status", "exchanges_watch_error"]);
     raw.close();
+    // Consecutive from 1 (the runner skips any step at or below the recording's version).
     expect(migrations.map((m) => m.version)).toEqual(migrations.map((_, i) => i + 1));
   });
 
@@ -116,5 +119,87 @@ describe("Store.open", () => {
   it.skipIf(process.getuid?.() === 0)("says why when the folder cannot be written", () => {
     chmodSync(dir, 0o500);
     expect(refusal(() => Store.open(join(dir, "rec.db"))).message).toMatch(/^cannot create .*rec\.db: EACCES/);
+  });
+});
+
+/** A recording of n exchanges whose pages are then overwritten in places, as a bad disk or a stray write would. */
+function damagedRecording(path: string, n = 2000): void {
+  const store = Store.open(path);
+  store.insertMany(Array.from({ length: n }, (_, i) => ({ ...exchange(), startedAt: exchange().startedAt + i })));
+  store.close();
+  const size = statSync(path).size;
+  const fd = openSync(path, "r+");
+  for (let page = 3; page < size / 4096; page += 2) writeSync(fd, Buffer.alloc(64, 0x5a), 0, 64, page * 4096 + 100);
+  closeSync(fd);
+}
+
+describe("a damaged recording", () => {
+  it("is refused at start in one line that says it is damaged and what to do, and left as it was", () => {
+    const path = join(dir, "rec.db");
+    damagedRecording(path);
+    const before = readFileSync(path);
+    const err = refusal(() => Store.open(path, { check: true }));
+    expect(err.message).toMatch(new RegExp(`^${path.replace(/[.]/g, "\\.")} is damaged \\(SQLite: .+\\); kubewire will neither record into it nor read it$`));
+    expect(err.hint).toBe(`move it aside to start a new recording (mv ${path} ${path}.damaged); sqlite3's .recover command may save what it holds`);
+    expect(readFileSync(path).equals(before)).toBe(true);
+  });
+
+  it("stops the recorder at open (what start runs) instead of spilling every exchange beside it", () => {
+    const path = join(dir, "rec.db");
+    damagedRecording(path);
+    const recorder = new Recorder({ dbPath: path });
+    expect(refusal(() => recorder.open()).message).toMatch(/ is damaged \(SQLite: .+\); kubewire will neither record into it nor read it$/);
+    expect(existsSync(`${path}.spill.jsonl`)).toBe(false);
+  });
+
+  it("makes `kubewire ls` print that one line and exit 2, not call it a bug", async () => {
+    const path = join(dir, "rec.db");
+    damagedRecording(path);
+    const out = await kubewire(["ls", "--db", path]);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toMatch(/^error: .*rec\.db is damaged \(SQLite: .+\); kubewire will neither record into it nor read it\n/);
+    expect(out.stderr).not.toMatch(/bug/);
+  });
+
+  it("gives the query commands the same line when a read reaches a damaged page", () => {
+    const path = join(dir, "rec.db");
+    damagedRecording(path);
+    const store = Store.open(path, { readonly: true });
+    try {
+      expect(refusal(() => store.list({})).message).toMatch(/ is damaged \(SQLite: .+\); kubewire will neither record into it nor read it$/);
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe("loose modes on an existing recording", () => {
+  it("tightens a recording and its WAL that others may read to 0600, and says so in one line each", () => {
+    const path = join(dir, "rec.db");
+    const store = Store.open(path);
+    store.insertMany([exchange()]);
+    chmodSync(path, 0o644);
+    chmodSync(`${path}-wal`, 0o644);
+    const notices: string[] = [];
+    const reader = Store.open(path, { notice: (l) => notices.push(l) });
+    expect(reader.count()).toBe(1);
+    reader.close();
+    store.close();
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(notices).toEqual([
+      `kubewire: ${path} was open to other users (mode 644): tightened to 600, as it holds recorded API traffic`,
+      `kubewire: ${path}-wal was open to other users (mode 644): tightened to 600, as it holds recorded API traffic`,
+    ]);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)("refuses another user's recording that others may read, naming the chmod to run", () => {
+    const path = join(dir, "theirs.db");
+    Store.open(path).close();
+    chmodSync(path, 0o644);
+    chownSync(path, 65534, 65534);
+    const err = refusal(() => Store.open(path, { readonly: true }));
+    expect(err.message).toBe(`${path} is open to other users (mode 644) and kubewire cannot tighten it; refusing to use it, as it holds recorded API traffic`);
+    expect(err.hint).toBe(`run: chmod 600 ${path}`);
+    expect(statSync(path).mode & 0o777).toBe(0o644);
   });
 });

@@ -1,9 +1,12 @@
-// The recorder: a bounded in-memory queue the proxy fills synchronously, written in batched
-// transactions by a worker thread; what the database cannot take spills to a file beside it.
-import { existsSync, rmSync, statSync } from "node:fs";
+// The recorder: a bounded in-memory queue the proxy fills synchronously (and journals, so a SIGKILL
+// loses nothing answered), written in batched transactions by a worker thread; what the database
+// cannot take spills to a file beside it.
+import { existsSync, renameSync, rmSync, statSync } from "node:fs";
 import { Store } from "../store/store.js";
 import { StoreWriter } from "../store/writer-thread.js";
 import type { Exchange } from "../types.js";
+import { addToAggregate, aggregateKey, isAggregated, startAggregate } from "./aggregate.js";
+import { Journal, rmQuiet, type Segment } from "./journal.js";
 import { looksLikeExchange } from "./shape.js";
 import { appendSpill, reloadSpill, spillSize } from "./spill.js";
 
@@ -19,6 +22,11 @@ export interface RecorderStats {
   /** loaded from a spill file into the database */
   reloaded: number;
   lastError: string | null;
+  /**
+   * true while every exchange is journaled before it waits for its batch (a SIGKILL then loses none the
+   * recorder was given); false when the journal is off or failed (a SIGKILL may lose the batch window)
+   */
+  journal?: boolean;
 }
 
 export interface RecorderOptions {
@@ -36,6 +44,11 @@ export interface RecorderOptions {
    * when a batch is written, never on the forwarding path; it must be pure and cheap.
    */
   flagsOf?: (ex: Exchange) => string[];
+  /**
+   * Append each exchange to a journal file beside the database before it waits for its batch, so a
+   * SIGKILL loses nothing answered (default true; KUBEWIRE_JOURNAL=off turns it off, for benchmarks).
+   */
+  journal?: boolean;
 }
 
 /** How long the writer thread waits for another process's lock before the batch spills. */
@@ -54,8 +67,17 @@ export class Recorder {
   private readonly spillPath: string;
   private readonly onError?: (message: string) => void;
   private readonly flagsOf?: (ex: Exchange) => string[];
+  private readonly useJournal: boolean;
+  /** null before open, when turned off, or after a journal write failed */
+  private journal: Journal | null = null;
+  /** the journal was opened and has not failed (stays true once closed cleanly) */
+  private journaling = false;
 
   private queue: Exchange[] = [];
+  /** the aggregated rows (requests without the proxy token) in the queue, by aggregateKey */
+  private aggregates = new Map<string, Exchange>();
+  /** each journaled exchange's JSON text, which the writer reuses (aggregated rows change, so are not kept) */
+  private texts = new WeakMap<Exchange, string>();
   private inFlight: { size: number; done: Promise<void> } | null = null;
   private timer: NodeJS.Timeout | null = null;
   /** main-thread connection: creation, migrations, spill reload */
@@ -69,8 +91,11 @@ export class Recorder {
   private retryAt = 0;
   private spilledSinceReload = false;
   private warnedClosed = false;
+  private warnedDamaged = false;
   private counts = { written: 0, spilled: 0, dropped: 0, reloaded: 0 };
   private lastError: string | null = null;
+  /** why the database failed last (one line): the reason a spill or drop names, never a report of an earlier drop */
+  private dbError: string | null = null;
 
   constructor(opts: RecorderOptions) {
     this.dbPath = opts.dbPath;
@@ -79,18 +104,20 @@ export class Recorder {
     this.spillPath = opts.spillPath ?? `${opts.dbPath}.spill.jsonl`;
     this.onError = opts.onError;
     this.flagsOf = opts.flagsOf;
+    this.useJournal = opts.journal ?? process.env.KUBEWIRE_JOURNAL !== "off";
   }
 
   /** Opens the store (creating it), loads back what an earlier run spilled, starts the writer thread. Throws UserError for a file that is not a recording. */
   open(): void {
     if (this.state !== "new") return;
-    this.openStore();
+    this.openStore(true);
     this.state = "open";
+    this.openJournal();
     this.reload();
     if (this.queue.length > 0) this.schedule();
   }
 
-  /** Queues one finished exchange. Synchronous, O(1), no I/O, never throws. */
+  /** Queues one finished exchange. Synchronous, O(1), never throws; its only I/O is one journal write(2). */
   record(exchange: Exchange): void {
     try {
       if (this.state === "closed") {
@@ -98,6 +125,22 @@ export class Recorder {
         if (!this.warnedClosed) this.report("recorder is closed: dropping exchanges recorded after close()");
         this.warnedClosed = true;
         return;
+      }
+      if (isAggregated(exchange) && looksLikeExchange(exchange)) {
+        const key = aggregateKey(exchange);
+        const row = this.aggregates.get(key);
+        const started = startAggregate(exchange);
+        if (this.journal && this.journaled(started) === null) return;
+        if (row) {
+          addToAggregate(row, exchange);
+          return;
+        }
+        exchange = started;
+        this.aggregates.set(key, exchange);
+      } else if (this.journal && looksLikeExchange(exchange)) {
+        const text = this.journaled(exchange);
+        if (text === null) return;
+        if (text !== undefined) this.texts.set(exchange, text);
       }
       this.queue.push(exchange);
       if (this.state !== "open") return;
@@ -123,6 +166,52 @@ export class Recorder {
     return this.closing;
   }
 
+  /**
+   * Appends to the journal and returns the JSON text; null when the exchange cannot be serialized (then
+   * dropped: it could never be stored); undefined when the journal failed (recording goes on without it).
+   */
+  private journaled(ex: Exchange): string | null | undefined {
+    try {
+      const text = this.journal!.append(ex);
+      if (text === null) this.drop(1, "it cannot be serialized");
+      return text;
+    } catch (err) {
+      this.journalFailed(err as Error);
+      return undefined;
+    }
+  }
+
+  /** Hands what killed runs left in their journals to the spill loader, then starts this run's journal. */
+  private openJournal(): void {
+    if (!this.useJournal || this.store === null) return;
+    try {
+      Journal.recover(this.dbPath, this.store, this.spillPath);
+      this.journal = new Journal(this.dbPath);
+      this.journaling = true;
+    } catch (err) {
+      this.report(`journal off, a SIGKILL may lose the last ${this.batchMs} ms of exchanges: ${(err as Error).message}`);
+    }
+  }
+
+  /** A journal that cannot be written is turned off (said once); recording goes on as without one. */
+  private journalFailed(err: Error): void {
+    const journal = this.journal;
+    this.journal = null;
+    this.journaling = false;
+    journal?.close().catch(() => undefined);
+    this.report(`journal off, a SIGKILL may lose the last ${this.batchMs} ms of exchanges: ${err.message}`);
+  }
+
+  /** Closes the journal's current file as the segment of the batch taken now. */
+  private sealJournal(): Segment | null {
+    try {
+      return this.journal?.seal() ?? null;
+    } catch (err) {
+      this.journalFailed(err as Error);
+      return null;
+    }
+  }
+
   private async shutDown(): Promise<RecorderStats> {
     if (this.state === "new") {
       try {
@@ -146,12 +235,22 @@ export class Recorder {
     }
     this.state = "closed";
     if (this.timer !== null) clearTimeout(this.timer);
+    if (this.journal) {
+      const journal = this.journal;
+      this.journal = null;
+      try {
+        await journal.close();
+        this.store?.deleteMeta(journal.metaKey);
+      } catch (err) {
+        this.lastError = `cannot close the journal: ${(err as Error).message}`;
+      }
+    }
     await this.closeStore();
     return this.stats();
   }
 
   stats(): RecorderStats {
-    return { queued: this.queue.length + (this.inFlight?.size ?? 0), ...this.counts, lastError: this.lastError };
+    return { queued: this.queue.length + (this.inFlight?.size ?? 0), ...this.counts, lastError: this.lastError, journal: this.journaling };
   }
 
   private schedule(now = false): void {
@@ -169,10 +268,42 @@ export class Recorder {
     if (!this.inFlight) this.startBatch(); // otherwise the batch in flight schedules the next when it ends
   }
 
-  /** Keeps memory bounded while the writer is slow: beyond maxQueue, records go to the spill file. */
+  /**
+   * Keeps memory bounded while the writer is slow: beyond maxQueue, records go to the spill file. With
+   * a journal, the whole queue goes, as its journal segment handed to the spill loader by one rename.
+   */
   private spillOverflow(): void {
     const room = Math.max(this.maxQueue - (this.inFlight?.size ?? 0), 0);
-    if (this.queue.length > room) this.spill(this.queue.splice(room), `more than ${this.maxQueue} exchanges waiting`);
+    if (this.queue.length <= room) return;
+    this.aggregates.clear(); // rows leaving the queue are no longer counted into
+    const segment = this.sealJournal();
+    if (segment) {
+      const all = this.queue.splice(0).filter(looksLikeExchange);
+      this.spillSegment(all, segment, `more than ${this.maxQueue} exchanges waiting`);
+      return;
+    }
+    this.spill(this.queue.splice(room), `more than ${this.maxQueue} exchanges waiting`);
+  }
+
+  /**
+   * Spills a batch whose lines are the journal segment. With no spill file yet, the segment becomes it
+   * (one rename: its lines are never in two places); otherwise the batch is appended as without a journal
+   * and the segment removed (a crash between the two would load those lines twice), so that a database
+   * that stays locked fills one spill file, not a file per batch.
+   */
+  private spillSegment(batch: Exchange[], segment: Segment, reason: string): void {
+    if (!existsSync(this.spillPath)) {
+      try {
+        renameSync(segment.path, this.spillPath);
+        this.counts.spilled += batch.length;
+        this.spilledSinceReload = true;
+        return;
+      } catch {
+        // the spill folder is elsewhere or gone: write the lines as without a journal
+      }
+    }
+    this.spill(batch, reason);
+    rmQuiet(segment.path);
   }
 
   /** Sends the queue to the writer as one transaction; when the database is failing, spills it instead. */
@@ -184,48 +315,65 @@ export class Recorder {
     const batch = this.queue.filter(looksLikeExchange);
     if (batch.length < this.queue.length) this.drop(this.queue.length - batch.length, "record() was given something that is not an exchange");
     this.queue = [];
-    if (batch.length === 0) return;
-    if (Date.now() < this.retryAt) {
-      this.spill(batch, this.lastError ?? "database unavailable");
+    this.aggregates.clear();
+    const segment = this.sealJournal();
+    if (batch.length === 0) {
+      if (segment) rmQuiet(segment.path);
       return;
     }
-    const done = this.writeBatch(batch).finally(() => {
+    if (Date.now() < this.retryAt) {
+      if (segment) this.spillSegment(batch, segment, this.dbError ?? "database unavailable");
+      else this.spill(batch, this.dbError ?? "database unavailable");
+      return;
+    }
+    const done = this.writeBatch(batch, segment).finally(() => {
       this.inFlight = null;
       if (this.queue.length > 0 && this.state === "open") this.schedule();
     });
     this.inFlight = { size: batch.length, done };
   }
 
-  private async writeBatch(batch: Exchange[]): Promise<void> {
+  /** The batch's commit also records its journal segment as committed (so a restart never loads it twice), then removes it. */
+  private async writeBatch(batch: Exchange[], segment: Segment | null): Promise<void> {
     try {
       if (this.fileChanged()) await this.switchToNewFile();
       await this.storeClosing; // a connection being closed after a failure must be gone before a new one opens
       if (this.writer === null) this.openStore();
-      await this.writer!.insertMany(batch, this.flagsOf);
+      await this.writer!.insertMany(batch, this.flagsOf, segment?.meta, (ex) => this.texts.get(ex));
     } catch (err) {
-      this.spill(batch, this.failed(err as Error));
+      const reason = this.failed(err as Error);
+      if (segment) this.spillSegment(batch, segment, reason);
+      else this.spill(batch, reason);
       return;
     }
+    if (segment && this.journal) this.journal.remove(segment);
+    else if (segment) rmQuiet(segment.path);
     this.succeeded(batch);
   }
 
   private succeeded(batch: Exchange[]): void {
     this.failures = 0;
     this.retryAt = 0;
-    this.counts.written += batch.length;
+    for (const ex of batch) this.counts.written += ex.repeat?.count ?? 1; // an aggregated row counts what it stands for
     this.notify(batch);
     if (this.spilledSinceReload && this.state === "open" && spillSize(this.spillPath) <= LIVE_RELOAD_MAX_BYTES) this.reload();
   }
 
   /** Notes the failure, plans the retry, and returns the one-line reason. */
   private failed(err: Error): string {
-    this.lastError = `cannot write ${this.dbPath}: ${err.message}`;
+    const reason = `cannot write ${this.dbPath}: ${oneLine(err.message)}`;
+    this.dbError = reason;
+    this.lastError = reason;
     this.failures++;
     // The next batch retries; after that, back off so a long-held lock is not retried for every batch.
     this.retryAt = this.failures < 2 ? 0 : Date.now() + Math.min(this.batchMs * 2 ** (this.failures - 1), MAX_RETRY_DELAY_MS);
     const code = (err as { code?: string }).code ?? "";
+    if (/^SQLITE_(CORRUPT|NOTADB)/.test(code) && !this.warnedDamaged) {
+      this.warnedDamaged = true;
+      this.report(`${this.dbPath} is damaged (SQLite: ${err.message}): exchanges go to ${this.spillPath} until it is replaced`);
+    }
     if (code !== "SQLITE_BUSY" && code !== "SQLITE_LOCKED") this.storeClosing = this.closeStore(); // reopen on the next batch
-    return this.lastError;
+    return reason;
   }
 
   /** True when the database file was deleted or replaced since it was opened. */
@@ -244,8 +392,9 @@ export class Recorder {
     for (const suffix of ["-wal", "-shm"]) rmSync(this.dbPath + suffix, { force: true });
   }
 
-  private openStore(): void {
-    const store = Store.open(this.dbPath, { create: true, busyTimeoutMs: WRITER_BUSY_TIMEOUT_MS });
+  /** check: run quick_check first (at start only: it reads the whole file) */
+  private openStore(check = false): void {
+    const store = Store.open(this.dbPath, { create: true, busyTimeoutMs: WRITER_BUSY_TIMEOUT_MS, check });
     const st = statSync(this.dbPath);
     this.store = store;
     this.storeFile = { dev: st.dev, ino: st.ino };
@@ -272,7 +421,7 @@ export class Recorder {
       this.spilledSinceReload ||= n > 0;
       if (n < records.length) this.drop(records.length - n, "they cannot be serialized");
     } catch (err) {
-      this.drop(records.length, `${reason}, and cannot write ${this.spillPath}: ${(err as Error).message}`);
+      this.drop(records.length, `${reason}, and cannot write ${this.spillPath}: ${oneLine((err as Error).message)}`);
     }
   }
 
@@ -303,7 +452,9 @@ export class Recorder {
     }
   }
 
+  /** One warning line per event: never a copy of an earlier warning inside it. */
   private report(message: string): void {
+    message = oneLine(message);
     this.lastError = message;
     try {
       this.onError?.(message);
@@ -311,4 +462,8 @@ export class Recorder {
       // a failing error handler must not break recording
     }
   }
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*[\r\n]+\s*/g, " ");
 }

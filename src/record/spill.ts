@@ -27,12 +27,36 @@ export function appendSpill(path: string, exchanges: Exchange[]): number {
   return n;
 }
 
+/** Bytes waiting to be loaded back: the spill file and any file handed over to be loaded (adoptIntoSpill). */
 export function spillSize(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
+  const prefix = `${basename(path)}.loading-`;
+  let total = 0;
+  const dir = dirname(path);
+  const names = existsSync(dir) ? readdirSync(dir).filter((n) => n === basename(path) || n.startsWith(prefix)) : [];
+  for (const name of names) {
+    try {
+      total += statSync(join(dir, name)).size;
+    } catch {
+      // gone meanwhile
+    }
   }
+  return total;
+}
+
+let loadingSeq = 0;
+
+/** A fresh "<spill>.loading-<stamp>" name; names made later sort later, so files load in the order they were handed over. */
+function loadingName(spillPath: string): string {
+  const seq = (loadingSeq = (loadingSeq + 1) % 1e6).toString().padStart(6, "0");
+  return `${basename(spillPath)}.loading-${Date.now().toString().padStart(15, "0")}-${seq}-${randomBytes(4).toString("hex")}`;
+}
+
+/**
+ * Hands a file of spill lines (a journal segment) over to be loaded back like the spill file, by one
+ * rename: nothing is copied, and at no moment are its lines in two places. Throws when it cannot be renamed.
+ */
+export function adoptIntoSpill(file: string, spillPath: string): void {
+  renameSync(file, join(dirname(spillPath), loadingName(spillPath)));
 }
 
 export interface ReloadResult {
@@ -53,7 +77,7 @@ export function reloadSpill(store: Store, spillPath: string, flagsOf?: (ex: Exch
   const result: ReloadResult = { exchanges: [], unreadable: 0 };
   const names = existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith(prefix)).sort() : [];
   if (existsSync(spillPath)) {
-    const name = `${prefix}${Date.now().toString().padStart(15, "0")}-${randomBytes(4).toString("hex")}`;
+    const name = loadingName(spillPath);
     renameSync(spillPath, join(dir, name));
     names.push(name);
   }

@@ -99,6 +99,17 @@ export const migrations: Migration[] = [
         CREATE INDEX exchanges_watch_error ON exchanges (watch_error_code, started_at) WHERE watch_error_code IS NOT NULL;
       `),
   },
+  {
+    version: 4,
+    description: "aggregated rows: requests without the proxy token counted per client address and minute",
+    up: (db) =>
+      db.exec(`
+        -- How many requests one aggregated row stands for, and when the last of them came (NULL: not an
+        -- aggregated row). The first is started_at; headers and the rest are the first request's.
+        ALTER TABLE exchanges ADD COLUMN repeat_count INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE exchanges ADD COLUMN last_seen_at INTEGER;
+      `),
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

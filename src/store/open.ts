@@ -1,6 +1,6 @@
-// Opening a recording file safely: creates it (0600, folder 0700) for the writer, refuses
-// what is not SQLite, not kubewire's, or newer than this build, and runs pending migrations.
-import { closeSync, chmodSync, existsSync, mkdirSync, openSync } from "node:fs";
+// Opening a recording file safely: creates it (0600, folder 0700) for the writer, tightens a loose
+// mode, refuses what is not SQLite, not kubewire's, damaged, or newer than this build, and migrates.
+import { closeSync, chmodSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { UserError } from "../errors.js";
@@ -13,7 +13,17 @@ export interface OpenOptions {
   create?: boolean;
   /** how long a write waits for another connection's lock (default 5000 ms; the recorder uses 50) */
   busyTimeoutMs?: number;
+  /**
+   * run PRAGMA quick_check before use and refuse a damaged file (the recorder does, at start); it reads
+   * the whole file, about 1 s per 250 MB, so the query commands rely on their reads failing instead
+   */
+  check?: boolean;
+  /** told, in one line, when a loose mode was tightened (default: stderr) */
+  notice?: (line: string) => void;
 }
+
+/** The files of one recording that hold recorded traffic: the database and its WAL companions. */
+const COMPANIONS = ["", "-wal", "-shm"];
 
 const NO_RECORDING_HINT = "start kubewire to record traffic, or point it at an existing recording";
 
@@ -29,8 +39,13 @@ export function openDatabase(path: string, opts: OpenOptions): Database.Database
   } catch (err) {
     throw new UserError(`cannot open ${path}: ${(err as Error).message}`);
   }
+  guardReads(db, path);
   try {
     const version = identify(db, path, { readonly, create });
+    // only once the file is known to be a recording (or to become one): another program's file is left as it is
+    const notice = opts.notice ?? ((line: string) => process.stderr.write(`${line}\n`));
+    for (const suffix of COMPANIONS) keepPrivate(path + suffix, notice);
+    if (opts.check && version > 0) quickCheck(db, path);
     if (!readonly) {
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
@@ -64,7 +79,9 @@ function identify(db: Database.Database, path: string, mode: { readonly: boolean
     tables = db.prepare("SELECT count(*) FROM sqlite_master").pluck().get() as number;
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT") throw new UserError(`${path} is not a SQLite database, so not a kubewire recording`);
+    if (code === "SQLITE_NOTADB") throw new UserError(`${path} is not a SQLite database, so not a kubewire recording`);
+    if (err instanceof UserError) throw err;
+    if (isDamage(err)) throw damagedError(path, (err as Error).message);
     throw new UserError(`cannot read ${path}: ${(err as Error).message}`);
   }
   if (version === 0 && tables === 0) {
@@ -99,4 +116,80 @@ function migrate(db: Database.Database): void {
       db.pragma(`user_version = ${step.version}`);
     }).immediate();
   }
+}
+
+/**
+ * A recording holds API traffic: the file and its WAL companions are kept 0600. A looser mode on a file
+ * of ours is tightened, and said; on someone else's file (which kubewire cannot chmod) it is refused.
+ */
+function keepPrivate(file: string, notice: (line: string) => void): void {
+  const st = statSync(file, { throwIfNoEntry: false });
+  if (!st || (st.mode & 0o077) === 0) return;
+  const mode = (st.mode & 0o777).toString(8);
+  const ours = typeof process.getuid !== "function" || st.uid === process.getuid();
+  if (ours) {
+    try {
+      chmodSync(file, 0o600);
+      notice(`kubewire: ${file} was open to other users (mode ${mode}): tightened to 600, as it holds recorded API traffic`);
+      return;
+    } catch {
+      // fall through to the refusal
+    }
+  }
+  throw new UserError(`${file} is open to other users (mode ${mode}) and kubewire cannot tighten it; refusing to use it, as it holds recorded API traffic`, `run: chmod 600 ${file}`);
+}
+
+/** True for SQLite's "the file is damaged" errors. */
+function isDamage(err: unknown): boolean {
+  return /^SQLITE_(CORRUPT|NOTADB)/.test(String((err as { code?: unknown })?.code ?? ""));
+}
+
+/** The one line every command says about a damaged recording. */
+export function damagedError(path: string, detail: string): UserError {
+  return new UserError(
+    `${path} is damaged (SQLite: ${detail.replace(/\s+/g, " ").trim()}); kubewire will neither record into it nor read it`,
+    `move it aside to start a new recording (mv ${path} ${path}.damaged); sqlite3's .recover command may save what it holds`,
+  );
+}
+
+function quickCheck(db: Database.Database, path: string): void {
+  let problems: string[];
+  try {
+    problems = (db.pragma("quick_check(3)") as Array<{ quick_check: string }>).map((r) => r.quick_check);
+  } catch (err) {
+    throw isDamage(err) ? damagedError(path, (err as Error).message) : new UserError(`cannot check ${path}: ${(err as Error).message}`);
+  }
+  if (problems.length !== 1 || problems[0] !== "ok") throw damagedError(path, problems.join("; "));
+}
+
+/**
+ * Every statement prepared on this connection turns SQLite's damage errors into the same one-line
+ * UserError, so a query command reading a damaged page says what start says, not "a bug in kubewire".
+ */
+function guardReads(db: Database.Database, path: string): void {
+  const prepare = db.prepare.bind(db);
+  const guard = <T extends object>(target: T): T => {
+    const proxy: T = new Proxy(target, {
+      get(t, prop) {
+        const value = Reflect.get(t, prop, t) as unknown;
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          try {
+            const result = (value as (...a: unknown[]) => unknown).apply(t, args);
+            return result === t ? proxy : result;
+          } catch (err) {
+            throw isDamage(err) ? damagedError(path, (err as Error).message) : err;
+          }
+        };
+      },
+    });
+    return proxy;
+  };
+  db.prepare = ((sql: string) => {
+    try {
+      return guard(prepare(sql));
+    } catch (err) {
+      throw isDamage(err) ? damagedError(path, (err as Error).message) : err;
+    }
+  }) as typeof db.prepare;
 }

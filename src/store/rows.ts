@@ -27,6 +27,8 @@ export interface ExchangeRow {
   flags: string[];
   origin: string;
   replayOf: number | null;
+  /** only on an aggregated row (requests without the proxy token): how many it stands for, and the last one's time */
+  repeat?: { count: number; lastSeen: string };
 }
 
 /** The columns of one `exchanges` row, as SQLite returns them. */
@@ -59,6 +61,10 @@ export interface ExchangeColumns {
   tls_chain_id: number | null;
   /** the Status code of a watch's last ERROR event (schema version 3) */
   watch_error_code?: number | null;
+  /** requests this row stands for (1 unless aggregated; schema version 4) */
+  repeat_count: number;
+  /** the last of them, epoch ms; NULL when the row is not an aggregated one */
+  last_seen_at: number | null;
 }
 
 /** Everything of an Exchange that has no column, stored as JSON in exchange_details. */
@@ -90,6 +96,27 @@ export const INSERT_EXCHANGE_SQL = `INSERT INTO exchanges (started_at, method, p
   resource, subresource, namespace, name, status, duration_ms, error_code, error_message, context, cluster_url, kube_user,
   user_agent, client_address, bytes_in, bytes_out, origin, replay_of, watch_error_code, tls_chain_id)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/**
+ * Aggregated rows (Exchange.repeat): one per context, client address and minute. A batch finds the
+ * minute's row and adds to it, or inserts the exchange as usual and then marks it with SET_AGGREGATE_SQL.
+ */
+export const FIND_AGGREGATE_SQL = `SELECT id FROM exchanges WHERE error_code = ? AND started_at >= ? AND started_at < ?
+  AND client_address = ? AND context = ? AND last_seen_at IS NOT NULL ORDER BY id LIMIT 1`;
+export const MERGE_AGGREGATE_SQL = `UPDATE exchanges SET repeat_count = repeat_count + ?, started_at = min(started_at, ?),
+  last_seen_at = max(last_seen_at, ?) WHERE id = ?`;
+export const SET_AGGREGATE_SQL = "UPDATE exchanges SET repeat_count = ?, last_seen_at = ? WHERE id = ?";
+export const AGGREGATE_MINUTE_MS = 60_000;
+
+/** For an aggregated exchange: [FIND params, [count, first, last] for MERGE/SET (id appended)]; null otherwise. */
+export function aggregateParams(ex: Exchange): [find: unknown[], counts: [number, number, number]] | null {
+  if (!ex.repeat) return null;
+  const minute = Math.floor(ex.startedAt / AGGREGATE_MINUTE_MS) * AGGREGATE_MINUTE_MS;
+  return [
+    [ex.error?.code ?? null, minute, minute + AGGREGATE_MINUTE_MS, ex.client.address, ex.context],
+    [ex.repeat.count, ex.startedAt, Math.max(ex.repeat.lastSeenAt, ex.startedAt)],
+  ];
+}
 
 /** Bound parameters for INSERT_EXCHANGE_SQL, in column order (tls_chain_id last). */
 export function exchangeParams(ex: Exchange, tlsChainId: number | null): unknown[] {
@@ -168,6 +195,7 @@ export function toExchange(c: ExchangeColumns, detailText: string, chain: CertIn
     error,
     stream: d.stream,
     ...(d.impersonation ? { impersonation: d.impersonation } : {}),
+    ...(c.last_seen_at === null || c.last_seen_at === undefined ? {} : { repeat: { count: c.repeat_count, lastSeenAt: c.last_seen_at } }),
   };
 }
 
@@ -195,6 +223,7 @@ export function toExchangeRow(c: ExchangeColumns & { flags: string | null }): Ex
     flags: c.flags ? c.flags.split(FLAG_SEPARATOR).sort() : [],
     origin: c.origin,
     replayOf: c.replay_of,
+    ...(c.last_seen_at === null || c.last_seen_at === undefined ? {} : { repeat: { count: c.repeat_count, lastSeen: new Date(c.last_seen_at).toISOString() } }),
   };
 }
 

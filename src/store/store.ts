@@ -7,8 +7,8 @@ import type { CertInfo, Exchange } from "../types.js";
 import { limitOf, whereClause, type ListFilter, type WhereClause } from "./filter.js";
 import { openDatabase, type OpenOptions } from "./open.js";
 import {
-  chainFingerprint, detailJson, exchangeParams, FLAG_SEPARATOR, INSERT_CHAIN_SQL, INSERT_DETAIL_SQL, INSERT_EXCHANGE_SQL,
-  SELECT_CHAIN_ID_SQL, toExchange, toExchangeRow,
+  aggregateParams, chainFingerprint, detailJson, exchangeParams, FIND_AGGREGATE_SQL, FLAG_SEPARATOR, INSERT_CHAIN_SQL, INSERT_DETAIL_SQL,
+  INSERT_EXCHANGE_SQL, MERGE_AGGREGATE_SQL, SELECT_CHAIN_ID_SQL, SET_AGGREGATE_SQL, toExchange, toExchangeRow,
   type ExchangeColumns, type ExchangeRow,
 } from "./rows.js";
 
@@ -242,14 +242,14 @@ export class Store {
     }).immediate();
   }
 
-  /** Per flag kind among the matching exchanges: how many, first and last time, and the lowest `examples` ids. */
+  /** Per flag kind among the matching exchanges: how many requests (an aggregated row counts all it stands for), first and last time, and the lowest `examples` ids. */
   flagSummary(filter: ListFilter = {}, examples = 50): FlagSummary[] {
     const where = whereClause({ ...filter, flag: undefined });
     const joiner = where.sql ? " AND " : " WHERE ";
     const kindFilter = filter.flag === undefined ? "" : `${joiner}f.kind = ?`;
     const params = filter.flag === undefined ? where.params : [...where.params, filter.flag];
     const totals = this.stmt(
-      `SELECT f.kind AS kind, count(*) AS count, min(e.started_at) AS first, max(e.started_at) AS last
+      `SELECT f.kind AS kind, sum(e.repeat_count) AS count, min(e.started_at) AS first, max(coalesce(e.last_seen_at, e.started_at)) AS last
        FROM exchange_flags f JOIN exchanges e ON e.id = f.exchange_id${where.sql}${kindFilter} GROUP BY f.kind`,
     ).all(...params) as Array<{ kind: string; count: number; first: number; last: number }>;
     const idsOf = this.stmt(
@@ -361,15 +361,28 @@ export class Store {
     this.stmt("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(key, value);
   }
 
+  deleteMeta(key: string): void {
+    this.stmt("DELETE FROM meta WHERE key = ?").run(key);
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
 
   private insertOne(ex: Exchange, newChains: Map<string, number>): number {
+    const aggregate = aggregateParams(ex);
+    if (aggregate) {
+      const existing = this.stmt(FIND_AGGREGATE_SQL).pluck().get(...aggregate[0]) as number | undefined;
+      if (existing !== undefined) {
+        this.stmt(MERGE_AGGREGATE_SQL).run(...aggregate[1], existing);
+        return existing;
+      }
+    }
     const chain = ex.tls?.chain;
     const chainId = chain && chain.length > 0 ? this.chainIdFor(chain, newChains) : null;
     const id = Number(this.stmt(INSERT_EXCHANGE_SQL).run(...exchangeParams(ex, chainId)).lastInsertRowid);
     this.stmt(INSERT_DETAIL_SQL).run(id, detailJson(ex));
+    if (aggregate) this.stmt(SET_AGGREGATE_SQL).run(aggregate[1][0], aggregate[1][2], id);
     return id;
   }
 

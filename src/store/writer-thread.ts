@@ -1,28 +1,34 @@
 // StoreWriter: inserts exchanges from a worker thread with its own SQLite connection, so the
-// caller's event loop pays only for encoding rows and one postMessage per batch (see record/).
+// caller's event loop pays only for one JSON text per exchange (the journal's line when there is one)
+// and one postMessage per batch; the worker builds the rows from it (see record/).
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
-import type { CertInfo, Exchange } from "../types.js";
+import type { Exchange } from "../types.js";
 import {
-  chainFingerprint, detailJson, exchangeParams, INSERT_CHAIN_SQL, INSERT_DETAIL_SQL, INSERT_EXCHANGE_SQL, SELECT_CHAIN_ID_SQL,
+  aggregateParams, chainFingerprint, detailJson, exchangeParams, FIND_AGGREGATE_SQL, INSERT_CHAIN_SQL, INSERT_DETAIL_SQL,
+  INSERT_EXCHANGE_SQL, MERGE_AGGREGATE_SQL, SELECT_CHAIN_ID_SQL, SET_AGGREGATE_SQL,
 } from "./rows.js";
 
-/** One encoded exchange: the exchanges row (tls_chain_id filled in by the worker), its detail and its chain. */
+/** One exchange as the worker gets it: its JSON text (the worker makes the row, detail and chain from it). */
 interface EncodedRow {
-  params: unknown[];
-  detail: string;
-  chain: [fingerprint: string, json: string] | null;
+  json: string;
   /** flag kinds raised on it (analyze's per-exchange rules), written in the same transaction */
   flags: string[];
+  /** an aggregated row: added to the minute's row when there is one (see rows.ts aggregateParams) */
+  aggregate: ReturnType<typeof aggregateParams>;
 }
 
 type Reply = { seq: number; ids: number[] } | { seq: number; error: string; code: string };
 
 /**
  * The worker's program: plain JavaScript (it runs from sources in tests and from dist alike),
- * generic over the SQL it is handed, so the schema stays in rows.ts and migrations.ts.
+ * generic over the SQL it is handed, so the schema stays in rows.ts and migrations.ts; the row mapping
+ * is rows.ts's own functions, passed as their source (they use nothing outside themselves).
  */
 const WORKER_SOURCE = `
+const exchangeParams = ${exchangeParams.toString()};
+const detailJson = ${detailJson.toString()};
+const chainFingerprint = ${chainFingerprint.toString()};
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require(workerData.driver);
 let db = null, openError = null, st = null;
@@ -32,32 +38,46 @@ try {
   st = {
     exchange: db.prepare(workerData.sql.exchange), detail: db.prepare(workerData.sql.detail),
     chainInsert: db.prepare(workerData.sql.chainInsert), chainSelect: db.prepare(workerData.sql.chainSelect).pluck(),
-    flag: db.prepare(workerData.sql.flag),
+    flag: db.prepare(workerData.sql.flag), meta: db.prepare(workerData.sql.meta),
+    aggFind: db.prepare(workerData.sql.aggFind).pluck(), aggMerge: db.prepare(workerData.sql.aggMerge),
+    aggSet: db.prepare(workerData.sql.aggSet),
   };
 } catch (err) { openError = err; }
 const chains = new Map();
-const write = db && db.transaction((rows, fresh) => rows.map((row) => {
-  let chainId = null;
-  if (row.chain) {
-    chainId = chains.get(row.chain[0]);
-    if (chainId === undefined) {
-      st.chainInsert.run(row.chain[0], row.chain[1]);
-      chainId = st.chainSelect.get(row.chain[0]);
-      fresh.push([row.chain[0], chainId]);
+const write = db && db.transaction((rows, fresh, meta) => {
+  if (meta) st.meta.run(meta[0], meta[1]);
+  return rows.map((row) => {
+  if (row.aggregate) {
+    const existing = st.aggFind.get(row.aggregate[0]);
+    if (existing !== undefined) {
+      st.aggMerge.run(...row.aggregate[1], existing);
+      return existing;
     }
   }
-  row.params[row.params.length - 1] = chainId;
-  const id = Number(st.exchange.run(row.params).lastInsertRowid);
-  st.detail.run(id, row.detail);
+  const ex = JSON.parse(row.json);
+  let chainId = null;
+  if (ex.tls && ex.tls.chain.length > 0) {
+    const fp = chainFingerprint(ex.tls.chain);
+    chainId = chains.get(fp);
+    if (chainId === undefined) {
+      st.chainInsert.run(fp, JSON.stringify(ex.tls.chain));
+      chainId = st.chainSelect.get(fp);
+      fresh.push([fp, chainId]);
+    }
+  }
+  const id = Number(st.exchange.run(exchangeParams(ex, chainId)).lastInsertRowid);
+  st.detail.run(id, detailJson(ex));
   for (const kind of row.flags) st.flag.run(id, kind);
+  if (row.aggregate) st.aggSet.run(row.aggregate[1][0], row.aggregate[1][2], id);
   return id;
-}));
+});
+});
 parentPort.on("message", (msg) => {
   if (msg.close) { if (db) db.close(); parentPort.postMessage({ closed: true }); return; }
   if (openError) { parentPort.postMessage({ seq: msg.seq, error: openError.message, code: openError.code || "" }); return; }
   const fresh = [];
   try {
-    const ids = write.immediate(msg.rows, fresh);
+    const ids = write.immediate(msg.rows, fresh, msg.meta);
     for (const [fp, id] of fresh) chains.set(fp, id);
     parentPort.postMessage({ seq: msg.seq, ids });
   } catch (err) {
@@ -79,8 +99,6 @@ export class StoreWriter {
   private seq = 0;
   private dead: Error | null = null;
   private closing: Promise<void> | null = null;
-  /** encoded chains by array identity: the proxy hands every exchange on a connection the same chain */
-  private readonly chainCache = new WeakMap<CertInfo[], [string, string]>();
 
   /** Starts the worker on a file that Store.open has already created and migrated. */
   constructor(path: string, opts: { busyTimeoutMs: number }) {
@@ -93,6 +111,8 @@ export class StoreWriter {
         sql: {
           exchange: INSERT_EXCHANGE_SQL, detail: INSERT_DETAIL_SQL, chainInsert: INSERT_CHAIN_SQL, chainSelect: SELECT_CHAIN_ID_SQL,
           flag: "INSERT OR IGNORE INTO exchange_flags (exchange_id, kind) VALUES (?, ?)",
+          meta: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+          aggFind: FIND_AGGREGATE_SQL, aggMerge: MERGE_AGGREGATE_SQL, aggSet: SET_AGGREGATE_SQL,
         },
       },
     });
@@ -102,20 +122,25 @@ export class StoreWriter {
     this.worker.on("exit", (code) => this.fail(new Error(`database writer thread exited (code ${code})`)));
   }
 
-  /** Writes the exchanges (and their flag kinds, when flagsOf is given) in one transaction on the worker; resolves with their ids (also set on each exchange). */
-  insertMany(exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[]): Promise<number[]> {
+  /**
+   * Writes the exchanges (and their flag kinds, when flagsOf is given) in one transaction on the worker;
+   * resolves with their ids (also set on each exchange). meta: a [key, value] set in the same transaction.
+   * textOf: the exchange's JSON text when the caller already has it (the journal's line), else it is made here.
+   */
+  insertMany(
+    exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[], meta?: [string, string], textOf?: (ex: Exchange) => string | undefined,
+  ): Promise<number[]> {
     if (this.dead) return Promise.reject(this.dead);
     if (exchanges.length === 0) return Promise.resolve([]);
     const rows: EncodedRow[] = exchanges.map((ex) => ({
-      params: exchangeParams(ex, null),
-      detail: detailJson(ex),
-      chain: ex.tls && ex.tls.chain.length > 0 ? this.encodeChain(ex.tls.chain) : null,
+      json: textOf?.(ex) ?? JSON.stringify(ex),
       flags: flagsOf ? flagsOf(ex) : [],
+      aggregate: aggregateParams(ex),
     }));
     const seq = ++this.seq;
     return new Promise<number[]>((resolve, reject) => {
       this.pending.set(seq, { exchanges, resolve, reject });
-      this.worker.postMessage({ seq, rows });
+      this.worker.postMessage({ seq, rows, meta: meta ?? null });
     });
   }
 
@@ -130,15 +155,6 @@ export class StoreWriter {
           });
     }
     return this.closing;
-  }
-
-  private encodeChain(chain: CertInfo[]): [string, string] {
-    let encoded = this.chainCache.get(chain);
-    if (!encoded) {
-      encoded = [chainFingerprint(chain), JSON.stringify(chain)];
-      this.chainCache.set(chain, encoded);
-    }
-    return encoded;
   }
 
   private onReply(reply: Reply | { closed: true }): void {

@@ -1,5 +1,5 @@
-// The state directory (--state-dir, KUBEWIRE_HOME, ~/.kubewire): created 0700,
-// refused when others may write to it.
+// The state directory (--state-dir, KUBEWIRE_HOME, ~/.kubewire): created 0700; an existing one of
+// ours that others may read is tightened to 0700 (and said), one that others may write is refused.
 import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
@@ -9,7 +9,8 @@ export function stateDirPath(explicit?: string, env: NodeJS.ProcessEnv = process
   return resolve(explicit || env.KUBEWIRE_HOME || join(env.HOME ?? homedir(), ".kubewire"));
 }
 
-export function ensureStateDir(dir: string): string {
+/** notice: told in one line when a loose mode was tightened (default: stderr) */
+export function ensureStateDir(dir: string, notice: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): string {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
@@ -17,12 +18,15 @@ export function ensureStateDir(dir: string): string {
   }
   const st = statSync(dir);
   if (!st.isDirectory()) throw new UserError(`state directory ${dir} is not a directory`);
-  if ((st.mode & 0o022) !== 0) {
-    if (typeof process.getuid === "function" && st.uid === process.getuid() && (st.mode & 0o002) === 0) {
-      chmodSync(dir, 0o700); // our own group-writable dir: tighten it
-    } else {
-      throw new UserError(`state directory ${dir} is writable by others (mode ${(st.mode & 0o777).toString(8)})`, `run: chmod 700 ${dir}`);
-    }
+  if ((st.mode & 0o077) === 0) return dir;
+  const mode = (st.mode & 0o777).toString(8);
+  const ours = typeof process.getuid !== "function" || st.uid === process.getuid();
+  // Writable by others: someone may already have replaced the CA key or the kubeconfig in it.
+  if ((st.mode & 0o002) !== 0 || !ours) {
+    const why = (st.mode & 0o002) !== 0 ? "writable by others" : "open to other users and not owned by you";
+    throw new UserError(`state directory ${dir} is ${why} (mode ${mode}); refusing to keep the local CA key and tokens in it`, `run: chmod 700 ${dir}`);
   }
+  chmodSync(dir, 0o700);
+  notice(`kubewire: state directory ${dir} was open to other users (mode ${mode}): tightened to 700, as it holds the local CA key`);
   return dir;
 }

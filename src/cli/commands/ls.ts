@@ -47,9 +47,10 @@ Examples:
 }
 
 export function statusText(r: ExchangeRow): string {
-  if (r.error && r.status === null) return r.error.code;
-  if (r.error && r.status !== null) return `${r.status} ${r.error.code}`;
-  return r.status === null ? "-" : String(r.status);
+  const times = r.repeat ? ` ×${r.repeat.count}` : ""; // an aggregated row: requests without the proxy token
+  if (r.error && r.status === null) return `${r.error.code}${times}`;
+  if (r.error && r.status !== null) return `${r.status} ${r.error.code}${times}`;
+  return (r.status === null ? "-" : String(r.status)) + times;
 }
 
 function resourceText(r: ExchangeRow): string {

@@ -162,6 +162,7 @@ export function renderPage(wire: Exchange, p: Paint, wireFlags: ShownFlag[] = []
   if (ex.error) out.push(`Error:    ${p.red(`${ex.error.code}${ex.error.phase ? ` (${ex.error.phase})` : ""}: ${ex.error.message}`)}`);
   out.push(`Context:  ${ex.context}  cluster ${ex.clusterUrl}  user ${ex.kubeUser || "-"}`);
   out.push(`Client:   ${ex.client.address}  ${ex.client.userAgent}`);
+  if (ex.repeat) out.push(`Repeated: ${ex.repeat.count} requests like this one from ${ex.client.address || "?"}, the last at ${new Date(ex.repeat.lastSeenAt).toISOString()} (headers kept from the first)`);
   if (flags.length) {
     section("Flags");
     for (const f of flags) {

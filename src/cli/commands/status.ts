@@ -1,5 +1,5 @@
-// `kubewire status`: the proxies running from this state directory, and whether any
-// record was spilled or dropped.
+// `kubewire status`: the proxies running from this state directory, whether any record was
+// spilled or dropped, and what a kill -9 would lose.
 import { Command, Option } from "commander";
 import { stateDirPath } from "../../tls/state-dir.js";
 import { age, checkFormat, json, table } from "../output.js";
@@ -31,6 +31,12 @@ Examples:
       const now = Date.now();
       const rows = runs.map((r) => [String(r.pid), r.url, r.context, age(now - Date.parse(r.startedAt)), String(r.stats.written), String(r.stats.queued), String(r.stats.spilled), String(r.stats.dropped), r.db]);
       process.stdout.write(table(["PID", "URL", "CONTEXT", "UP", "RECORDED", "QUEUED", "SPILLED", "DROPPED", "DATABASE"], rows));
+      const unjournaled = runs.filter((r) => r.stats.journal === false);
+      process.stdout.write(
+        unjournaled.length === 0
+          ? "\nEvery exchange is journaled beside its database before it is batched: a kill -9 loses none that reached the recorder.\n"
+          : `\nWARNING: no journal for PID ${unjournaled.map((r) => r.pid).join(", ")}: a kill -9 may lose the exchanges of the last batch window (up to 100 ms)${unjournaled[0]!.stats.lastError ? ` (${unjournaled[0]!.stats.lastError})` : ""}\n`,
+      );
       const lost = runs.filter((r) => r.stats.dropped > 0);
       if (lost.length) process.stdout.write(`\nWARNING: ${lost.reduce((n, r) => n + r.stats.dropped, 0)} records were dropped: the database and the spill file both failed (last error: ${lost[0].stats.lastError ?? "unknown"})\n`);
     });
