@@ -4,7 +4,7 @@ import { UserError } from "../errors.js";
 
 export interface ListFilter {
   /** a status code, a class, or "error" for exchanges that got no response at all */
-  status?: number | "4xx" | "5xx" | "error";
+  status?: number | "1xx" | "2xx" | "3xx" | "4xx" | "5xx" | "error";
   verb?: string;
   resource?: string;
   group?: string;
@@ -52,15 +52,15 @@ export function whereClause(filter: ListFilter): WhereClause {
   const { status } = filter;
   if (status !== undefined) {
     if (status === "error") conds.push("e.status IS NULL");
-    else if (status === "4xx" || status === "5xx") {
-      const base = status === "4xx" ? 400 : 500;
+    else if (typeof status === "string" && /^[1-5]xx$/.test(status)) {
+      const base = Number(status[0]) * 100;
       conds.push("e.status BETWEEN ? AND ?");
       params.push(base, base + 99);
     } else if (typeof status === "number" && Number.isInteger(status) && status >= 100 && status <= 999) {
       conds.push("e.status = ?");
       params.push(status);
     } else {
-      throw new UserError(`status filter ${JSON.stringify(status)} is not a status code, 4xx, 5xx or error`);
+      throw new UserError(`status filter ${JSON.stringify(status)} is not a status code, a class (1xx to 5xx) or error`);
     }
   }
   for (const [key, column] of EQUALITY) {

@@ -1,4 +1,4 @@
-// `kubewire ls`: one row per recorded exchange, newest last, with filters.
+// `kubewire ls`: one row per recorded exchange, in the order they started (newest last), with filters.
 import { Command, Option } from "commander";
 import type { ExchangeRow } from "../../store/store.js";
 import { openRecording, addDbOption } from "../db-option.js";
@@ -8,7 +8,7 @@ import { addFollowOptions, follow } from "./tail.js";
 
 export function makeLsCommand(): Command {
   const cmd = new Command("ls")
-    .description("List recorded exchanges, newest last")
+    .description("List recorded exchanges in the order they started, newest last (an ID is given when an exchange ends, so IDs may step back)")
     .addOption(new Option("-o, --output <format>", "table, wide, json or yaml").default("table"))
     .option("--no-headers", "omit the header row")
     .option("-f, --follow", "after the list, print new exchanges as they are recorded (as kubewire tail)")
