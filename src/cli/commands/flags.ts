@@ -6,6 +6,8 @@ import type { Finding } from "../../types.js";
 import { Store, type ListFilter } from "../../store/store.js";
 import { addDbOption, openRecording } from "../db-option.js";
 import { credentialFacts } from "../credential-facts.js";
+import { kubeconfigFiles } from "../../kubeconfig/read.js";
+import type { CredentialFacts } from "../../analyze/lib/rule.js";
 import { diagnose } from "../diagnose.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
 import { checkFormat, json, paint, yaml, type Paint } from "../output.js";
@@ -36,7 +38,8 @@ Examples:
     const store = openRecording(opts);
     let result;
     try {
-      const ctx = { now: Date.now(), credentials: credentialFacts(opts.kubeconfig) };
+      const credentials = credentialFacts(opts.kubeconfig);
+      const ctx = { now: Date.now(), credentials, kubeconfigRead: kubeconfigRead(opts.kubeconfig, credentials) };
       result = diagnose(store, filter, ctx, only);
     } finally {
       store.close();
@@ -47,6 +50,17 @@ Examples:
     if (result.findings.some((f) => f.severity === "error")) process.exitCode = 1;
   });
   return cmd;
+}
+
+/** Which kubeconfig the credential facts came from, as a message names it when a recorded context is not there. */
+function kubeconfigRead(kubeconfig: string | undefined, facts: Map<string, CredentialFacts>): string {
+  const first = facts.values().next().value;
+  if (first) return first.source;
+  try {
+    return kubeconfigFiles(kubeconfig).join(", ");
+  } catch (err) {
+    return `none: ${(err as Error).message}`;
+  }
 }
 
 function isWholeRecording(filter: ListFilter): boolean {
