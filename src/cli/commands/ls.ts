@@ -5,13 +5,15 @@ import { openRecording, addDbOption } from "../db-option.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
 import { age, bytes, checkFormat, json, latency, paint, table, yaml, type Paint } from "../output.js";
 import { addFollowOptions, follow } from "./tail.js";
+import { fitColumns, terminalWidth } from "../fit-width.js";
 
 export function makeLsCommand(): Command {
   const cmd = new Command("ls")
     .description("List recorded exchanges in the order they started, newest last (an ID is given when an exchange ends, so IDs may step back)")
-    .addOption(new Option("-o, --output <format>", "table, wide, json or yaml").default("table"))
+    .addOption(new Option("-o, --output <format>", "table, wide, json, yaml or name (exchange/ID)").default("table"))
     .option("--no-headers", "omit the header row")
     .option("-f, --follow", "after the list, print new exchanges as they are recorded (as kubewire tail)")
+    .option("-w, --watch", "the same as --follow (kubectl's word for it)")
     .addHelpText(
       "after",
       `
@@ -19,10 +21,12 @@ Examples:
   kubewire ls --status 4xx --since 10m
   kubewire ls --resource pods --verb list -o json
   kubewire ls --flag forbidden --limit 20
-  kubewire ls --follow --namespace kube-system`,
+  kubewire ls -w --namespace kube-system             # -w is --follow
+  kubewire ls --status 5xx -o name                   # exchange/ID, one a line`,
     );
   addFollowOptions(addFilterOptions(addDbOption(cmd))).action(async (opts) => {
-    const format = checkFormat(opts.output, opts.follow ? ["table", "wide", "json"] : ["table", "wide", "json", "yaml"]);
+    if (opts.watch) opts.follow = true;
+    const format = opts.output === "name" ? "name" : checkFormat(opts.output, opts.follow ? ["table", "wide", "json"] : ["table", "wide", "json", "yaml", "name" as never]);
     const filter = filterFrom(opts);
     const store = openRecording(opts);
     try {
@@ -64,6 +68,7 @@ function objectText(r: ExchangeRow): string {
 }
 
 export function renderRows(rows: ExchangeRow[], format: string, noHeaders: boolean, p: Paint, now = Date.now()): string {
+  if (format === "name") return rows.map((r) => `exchange/${r.id}\n`).join("");
   if (format === "json") return json(rows);
   if (format === "yaml") return yaml(rows);
   const colour = (r: ExchangeRow, s: string) => (r.error || (r.status ?? 0) >= 500 ? p.red(s) : (r.status ?? 0) >= 400 ? p.yellow(s) : s);
@@ -74,7 +79,10 @@ export function renderRows(rows: ExchangeRow[], format: string, noHeaders: boole
     if (format === "wide") cells.push(r.userAgent.split(" ")[0] || "-", r.context, `${bytes(r.bytesIn)}/${bytes(r.bytesOut)}`, r.error?.message ?? "");
     return cells;
   });
-  const text = table(headers, body, noHeaders);
+  // fitted to the terminal: RESOURCE, NAMESPACE/NAME and FLAGS (and wide's USER-AGENT and ERROR) give way
+  const width = terminalWidth();
+  const shrinkable = ["RESOURCE", "NAMESPACE/NAME", "FLAGS", "USER-AGENT", "ERROR"].map((h) => headers.indexOf(h)).filter((i) => i >= 0);
+  const text = table(headers, width ? fitColumns(headers, body, width, shrinkable) : body, noHeaders);
   if (format === "wide" || !process.stdout.isTTY) return text;
   const lines = text.split("\n");
   const offset = noHeaders ? 0 : 1;

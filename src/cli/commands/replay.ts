@@ -13,7 +13,7 @@ import type { ListFilter } from "../../store/store.js";
 import { addDbOption, openRecording } from "../db-option.js";
 import { parseDuration } from "../durations.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
-import { checkFormat, json, latency, paint, type Paint } from "../output.js";
+import { checkFormat, json as asJson, latency, paint, yaml, type Paint } from "../output.js";
 
 interface ReplayOptions {
   ids: number[];
@@ -27,7 +27,7 @@ interface ReplayOptions {
   dryRun: boolean;
   concurrency: number;
   timeoutMs: number;
-  format: "table" | "json";
+  format: "table" | "json" | "yaml";
 }
 
 interface Refused {
@@ -59,7 +59,7 @@ export function makeReplayCommand(): Command {
     .addOption(new Option("--concurrency <n>", "replays in flight at once").default(4).argParser(whole("--concurrency", 1, 64)))
     .addOption(new Option("--request-timeout <duration>", "give up on one replayed request after this long").default(30_000, "30s").argParser(parseDuration))
     .option("--dry-run", "show what would be sent, send nothing")
-    .addOption(new Option("-o, --output <format>", "table or json").default("table"))
+    .addOption(new Option("-o, --output <format>", "table, json or yaml").default("table"))
     .addHelpText(
       "after",
       `
@@ -95,7 +95,7 @@ function complete(ids: number[], opts: Record<string, any>): ReplayOptions {
     dryRun: !!opts.dryRun,
     concurrency: opts.concurrency,
     timeoutMs: opts.requestTimeout,
-    format: checkFormat(opts.output, ["table", "json"]) as "table" | "json",
+    format: checkFormat(opts.output, ["table", "json", "yaml"]) as "table" | "json" | "yaml",
   };
 }
 
@@ -108,6 +108,7 @@ function validate(o: ReplayOptions): void {
 }
 
 async function run(o: ReplayOptions, out: NodeJS.WriteStream, warn: (l: string) => void): Promise<number> {
+  const json = (value: unknown) => (o.format === "yaml" ? yaml(value) : asJson(value));
   const store = openRecording(o);
   const planned: PlannedSend[] = [];
   const refused: Refused[] = [];
@@ -126,7 +127,7 @@ async function run(o: ReplayOptions, out: NodeJS.WriteStream, warn: (l: string) 
   }
   const p = paint(out);
   if (selected === 0) {
-    if (o.format === "json") out.write(json({ replayed: [], refused: [], summary: summary([], refused, 0) }));
+    if (o.format !== "table") out.write(json({ replayed: [], refused: [], summary: summary([], refused, 0) }));
     else out.write("nothing to replay: no recorded exchange matches\n");
     return 0;
   }
@@ -136,12 +137,12 @@ async function run(o: ReplayOptions, out: NodeJS.WriteStream, warn: (l: string) 
   refused.sort((a, b) => a.id - b.id);
   const distinct = targeted.distinct;
   if (o.dryRun) {
-    if (o.format === "json") out.write(json({ dryRun: true, wouldSend: distinct.map(dryRunData), refused }));
+    if (o.format !== "table") out.write(json({ dryRun: true, wouldSend: distinct.map(dryRunData), refused }));
     else out.write(renderDryRun(distinct, refused, o, p));
     return 0;
   }
   if (distinct.length === 0) {
-    if (o.format === "json") out.write(json({ replayed: [], refused, summary: summary([], refused, selected) }));
+    if (o.format !== "table") out.write(json({ replayed: [], refused, summary: summary([], refused, selected) }));
     else out.write(`${refused.map((r) => renderRefused(r, p)).join("")}\nnothing replayed: all ${plural(selected, "selected request was", "selected requests were")} refused\n`);
     return 1;
   }
@@ -154,7 +155,7 @@ async function run(o: ReplayOptions, out: NodeJS.WriteStream, warn: (l: string) 
   const result = await runReplays(distinct, { ...o, watchSeconds: o.policy.watchSeconds, warn });
   const results = result.results;
   const s = summary(results, refused, selected);
-  if (o.format === "json") {
+  if (o.format !== "table") {
     out.write(json({ sessions: result.sessions, replayed: results.map((c) => ({ ...c, replayId: c.after.id })), refused, summary: s }));
   } else {
     const who = o.policy.as ? `, impersonating ${o.policy.as}${o.policy.asGroups.length ? ` (groups ${o.policy.asGroups.join(", ")})` : ""}` : "";
