@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import { Store } from "../src/store/store.js";
-import { debugRequested } from "../src/cli/main.js";
+import { debugRequested } from "../src/cli/top-level.js";
 import { exchange } from "./fixtures/exchange.js";
 import { kubewire, ROOT, run } from "./helpers/world.js";
 

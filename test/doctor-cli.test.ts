@@ -277,8 +277,8 @@ describe("kubewire doctor against the simulated cluster", () => {
     const r = await kubewire(["doctor", "--kubeconfig", world.kubeconfig, "--can", "list"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^error: --can takes VERB RESOURCE pairs/);
-    const o = await kubewire(["doctor", "-o", "yaml"]);
+    const o = await kubewire(["doctor", "-o", "wide"]);
     expect(o.code).toBe(2);
-    expect(o.stderr).toContain("error: -o yaml is not supported here; choose one of: table, json");
+    expect(o.stderr).toContain("error: -o wide is not supported here; choose one of: table, json, yaml");
   });
 });

@@ -1,18 +1,9 @@
 // The CLI's top level: builds the program from the command registry and catches every
 // error once: a UserError is one line and exit 2; anything else is a bug (see --debug).
-import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { UserError } from "../errors.js";
 import { commands } from "./commands/index.js";
-
-/** kubewire's version, from its package.json (two folders above dist/cli and src/cli). */
-export function kubewireVersion(): string {
-  try {
-    return String(JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version ?? "unknown");
-  } catch {
-    return "unknown";
-  }
-}
+import { debugRequested, kubewireVersion, quietOnClosedPipe } from "./top-level.js";
 
 export function buildProgram(): Command {
   const program = new Command("kubewire")
@@ -24,20 +15,6 @@ export function buildProgram(): Command {
   program.configureOutput({ outputError: (text, write) => write(text) });
   for (const make of commands) program.addCommand(make().exitOverride());
   return program;
-}
-
-/** --debug is kubewire's only when it comes before "--" (after it, the words belong to the program exec runs). */
-export function debugRequested(argv: string[]): boolean {
-  const end = argv.indexOf("--");
-  return (end === -1 ? argv : argv.slice(0, end)).includes("--debug");
-}
-
-/** A reader that went away (`kubewire ls -o json | head -1`) ends the run quietly, as cat does: no stack trace. */
-function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
-  stream.on("error", (err: NodeJS.ErrnoException) => {
-    if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
-    throw err;
-  });
 }
 
 export async function main(argv: string[]): Promise<void> {
