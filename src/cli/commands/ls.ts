@@ -1,10 +1,11 @@
-// `kubewire ls`: one row per recorded exchange, in the order they started (newest last), with filters.
+// `kubewire ls`: one row per recorded exchange, in the order they started (newest last), with filters;
+// with --follow (and as `kubewire tail`) it then polls the recording read-only for new ones.
 import { Command, Option } from "commander";
-import type { ExchangeRow } from "../../store/store.js";
+import type { ExchangeRow, ListFilter, Store } from "../../store/store.js";
 import { openRecording, addDbOption } from "../db-option.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
 import { age, bytes, checkFormat, json, latency, paint, table, yaml, type Paint } from "../output.js";
-import { addFollowOptions, follow } from "./tail.js";
+import { parseDuration } from "../durations.js";
 import { fitColumns, terminalWidth } from "../fit-width.js";
 
 export function makeLsCommand(): Command {
@@ -87,4 +88,60 @@ export function renderRows(rows: ExchangeRow[], format: string, noHeaders: boole
   const lines = text.split("\n");
   const offset = noHeaders ? 0 : 1;
   return lines.map((l, i) => (i >= offset && rows[i - offset] ? colour(rows[i - offset], l) : l)).join("\n");
+}
+
+export interface FollowOptions {
+  format: string;
+  noHeaders: boolean;
+  intervalMs: number;
+  /** stop after this long (for scripts and tests); undefined follows until interrupted */
+  stopAfterMs?: number;
+  /** how many already-recorded exchanges to print first */
+  backlog: number;
+  write: (text: string) => void;
+}
+
+/** Prints the newest `backlog` matches, then every new match until stopped. */
+export async function follow(store: Store, filter: ListFilter, o: FollowOptions): Promise<void> {
+  const p = paint(process.stdout);
+  let headerShown = o.noHeaders;
+  const print = (rows: ReturnType<Store["list"]>) => {
+    if (rows.length === 0) return;
+    if (o.format === "json") {
+      // one JSON object per line, so a pipe can read them as they come
+      o.write(rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+      return;
+    }
+    o.write(renderRows(rows, o.format, headerShown, p));
+    headerShown = true;
+  };
+  let after = store.lastId();
+  if (o.backlog > 0) {
+    const first = store.list({ ...filter, limit: o.backlog, afterId: undefined });
+    print(first.filter((r) => r.id <= after));
+  }
+  const stopAt = o.stopAfterMs === undefined ? Infinity : Date.now() + o.stopAfterMs;
+  let stopped = false;
+  const stop = () => (stopped = true);
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  try {
+    while (!stopped && Date.now() < stopAt) {
+      await new Promise((r) => setTimeout(r, Math.min(o.intervalMs, Math.max(0, stopAt - Date.now()))));
+      const upTo = store.lastId();
+      if (upTo <= after) continue;
+      const rows = store.list({ ...filter, limit: undefined, afterId: after });
+      print(rows);
+      after = rows.reduce((max, r) => Math.max(max, r.id), upTo);
+    }
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+  }
+}
+
+export function addFollowOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option("--interval <duration>", "how often to look for new exchanges").default(250, "250ms").argParser(parseDuration))
+    .addOption(new Option("--stop-after <duration>", "stop following after this long").argParser(parseDuration));
 }
