@@ -19,25 +19,23 @@ let n = 0;
 
 beforeAll(async () => {
   world = await demoWorld();
-  // a kubewire user already has a state directory with its local CA: make it before timing runs
+  // a kubewire user already has a state directory with its local CA: make it once, before the runs
   loadLocalCa(ensureStateDir(join(world.dir, "state")));
 });
 afterAll(async () => {
   await world?.close();
 });
 
-async function doctor(args: string[]): Promise<{ code: number; report: ReportJson; stderr: string; ms: number }> {
+async function doctor(args: string[]): Promise<{ code: number; report: ReportJson; stderr: string }> {
   const db = join(world.dir, `doctor-${++n}.db`);
-  const started = performance.now();
   const r = await kubewire(["doctor", "--state-dir", join(world.dir, "state"), "--db", db, "--timeout", "1s", "-o", "json", ...args]);
-  const ms = performance.now() - started;
   let report: ReportJson;
   try {
     report = JSON.parse(r.stdout);
   } catch {
     throw new Error(`doctor printed no JSON (exit ${r.code}): ${r.stdout}\n${r.stderr}`);
   }
-  return { code: r.code, report, stderr: r.stderr, ms };
+  return { code: r.code, report, stderr: r.stderr };
 }
 
 function step(r: ReportJson, number: number): StepJson {
@@ -226,13 +224,13 @@ describe("kubewire doctor against the simulated cluster", () => {
   });
 
   it("catches a server that accepts TCP but never speaks TLS at step 4", async () => {
-    const { report, ms } = await doctor(["--kubeconfig", world.kubeconfig, "--context", "demo-silent"]);
+    // a process that hung on the silent port would be killed by the harness and print no report
+    const { report } = await doctor(["--kubeconfig", world.kubeconfig, "--context", "demo-silent"]);
     failsAt(report, 4);
     const c = failing(report, 4);
     expect(c.name).toBe("handshake");
     expect(c.detail).toMatch(/but no TLS answer within 1000 ms: the port does not speak TLS/);
     expect(c.fix).toContain("check the port");
-    expect(ms).toBeLessThan(8000); // the 1 s TLS deadline fired instead of hanging
   });
 
   it("catches an expired server certificate at step 4 and tells it from clock skew", async () => {
@@ -279,8 +277,8 @@ describe("kubewire doctor against the simulated cluster", () => {
     const r = await kubewire(["doctor", "--kubeconfig", world.kubeconfig, "--can", "list"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^error: --can takes VERB RESOURCE pairs/);
-    const o = await kubewire(["doctor", "-o", "yaml"]);
+    const o = await kubewire(["doctor", "-o", "wide"]);
     expect(o.code).toBe(2);
-    expect(o.stderr).toContain("error: -o yaml is not supported here; choose one of: table, json");
+    expect(o.stderr).toContain("error: -o wide is not supported here; choose one of: table, json, yaml");
   });
 });

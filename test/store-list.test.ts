@@ -47,6 +47,7 @@ describe("Store.list", () => {
     ["an exact status", { status: 403 }, [2, 8]],
     ["the 4xx class", { status: "4xx" }, [2, 3, 8]],
     ["the 5xx class", { status: "5xx" }, [4, 7]],
+    ["the 2xx class", { status: "2xx" }, [1, 6]],
     ["error: no response at all", { status: "error" }, [5]],
     ["verb", { verb: "get" }, [3]],
     ["resource", { resource: "secrets" }, [2]],
@@ -104,7 +105,7 @@ describe("Store.list", () => {
   });
 
   it.each<[string, ListFilter, RegExp]>([
-    ["a status that is no code", { status: "2xx" as never }, /status filter "2xx" is not a status code, 4xx, 5xx or error/],
+    ["a status that is no code", { status: "6xx" as never }, /status filter "6xx" is not a status code, a class \(1xx to 5xx\) or error/],
     ["a negative limit", { limit: -1 }, /limit -1 is not a whole number/],
     ["a since that is not a number", { since: Number.NaN }, /since filter NaN is not a number/],
     ["an id that is not whole", { ids: [1.5] }, /exchange id 1.5 is not a whole number/],

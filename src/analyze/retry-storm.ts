@@ -1,16 +1,41 @@
-// retry-storm: the same failing request sent again and again in a short window without a growing
-// backoff: it adds load to a struggling server and never succeeds. Shows the schedule observed.
+// retry-storm: the same failing request sent again and again by one client run in a short window
+// without a growing backoff: it adds load to a struggling server and never succeeds. Shows the
+// schedule observed. Not a storm: client-go's own bounded discovery retries, and 429s retried no
+// sooner than Retry-After asked (throttled reports those as honoured).
 import type { ExchangeSummary, SetRule } from "./lib/rule.js";
-import { describeRequest, durationText, findingOf, pushTo, requestKey, requests } from "./lib/util.js";
+import { describeRequest, durationText, findingOf, honoursRetryAfter, pushTo, requestKey, requests, retryAfterMs } from "./lib/util.js";
 
 /** At least this many failed attempts of one request... */
 const MIN_ATTEMPTS = 5;
 /** ...with no gap longer than this between them. */
 const MAX_GAP_MS = 30_000;
 
-/** A client that never got through TLS to kubewire has no request to repeat. */
+/** kubectl and client-go programs (client-go's default user agent ends in "kubernetes/<commit>"). */
+const CLIENT_GO = /^kubectl\/|^kubectl-dispatcher\/| kubernetes\/[0-9a-f]+$/;
+/** API discovery: GET /api, /apis, /api/v1, /apis/GROUP/VERSION, /version. */
+const DISCOVERY = /^\/(api|apis|api\/[^/]+|apis\/[^/]+\/[^/]+|version)\/?$/;
+
+/**
+ * A client that never got through TLS to kubewire has no request to repeat; client-go retries a
+ * failed discovery a few times on its own (memcache.go), which no program of the user's controls.
+ */
 function counts(r: ExchangeSummary): boolean {
-  return r.errorCode !== "CLIENT_TLS";
+  if (r.errorCode === "CLIENT_TLS") return false;
+  return !(r.method === "GET" && DISCOVERY.test(r.path) && CLIENT_GO.test(r.userAgent));
+}
+
+/** One client run's attempts at one request: kubectl names each run (Kubectl-Session); others are told apart by time alone. */
+function runKey(r: ExchangeSummary): string {
+  return `${requestKey(r)}\u0000${r.session}`;
+}
+
+/** Every retry of a 429 came no sooner than its Retry-After asked: the client waited as told. */
+function waitedAsTold(burst: ExchangeSummary[]): boolean {
+  for (let i = 1; i < burst.length; i++) {
+    const asked = burst[i - 1].status === 429 ? retryAfterMs(burst[i - 1].retryAfter, burst[i - 1].startedAt) : null;
+    if (asked === null || !honoursRetryAfter(burst[i].startedAt - burst[i - 1].startedAt, asked)) return false;
+  }
+  return burst.length > 1;
 }
 
 /** True when the gaps grow like a backoff: each at least 1.3 times the one before, for most of them. */
@@ -28,7 +53,7 @@ export const rule: SetRule = {
   analyze(source) {
     const byKey = new Map<string, ExchangeSummary[]>();
     for (const r of source.failures(MIN_ATTEMPTS)) {
-      if (counts(r)) pushTo(byKey, requestKey(r), r);
+      if (counts(r)) pushTo(byKey, runKey(r), r);
     }
     const storm: ExchangeSummary[] = [];
     const evidence: string[] = [];
@@ -48,7 +73,7 @@ export const rule: SetRule = {
       for (const b of bursts) {
         if (b.length < MIN_ATTEMPTS) continue;
         const gaps = b.slice(1).map((r, i) => r.startedAt - b[i].startedAt);
-        if (growing(gaps)) continue;
+        if (growing(gaps) || waitedAsTold(b)) continue;
         storm.push(...b);
         const what = b[0].errorCode ?? String(b[0].status);
         const schedule = gaps.slice(0, 10).map(durationText).join(", ") + (gaps.length > 10 ? ", ..." : "");

@@ -2,14 +2,10 @@
 // shows Retry-After, the flow schema and priority level, and whether the client waited as told.
 import type { Exchange } from "../types.js";
 import type { ExchangeRule } from "./lib/rule.js";
-import { describeRequest, distinct, findingOf, header, pushTo, requestKey, requests } from "./lib/util.js";
+import { describeRequest, distinct, findingOf, header, honoursRetryAfter, pushTo, requestKey, requests, retryAfterMs } from "./lib/util.js";
 
-function retryAfterMs(ex: Exchange): number | null {
-  const v = header(ex.response?.headers, "retry-after");
-  if (v === undefined) return null;
-  if (/^\d+$/.test(v.trim())) return Number(v) * 1000;
-  const t = Date.parse(v);
-  return Number.isNaN(t) ? null : Math.max(0, t - ex.startedAt);
+function retryAfterOf(ex: Exchange): number | null {
+  return retryAfterMs(header(ex.response?.headers, "retry-after"), ex.startedAt);
 }
 
 /** For each 429 followed by the same request, whether the next try came no sooner than Retry-After (10% slack). */
@@ -20,13 +16,13 @@ function honoured(group: Exchange[]): { honoured: number; ignored: number; gaps:
   const byKey = new Map<string, Exchange[]>();
   for (const ex of group) pushTo(byKey, requestKey({ ...ex.request, context: ex.context }), ex);
   for (const ex of group) {
-    const wait = retryAfterMs(ex);
+    const wait = retryAfterOf(ex);
     if (wait === null) continue;
     const same = byKey.get(requestKey({ ...ex.request, context: ex.context }))!;
     const next = same.find((o) => o.startedAt > ex.startedAt);
     if (!next) continue;
     const gap = next.startedAt - ex.startedAt;
-    if (gap >= wait * 0.9) ok++;
+    if (honoursRetryAfter(gap, wait)) ok++;
     else bad++;
     if (gaps.length < 5) gaps.push(`#${ex.id} → #${next.id}: retried after ${gap}ms, Retry-After asked ${wait}ms`);
   }

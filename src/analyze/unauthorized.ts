@@ -14,7 +14,7 @@ function userField(f: CredentialFacts, field: string): string {
   return `users[${f.user}].user.${field} in ${f.source}`;
 }
 
-function diagnose(context: string, group: Exchange[], facts: CredentialFacts | undefined): Diagnosis {
+function diagnose(context: string, group: Exchange[], facts: CredentialFacts | undefined, kubeconfigRead: string | undefined): Diagnosis {
   const last = group[group.length - 1];
   const plugin = group.find((ex) => ex.error?.code === "CREDENTIALS");
   if (plugin) {
@@ -32,7 +32,7 @@ function diagnose(context: string, group: Exchange[], facts: CredentialFacts | u
   if (!facts) {
     return {
       why: `the API server rejected the credentials of context "${context}" (kubewire could not read them to say why)`,
-      evidence: [...evidence, `context "${context}" is not in the kubeconfig that was read, so its credential could not be checked`],
+      evidence: [...evidence, `context "${context}" is not in ${kubeconfigRead ? `the kubeconfig read (${kubeconfigRead})` : "the kubeconfig that was read"}, so its credential could not be checked`],
       advice: [`run kubewire flags --kubeconfig PATH --context ${context} to check the token or certificate it uses`, `or check by hand: kubectl --context ${context} auth whoami`],
     };
   }
@@ -101,7 +101,7 @@ export const rule: ExchangeRule = {
   match: (ex: Exchange) => (ex.response?.status === 401 && !ex.response.fromProxy) || ex.error?.code === "CREDENTIALS",
   explain(group, ctx: AnalyzeContext) {
     const contexts = distinct(group.map((ex) => ex.context));
-    const parts = contexts.map((c) => diagnose(c, group.filter((ex) => ex.context === c), ctx.credentials.get(c)));
+    const parts = contexts.map((c) => diagnose(c, group.filter((ex) => ex.context === c), ctx.credentials.get(c), ctx.kubeconfigRead));
     const message =
       parts.length === 1
         ? `${requests(ctx.groupSize ?? group.length)} unauthorized: ${parts[0].why}.`

@@ -1,14 +1,20 @@
-// Parses the durations and addresses people type on the command line: 500ms, 10s, 2h, 1d,
+// Parses the durations and addresses people type on the command line: 500ms, 10s, 2h, 1d, 2w,
 // HOST:PORT; bad input is a UserError that names the flag and quotes the value.
 import { InvalidArgumentError } from "commander";
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
-/** "1h30m", "500ms", "10s"; a bare number means seconds. */
+/** "1h30m", "500ms", "10s", "2w"; a bare number means seconds; zero is refused (no timeout, interval or age is 0). */
 export function parseDuration(text: string): number {
+  const ms = parseDurationOrZero(text);
+  if (ms <= 0) throw new InvalidArgumentError(`"${text}" is not a positive duration (examples: 500ms, 10s, 5m, 2h)`);
+  return ms;
+}
+
+function parseDurationOrZero(text: string): number {
   const t = text.trim();
   if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy;
   let total = 0;
   let consumed = 0;
   for (let m = re.exec(t); m; m = re.exec(t)) {

@@ -6,17 +6,22 @@ import { parseDuration } from "./durations.js";
 import { ruleFor } from "../analyze/lib/engine.js";
 
 function parseStatus(v: string): ListFilter["status"] {
-  if (v === "4xx" || v === "5xx" || v === "error") return v;
+  if (v === "error") return v;
+  if (/^[1-5]xx$/.test(v)) return v as ListFilter["status"];
   if (/^[1-5]\d\d$/.test(v)) return Number(v);
-  throw new InvalidArgumentError(`"${v}" is not a status (examples: 403, 4xx, 5xx, error)`);
+  throw new InvalidArgumentError(`"${v}" is not a status (examples: 403, 2xx, 4xx, 5xx, error)`);
 }
 
-/** "10m" (ago), "2h" (ago), or an ISO 8601 time. */
+/** "10m", "2h", "2w" (ago), or an ISO 8601 time; a bare number is refused: minutes, hours or a year? */
 export function parseTime(v: string, now = Date.now()): number {
-  if (/^\d+(\.\d+)?(ms|s|m|h|d)/.test(v)) return now - parseDuration(v);
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new InvalidArgumentError(`"${v}" is neither a duration (10m, 2h) nor an ISO time (2026-11-27T10:00:00Z)`);
-  return t;
+  const t = v.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) {
+    throw new InvalidArgumentError(`"${v}" has no unit: say how long ago (${t}m, ${t}h, ${t}d) or give an ISO time (2026-11-27T10:00:00Z)`);
+  }
+  if (/^\d+(\.\d+)?(ms|s|m|h|d|w)/.test(t)) return now - parseDuration(t);
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(t) ? Date.parse(t) : NaN;
+  if (Number.isNaN(ms)) throw new InvalidArgumentError(`"${v}" is neither a duration (10m, 2h, 2w) nor an ISO time (2026-11-27T10:00:00Z)`);
+  return ms;
 }
 
 function parseLimit(v: string): number {
@@ -26,13 +31,13 @@ function parseLimit(v: string): number {
 
 export function addFilterOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option("--status <status>", "403, 4xx, 5xx, or error (no response at all)").argParser(parseStatus))
+    .addOption(new Option("--status <status>", "403, a class (1xx to 5xx), or error (no response at all)").argParser(parseStatus))
     .option("--verb <verb>", "get, list, watch, create, update, patch, delete, deletecollection")
     .option("--resource <resource>", "pods, apps/deployments, pods/log")
     .option("-n, --namespace <namespace>", "namespace")
     .option("--name <name>", "object name")
-    .addOption(new Option("--since <time>", "newer than: 10m, 2h, or an ISO time").argParser((v) => parseTime(v)))
-    .addOption(new Option("--until <time>", "older than: 10m, 2h, or an ISO time").argParser((v) => parseTime(v)))
+    .addOption(new Option("--since <time>", "newer than: 10m, 2h, 2w ago, or an ISO time").argParser((v) => parseTime(v)))
+    .addOption(new Option("--until <time>", "older than: 10m, 2h, 2w ago, or an ISO time").argParser((v) => parseTime(v)))
     .addOption(new Option("--slower-than <duration>", "total latency above, e.g. 500ms").argParser(parseDuration))
     .option("--flag <kind>", "exchanges flagged with this problem kind")
     .option("--path <substring>", "path contains")

@@ -3,10 +3,12 @@
 // with every command; bin/kubewire.js runs `exec` with its command alone, so a wrapped run starts fast.
 import { Command, CommanderError } from "commander";
 import { UserError } from "../errors.js";
+import { debugRequested, kubewireVersion, quietOnClosedPipe } from "./top-level.js";
 
 export function buildProgramOf(commands: Array<() => Command>): Command {
   const program = new Command("kubewire")
     .description("A recording proxy for the Kubernetes API: see why a program cannot talk to its cluster.")
+    .version(kubewireVersion(), "--version", "print kubewire's version")
     .option("--debug", "print stack traces for internal errors")
     .showHelpAfterError("(run kubewire --help for usage)")
     .exitOverride();
@@ -16,8 +18,9 @@ export function buildProgramOf(commands: Array<() => Command>): Command {
 }
 
 export async function runProgram(argv: string[], commands: Array<() => Command>): Promise<void> {
+  quietOnClosedPipe(process.stdout);
   const program = buildProgramOf(commands);
-  const debug = argv.includes("--debug");
+  const debug = debugRequested(argv);
   try {
     await program.parseAsync(argv);
   } catch (err) {

@@ -1,6 +1,8 @@
 // The scripted session `kubewire demo` drives through @kubernetes/client-node: good
 // requests and each kind of failure, so that the recording has something to show.
+import { STATUS_CODES } from "node:http";
 import { AppsV1Api, CoreV1Api, KubeConfig, Watch } from "@kubernetes/client-node";
+import { plural } from "../analyze/lib/util.js";
 
 export interface ScriptStep {
   /** what a person would have typed, roughly */
@@ -16,19 +18,35 @@ function api<T>(kubeconfig: string, make: new (...args: never[]) => T): { kc: Ku
   return { kc, client: kc.makeApiClient(make as never) as T };
 }
 
+/** The first sentence of a message, whole: a long explanation is never cut mid-word. */
+function firstSentence(text: string): string {
+  const line = text.split("\n")[0].split(/ -- | — /)[0].trim(); // kubewire's 502 text puts its details after " -- "
+  const sentence = /^(.+?[.!?])(\s|$)/.exec(line)?.[1] ?? line;
+  if (sentence.length <= 200) return sentence;
+  const cut = sentence.slice(0, 200);
+  return `${cut.slice(0, cut.lastIndexOf(" ") > 0 ? cut.lastIndexOf(" ") : 200)} …`;
+}
+
+/** The Status message (or text body) of client-node's ApiException, whose own message starts "HTTP-Code: 401". */
+function bodyText(body: unknown): string {
+  if (body === undefined || body === null || body === "") return "";
+  try {
+    const parsed = typeof body === "string" ? JSON.parse(body) : body;
+    if (parsed && typeof parsed === "object" && "message" in parsed) return String((parsed as { message: string }).message);
+    return typeof parsed === "string" ? parsed : "";
+  } catch {
+    return String(body); // a text/plain body, such as kubewire's explanation on a 502
+  }
+}
+
 function describeError(err: unknown): string {
   const e = err as { code?: number; body?: unknown; message?: string };
   if (typeof e.code === "number") {
-    let text = typeof e.body === "string" ? e.body : JSON.stringify(e.body ?? "");
-    try {
-      const parsed = typeof e.body === "string" ? JSON.parse(e.body) : e.body;
-      if (parsed && typeof parsed === "object" && "message" in parsed) text = String((parsed as { message: string }).message);
-    } catch {
-      /* text/plain body: keep it */
-    }
-    return `HTTP ${e.code}: ${(text.replace(/^""$/, "") || (e.message ?? "")).split("\n")[0].slice(0, 160)}`;
+    const fromMessage = /^Message: (.*)$/m.exec(e.message ?? "")?.[1] ?? "";
+    const text = bodyText(e.body) || (fromMessage && !/^HTTP-Code/.test(fromMessage) ? fromMessage : "") || STATUS_CODES[e.code] || "";
+    return `HTTP ${e.code}${text ? `: ${firstSentence(text)}` : ""}`;
   }
-  return (e.message ?? String(err)).split("\n")[0].slice(0, 160);
+  return firstSentence(e.message ?? String(err));
 }
 
 async function step(steps: ScriptStep[], title: string, run: () => Promise<string>, expectFailure = false): Promise<void> {
@@ -54,7 +72,7 @@ export async function runDemoScript(k: ScriptKubeconfigs): Promise<ScriptStep[]>
   const apps = api(k.admin, AppsV1Api);
   await step(steps, "list pods in default (admin)", async () => {
     const pods = await admin.client.listNamespacedPod({ namespace: "default" });
-    return `${pods.items.length} pods: ${pods.items.map((p) => p.metadata?.name).join(", ")}`;
+    return `${plural(pods.items.length, "pod")}: ${pods.items.map((p) => p.metadata?.name).join(", ")}`;
   });
   await step(steps, "read pod web-1 (admin)", async () => {
     const pod = await admin.client.readNamespacedPod({ name: "web-1", namespace: "default" });
@@ -71,24 +89,24 @@ export async function runDemoScript(k: ScriptKubeconfigs): Promise<ScriptStep[]>
     const req = await watch.watch("/api/v1/namespaces/default/pods", {}, () => events++, () => undefined);
     await new Promise((r) => setTimeout(r, 400));
     req.abort();
-    return `${events} events`;
+    return plural(events, "event");
   });
   await step(steps, "list deployments (admin)", async () => {
     const d = await apps.client.listNamespacedDeployment({ namespace: "default" });
-    return `${d.items.length} deployments`;
+    return plural(d.items.length, "deployment");
   });
   const viewer = api(k.viewer, CoreV1Api);
-  await step(steps, "list pods in kube-system (viewer)", async () => `${(await viewer.client.listNamespacedPod({ namespace: "kube-system" })).items.length} pods`, true);
+  await step(steps, "list pods in kube-system (viewer)", async () => plural((await viewer.client.listNamespacedPod({ namespace: "kube-system" })).items.length, "pod"), true);
   await step(steps, "delete pod web-2 (viewer)", async () => {
     await viewer.client.deleteNamespacedPod({ name: "web-2", namespace: "default" });
     return "deleted";
   }, true);
   const bad = api(k.badToken, CoreV1Api);
-  await step(steps, "list pods with a revoked token", async () => `${(await bad.client.listNamespacedPod({ namespace: "default" })).items.length} pods`, true);
+  await step(steps, "list pods with a revoked token", async () => plural((await bad.client.listNamespacedPod({ namespace: "default" })).items.length, "pod"), true);
   const expired = api(k.expiredCert, CoreV1Api);
-  await step(steps, "list pods on a server whose certificate expired", async () => `${(await expired.client.listNamespacedPod({ namespace: "default" })).items.length} pods`, true);
-  await step(steps, "list pods in a throttled namespace (admin)", async () => `${(await admin.client.listNamespacedPod({ namespace: "throttled" })).items.length} pods`, true);
-  await step(steps, "list pods while the server fails (admin)", async () => `${(await admin.client.listNamespacedPod({ namespace: "broken" })).items.length} pods`, true);
-  await step(steps, "list pods in a slow namespace (admin)", async () => `${(await admin.client.listNamespacedPod({ namespace: "slow" })).items.length} pods`);
+  await step(steps, "list pods on a server whose certificate expired", async () => plural((await expired.client.listNamespacedPod({ namespace: "default" })).items.length, "pod"), true);
+  await step(steps, "list pods in a throttled namespace (admin)", async () => plural((await admin.client.listNamespacedPod({ namespace: "throttled" })).items.length, "pod"), true);
+  await step(steps, "list pods while the server fails (admin)", async () => plural((await admin.client.listNamespacedPod({ namespace: "broken" })).items.length, "pod"), true);
+  await step(steps, "list pods in a slow namespace (admin)", async () => plural((await admin.client.listNamespacedPod({ namespace: "slow" })).items.length, "pod"));
   return steps;
 }

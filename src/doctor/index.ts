@@ -46,6 +46,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
       const by = blockedBy.get(step.number);
       if (by) {
         reports.push({ step: step.number, name: step.name, status: "skip", durationMs: 0, checks: [skip(step.name, `skipped: step ${by.number} (${by.name}) failed`)] });
+        opts.onStep?.(reports[reports.length - 1], ctx.loaded?.contextName ?? (opts.context || null));
         continue;
       }
       if (step.needsProxy && !ctx.client && !sessionError) {
@@ -79,6 +80,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
       }
       for (const n of outcome.blocks ?? []) if (!blockedBy.has(n)) blockedBy.set(n, step);
       reports.push({ step: step.number, name: step.name, status: worst(outcome.checks), durationMs: Math.round(performance.now() - s0), checks: outcome.checks });
+      opts.onStep?.(reports[reports.length - 1], ctx.loaded?.contextName ?? (opts.context || null));
     }
   } finally {
     ctx.client?.close();

@@ -64,3 +64,8 @@ export function contextOf(files: string[], merged: Raw, context?: string): Loade
   }
   return { files, merged, contextName, clusterName, userName, namespace: ctx.context?.namespace || "default" };
 }
+
+/** The selected context's cluster entry (server, certificate-authority...), {} when the kubeconfig names none. */
+export function clusterOf(loaded: LoadedKubeconfig): Raw {
+  return (loaded.merged.clusters as Array<Record<string, any>> | undefined)?.find((c) => c.name === loaded.clusterName)?.cluster ?? {};
+}

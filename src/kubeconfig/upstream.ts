@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { UserError } from "../errors.js";
 import { ExecPlugin, type ExecClusterInfo } from "./exec-plugin.js";
 import { impersonationHeaders, impersonationOf, type ImpersonationAdded } from "./impersonation.js";
-import type { LoadedKubeconfig } from "./load.js";
+import { clusterOf, type LoadedKubeconfig } from "./load.js";
 import { effectiveProxy } from "./proxy-env.js";
 
 export type AuthMethod = "token" | "token-file" | "client-certificate" | "basic" | "exec" | "auth-provider" | "none";
@@ -98,7 +98,7 @@ async function authProviderHeaders(loaded: LoadedKubeconfig): Promise<Record<str
 }
 
 export async function resolveUpstream(loaded: LoadedKubeconfig, env: NodeJS.ProcessEnv = process.env): Promise<Upstream> {
-  const rawCluster = (loaded.merged.clusters as Array<Record<string, any>>).find((c) => c.name === loaded.clusterName)?.cluster ?? {};
+  const rawCluster = clusterOf(loaded);
   const rawUser: Record<string, any> = (loaded.merged.users as Array<Record<string, any>>).find((u) => u.name === loaded.userName)?.user ?? {};
   const authMethod = authMethodOf(loaded.userName ? rawUser : undefined);
   const clusterWhere = `kubeconfig cluster "${loaded.clusterName}"`;
@@ -202,7 +202,7 @@ export async function resolveUpstream(loaded: LoadedKubeconfig, env: NodeJS.Proc
 
 /** A context whose credentials or TLS files cannot be read: its listener answers every request with that error. */
 export function failingUpstream(loaded: LoadedKubeconfig, err: Error): Upstream {
-  const rawCluster = (loaded.merged.clusters as Array<Record<string, any>>).find((c) => c.name === loaded.clusterName)?.cluster ?? {};
+  const rawCluster = clusterOf(loaded);
   const rawUser = (loaded.merged.users as Array<Record<string, any>>).find((u) => u.name === loaded.userName)?.user;
   const message = err.message;
   return {

@@ -7,7 +7,7 @@ export interface ListFilter {
    * a status code, a class, or "error" for exchanges that got no response at all; a code or class
    * also matches a watch that ended with an ERROR event carrying that Status code (410 Expired)
    */
-  status?: number | "4xx" | "5xx" | "error";
+  status?: number | "1xx" | "2xx" | "3xx" | "4xx" | "5xx" | "error";
   verb?: string;
   resource?: string;
   group?: string;
@@ -55,15 +55,15 @@ export function whereClause(filter: ListFilter): WhereClause {
   const { status } = filter;
   if (status !== undefined) {
     if (status === "error") conds.push("e.status IS NULL");
-    else if (status === "4xx" || status === "5xx") {
-      const base = status === "4xx" ? 400 : 500;
+    else if (typeof status === "string" && /^[1-5]xx$/.test(status)) {
+      const base = Number(status[0]) * 100;
       conds.push("(e.status BETWEEN ? AND ? OR e.watch_error_code BETWEEN ? AND ?)");
       params.push(base, base + 99, base, base + 99);
     } else if (typeof status === "number" && Number.isInteger(status) && status >= 100 && status <= 999) {
       conds.push("(e.status = ? OR e.watch_error_code = ?)");
       params.push(status, status);
     } else {
-      throw new UserError(`status filter ${JSON.stringify(status)} is not a status code, 4xx, 5xx or error`);
+      throw new UserError(`status filter ${JSON.stringify(status)} is not a status code, a class (1xx to 5xx) or error`);
     }
   }
   for (const [key, column] of EQUALITY) {

@@ -46,18 +46,39 @@ export interface ExchangeSummaryRow {
   errorCode: string | null;
   bytesOut: number;
   tlsChainId: number | null;
+  userAgent: string;
+  /** the client's per-run id (kubectl's Kubectl-Session header), "" when it sent none */
+  session: string;
+  /** the response's Retry-After header, null when absent */
+  retryAfter: string | null;
 }
 
 const GROUP_COLUMNS = "context, verb, api_group, resource, subresource";
 const SUMMARY_COLUMNS = `e.id, e.started_at, e.method, e.path, e.query, e.verb, e.resource, e.api_group, e.subresource, e.namespace, e.context,
-  e.status, e.duration_ms, e.error_code, e.bytes_out, e.tls_chain_id`;
+  e.status, e.duration_ms, e.error_code, e.bytes_out, e.tls_chain_id, e.user_agent,
+  (SELECT json_extract(d.detail, '$.requestHeaders."kubectl-session"') FROM exchange_details d WHERE d.exchange_id = e.id),
+  (SELECT json_extract(d.detail, '$.response.headers."retry-after"') FROM exchange_details d WHERE d.exchange_id = e.id)`;
+
+/** A header value read with json_extract: text, or a JSON array's text for a repeated header. */
+function headerText(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  const text = String(v);
+  if (!text.startsWith("[")) return text;
+  try {
+    const list = JSON.parse(text) as unknown[];
+    return list.length ? String(list[0]) : null;
+  } catch {
+    return text;
+  }
+}
 
 function summaryRow(r: unknown[]): ExchangeSummaryRow {
   return {
     id: r[0] as number, startedAt: r[1] as number, method: r[2] as string, path: r[3] as string, query: r[4] as string,
     verb: r[5] as string, resource: r[6] as string, group: r[7] as string, subresource: r[8] as string, namespace: r[9] as string,
     context: r[10] as string, status: r[11] as number | null, durationMs: r[12] as number, errorCode: r[13] as string | null,
-    bytesOut: r[14] as number, tlsChainId: r[15] as number | null,
+    bytesOut: r[14] as number, tlsChainId: r[15] as number | null, userAgent: r[16] as string,
+    session: headerText(r[17]) ?? "", retryAfter: headerText(r[18]),
   };
 }
 
@@ -244,7 +265,7 @@ export class Store {
 
   /** Per flag kind among the matching exchanges: how many requests (an aggregated row counts all it stands for), first and last time, and the lowest `examples` ids. */
   flagSummary(filter: ListFilter = {}, examples = 50): FlagSummary[] {
-    const where = whereClause({ ...filter, flag: undefined });
+    const where = this.scope({ ...filter, flag: undefined });
     const joiner = where.sql ? " AND " : " WHERE ";
     const kindFilter = filter.flag === undefined ? "" : `${joiner}f.kind = ?`;
     const params = filter.flag === undefined ? where.params : [...where.params, filter.flag];
@@ -298,7 +319,7 @@ export class Store {
    * request (context, method, path, query) failed at least minRepeats times, oldest first.
    */
   failures(filter: ListFilter = {}, minRepeats = 1): ExchangeSummaryRow[] {
-    const where = whereClause({ ...filter, status: undefined });
+    const where = this.scope({ ...filter, status: undefined });
     const joiner = where.sql ? " AND " : " WHERE ";
     const failed = `${where.sql}${joiner}(e.status >= 400 OR e.status IS NULL)`;
     const lists = this.stmt(
@@ -310,7 +331,7 @@ export class Store {
   /** Each TLS chain used by the matching exchanges: its certificates, last context, count, first/last use and lowest ids. */
   chainUses(filter: ListFilter = {}, examples = 50): ChainUseRow[] {
     const chainIds = this.stmt("SELECT id FROM tls_chains").pluck().all() as number[];
-    const where = whereClause(filter);
+    const where = this.scope(filter);
     const joiner = where.sql ? " AND " : " WHERE ";
     const last = this.stmt(`SELECT e.started_at, e.context FROM exchanges e${where.sql}${joiner}e.tls_chain_id = ? ORDER BY e.tls_chain_id DESC, e.started_at DESC LIMIT 1`).raw();
     const first = this.stmt(`SELECT e.started_at FROM exchanges e${where.sql}${joiner}e.tls_chain_id = ? ORDER BY e.tls_chain_id, e.started_at LIMIT 1`).pluck();
@@ -337,6 +358,20 @@ export class Store {
     const rows = this.stmt(`SELECT ${SUMMARY_COLUMNS} FROM exchanges e WHERE e.id IN (SELECT value FROM json_each(?)) ORDER BY e.started_at, e.id`)
       .raw().all(JSON.stringify(ids)) as unknown[][];
     return rows.map(summaryRow);
+  }
+
+  /**
+   * The WHERE clause (alias e) for the matching exchanges, limit included: with a limit, the newest N
+   * of them, as `list` and `count` take it. Every query over "the matching exchanges" goes through here.
+   */
+  private scope(filter: ListFilter): WhereClause {
+    const where = whereClause(filter);
+    const limit = limitOf(filter);
+    if (limit === null) return where;
+    return {
+      sql: ` WHERE e.id IN (SELECT e.id FROM exchanges e${where.sql} ORDER BY e.started_at DESC, e.id DESC LIMIT ?)`,
+      params: [...where.params, limit],
+    };
   }
 
   /** The FROM clause for the matching exchanges, as a subquery only when a limit applies. */

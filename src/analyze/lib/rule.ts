@@ -23,6 +23,8 @@ export interface AnalyzeContext {
   now: number;
   /** credentials by context name; contexts missing here could not be checked */
   credentials: Map<string, CredentialFacts>;
+  /** which kubeconfig the credentials were read from ("~/.kube/config", "none found: ..."), for messages about a missing context */
+  kubeconfigRead?: string;
   /** when explain is given a sample: how many exchanges the kind has in all (messages count these) */
   groupSize?: number;
 }

@@ -57,6 +57,9 @@ export function summaryOf(ex: Exchange): ExchangeSummary {
     errorCode: ex.error?.code ?? null,
     bytesOut: ex.response ? ex.response.bytes : 0,
     tlsChainId: null,
+    userAgent: ex.client.userAgent,
+    session: header(ex.request.headers, "kubectl-session") ?? "",
+    retryAfter: header(ex.response?.headers, "retry-after") ?? null,
   };
 }
 
@@ -159,6 +162,19 @@ export function clientTimeoutMs(query: string): number | null {
     consumed = re.lastIndex;
   }
   return consumed === v.length && consumed > 0 ? total : null;
+}
+
+/** Retry-After (seconds or an HTTP date) as milliseconds from `at`; null when absent or unreadable. */
+export function retryAfterMs(value: string | null | undefined, at: number): number | null {
+  if (value === null || value === undefined) return null;
+  if (/^\d+$/.test(value.trim())) return Number(value) * 1000;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? null : Math.max(0, t - at);
+}
+
+/** A retry honours Retry-After when it came no sooner than asked (10% slack, as timers fire early). */
+export function honoursRetryAfter(gapMs: number, askedMs: number): boolean {
+  return gapMs >= askedMs * 0.9;
 }
 
 /** The same request: method, path, query (without timeout) and context. */

@@ -21,7 +21,7 @@ export function makeDemoCommand(): Command {
       `
 Examples:
   npx kubewire demo
-  kubewire demo --keep-running     # then use the printed KUBECONFIG with kubectl`,
+  npx kubewire demo --keep-running     # then use the printed KUBECONFIG with kubectl`,
     )
     .action(async (opts) => {
       // the cluster and the proxy load @kubernetes/client-node: only when the command runs
@@ -67,18 +67,22 @@ Examples:
         await recorder.flush();
         const store = Store.open(dbPath, { readonly: true });
         try {
-          out.write(`\n${p.bold("What kubewire recorded")} (kubewire ls --db ${dbPath}):\n\n`);
+          out.write(`\n${p.bold("What kubewire recorded")} (npx kubewire ls --db ${dbPath}):\n\n`);
           out.write(renderRows(store.list({}), "table", false, p));
         } finally {
           store.close();
         }
-        out.write(
-          `\nNext:\n` +
-            `  kubewire flags --db ${dbPath}          what is wrong, and what to do about it\n` +
-            `  kubewire show ID --db ${dbPath}        everything about one exchange\n` +
-            `  kubewire ls --status 4xx --db ${dbPath}\n` +
-            (opts.keepRunning ? `  kubewire replay --failed --context demo-admin --db ${dbPath} --kubeconfig ${demoKubeconfig}\n` : `  kubewire demo --keep-running        keep the cluster up to try kubectl, doctor and replay\n`),
-        );
+        // npx: after `npm install` in a clone, kubewire is not on PATH; --db: the demo keeps its own recording
+        const next: Array<[string, string]> = [
+          [`npx kubewire flags --db ${dbPath}`, "what is wrong, and what to do about it"],
+          [`npx kubewire show ID --db ${dbPath}`, "everything about one exchange"],
+          [`npx kubewire ls --status 4xx --db ${dbPath}`, "the failed requests"],
+          opts.keepRunning
+            ? [`npx kubewire replay --failed --context demo-admin --db ${dbPath} --kubeconfig ${demoKubeconfig}`, "send the failures again as the admin"]
+            : ["npx kubewire demo --keep-running", "keep the cluster up to try kubectl, doctor and replay"],
+        ];
+        const width = Math.max(...next.map(([c]) => c.length));
+        out.write(`\nNext (this demo's recording is ${dbPath}):\n${next.map(([c, why]) => `  ${c.padEnd(width)}   ${why}\n`).join("")}`);
         if (opts.keepRunning) {
           out.write(`\nStill running. Try:  KUBECONFIG=${admin} kubectl get pods     (Ctrl-C to stop)\n`);
           await new Promise<void>((resolve) => {

@@ -2,11 +2,11 @@
 // (kubeconfig, credentials, network, TLS, health, who am I, what may I do) and says what to fix.
 import { Command, Option } from "commander";
 import { UserError } from "../../errors.js";
-import type { DoctorReport } from "../../doctor/index.js";
+import type { DoctorReport, StepReport } from "../../doctor/index.js";
 import { SERVICE_ACCOUNT_DIR, VERBS } from "../../doctor/lib/constants.js";
 import type { CheckStatus } from "../../types.js";
 import { parseDuration } from "../durations.js";
-import { checkFormat, json, paint, type Paint } from "../output.js";
+import { checkFormat, json, paint, yaml, type Paint } from "../output.js";
 
 export function makeDoctorCommand(): Command {
   const cmd = new Command("doctor")
@@ -15,7 +15,7 @@ export function makeDoctorCommand(): Command {
     .option("--context <name>", "kubeconfig context to check (default: current-context)")
     .option("-n, --namespace <ns>", "namespace for the permission checks (default: the context's)")
     .option("--can <verb-resource...>", "also check VERB RESOURCE (repeatable: --can list pods --can create deployments.apps)")
-    .addOption(new Option("-o, --output <format>", "table or json").default("table"))
+    .addOption(new Option("-o, --output <format>", "table, json or yaml").default("table"))
     .addOption(new Option("--timeout <duration>", "limit for each DNS lookup, connection, TLS handshake, request and exec plugin").default(5000, "5s").argParser(parseDuration))
     .option("--in-cluster", "also check what InClusterConfig would use (automatic inside a Pod)")
     .option("--db <path>", "database to record the run into (default: $KUBEWIRE_DB, else STATE_DIR/kubewire.db)")
@@ -36,9 +36,17 @@ Examples:
   kubewire doctor --kubeconfig ./ci.kubeconfig --timeout 2s -o json`,
     )
     .action(async (opts) => {
-      const format = checkFormat(opts.output, ["table", "json"]);
+      const format = checkFormat(opts.output, ["table", "json", "yaml"]);
       const can = canPairs(opts.can ?? []);
       const { runDoctor } = await import("../../doctor/index.js"); // loads client-node: only when run
+      const p = paint(process.stdout);
+      let printed = 0;
+      // the table is printed a step at a time, as each ends: a slow network step is not a blank screen
+      const onStep = format === "table"
+        ? (s: StepReport, context: string | null) => {
+            process.stdout.write(`${printed++ === 0 && context ? renderHeader(context) : ""}${renderStep(s, p)}`);
+          }
+        : undefined;
       const report = await runDoctor({
         kubeconfig: opts.kubeconfig,
         context: opts.context,
@@ -51,8 +59,9 @@ Examples:
         env: process.env,
         serviceAccountDir: process.env.KUBEWIRE_SERVICE_ACCOUNT_DIR || SERVICE_ACCOUNT_DIR,
         warn: (l) => process.stderr.write(`${l}\n`),
+        onStep,
       });
-      process.stdout.write(format === "json" ? json(report) : renderReport(report, paint(process.stdout)));
+      process.stdout.write(format === "json" ? json(report) : format === "yaml" ? yaml(report) : printed ? renderSummary(report, p) : renderReport(report, p));
       process.exitCode = report.ok ? 0 : 1;
     });
   return cmd;
@@ -73,30 +82,40 @@ export function canPairs(words: string[]): Array<[string, string]> {
 
 const MARK: Record<CheckStatus, string> = { pass: "✓", warn: "!", fail: "✗", skip: "-" };
 
-export function renderReport(r: DoctorReport, p: Paint): string {
-  const colour = (s: CheckStatus, text: string) => (s === "fail" ? p.red(text) : s === "warn" ? p.yellow(text) : s === "pass" ? p.green(text) : p.dim(text));
-  const lines: string[] = [];
-  if (r.context) lines.push(`context ${r.context}`, "");
-  for (const s of r.steps) {
-    lines.push(colour(s.status, `${MARK[s.status]}  ${s.step}. ${s.name}`));
-    for (const c of s.checks) {
-      const [first, ...more] = c.detail.split("\n");
-      const text = first.startsWith(`${c.name}: `) ? first : `${c.name}: ${first}`;
-      lines.push(`     ${colour(c.status, MARK[c.status])} ${text}`);
-      for (const m of more) lines.push(`         ${m}`);
-      if (c.fix && (c.status === "warn" || c.status === "fail")) lines.push(`         fix: ${c.fix}`);
-    }
+function colourOf(p: Paint): (s: CheckStatus, text: string) => string {
+  return (s, text) => (s === "fail" ? p.red(text) : s === "warn" ? p.yellow(text) : s === "pass" ? p.green(text) : p.dim(text));
+}
+
+function renderHeader(context: string): string {
+  return `context ${context}\n\n`;
+}
+
+/** One step and its checks, as printed when the step ends. */
+export function renderStep(s: StepReport, p: Paint): string {
+  const colour = colourOf(p);
+  const lines = [colour(s.status, `${MARK[s.status]}  ${s.step}. ${s.name}`)];
+  for (const c of s.checks) {
+    const [first, ...more] = c.detail.split("\n");
+    const text = first.startsWith(`${c.name}: `) ? first : `${c.name}: ${first}`;
+    lines.push(`     ${colour(c.status, MARK[c.status])} ${text}`);
+    for (const m of more) lines.push(`         ${m}`);
+    if (c.fix && (c.status === "warn" || c.status === "fail")) lines.push(`         fix: ${c.fix}`);
   }
+  return `${lines.join("\n")}\n`;
+}
+
+/** The verdict under the steps. */
+export function renderSummary(r: DoctorReport, p: Paint): string {
   const secs = `${(r.durationMs / 1000).toFixed(1)}s`;
   const failed = r.steps.find((s) => s.status === "fail");
   const warnings = r.steps.flatMap((s) => s.checks).filter((c) => c.status === "warn").length;
-  lines.push("");
   if (failed) {
     const first = failed.checks.find((c) => c.status === "fail")!;
-    lines.push(p.bold(p.red(`step ${failed.step} (${failed.name}) failed: ${first.name}: ${first.detail.split("\n")[0]}`)));
-  } else {
-    const n = r.steps.length;
-    lines.push(p.bold(p.green(`all ${n} steps passed${warnings ? ` with ${warnings} warning${warnings === 1 ? "" : "s"}` : ""} in ${secs}`)));
+    return `\n${p.bold(p.red(`step ${failed.step} (${failed.name}) failed: ${first.name}: ${first.detail.split("\n")[0]}`))}\n`;
   }
-  return `${lines.join("\n")}\n`;
+  return `\n${p.bold(p.green(`all ${r.steps.length} steps passed${warnings ? ` with ${warnings} warning${warnings === 1 ? "" : "s"}` : ""} in ${secs}`))}\n`;
+}
+
+export function renderReport(r: DoctorReport, p: Paint): string {
+  return `${r.context ? renderHeader(r.context) : ""}${r.steps.map((s) => renderStep(s, p)).join("")}${renderSummary(r, p)}`;
 }

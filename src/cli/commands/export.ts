@@ -1,12 +1,12 @@
 // `kubewire export`: recorded exchanges (any ls filter) as a HAR 1.2 file for browser devtools
 // and HTTP tools, or as JSON Lines (the `show -o json` shape) for scripts.
-import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { plural } from "../../analyze/lib/util.js";
 import { UserError } from "../../errors.js";
 import { exportHar, exportJsonl } from "../../export/write-export.js";
 import { addDbOption, openRecording } from "../db-option.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
+import { kubewireVersion } from "../top-level.js";
 
 export function makeExportCommand(): Command {
   const cmd = new Command("export")
@@ -27,7 +27,7 @@ Examples:
     const store = openRecording(opts);
     try {
       const file: string = opts.har ?? opts.jsonl;
-      const counts = opts.har ? exportHar(store, filter, file, packageVersion()) : exportJsonl(store, filter, file);
+      const counts = opts.har ? exportHar(store, filter, file, kubewireVersion()) : exportJsonl(store, filter, file);
       const skipped = counts.skipped ? ` (${counts.skipped} without a request left out: the client failed its TLS handshake)` : "";
       process.stderr.write(`kubewire: exported ${plural(counts.written, "exchange")} to ${file === "-" ? "stdout" : file}${skipped}\n`);
     } finally {
@@ -35,12 +35,4 @@ Examples:
     }
   });
   return cmd;
-}
-
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }).version;
-  } catch {
-    return "0.0.0";
-  }
 }

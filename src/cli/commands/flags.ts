@@ -6,16 +6,18 @@ import type { Finding } from "../../types.js";
 import { Store, type ListFilter } from "../../store/store.js";
 import { addDbOption, openRecording } from "../db-option.js";
 import { credentialFacts } from "../credential-facts.js";
+import { kubeconfigFiles } from "../../kubeconfig/read.js";
+import type { CredentialFacts } from "../../analyze/lib/rule.js";
 import { diagnose } from "../diagnose.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
-import { checkFormat, escapeDeep, json, paint, yaml, type Paint } from "../output.js";
+import { checkFormat, escapeDeep, json, paint, table, yaml, type Paint } from "../output.js";
 
 export function makeFlagsCommand(): Command {
   const kinds = rules.map((r) => `  ${r.kind.padEnd(24)} ${r.severity.padEnd(8)} ${r.help}`).join("\n");
   const cmd = new Command("flags")
     .alias("diagnose")
     .description("What is wrong in the recorded traffic, and what to do about it (exit 1 on errors)")
-    .addOption(new Option("-o, --output <format>", "table, json or yaml").default("table"))
+    .addOption(new Option("-o, --output <format>", "table, json, yaml or name (one kind a line)").default("table"))
     .option("--kubeconfig <path>", "kubeconfig to read credentials from, to explain 401s and expiry (default: $KUBECONFIG, else ~/.kube/config)")
     .addHelpText(
       "after",
@@ -26,27 +28,44 @@ ${kinds}
 Examples:
   kubewire flags
   kubewire flags --since 1h -o json | jq '.[].kind'
+  kubewire flags -o name                   # the kinds found, one a line
   kubewire diagnose --flag forbidden
   kubewire flags --context prod --kubeconfig ~/.kube/prod.yaml || exit 1`,
     );
   addFilterOptions(addDbOption(cmd)).action((opts) => {
-    const format = checkFormat(opts.output, ["table", "json", "yaml"]);
+    const format = opts.output === "name" ? "name" : checkFormat(opts.output, ["table", "json", "yaml", "name" as never]);
     const filter = filterFrom(opts);
     const only = filter.flag ? [filter.flag] : undefined; // filterFrom checked the kind
     const store = openRecording(opts);
     let result;
     try {
-      const ctx = { now: Date.now(), credentials: credentialFacts(opts.kubeconfig) };
+      const credentials = credentialFacts(opts.kubeconfig);
+      const ctx = { now: Date.now(), credentials, kubeconfigRead: kubeconfigRead(opts.kubeconfig, credentials) };
       result = diagnose(store, filter, ctx, only);
     } finally {
       store.close();
     }
     if (isWholeRecording(filter)) persistSetFlags(store.path, result.setFlags);
-    const out = format === "json" ? json(result.findings) : format === "yaml" ? yaml(result.findings) : renderFindings(result.findings, result.examined, paint(process.stdout));
+    const out =
+      format === "json" ? json(result.findings)
+      : format === "yaml" ? yaml(result.findings)
+      : format === "name" ? result.findings.map((f) => `${f.kind}\n`).join("")
+      : renderFindings(result.findings, result.examined, paint(process.stdout));
     process.stdout.write(out);
     if (result.findings.some((f) => f.severity === "error")) process.exitCode = 1;
   });
   return cmd;
+}
+
+/** Which kubeconfig the credential facts came from, as a message names it when a recorded context is not there. */
+function kubeconfigRead(kubeconfig: string | undefined, facts: Map<string, CredentialFacts>): string {
+  const first = facts.values().next().value;
+  if (first) return first.source;
+  try {
+    return kubeconfigFiles(kubeconfig).join(", ");
+  } catch (err) {
+    return `none: ${(err as Error).message}`;
+  }
 }
 
 function isWholeRecording(filter: ListFilter): boolean {
@@ -78,6 +97,8 @@ function renderFindings(wireFindings: Finding[], examined: number, p: Paint): st
   const findings = escapeDeep(wireFindings); // messages and evidence quote the API server
   if (findings.length === 0) return `No problems found in ${examined} recorded exchange${examined === 1 ? "" : "s"}.\n`;
   const out: string[] = [];
+  // a short table first (one line a kind), then each kind explained
+  out.push(table(["KIND", "SEVERITY", "EXCHANGES", "FIRST SEEN", "LAST SEEN"], findings.map((f) => [f.kind, f.severity, String(f.count), f.firstSeen, f.lastSeen])));
   for (const f of findings) {
     const sev = f.severity === "error" ? p.red("ERROR") : f.severity === "warning" ? p.yellow("WARNING") : "INFO";
     const ids = f.requestIds.join(", ") + (f.count > f.requestIds.length ? `, ... (${f.count - f.requestIds.length} more)` : "");

@@ -24,19 +24,38 @@ Examples:
   kubewire import --har devtools-export.har && kubewire ls --status 4xx`,
     );
   addDbOption(cmd).action((opts) => {
-    const exchanges = readHar(opts.har);
+    const read = readHar(opts.har);
     const store = Store.open(defaultDbPath(stateDirPath(opts.stateDir), opts.db));
     let ids: number[];
+    let exchanges: Exchange[];
     try {
+      exchanges = notYetImported(store, read);
       ids = store.insertMany(exchanges, flagsOf); // one transaction: all or nothing
     } finally {
       store.close();
     }
     const kube = exchanges.filter((ex) => ex.info.isResourceRequest || /^\/(api|apis|version|healthz|livez|readyz|openapi)(\/|$)/.test(ex.request.path)).length;
     const range = ids.length ? ` as IDs ${ids[0]}-${ids[ids.length - 1]}` : "";
-    process.stdout.write(`imported ${plural(ids.length, "exchange")}${range} (${plural(kube, "Kubernetes API request")}) into ${store.path}\n`);
+    const known = read.length - exchanges.length;
+    const skipped = known ? `; ${plural(known, "exchange was", "exchanges were")} imported before and ${known === 1 ? "is" : "are"} not added again` : "";
+    process.stdout.write(`imported ${plural(ids.length, "exchange")}${range} (${plural(kube, "Kubernetes API request")}) into ${store.path}${skipped}\n`);
   });
   return cmd;
+}
+
+/** What identifies an imported exchange: its start time, request line, status and context (a HAR has no other id). */
+function importKey(r: { startedAt: number; method: string; path: string; query: string; status: number | null; context: string }): string {
+  return JSON.stringify([r.startedAt, r.method, r.path, r.query, r.status, r.context]);
+}
+
+/** The exchanges not already imported into this recording (importing the same HAR twice adds nothing). */
+function notYetImported(store: Store, exchanges: Exchange[]): Exchange[] {
+  if (exchanges.length === 0) return [];
+  const since = exchanges.reduce((m, ex) => Math.min(m, ex.startedAt), Infinity);
+  const until = exchanges.reduce((m, ex) => Math.max(m, ex.startedAt), -Infinity);
+  const rows = store.list({ origin: "import", since, until });
+  const seen = new Set(rows.map((r) => importKey({ ...r, startedAt: Date.parse(r.time) })));
+  return exchanges.filter((ex) => !seen.has(importKey({ startedAt: ex.startedAt, ...ex.request, status: ex.response?.status ?? null, context: ex.context })));
 }
 
 function readHar(path: string): Exchange[] {

@@ -1,17 +1,20 @@
-// `kubewire ls`: one row per recorded exchange, newest last, with filters.
+// `kubewire ls`: one row per recorded exchange, in the order they started (newest last), with filters;
+// with --follow (and as `kubewire tail`) it then polls the recording read-only for new ones.
 import { Command, Option } from "commander";
-import type { ExchangeRow } from "../../store/store.js";
+import type { ExchangeRow, ListFilter, Store } from "../../store/store.js";
 import { openRecording, addDbOption } from "../db-option.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
 import { age, bytes, checkFormat, escapeDeep, json, latency, paint, table, yaml, type Paint } from "../output.js";
-import { addFollowOptions, follow } from "./tail.js";
+import { parseDuration } from "../durations.js";
+import { fitColumns, terminalWidth } from "../fit-width.js";
 
 export function makeLsCommand(): Command {
   const cmd = new Command("ls")
-    .description("List recorded exchanges, newest last")
-    .addOption(new Option("-o, --output <format>", "table, wide, json or yaml").default("table"))
+    .description("List recorded exchanges in the order they started, newest last (an ID is given when an exchange ends, so IDs may step back)")
+    .addOption(new Option("-o, --output <format>", "table, wide, json, yaml or name (exchange/ID)").default("table"))
     .option("--no-headers", "omit the header row")
     .option("-f, --follow", "after the list, print new exchanges as they are recorded (as kubewire tail)")
+    .option("-w, --watch", "the same as --follow (kubectl's word for it)")
     .addHelpText(
       "after",
       `
@@ -19,10 +22,12 @@ Examples:
   kubewire ls --status 4xx --since 10m
   kubewire ls --resource pods --verb list -o json
   kubewire ls --flag forbidden --limit 20
-  kubewire ls --follow --namespace kube-system`,
+  kubewire ls -w --namespace kube-system             # -w is --follow
+  kubewire ls --status 5xx -o name                   # exchange/ID, one a line`,
     );
   addFollowOptions(addFilterOptions(addDbOption(cmd))).action(async (opts) => {
-    const format = checkFormat(opts.output, opts.follow ? ["table", "wide", "json"] : ["table", "wide", "json", "yaml"]);
+    if (opts.watch) opts.follow = true;
+    const format = opts.output === "name" ? "name" : checkFormat(opts.output, opts.follow ? ["table", "wide", "json"] : ["table", "wide", "json", "yaml", "name" as never]);
     const filter = filterFrom(opts);
     const store = openRecording(opts);
     try {
@@ -65,6 +70,7 @@ function objectText(r: ExchangeRow): string {
 }
 
 export function renderRows(wireRows: ExchangeRow[], format: string, noHeaders: boolean, p: Paint, now = Date.now()): string {
+  if (format === "name") return wireRows.map((r) => `exchange/${r.id}\n`).join("");
   if (format === "json") return json(wireRows);
   if (format === "yaml") return yaml(wireRows);
   const rows = escapeDeep(wireRows); // paths, user agents and error texts came from the wire
@@ -76,9 +82,68 @@ export function renderRows(wireRows: ExchangeRow[], format: string, noHeaders: b
     if (format === "wide") cells.push(r.userAgent.split(" ")[0] || "-", r.context, `${bytes(r.bytesIn)}/${bytes(r.bytesOut)}`, r.error?.message ?? "");
     return cells;
   });
-  const text = table(headers, body, noHeaders);
+  // fitted to the terminal: RESOURCE, NAMESPACE/NAME and FLAGS (and wide's USER-AGENT and ERROR) give way
+  const width = terminalWidth();
+  const shrinkable = ["RESOURCE", "NAMESPACE/NAME", "FLAGS", "USER-AGENT", "ERROR"].map((h) => headers.indexOf(h)).filter((i) => i >= 0);
+  const text = table(headers, width ? fitColumns(headers, body, width, shrinkable) : body, noHeaders);
   if (format === "wide" || !process.stdout.isTTY) return text;
   const lines = text.split("\n");
   const offset = noHeaders ? 0 : 1;
   return lines.map((l, i) => (i >= offset && rows[i - offset] ? colour(rows[i - offset], l) : l)).join("\n");
+}
+
+export interface FollowOptions {
+  format: string;
+  noHeaders: boolean;
+  intervalMs: number;
+  /** stop after this long (for scripts and tests); undefined follows until interrupted */
+  stopAfterMs?: number;
+  /** how many already-recorded exchanges to print first */
+  backlog: number;
+  write: (text: string) => void;
+}
+
+/** Prints the newest `backlog` matches, then every new match until stopped. */
+export async function follow(store: Store, filter: ListFilter, o: FollowOptions): Promise<void> {
+  const p = paint(process.stdout);
+  let headerShown = o.noHeaders;
+  const print = (rows: ReturnType<Store["list"]>) => {
+    if (rows.length === 0) return;
+    if (o.format === "json") {
+      // one JSON object per line, so a pipe can read them as they come
+      o.write(rows.map((r) => json(r, 0)).join(""));
+      return;
+    }
+    o.write(renderRows(rows, o.format, headerShown, p));
+    headerShown = true;
+  };
+  let after = store.lastId();
+  if (o.backlog > 0) {
+    const first = store.list({ ...filter, limit: o.backlog, afterId: undefined });
+    print(first.filter((r) => r.id <= after));
+  }
+  const stopAt = o.stopAfterMs === undefined ? Infinity : Date.now() + o.stopAfterMs;
+  let stopped = false;
+  const stop = () => (stopped = true);
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  try {
+    while (!stopped && Date.now() < stopAt) {
+      await new Promise((r) => setTimeout(r, Math.min(o.intervalMs, Math.max(0, stopAt - Date.now()))));
+      const upTo = store.lastId();
+      if (upTo <= after) continue;
+      const rows = store.list({ ...filter, limit: undefined, afterId: after });
+      print(rows);
+      after = rows.reduce((max, r) => Math.max(max, r.id), upTo);
+    }
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+  }
+}
+
+export function addFollowOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option("--interval <duration>", "how often to look for new exchanges").default(250, "250ms").argParser(parseDuration))
+    .addOption(new Option("--stop-after <duration>", "stop following after this long").argParser(parseDuration));
 }

@@ -9,6 +9,8 @@ import { rules } from "../../analyze/index.js";
 import { isExchangeRule } from "../../analyze/lib/rule.js";
 import { credentialFacts } from "../credential-facts.js";
 import { warningTexts } from "../../analyze/lib/warnings.js";
+import { requestKey } from "../../analyze/lib/util.js";
+import type { Store } from "../../store/store.js";
 
 export function makeShowCommand(): Command {
   const cmd = new Command("show")
@@ -32,7 +34,7 @@ Examples:
       const ex = store.get(id);
       if (!ex) throw new UserError(`no exchange with ID ${id} in ${store.path}`, "list them with: kubewire ls");
       const kinds = store.list({ ids: [id] })[0]?.flags ?? [];
-      const flags = explainFlags(ex, kinds);
+      const flags = explainFlags(ex, kinds, kinds.includes("throttled") ? sameRequestThrottled(store, ex) : undefined);
       const data = { ...showData(ex), flags };
       if (format === "json") process.stdout.write(json(data));
       else if (format === "yaml") process.stdout.write(yaml(data));
@@ -51,15 +53,26 @@ export interface ShownFlag {
   advice: string[];
 }
 
-/** Each flag raised on the exchange, explained for this exchange alone (whole-set kinds by their help line). */
-export function explainFlags(ex: Exchange, kinds: string[]): ShownFlag[] {
+/** The throttled exchanges of the same request, oldest first: whether a 429 was retried is read from them, as flags does. */
+function sameRequestThrottled(store: Store, ex: Exchange): Exchange[] {
+  const key = requestKey({ ...ex.request, context: ex.context });
+  const rows = store.list({ flag: "throttled", context: ex.context, pathContains: ex.request.path }).filter((r) => requestKey(r) === key);
+  return rows.slice(0, 50).map((r) => store.get(r.id)!);
+}
+
+/**
+ * Each flag raised on the exchange, explained for this exchange alone (whole-set kinds by their help line);
+ * throttled over `sameRequest` when given, so that it says whether the 429 was retried.
+ */
+export function explainFlags(ex: Exchange, kinds: string[], sameRequest?: Exchange[]): ShownFlag[] {
   let credentials: ReturnType<typeof credentialFacts> | null = null;
   return kinds.flatMap((kind): ShownFlag[] => {
     const rule = rules.find((r) => r.kind === kind);
     if (!rule) return [{ kind, severity: "info", message: "a kind this kubewire build does not know", advice: [] }];
     if (!isExchangeRule(rule)) return [{ kind, severity: rule.severity, message: `${rule.help}.`, advice: [`see kubewire flags --flag ${kind}`] }];
     if (kind === "unauthorized") credentials ??= safeFacts();
-    const f = rule.explain([ex], { now: Date.now(), credentials: credentials ?? new Map() });
+    const group = kind === "throttled" && sameRequest?.length ? sameRequest : [ex];
+    const f = rule.explain(group, { now: Date.now(), credentials: credentials ?? new Map() });
     return [{ kind, severity: f.severity, message: f.message, advice: f.advice }];
   });
 }
@@ -167,7 +180,8 @@ export function renderPage(wire: Exchange, p: Paint, wireFlags: ShownFlag[] = []
     section("Flags");
     for (const f of flags) {
       out.push(`  ${f.severity === "error" ? p.red(f.kind) : p.yellow(f.kind)} (${f.severity}): ${f.message}`);
-      for (const a of f.advice) out.push(...a.split("\n").map((l, i) => (i === 0 ? `    - ${l}` : `      ${l}`)));
+      // a multi-line piece of advice (a manifest) is a block of its own, as flags prints it, so it can be copied as is
+      for (const a of f.advice) out.push(...(a.includes("\n") ? a.split("\n").map((l) => `      ${l}`) : [`    - ${a}`]));
     }
   }
   const i = ex.info;

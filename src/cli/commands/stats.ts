@@ -1,4 +1,4 @@
-// `kubewire stats`: per verb and resource (and per context when several were recorded) the
+// `kubewire stats`: per verb, API group and resource (and per context when several were recorded) the
 // count, error rate, p50/p90/p99 latency and bytes of the recorded exchanges.
 import { Command, Option } from "commander";
 import type { GroupKey, LatencyGroup } from "../../store/store.js";
@@ -46,15 +46,22 @@ function round(ms: number): number {
 
 function resourceText(r: StatsRow): string {
   if (!r.resource) return "(non-resource)";
-  return `${r.resource}${r.group ? `.${r.group}` : ""}${r.subresource ? `/${r.subresource}` : ""}`;
+  return `${r.resource}${r.subresource ? `/${r.subresource}` : ""}`;
+}
+
+/** Rows are per API group: the column tells `get (non-resource)` of /apis/apps/v1 from that of /apis/batch/v1. */
+function groupText(r: StatsRow): string {
+  if (r.group) return r.group;
+  return r.resource ? "core" : "-";
 }
 
 function renderStats(rows: StatsRow[], noHeaders: boolean): string {
   const several = new Set(rows.map((r) => r.context)).size > 1;
-  const headers = [...(several ? ["CONTEXT"] : []), "VERB", "RESOURCE", "COUNT", "ERRORS", "P50", "P90", "P99", "BYTES-IN", "BYTES-OUT"];
+  const headers = [...(several ? ["CONTEXT"] : []), "VERB", "GROUP", "RESOURCE", "COUNT", "ERRORS", "P50", "P90", "P99", "BYTES-IN", "BYTES-OUT"];
   const body = rows.map((r) => [
     ...(several ? [r.context] : []),
     r.verb || "-",
+    groupText(r),
     resourceText(r),
     String(r.count),
     `${r.errors} (${(r.errorRate * 100).toFixed(1)}%)`,
@@ -69,7 +76,7 @@ function renderStats(rows: StatsRow[], noHeaders: boolean): string {
 
 export function makeStatsCommand(): Command {
   const cmd = new Command("stats")
-    .description("Count, error rate, latency percentiles and bytes per verb and resource")
+    .description("Count, error rate, latency percentiles and bytes per verb, API group and resource")
     .addOption(new Option("-o, --output <format>", "table, json or yaml").default("table"))
     .option("--no-headers", "omit the header row")
     .addHelpText(

@@ -21,6 +21,8 @@ export interface DoctorOptions {
   /** where InClusterConfig reads the service account (overridable for tests) */
   serviceAccountDir: string;
   warn: (line: string) => void;
+  /** called as each step ends (skipped ones too), with the context chosen so far, so a terminal sees progress */
+  onStep?: (step: StepReport, context: string | null) => void;
 }
 
 /** What the steps learn and pass on. */
