@@ -141,6 +141,8 @@ export interface Exchange {
   stream: StreamInfo | null;
   /** impersonation kubewire added upstream from the kubeconfig user (as, as-uid, as-groups, as-user-extra keys): names, never credentials */
   impersonation?: { user: string; uid?: string; groups?: string[]; extra?: string[] };
+  /** in-cluster: the service account whose token the client sent (system:serviceaccount:NS:NAME), read from the token's claims; never the token */
+  serviceAccount?: string;
 }
 
 export type Severity = "error" | "warning" | "info";

@@ -75,6 +75,7 @@ interface Detail {
   errorPhase?: string;
   stream: StreamInfo | null;
   impersonation?: Exchange["impersonation"];
+  serviceAccount?: string;
 }
 
 export const INSERT_DETAIL_SQL = "INSERT INTO exchange_details (exchange_id, detail) VALUES (?, ?)";
@@ -121,6 +122,7 @@ export function detailJson(ex: Exchange): string {
   if (ex.error?.phase !== undefined) detail.errorPhase = ex.error.phase;
   if (ex.request.wireBytes !== undefined) detail.requestWireBytes = ex.request.wireBytes;
   if (ex.impersonation) detail.impersonation = ex.impersonation;
+  if (ex.serviceAccount) detail.serviceAccount = ex.serviceAccount;
   return JSON.stringify(detail);
 }
 
@@ -168,6 +170,7 @@ export function toExchange(c: ExchangeColumns, detailText: string, chain: CertIn
     error,
     stream: d.stream,
     ...(d.impersonation ? { impersonation: d.impersonation } : {}),
+    ...(d.serviceAccount ? { serviceAccount: d.serviceAccount } : {}),
   };
 }
 

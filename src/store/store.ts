@@ -361,6 +361,34 @@ export class Store {
     this.stmt("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(key, value);
   }
 
+  /** The bytes of the database pages in use (the file keeps freed pages and reuses them). */
+  usedBytes(): number {
+    const pageSize = this.db.pragma("page_size", { simple: true }) as number;
+    const pages = this.db.pragma("page_count", { simple: true }) as number;
+    const free = this.db.pragma("freelist_count", { simple: true }) as number;
+    return (pages - free) * pageSize;
+  }
+
+  /**
+   * --max-db-size: deletes the oldest exchanges (details and flags with them), a batch at a time,
+   * until the pages in use fit maxBytes; returns how many went. Freed pages are reused, so the file stops growing.
+   */
+  pruneToSize(maxBytes: number, batch = 200): number {
+    let removed = 0;
+    while (this.usedBytes() > maxBytes) {
+      const ids = this.stmt("SELECT id FROM exchanges ORDER BY started_at, id LIMIT ?").pluck().all(batch) as number[];
+      if (ids.length === 0) break;
+      this.transaction(() => {
+        const sub = "SELECT id FROM exchanges WHERE id IN (SELECT id FROM exchanges ORDER BY started_at, id LIMIT ?)";
+        this.stmt(`DELETE FROM exchange_flags WHERE exchange_id IN (${sub})`).run(ids.length);
+        this.stmt(`DELETE FROM exchange_details WHERE exchange_id IN (${sub})`).run(ids.length);
+        this.stmt("DELETE FROM exchanges WHERE id IN (SELECT id FROM exchanges ORDER BY started_at, id LIMIT ?)").run(ids.length);
+      });
+      removed += ids.length;
+    }
+    return removed;
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
