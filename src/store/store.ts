@@ -373,18 +373,20 @@ export class Store {
    * --max-db-size: deletes the oldest exchanges (details and flags with them), a batch at a time,
    * until the pages in use fit maxBytes; returns how many went. Freed pages are reused, so the file stops growing.
    */
-  pruneToSize(maxBytes: number, batch = 200): number {
+  pruneToSize(maxBytes: number, maxBatch = 500): number {
     let removed = 0;
-    while (this.usedBytes() > maxBytes) {
-      const ids = this.stmt("SELECT id FROM exchanges ORDER BY started_at, id LIMIT ?").pluck().all(batch) as number[];
-      if (ids.length === 0) break;
+    for (let used = this.usedBytes(); used > maxBytes; used = this.usedBytes()) {
+      const count = this.count({});
+      if (count === 0) break;
+      // about as many as the excess holds at the average size, so a prune takes a few rounds, not one per row
+      const n = Math.min(maxBatch, count, Math.max(1, Math.ceil(((used - maxBytes) / used) * count)));
+      const sub = "SELECT id FROM exchanges ORDER BY started_at, id LIMIT ?";
       this.transaction(() => {
-        const sub = "SELECT id FROM exchanges WHERE id IN (SELECT id FROM exchanges ORDER BY started_at, id LIMIT ?)";
-        this.stmt(`DELETE FROM exchange_flags WHERE exchange_id IN (${sub})`).run(ids.length);
-        this.stmt(`DELETE FROM exchange_details WHERE exchange_id IN (${sub})`).run(ids.length);
-        this.stmt("DELETE FROM exchanges WHERE id IN (SELECT id FROM exchanges ORDER BY started_at, id LIMIT ?)").run(ids.length);
+        this.stmt(`DELETE FROM exchange_flags WHERE exchange_id IN (${sub})`).run(n);
+        this.stmt(`DELETE FROM exchange_details WHERE exchange_id IN (${sub})`).run(n);
+        this.stmt(`DELETE FROM exchanges WHERE id IN (${sub})`).run(n);
       });
-      removed += ids.length;
+      removed += n;
     }
     return removed;
   }
