@@ -3,6 +3,7 @@
 import { Command, Option } from "commander";
 import { join } from "node:path";
 import { parseDuration, parseSize } from "../durations.js";
+import { UserError } from "../../errors.js";
 import { addSessionOptions, sessionOptionsFrom } from "../session-options.js";
 
 export function makeStartCommand(): Command {
@@ -31,6 +32,8 @@ Examples:
   addSessionOptions(cmd).action(async (opts) => {
     const out = process.stdout;
     const { describeStats, startSession, startInClusterSession } = await import("../recording-session.js");
+    if (opts.inCluster && (opts.kubeconfig || opts.context)) throw new UserError("--in-cluster takes the API server from the pod (KUBERNETES_SERVICE_HOST/PORT and the service account directory), not from a kubeconfig", "drop --kubeconfig and --context, or drop --in-cluster");
+    if (!opts.inCluster && opts.saDir) throw new UserError("--sa-dir is for --in-cluster only");
     const options = sessionOptionsFrom(opts, (l) => process.stderr.write(`${l}\n`));
     if (opts.sharedDir) options.writeKubeconfig = join(opts.sharedDir, "kubeconfig");
     options.maxDbBytes = opts.maxDbSize;
