@@ -146,6 +146,8 @@ export interface Exchange {
    * address in the minute of startedAt, the last at lastSeenAt; the rest of the row is the first one's.
    */
   repeat?: { count: number; lastSeenAt: number };
+  /** in-cluster: the service account whose token the client sent (system:serviceaccount:NS:NAME), read from the token's claims; never the token */
+  serviceAccount?: string;
 }
 
 export type Severity = "error" | "warning" | "info";

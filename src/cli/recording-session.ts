@@ -18,6 +18,11 @@ import { UserError } from "../errors.js";
 import { flagsOf } from "../analyze/lib/engine.js";
 import type { Exchange } from "../types.js";
 import { publishRunStatus, runStatusFile } from "./run-status.js";
+import { makeLeaf } from "../tls/cert-factory.js";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { DEFAULT_SA_DIR, inClusterKubeconfigYaml, inClusterUpstream, readInClusterConfig } from "../kubeconfig/in-cluster.js";
+import { captureFor, startPruner } from "../record/guardrails.js";
 import { defaultDbPath } from "./db-path.js";
 
 
@@ -43,6 +48,12 @@ export interface SessionOptions {
   recorder?: Recorder;
   /** warnings and notices (stderr) */
   warn: (line: string) => void;
+  /** in-cluster: the upstream from KUBERNETES_SERVICE_* and the service account directory; clients' own tokens pass through */
+  inCluster?: { saDir?: string; env?: NodeJS.ProcessEnv };
+  /** guardrail: stop recording (keep forwarding) after this long */
+  captureForMs?: number;
+  /** guardrail: prune the oldest exchanges so the database's pages in use stay under this */
+  maxDbBytes?: number;
 }
 
 /** One context's listener: the chosen context's proxy runs from the start, the others' on their first connection. */
@@ -198,10 +209,11 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
   if (ownRecorder) recorder.open();
   const local = loadLocalCa(stateDir);
   const token = randomBytes(32).toString("base64url");
+  const guard = guardrails(o, dbPath);
   const listen = (up: Upstream, port: number, on = host) =>
     startProxy({
       upstream: up,
-      sink: sinkFor(recorder, up),
+      sink: guard.sink(sinkFor(recorder, up)),
       ca: local.ca,
       server: local.server,
       token,
@@ -284,6 +296,99 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
         await Promise.all(listeners.map((l) => l.close(graceMs)));
         unpublish();
         if (ephemeral) rmSync(kubeconfigPath, { force: true });
+        await guard.stop(recorder);
+        if (!ownRecorder) {
+          await recorder.flush();
+          return recorder.stats();
+        }
+        return recorder.close();
+      })()),
+  };
+}
+
+/** --capture-for and --max-db-size around a run's sinks; stop() prunes once more after the last flush. */
+function guardrails(o: SessionOptions, dbPath: string) {
+  const since = Date.now();
+  const pruner = o.maxDbBytes ? startPruner(dbPath, o.maxDbBytes, o.warn) : null;
+  return {
+    sink: (s: ProxyOptions["sink"]) => captureFor(s, o.captureForMs === undefined ? undefined : Math.max(1, o.captureForMs - (Date.now() - since)), () => o.warn("kubewire: --capture-for is over: still forwarding, no longer recording")),
+    stop: async (recorder: Recorder) => {
+      if (!pruner) return;
+      await recorder.flush();
+      pruner.stop();
+    },
+  };
+}
+
+/**
+ * `start --in-cluster`: one loopback listener in front of the API server of the pod's cluster. It
+ * holds no credentials: local clients prove themselves with a client certificate from the local CA,
+ * and the bearer token they send (the pod's projected token) goes upstream unchanged.
+ */
+export async function startInClusterSession(o: SessionOptions): Promise<RecordingSession> {
+  const host = o.listen?.host ?? "127.0.0.1";
+  if (!isLoopback(host) && host !== "localhost") throw new UserError(`--listen ${host}: --in-cluster listens on the pod's loopback only`, "the sidecar holds no credentials, but the app's token passes through it: keep it inside the pod");
+  const saDir = o.inCluster?.saDir ?? DEFAULT_SA_DIR;
+  const cfg = readInClusterConfig(saDir, o.inCluster?.env ?? process.env);
+  const upstream = inClusterUpstream(cfg);
+  const stateDir = ensureStateDir(stateDirPath(o.stateDir));
+  const dbPath = defaultDbPath(stateDir, o.db);
+  const ownRecorder = !o.recorder;
+  const recorder = o.recorder ?? new Recorder({ dbPath, flagsOf, onError: (m) => o.warn(`kubewire: recording problem: ${m}`) });
+  if (ownRecorder) recorder.open();
+  const local = loadLocalCa(stateDir);
+  const client = makeLeaf(local.ca, { commonName: "kubewire in-cluster client", client: true, days: 397 });
+  const guard = guardrails(o, dbPath);
+  let proxy: RunningProxy;
+  try {
+    proxy = await startProxy({
+      upstream,
+      sink: guard.sink(recorder),
+      ca: local.ca,
+      server: local.server,
+      token: randomBytes(32).toString("base64url"),
+      host,
+      port: o.listen?.port ?? 8443,
+      captureLimit: o.captureLimit,
+      connectTimeoutMs: o.connectTimeoutMs,
+      tlsTimeoutMs: o.connectTimeoutMs,
+      headersTimeoutMs: o.headersTimeoutMs,
+      origin: o.origin,
+      passThroughAuthorization: true,
+    });
+  } catch (err) {
+    if (ownRecorder) await recorder.close();
+    throw err;
+  }
+  const kubeconfigPath = resolve(o.writeKubeconfig ?? join(stateDir, "kubeconfig"));
+  mkdirSync(dirname(kubeconfigPath), { recursive: true });
+  writeFileSync(kubeconfigPath, inClusterKubeconfigYaml({ proxyUrl: proxy.url, caPem: local.ca.certPem, client, tokenFile: cfg.tokenFile, namespace: cfg.namespace }), { mode: 0o600 });
+  const startedAt = new Date().toISOString();
+  const unpublish = publishRunStatus(runStatusFile(stateDir, process.pid, proxy.port), () => ({
+    pid: process.pid,
+    startedAt,
+    url: proxy.url,
+    context: upstream.contextName,
+    server: upstream.server.origin,
+    db: dbPath,
+    kubeconfig: kubeconfigPath,
+    stats: recorder.stats(),
+  }));
+  let stopping: Promise<RecorderStats> | null = null;
+  return {
+    upstream,
+    proxy,
+    listeners: [{ contextName: upstream.contextName, url: proxy.url, port: proxy.port, upstream: () => upstream, close: (g) => proxy.close(g) }],
+    recorder,
+    dbPath,
+    kubeconfigPath,
+    client: { url: new URL(proxy.url), caPem: local.ca.certPem, token: "" },
+    stateDir,
+    stop: (graceMs = 1000) =>
+      (stopping ??= (async () => {
+        await proxy.close(graceMs);
+        unpublish();
+        await guard.stop(recorder);
         if (!ownRecorder) {
           await recorder.flush();
           return recorder.stats();

@@ -14,7 +14,11 @@ export interface DemoUser { name: string; token?: string; certPem?: string; keyP
 export interface DemoCluster {
   url: string;
   caPem: string;
-  users: { admin: DemoUser; viewer: DemoUser; certUser: DemoUser; basicUser: DemoUser; expiredJwt: DemoUser; badToken: DemoUser; oidcUser: DemoUser };
+  users: { admin: DemoUser; viewer: DemoUser; certUser: DemoUser; basicUser: DemoUser; expiredJwt: DemoUser; badToken: DemoUser; oidcUser: DemoUser; serviceAccount: DemoUser };
+  /** in-cluster: a fresh projected token for the same service account as users.serviceAccount (as the kubelet's rotation makes one) */
+  rotateServiceAccountToken(): string;
+  /** forget a bearer token (an expired or invalidated projected token): it gets 401 from then on */
+  revokeToken(token: string): void;
   failures: {
     expiredUrl: string;
     notYetValidUrl: string;
@@ -56,6 +60,22 @@ function expiredJwt(): string {
   return `${b64(header)}.${b64(payload)}.${randomBytes(256).toString("base64url")}`;
 }
 
+/** in-cluster: an unsigned projected service-account token (as the kubelet mounts it) for system:serviceaccount:NS:NAME, valid for an hour. */
+export function serviceAccountJwt(namespace: string, name: string): string {
+  const now = Math.floor(Date.now() / 1000);
+  const payload = {
+    aud: ["https://kubernetes.default.svc.cluster.local"],
+    exp: now + 3600,
+    iat: now,
+    iss: "https://kubernetes.default.svc.cluster.local",
+    jti: randomBytes(16).toString("hex"),
+    "kubernetes.io": { namespace, pod: { name: `${name}-7d4b9c-x2x4q`, uid: "4f3c2b1a-0000-4000-8000-000000000002" }, serviceaccount: { name, uid: "4f3c2b1a-0000-4000-8000-000000000003" } },
+    nbf: now,
+    sub: `system:serviceaccount:${namespace}:${name}`,
+  };
+  return `${b64({ alg: "RS256", kid: randomBytes(8).toString("hex") })}.${b64(payload)}.${randomBytes(256).toString("base64url")}`;
+}
+
 function hostForUrl(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
@@ -75,6 +95,7 @@ export async function startDemoCluster(opts: { host?: string; bigListBytes?: num
     expiredJwt: { name: "system:serviceaccount:default:builder", token: expiredJwt() },
     badToken: { name: "bad-token", token: token() },
     oidcUser: { name: "alice@example.com", token: oidcIdToken() },
+    serviceAccount: { name: "system:serviceaccount:apps:operator", token: serviceAccountJwt("apps", "operator") },
   } satisfies DemoCluster["users"];
 
   const tokens = new Map<string, Identity>([
@@ -82,6 +103,8 @@ export async function startDemoCluster(opts: { host?: string; bigListBytes?: num
     [users.viewer.token, { username: "viewer", groups: ["system:authenticated"] }],
     [users.oidcUser.token, { username: "alice@example.com", groups: ["developers", "system:masters", "system:authenticated"] }],
   ]);
+  const serviceAccountIdentity: Identity = { username: users.serviceAccount.name, groups: ["system:serviceaccounts", "system:serviceaccounts:apps", "system:authenticated"] };
+  tokens.set(users.serviceAccount.token, serviceAccountIdentity);
   const basic = new Map<string, Identity>([[`${users.basicUser.username}:${users.basicUser.password}`, { username: "basic-user", groups: ["system:masters", "system:authenticated"] }]]);
 
   let serverAddress = "";
@@ -156,6 +179,14 @@ export async function startDemoCluster(opts: { host?: string; bigListBytes?: num
     caPem: certs.ca.certPem,
     users,
     failures: { expiredUrl, notYetValidUrl, wrongSanUrl, unknownCaUrl, selfSignedUrl, silentTcpUrl, refusedUrl },
+    rotateServiceAccountToken() {
+      const fresh = serviceAccountJwt("apps", "operator");
+      tokens.set(fresh, serviceAccountIdentity);
+      return fresh;
+    },
+    revokeToken(t: string) {
+      tokens.delete(t);
+    },
     get requests() {
       return requests;
     },

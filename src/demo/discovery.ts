@@ -53,11 +53,18 @@ export const RESOURCES: ResourceDef[] = [
   r("", "v1", "pods/log", "Pod", true, ["get"]),
   r("", "v1", "pods/status", "Pod", true, ["get", "patch", "update"]),
   r("", "v1", "secrets", "Secret", true, ALL),
+  r("", "v1", "serviceaccounts", "ServiceAccount", true, ALL, { shortNames: ["sa"] }),
   r("", "v1", "services", "Service", true, ALL, { shortNames: ["svc"], categories: ["all"] }),
   r("", "v1", "services/status", "Service", true, ["get", "patch", "update"]),
   r("apps", "v1", "deployments", "Deployment", true, ALL, { shortNames: ["deploy"], categories: ["all"] }),
   r("apps", "v1", "deployments/scale", "Scale", true, ["get", "patch", "update"], { subKind: { group: "autoscaling", version: "v1" } }),
   r("apps", "v1", "deployments/status", "Deployment", true, ["get", "patch", "update"]),
+  // the other workload kinds, so `kubectl apply --dry-run=client` maps `kubewire inject` output
+  r("apps", "v1", "daemonsets", "DaemonSet", true, ALL, { shortNames: ["ds"] }),
+  r("apps", "v1", "replicasets", "ReplicaSet", true, ALL, { shortNames: ["rs"] }),
+  r("apps", "v1", "statefulsets", "StatefulSet", true, ALL, { shortNames: ["sts"] }),
+  r("batch", "v1", "cronjobs", "CronJob", true, ALL, { shortNames: ["cj"] }),
+  r("batch", "v1", "jobs", "Job", true, ALL),
   r("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", false, ["create"]),
   r("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", false, ["create"]),
   r("authorization.k8s.io", "v1", "localsubjectaccessreviews", "LocalSubjectAccessReview", true, ["create"]),
@@ -68,7 +75,7 @@ export const RESOURCES: ResourceDef[] = [
   r("demo.kubewire.dev", "v1", "bundles", "Bundle", true, ALL),
 ];
 
-export const GROUPS = ["apps", "authentication.k8s.io", "authorization.k8s.io", "demo.kubewire.dev"];
+export const GROUPS = ["apps", "authentication.k8s.io", "authorization.k8s.io", "batch", "demo.kubewire.dev"];
 
 export function findResource(group: string, version: string, name: string): ResourceDef | undefined {
   return RESOURCES.find((d) => d.group === group && d.version === version && d.name === name);

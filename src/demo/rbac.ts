@@ -57,6 +57,12 @@ const BINDINGS: Binding[] = [
     rules: [{ verbs: READ, apiGroups: [""], resources: ["pods", "pods/log", "services", "configmaps", "events"] }],
     applies: (id) => id.username === "viewer",
   },
+  {
+    source: 'RoleBinding "apps/operator" of Role "operator" to ServiceAccount "apps/operator"',
+    namespace: "apps",
+    rules: [{ verbs: READ, apiGroups: [""], resources: ["pods", "configmaps", "events"] }],
+    applies: (id) => id.username === "system:serviceaccount:apps:operator",
+  },
 ];
 
 export interface Decision {

@@ -9,7 +9,8 @@ import { impersonationHeaders, impersonationOf, type ImpersonationAdded } from "
 import { clusterOf, type LoadedKubeconfig } from "./load.js";
 import { effectiveProxy } from "./proxy-env.js";
 
-export type AuthMethod = "token" | "token-file" | "client-certificate" | "basic" | "exec" | "auth-provider" | "none";
+// in-cluster: "pass-through" adds no credentials; the client's own bearer token goes upstream (see in-cluster.ts)
+export type AuthMethod = "token" | "token-file" | "client-certificate" | "basic" | "exec" | "auth-provider" | "none" | "pass-through";
 
 export interface UpstreamTls {
   ca?: string | Buffer;

@@ -16,6 +16,8 @@ import { REPLAY_HEADER } from "./headers.js";
 import { round } from "./upstream-target.js";
 import { makeProxyAuth } from "./proxy-auth.js";
 import { proxyUpgrade } from "./upgrade.js";
+import { constants as cryptoConstants } from "node:crypto";
+import { serviceAccountOf } from "../kubeconfig/in-cluster.js";
 
 export interface ProxyOptions {
   upstream: Upstream;
@@ -33,6 +35,11 @@ export interface ProxyOptions {
   headersTimeoutMs?: number;
   /** what recorded exchanges say they came from (default "proxy") */
   origin?: Exchange["origin"];
+  /**
+   * in-cluster: clients are admitted by a local-CA client certificate only, and the Authorization
+   * header they send (the pod's own token) is forwarded upstream instead of being dropped.
+   */
+  passThroughAuthorization?: boolean;
 }
 
 export interface RunningProxy {
@@ -80,7 +87,18 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     captureLimit: opts.captureLimit ?? 64 * 1024,
     headersTimeoutMs: opts.headersTimeoutMs ?? 60_000,
   });
-  const authorize = makeProxyAuth(opts.token);
+  const tokenAuth = makeProxyAuth(opts.token);
+  // in-cluster: the bearer token belongs to the API server, so only the client certificate admits a client
+  const authorize = opts.passThroughAuthorization
+    ? (req: IncomingMessage) => ((req.socket as TLSSocket).authorized === true ? { ok: true as const } : { ok: false as const, reason: "no client certificate: in-cluster mode admits only the client certificate of the kubeconfig kubewire wrote" })
+    : tokenAuth;
+  // in-cluster: the client's Authorization goes upstream as it came, and its service account is recorded
+  const withClientAuth = (req: IncomingMessage, exchange: Exchange, c: Record<string, string>): Record<string, string> => {
+    if (!opts.passThroughAuthorization) return c;
+    const sa = serviceAccountOf(req.headers.authorization);
+    if (sa) exchange.serviceAccount = sa;
+    return typeof req.headers.authorization === "string" ? { ...c, authorization: req.headers.authorization } : c;
+  };
   const sockets = new Set<Duplex>();
   const track = (s: Duplex) => {
     sockets.add(s);
@@ -94,7 +112,15 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   };
 
   const server = https.createServer(
-    { key: opts.server.keyPem, cert: opts.server.certPem, ca: opts.ca.certPem, requestCert: true, rejectUnauthorized: false },
+    {
+      key: opts.server.keyPem,
+      cert: opts.server.certPem,
+      ca: opts.ca.certPem,
+      requestCert: true,
+      rejectUnauthorized: false,
+      // in-cluster: no session tickets, so a resumed session still shows the client certificate
+      ...(opts.passThroughAuthorization ? { secureOptions: cryptoConstants.SSL_OP_NO_TICKET } : {}),
+    },
     (req: IncomingMessage, res: ServerResponse) => {
       const t0 = performance.now();
       const exchange = newExchange(req, upstream, Date.now(), opts.origin);
@@ -109,7 +135,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       }
       markReplay(req, exchange);
       credentialsFor(
-        (c) => forwarder.forward(req, res, c, exchange, t0),
+        (c) => forwarder.forward(req, res, withClientAuth(req, exchange, c), exchange, t0),
         (e) => forwarder.refuse(req, res, exchange, t0, e),
       );
     },
@@ -132,7 +158,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     }
     markReplay(req, exchange);
     credentialsFor(
-      (c) => proxyUpgrade({ upstream, agent, sink, track }, req, socket, head, c, exchange, t0),
+      (c) => proxyUpgrade({ upstream, agent, sink, track }, req, socket, head, withClientAuth(req, exchange, c), exchange, t0),
       (e) => {
         const { text, headers } = noteFailure(exchange, e, upstream.server.origin, undefined, performance.now() - t0);
         exchange.response = answerRaw(socket, 502, headers, text);

@@ -81,6 +81,7 @@ interface Detail {
   errorPhase?: string;
   stream: StreamInfo | null;
   impersonation?: Exchange["impersonation"];
+  serviceAccount?: string;
 }
 
 export const INSERT_DETAIL_SQL = "INSERT INTO exchange_details (exchange_id, detail) VALUES (?, ?)";
@@ -148,6 +149,7 @@ export function detailJson(ex: Exchange): string {
   if (ex.error?.phase !== undefined) detail.errorPhase = ex.error.phase;
   if (ex.request.wireBytes !== undefined) detail.requestWireBytes = ex.request.wireBytes;
   if (ex.impersonation) detail.impersonation = ex.impersonation;
+  if (ex.serviceAccount) detail.serviceAccount = ex.serviceAccount;
   return JSON.stringify(detail);
 }
 
@@ -196,6 +198,7 @@ export function toExchange(c: ExchangeColumns, detailText: string, chain: CertIn
     stream: d.stream,
     ...(d.impersonation ? { impersonation: d.impersonation } : {}),
     ...(c.last_seen_at === null || c.last_seen_at === undefined ? {} : { repeat: { count: c.repeat_count, lastSeenAt: c.last_seen_at } }),
+    ...(d.serviceAccount ? { serviceAccount: d.serviceAccount } : {}),
   };
 }
 

@@ -400,6 +400,36 @@ export class Store {
     this.stmt("DELETE FROM meta WHERE key = ?").run(key);
   }
 
+  /** The bytes of the database pages in use (the file keeps freed pages and reuses them). */
+  usedBytes(): number {
+    const pageSize = this.db.pragma("page_size", { simple: true }) as number;
+    const pages = this.db.pragma("page_count", { simple: true }) as number;
+    const free = this.db.pragma("freelist_count", { simple: true }) as number;
+    return (pages - free) * pageSize;
+  }
+
+  /**
+   * --max-db-size: deletes the oldest exchanges (details and flags with them), a batch at a time,
+   * until the pages in use fit maxBytes; returns how many went. Freed pages are reused, so the file stops growing.
+   */
+  pruneToSize(maxBytes: number, maxBatch = 500): number {
+    let removed = 0;
+    for (let used = this.usedBytes(); used > maxBytes; used = this.usedBytes()) {
+      const count = this.count({});
+      if (count === 0) break;
+      // about as many as the excess holds at the average size, so a prune takes a few rounds, not one per row
+      const n = Math.min(maxBatch, count, Math.max(1, Math.ceil(((used - maxBytes) / used) * count)));
+      const sub = "SELECT id FROM exchanges ORDER BY started_at, id LIMIT ?";
+      this.transaction(() => {
+        this.stmt(`DELETE FROM exchange_flags WHERE exchange_id IN (${sub})`).run(n);
+        this.stmt(`DELETE FROM exchange_details WHERE exchange_id IN (${sub})`).run(n);
+        this.stmt(`DELETE FROM exchanges WHERE id IN (${sub})`).run(n);
+      });
+      removed += n;
+    }
+    return removed;
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
