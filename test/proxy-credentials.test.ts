@@ -69,7 +69,7 @@ describe("credential kinds", () => {
     }
   });
 
-  it("reads a token-file and an exec credential plugin as kubectl does", async () => {
+  it("reads a tokenFile (client-go's spelling), a token-file (client-node's) and an exec credential plugin as kubectl does", async () => {
     const tokenFile = join(world.dir, "token");
     writeFileSync(tokenFile, world.cluster.users.admin.token!);
     const plugin = join(world.dir, "credential-plugin.sh");
@@ -80,6 +80,7 @@ describe("credential kinds", () => {
     chmodSync(plugin, 0o755);
     for (const [name, user] of [
       ["token-file-user", { "token-file": tokenFile }],
+      ["tokenfile-user", { tokenFile }],
       ["exec-user", { exec: { apiVersion: "client.authentication.k8s.io/v1", command: plugin, interactiveMode: "Never" } }],
     ] as const) {
       const file = variant(world, name, user);
@@ -88,6 +89,7 @@ describe("credential kinds", () => {
         const pods = await clientNode(s.kubeconfigPath).core.listNamespacedPod({ namespace: "default" });
         expect(pods.items.length).toBeGreaterThan(0);
         expect(s.upstream.authMethod).toBe(name === "exec-user" ? "exec" : "token-file");
+        if (name === "tokenfile-user") expect((await kubectl(s.kubeconfigPath, ["get", "pods"])).code).toBe(0);
       } finally {
         await s.stop(100);
       }

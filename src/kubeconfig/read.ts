@@ -64,7 +64,7 @@ export function readKubeconfigFile(file: string): Raw {
 
 const PATH_FIELDS: Array<[section: string, inner: string, fields: string[]]> = [
   ["clusters", "cluster", ["certificate-authority"]],
-  ["users", "user", ["client-certificate", "client-key", "token-file"]],
+  ["users", "user", ["client-certificate", "client-key", "token-file", "tokenFile"]],
 ];
 
 function makePathsAbsolute(config: Raw, base: string): void {

@@ -49,11 +49,16 @@ const DYNAMIC_TTL_MS = 10_000;
 /** client-go re-reads a token-file once a minute */
 const TOKEN_FILE_TTL_MS = 60_000;
 
+/** client-go's kubeconfig spells it tokenFile; client-node (and older docs) token-file. */
+function tokenFileOf(user: Record<string, any>): string | undefined {
+  return user.tokenFile || user["token-file"] || undefined;
+}
+
 export function authMethodOf(user: Record<string, any> | undefined): AuthMethod {
   if (!user) return "none";
   if (user.exec) return "exec";
   if (user["auth-provider"]) return "auth-provider";
-  if (user["token-file"]) return "token-file";
+  if (tokenFileOf(user)) return "token-file";
   if (user.token) return "token";
   if (user["client-certificate"] || user["client-certificate-data"]) return "client-certificate";
   if (user.username) return "basic";
@@ -137,7 +142,7 @@ export async function resolveUpstream(loaded: LoadedKubeconfig, env: NodeJS.Proc
         h.authorization = `Bearer ${rawUser.token}`;
         break;
       case "token-file":
-        h.authorization = `Bearer ${typeof rawUser.token === "string" && rawUser.token ? rawUser.token : readTokenFile(rawUser["token-file"], loaded.userName)}`;
+        h.authorization = `Bearer ${typeof rawUser.token === "string" && rawUser.token ? rawUser.token : readTokenFile(tokenFileOf(rawUser)!, loaded.userName)}`;
         break;
       case "basic":
         h.authorization = `Basic ${Buffer.from(`${rawUser.username}:${rawUser.password ?? ""}`).toString("base64")}`;
