@@ -15,6 +15,7 @@ import { answer, answerRaw, noteFailure, TEXT_PLAIN } from "./proxy-answer.js";
 import { REPLAY_HEADER } from "./headers.js";
 import { round } from "./upstream-target.js";
 import { makeProxyAuth } from "./proxy-auth.js";
+import { makeListenerGuard } from "./listener-guard.js";
 import { proxyUpgrade } from "./upgrade.js";
 
 export interface ProxyOptions {
@@ -33,6 +34,10 @@ export interface ProxyOptions {
   headersTimeoutMs?: number;
   /** what recorded exchanges say they came from (default "proxy") */
   origin?: Exchange["origin"];
+  /** a client's TLS handshake must finish within this, or its socket is destroyed (default 10 s) */
+  handshakeTimeoutMs?: number;
+  /** connections that have not yet proved the token; beyond it the longest-waiting one is dropped (default 256) */
+  maxUnauthenticated?: number;
 }
 
 export interface RunningProxy {
@@ -81,6 +86,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     headersTimeoutMs: opts.headersTimeoutMs ?? 60_000,
   });
   const authorize = makeProxyAuth(opts.token);
+  const guard = makeListenerGuard(opts.maxUnauthenticated ?? 256);
   const sockets = new Set<Duplex>();
   const track = (s: Duplex) => {
     sockets.add(s);
@@ -94,7 +100,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   };
 
   const server = https.createServer(
-    { key: opts.server.keyPem, cert: opts.server.certPem, ca: opts.ca.certPem, requestCert: true, rejectUnauthorized: false },
+    { key: opts.server.keyPem, cert: opts.server.certPem, ca: opts.ca.certPem, requestCert: true, rejectUnauthorized: false, handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000 },
     (req: IncomingMessage, res: ServerResponse) => {
       const t0 = performance.now();
       const exchange = newExchange(req, upstream, Date.now(), opts.origin);
@@ -107,6 +113,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         sink.record(exchange);
         return;
       }
+      guard.authenticated(req.socket);
       markReplay(req, exchange);
       credentialsFor(
         (c) => forwarder.forward(req, res, c, exchange, t0),
@@ -118,7 +125,11 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   server.headersTimeout = 30_000;
   server.requestTimeout = 0; // watches and log streams last as long as they last
 
-  server.on("connection", (s: Socket) => track(s));
+  server.on("connection", (s: Socket) => {
+    // at most maxUnauthenticated connections wait for a handshake or a token; the longest-waiting goes first
+    guard.admit(s);
+    track(s);
+  });
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const t0 = performance.now();
     const exchange = newExchange(req, upstream, Date.now(), opts.origin);
@@ -130,6 +141,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       sink.record(exchange);
       return;
     }
+    guard.authenticated(req.socket);
     markReplay(req, exchange);
     credentialsFor(
       (c) => proxyUpgrade({ upstream, agent, sink, track }, req, socket, head, c, exchange, t0),
@@ -159,8 +171,11 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     stream: null,
   });
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
-    // Requests Node's HTTP parser refused (headers too large, malformed request line...).
-    if (err.code === "ECONNRESET" || !socket.writable) {
+    // Requests Node's HTTP parser refused (headers too large, malformed request line...). https.Server
+    // also routes every failed or timed-out TLS handshake here: no HTTP answer can be written on a socket
+    // whose handshake never finished (end() would wait for it forever, and the socket stayed in
+    // CLOSE-WAIT after the client left), so anything that is not a parser error just destroys the socket.
+    if (!err.code?.startsWith("HPE_") || !socket.writable) {
       socket.destroy();
       return;
     }
@@ -173,7 +188,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   server.on("tlsClientError", (err: NodeJS.ErrnoException, tlsSocket: TLSSocket) => {
     // A client that does not trust the local CA, or speaks plain HTTP to the TLS port. A client
     // that hangs up before its handshake said anything (load generators do) made no exchange.
-    if (err.code === "ECONNRESET") return;
+    // A handshake deadline that passed is a silent connection, not a client to report either.
+    if (err.code === "ECONNRESET" || err.code === "ERR_TLS_HANDSHAKE_TIMEOUT") return;
     sink.record(clientFailure(tlsSocket, "CLIENT_TLS", `TLS handshake with the client failed: ${err.message.split("\n")[0]}`));
   });
 
