@@ -19,7 +19,7 @@ export interface ListenerGuard {
  * as `_parent` (checked on Node 20 for https and for http2 with allowHTTP1); h2 compat requests give a
  * proxy of the TLS socket whose `_parent` is that same TCP socket.
  */
-function rawOf(socket: object): object {
+export function rawOf(socket: object): object {
   return (socket as { _parent?: object })._parent ?? socket;
 }
 

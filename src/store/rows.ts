@@ -1,6 +1,6 @@
 // Mapping between an Exchange and its rows: the narrow `exchanges` columns, the JSON
 // detail (headers, bodies, timing, TLS session, stream) and the stable ExchangeRow shape.
-import type { CapturedBody, CertInfo, Exchange, Headers, StreamInfo, Timing } from "../types.js";
+import type { CapturedBody, CertInfo, Exchange, Headers, StreamInfo, Timing, WireConnection, WireProtocol } from "../types.js";
 
 /** The stable `ls -o json` shape, one per exchange. */
 export interface ExchangeRow {
@@ -70,6 +70,8 @@ interface Detail {
   tls: { protocol: string | null; cipher: string | null; alpn: string | null; resumed: boolean } | null;
   errorPhase?: string;
   stream: StreamInfo | null;
+  protocol?: WireProtocol;
+  connection?: WireConnection;
 }
 
 export const INSERT_DETAIL_SQL = "INSERT INTO exchange_details (exchange_id, detail) VALUES (?, ?)";
@@ -114,6 +116,8 @@ export function detailJson(ex: Exchange): string {
     stream: ex.stream,
   };
   if (ex.error?.phase !== undefined) detail.errorPhase = ex.error.phase;
+  if (ex.protocol) detail.protocol = ex.protocol;
+  if (ex.connection) detail.connection = ex.connection;
   return JSON.stringify(detail);
 }
 
@@ -159,6 +163,8 @@ export function toExchange(c: ExchangeColumns, detailText: string, chain: CertIn
     tls: d.tls ? { ...d.tls, chain: chain ?? [] } : null,
     error,
     stream: d.stream,
+    ...(d.protocol ? { protocol: d.protocol } : {}),
+    ...(d.connection ? { connection: d.connection } : {}),
   };
 }
 
