@@ -87,6 +87,29 @@ describe.skipIf(!haveKubectl)("HTTP/2 through kubewire", () => {
     }
   });
 
+  it("answers 300 concurrent watches over HTTP/1.1 upstream connections without queueing any behind a socket cap", async () => {
+    const h1 = await demoWorld({ http2: false });
+    const p = await startTestProxy(h1);
+    const client = h2client(p);
+    try {
+      const watches = await Promise.all(Array.from({ length: 300 }, () => head(client, p, "/api/v1/namespaces/default/configmaps?watch=true")));
+      expect(watches.map((w) => w.status)).toEqual(Array(300).fill(200));
+      const r = await kubectl(p.kubeconfig, ["get", "pods"]);
+      expect(r.code).toBe(0);
+      for (const w of watches) w.stream.close();
+      const recorded = await eventually(() => {
+        const w = p.exchanges.filter((e) => e.info.verb === "watch");
+        return w.length === 300 ? w : undefined;
+      }, 20_000);
+      expect(recorded.every((e) => e.protocol?.upstream === "http/1.1")).toBe(true);
+      expect(new Set(recorded.map((e) => e.connection?.upstream?.id)).size).toBe(300);
+    } finally {
+      client.destroy();
+      await p.close();
+      await h1.close();
+    }
+  });
+
   it("passes an upstream GOAWAY on to the HTTP/2 client whose stream rode that session, and serves its next connection on a new session", async () => {
     const goaway = await demoWorld({ goawayChance: 1 });
     const p = await startTestProxy(goaway);
