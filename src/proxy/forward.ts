@@ -226,7 +226,7 @@ export function makeForwarder(opts: ForwardOptions) {
           : new UpstreamError(`kubewire held the request for ${opts.headersTimeoutMs} ms without sending it to the API server`, "KUBEWIRE_HELD", "headers");
         if (cancel) cancel(err);
         else fail(err);
-      }, opts.headersTimeoutMs);
+      }, Math.max(0, opts.headersTimeoutMs - (performance.now() - t0)));
       headerTimer.unref();
     }
 
