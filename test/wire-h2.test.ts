@@ -89,7 +89,8 @@ describe.skipIf(!haveKubectl)("HTTP/2 through kubewire", () => {
 
   it("answers 300 concurrent watches over HTTP/1.1 upstream connections without queueing any behind a socket cap", async () => {
     const h1 = await demoWorld({ http2: false });
-    const p = await startTestProxy(h1);
+    // 300 TLS handshakes at once on a busy machine: generous phase deadlines, this test is about queueing
+    const p = await startTestProxy(h1, { connectTimeoutMs: 60_000, tlsTimeoutMs: 60_000 });
     const client = h2client(p);
     try {
       const watches = await Promise.all(Array.from({ length: 300 }, () => head(client, p, "/api/v1/namespaces/default/configmaps?watch=true")));
