@@ -121,6 +121,20 @@ export interface StreamInfo {
   endedBy: "client" | "server" | "proxy";
 }
 
+/** The HTTP version each leg spoke, by ALPN: "h2" or "http/1.1" ("" when the request never reached that leg). */
+export interface WireProtocol {
+  client: string;
+  upstream: string;
+}
+
+/** Which connection (and stream on it) a request rode on each leg, so requests that shared one can be told. */
+export interface WireConnection {
+  /** the client's connection to kubewire: an id numbered per run; the HTTP/2 stream id, or for HTTP/1.1 the request's ordinal on that connection */
+  client: { id: number; stream: number };
+  /** kubewire's connection (HTTP/2 session or HTTP/1.1 socket) to the API server, numbered the same way; null when none was used */
+  upstream: { id: number; stream: number } | null;
+}
+
 export interface Exchange {
   /** assigned by the store */
   id?: number;
@@ -148,6 +162,9 @@ export interface Exchange {
   repeat?: { count: number; lastSeenAt: number };
   /** in-cluster: the service account whose token the client sent (system:serviceaccount:NS:NAME), read from the token's claims; never the token */
   serviceAccount?: string;
+  /** HTTP version on each leg (absent in records made before kubewire spoke HTTP/2) */
+  protocol?: WireProtocol;
+  connection?: WireConnection;
 }
 
 export type Severity = "error" | "warning" | "info";

@@ -13,6 +13,7 @@ import { rule as timeout } from "./timeout.js";
 import { rule as dns } from "./dns.js";
 import { rule as refused } from "./refused.js";
 import { rule as reset } from "./reset.js";
+import { rule as upstreamLost } from "./upstream-lost.js";
 import { rule as throttled } from "./throttled.js";
 import { rule as serverError } from "./server-error.js";
 import { rule as slow } from "./slow.js";
@@ -38,6 +39,7 @@ export const rules: Rule[] = [
   dns,
   refused,
   reset,
+  upstreamLost,
   throttled,
   serverError,
   slow,

@@ -73,6 +73,8 @@ interface KubewireExtra {
   tls: Exchange["tls"];
   error: Exchange["error"];
   stream: Exchange["stream"];
+  protocol?: Exchange["protocol"];
+  connection?: Exchange["connection"];
   requestBytes: number;
   requestBody: BodyMeta | null;
   responseBody: BodyMeta | null;
@@ -177,7 +179,7 @@ export function toHarEntry(ex: Exchange): HarEntry | null {
     request: {
       method: rq.method,
       url: urlOf(ex),
-      httpVersion: "HTTP/1.1",
+      httpVersion: harVersion(ex.protocol?.client),
       cookies: [],
       headers: toNameValues(rq.headers),
       queryString: queryString(rq.query),
@@ -200,7 +202,7 @@ export function toHarEntry(ex: Exchange): HarEntry | null {
     entry.response = {
       status: res.status,
       statusText: STATUS_CODES[res.status] ?? "",
-      httpVersion: "HTTP/1.1",
+      httpVersion: harVersion(ex.protocol?.upstream),
       cookies: [],
       headers: toNameValues(res.headers),
       content: { size: body?.size ?? res.bytes, mimeType: header(res.headers, "content-type") ?? "x-unknown" },
@@ -235,6 +237,8 @@ export function toHarEntry(ex: Exchange): HarEntry | null {
     tls: ex.tls,
     error: ex.error,
     stream: ex.stream,
+    ...(ex.protocol ? { protocol: ex.protocol } : {}),
+    ...(ex.connection ? { connection: ex.connection } : {}),
     requestBytes: rq.bytes,
     requestBody: bodyMeta(reqBody, reqTree),
     responseBody: bodyMeta(res?.body ?? null, resTree),
@@ -356,5 +360,12 @@ export function fromHarEntry(raw: unknown, where: string): Exchange {
     tls: k?.tls ?? null,
     error,
     stream: k?.stream ?? null,
+    ...(k?.protocol ? { protocol: k.protocol } : {}),
+    ...(k?.connection ? { connection: k.connection } : {}),
   };
+}
+
+/** HAR's httpVersion for the ALPN protocol a leg spoke (HTTP/1.1 when unknown, as before). */
+function harVersion(alpn: string | undefined): string {
+  return alpn === "h2" ? "HTTP/2.0" : "HTTP/1.1";
 }

@@ -1,6 +1,7 @@
-// The local TLS endpoint clients talk to: accepts connections, checks the proxy token,
-// hands requests to the forwarder and upgrades to the socket piper, shuts down cleanly.
-import https from "node:https";
+// The local TLS endpoint clients talk to: accepts connections (HTTP/2 or HTTP/1.1 as the client
+// offers by ALPN), checks the proxy token, hands requests to the forwarder and HTTP/1.1 upgrades
+// to the socket piper, passes an upstream GOAWAY on to HTTP/2 clients, shuts down cleanly.
+import http2 from "node:http2";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
@@ -10,11 +11,13 @@ import type { Upstream } from "../kubeconfig/upstream.js";
 import type { KeyPair } from "../tls/cert-factory.js";
 import { UpstreamAgent, UpstreamError } from "../tls/upstream-agent.js";
 import type { Exchange } from "../types.js";
-import { emptyTiming, makeForwarder, newExchange, type ExchangeSink } from "./forward.js";
+import { emptyTiming, makeForwarder, newExchange, type ClientRequestIn, type ClientResponseOut, type ExchangeSink } from "./forward.js";
+import { UpstreamPool } from "./upstream-pool.js";
 import { answer, answerRaw, noteFailure, TEXT_PLAIN } from "./proxy-answer.js";
 import { REPLAY_HEADER } from "./headers.js";
-import { round } from "./upstream-target.js";
+import { round, upstreamTarget } from "./upstream-target.js";
 import { makeProxyAuth } from "./proxy-auth.js";
+import { makeListenerGuard, rawOf } from "./listener-guard.js";
 import { proxyUpgrade } from "./upgrade.js";
 import { constants as cryptoConstants } from "node:crypto";
 import { serviceAccountOf } from "../kubeconfig/in-cluster.js";
@@ -40,6 +43,14 @@ export interface ProxyOptions {
    * header they send (the pod's own token) is forwarded upstream instead of being dropped.
    */
   passThroughAuthorization?: boolean;
+  /** a client's TLS handshake must finish within this, or its socket is destroyed (default 10 s) */
+  handshakeTimeoutMs?: number;
+  /** connections that have not yet proved the token; beyond it the longest-waiting one is dropped (default 256) */
+  maxUnauthenticated?: number;
+  /** PING an upstream HTTP/2 session after this long with nothing read (default 30 s, as client-go); also the TCP keepalive idle time of HTTP/1.1 upstream sockets */
+  keepaliveIdleMs?: number;
+  /** give an upstream HTTP/2 session up when its PING is not answered within this (default 15 s, as client-go) */
+  keepaliveTimeoutMs?: number;
 }
 
 export interface RunningProxy {
@@ -59,7 +70,7 @@ function proxyAuthStatus(reason: string): string {
 const PROXY_AUTH_HEADERS = { "content-type": "application/json", "x-kubewire-error": "PROXY_AUTH" };
 
 /** `kubewire replay` marks its requests with the ID they replay; the header goes no further. */
-function markReplay(req: IncomingMessage, exchange: Exchange): void {
+function markReplay(req: ClientRequestIn, exchange: Exchange): void {
   const value = req.headers[REPLAY_HEADER];
   if (value === undefined) return;
   delete req.headers[REPLAY_HEADER];
@@ -79,10 +90,31 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     proxyUrl: upstream.proxyUrl,
     connectTimeoutMs: opts.connectTimeoutMs,
     tlsTimeoutMs: opts.tlsTimeoutMs,
+    keepaliveIdleMs: opts.keepaliveIdleMs,
+  });
+  const clientSessions = new Set<http2.ServerHttp2Session>();
+  const pool = new UpstreamPool({
+    agent,
+    target: upstreamTarget(upstream.server),
+    keepaliveIdleMs: opts.keepaliveIdleMs,
+    keepaliveTimeoutMs: opts.keepaliveTimeoutMs,
+    // The API server sent GOAWAY: the HTTP/2 clients whose streams rode that session get one too (their
+    // streams in flight finish), so they reconnect, and their new requests ride a new upstream session.
+    onGoaway: (conn) => {
+      for (const s of conn.riders) if (!s.closed && !s.destroyed) s.close();
+      conn.riders.clear();
+    },
   });
   const forwarder = makeForwarder({
     upstream,
     agent,
+    pool,
+    rode: (req, conn) => {
+      const session = req.stream.session;
+      if (!session || conn.riders.has(session)) return;
+      conn.riders.add(session);
+      session.once("close", () => conn.riders.delete(session));
+    },
     sink,
     captureLimit: opts.captureLimit ?? 64 * 1024,
     headersTimeoutMs: opts.headersTimeoutMs ?? 60_000,
@@ -90,15 +122,16 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const tokenAuth = makeProxyAuth(opts.token);
   // in-cluster: the bearer token belongs to the API server, so only the client certificate admits a client
   const authorize = opts.passThroughAuthorization
-    ? (req: IncomingMessage) => ((req.socket as TLSSocket).authorized === true ? { ok: true as const } : { ok: false as const, reason: "no client certificate: in-cluster mode admits only the client certificate of the kubeconfig kubewire wrote" })
+    ? (req: { socket: unknown }) => ((req.socket as TLSSocket).authorized === true ? { ok: true as const } : { ok: false as const, reason: "no client certificate: in-cluster mode admits only the client certificate of the kubeconfig kubewire wrote" })
     : tokenAuth;
   // in-cluster: the client's Authorization goes upstream as it came, and its service account is recorded
-  const withClientAuth = (req: IncomingMessage, exchange: Exchange, c: Record<string, string>): Record<string, string> => {
+  const withClientAuth = (req: { headers: IncomingMessage["headers"] }, exchange: Exchange, c: Record<string, string>): Record<string, string> => {
     if (!opts.passThroughAuthorization) return c;
     const sa = serviceAccountOf(req.headers.authorization);
     if (sa) exchange.serviceAccount = sa;
     return typeof req.headers.authorization === "string" ? { ...c, authorization: req.headers.authorization } : c;
   };
+  const guard = makeListenerGuard(opts.maxUnauthenticated ?? 256);
   const sockets = new Set<Duplex>();
   const track = (s: Duplex) => {
     sockets.add(s);
@@ -111,28 +144,33 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     upstream.headers().then(onReady, (err: Error) => onFail(new UpstreamError(err.message, "CREDENTIALS", "credentials")));
   };
 
-  const server = https.createServer(
+  // h2 and http/1.1 offered by ALPN, as kube-apiserver does; HTTP/1.1 connections (upgrades included)
+  // are handled by node:http inside this server, exactly as https.Server would.
+  const server = http2.createSecureServer(
     {
       key: opts.server.keyPem,
       cert: opts.server.certPem,
       ca: opts.ca.certPem,
       requestCert: true,
       rejectUnauthorized: false,
+      handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
+      allowHTTP1: true,
       // in-cluster: no session tickets, so a resumed session still shows the client certificate
       ...(opts.passThroughAuthorization ? { secureOptions: cryptoConstants.SSL_OP_NO_TICKET } : {}),
     },
-    (req: IncomingMessage, res: ServerResponse) => {
+    (req: ClientRequestIn, res: ClientResponseOut) => {
       const t0 = performance.now();
       const exchange = newExchange(req, upstream, Date.now(), opts.origin);
-      const auth = authorize(req);
+      const auth = authorize(req as IncomingMessage);
       if (!auth.ok) {
         req.resume();
         exchange.error = { code: "PROXY_AUTH", message: auth.reason, phase: "client" };
-        exchange.response = answer(res, 401, PROXY_AUTH_HEADERS, proxyAuthStatus(auth.reason));
+        exchange.response = answer(res as ServerResponse, 401, PROXY_AUTH_HEADERS, proxyAuthStatus(auth.reason));
         exchange.timing.totalMs = round(performance.now() - t0);
         sink.record(exchange);
         return;
       }
+      guard.authenticated(req.socket);
       markReplay(req, exchange);
       credentialsFor(
         (c) => forwarder.forward(req, res, withClientAuth(req, exchange, c), exchange, t0),
@@ -140,11 +178,20 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       );
     },
   );
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 30_000;
-  server.requestTimeout = 0; // watches and log streams last as long as they last
+  // for HTTP/1.1 connections (node:http reads them from this server); watches and log streams last as long as they last
+  Object.assign(server, { keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 0 });
 
-  server.on("connection", (s: Socket) => track(s));
+  server.on("session", (session: http2.ServerHttp2Session) => {
+    clientSessions.add(session);
+    session.on("error", () => undefined);
+    session.once("close", () => clientSessions.delete(session));
+  });
+  server.on("sessionError", () => undefined);
+  server.on("connection", (s: Socket) => {
+    // at most maxUnauthenticated connections wait for a handshake or a token; the longest-waiting goes first
+    guard.admit(s);
+    track(s);
+  });
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const t0 = performance.now();
     const exchange = newExchange(req, upstream, Date.now(), opts.origin);
@@ -156,9 +203,10 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       sink.record(exchange);
       return;
     }
+    guard.authenticated(req.socket);
     markReplay(req, exchange);
     credentialsFor(
-      (c) => proxyUpgrade({ upstream, agent, sink, track }, req, socket, head, withClientAuth(req, exchange, c), exchange, t0),
+      (c) => proxyUpgrade({ upstream, agent, sink, track }, req, socket, head, withClientAuth(req, exchange, c), exchange, t0, { headersTimeoutMs: opts.headersTimeoutMs ?? 60_000, captureLimit: opts.captureLimit ?? 64 * 1024 }),
       (e) => {
         const { text, headers } = noteFailure(exchange, e, upstream.server.origin, undefined, performance.now() - t0);
         exchange.response = answerRaw(socket, 502, headers, text);
@@ -185,8 +233,11 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     stream: null,
   });
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
-    // Requests Node's HTTP parser refused (headers too large, malformed request line...).
-    if (err.code === "ECONNRESET" || !socket.writable) {
+    // Requests Node's HTTP parser refused (headers too large, malformed request line...). https.Server
+    // also routes every failed or timed-out TLS handshake here: no HTTP answer can be written on a socket
+    // whose handshake never finished (end() would wait for it forever, and the socket stayed in
+    // CLOSE-WAIT after the client left), so anything that is not a parser error just destroys the socket.
+    if (!err.code?.startsWith("HPE_") || !socket.writable) {
       socket.destroy();
       return;
     }
@@ -199,7 +250,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   server.on("tlsClientError", (err: NodeJS.ErrnoException, tlsSocket: TLSSocket) => {
     // A client that does not trust the local CA, or speaks plain HTTP to the TLS port. A client
     // that hangs up before its handshake said anything (load generators do) made no exchange.
-    if (err.code === "ECONNRESET") return;
+    // A handshake deadline that passed is a silent connection, not a client to report either.
+    tlsSocket.destroy();
+    if (err.code === "ECONNRESET" || err.code === "ERR_TLS_HANDSHAKE_TIMEOUT") return;
     sink.record(clientFailure(tlsSocket, "CLIENT_TLS", `TLS handshake with the client failed: ${err.message.split("\n")[0]}`));
   });
 
@@ -224,7 +277,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     close: (graceMs = 2000) =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeIdleConnections?.();
+        (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+        // HTTP/2 clients get a GOAWAY: streams in flight finish (within the grace), new requests go elsewhere
+        for (const s of clientSessions) if (!s.closed && !s.destroyed) s.close();
         const cut = setTimeout(() => {
           for (const s of sockets) {
             (s as { kubewireCut?: boolean }).kubewireCut = true;
@@ -236,7 +291,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         server.once("close", () => {
           clearTimeout(cut);
           agent.destroy();
-
+          pool.destroy();
         });
       }),
   };

@@ -31,7 +31,11 @@ export function round(ms: number): number {
 
 /** Counts a request on its upstream connection; marks the exchange when the connection was reused. */
 export function countConnectionUse(ex: Exchange, socket: Socket | null | undefined): void {
-  const conn = connectionInfo(socket);
+  countUse(ex, connectionInfo(socket));
+}
+
+/** The same, given the connection (an HTTP/2 session's, or an HTTP/1.1 socket's). */
+export function countUse(ex: Exchange, conn: ConnectionInfo | undefined): void {
   if (!conn) return;
   if (conn.uses > 0) ex.timing.reusedConnection = true;
   conn.uses++;

@@ -1,6 +1,6 @@
 // Mapping between an Exchange and its rows: the narrow `exchanges` columns, the JSON
 // detail (headers, bodies, timing, TLS session, stream) and the stable ExchangeRow shape.
-import type { CapturedBody, CertInfo, Exchange, Headers, StreamInfo, Timing } from "../types.js";
+import type { CapturedBody, CertInfo, Exchange, Headers, StreamInfo, Timing, WireConnection, WireProtocol } from "../types.js";
 
 /** The stable `ls -o json` shape, one per exchange. */
 export interface ExchangeRow {
@@ -82,6 +82,8 @@ interface Detail {
   stream: StreamInfo | null;
   impersonation?: Exchange["impersonation"];
   serviceAccount?: string;
+  protocol?: WireProtocol;
+  connection?: WireConnection;
 }
 
 export const INSERT_DETAIL_SQL = "INSERT INTO exchange_details (exchange_id, detail) VALUES (?, ?)";
@@ -150,6 +152,8 @@ export function detailJson(ex: Exchange): string {
   if (ex.request.wireBytes !== undefined) detail.requestWireBytes = ex.request.wireBytes;
   if (ex.impersonation) detail.impersonation = ex.impersonation;
   if (ex.serviceAccount) detail.serviceAccount = ex.serviceAccount;
+  if (ex.protocol) detail.protocol = ex.protocol;
+  if (ex.connection) detail.connection = ex.connection;
   return JSON.stringify(detail);
 }
 
@@ -199,6 +203,8 @@ export function toExchange(c: ExchangeColumns, detailText: string, chain: CertIn
     ...(d.impersonation ? { impersonation: d.impersonation } : {}),
     ...(c.last_seen_at === null || c.last_seen_at === undefined ? {} : { repeat: { count: c.repeat_count, lastSeenAt: c.last_seen_at } }),
     ...(d.serviceAccount ? { serviceAccount: d.serviceAccount } : {}),
+    ...(d.protocol ? { protocol: d.protocol } : {}),
+    ...(d.connection ? { connection: d.connection } : {}),
   };
 }
 

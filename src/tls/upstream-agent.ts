@@ -1,6 +1,7 @@
 // The keep-alive agent for upstream connections: verifies the API server's certificate
 // as the kubeconfig says, keeps each connection's chain and handshake timing, and
-// names the phase (dns, connect, tls) where a connection failed or timed out.
+// names the phase (dns, connect, tls) where a connection failed or timed out. HTTP/1.1
+// requests use it as an https.Agent; HTTP/2 sessions get their sockets from connectSecure().
 import https from "node:https";
 import http from "node:http";
 import net from "node:net";
@@ -17,6 +18,8 @@ export interface ConnectionInfo {
   tls: TlsSession | null;
   /** requests sent on this connection so far */
   uses: number;
+  /** numbered per process, as exchanges name the upstream connection they rode */
+  id: number;
 }
 
 /** An upstream failure, classified: code is a Node/OpenSSL code or ETIMEDOUT; phase says where. */
@@ -38,8 +41,13 @@ export interface UpstreamAgentOptions {
   tlsTimeoutMs?: number;
   /** http(s)://host:port of a forward proxy to tunnel through (kubeconfig proxy-url) */
   proxyUrl?: string;
+  /** no cap by default: a cap queues the request after it silently (Node's agent has no queue deadline) */
   maxSockets?: number;
+  /** TCP keepalive on HTTP/1.1 upstream sockets: first probe after this much idle time (default 30 s) */
+  keepaliveIdleMs?: number;
 }
+
+let nextConnectionId = 1;
 
 const connections = new WeakMap<object, ConnectionInfo>();
 
@@ -68,7 +76,7 @@ export class UpstreamAgent extends https.Agent {
 
   constructor(opts: UpstreamAgentOptions) {
     // Session resumption would leave resumed sockets without a peer certificate: off.
-    super({ keepAlive: true, maxSockets: opts.maxSockets ?? 256, maxCachedSessions: 0, scheduling: "lifo" });
+    super({ keepAlive: true, maxSockets: opts.maxSockets ?? Infinity, maxCachedSessions: 0, scheduling: "lifo" });
     this.opts = opts;
   }
 
@@ -78,19 +86,47 @@ export class UpstreamAgent extends https.Agent {
     const done = callback ?? (() => undefined);
     if (this.opts.proxyUrl) {
       tunnel(this.opts.proxyUrl, host, port, this.opts.connectTimeoutMs ?? 10_000)
-        .then((raw) => done(null, this.secure(raw, host, port, 0, 0)))
+        .then((raw) => done(null, this.secure(raw, host, port, 0, 0, ["http/1.1"])))
         .catch((err) => done(err, undefined as unknown as Duplex));
       return undefined;
     }
-    return this.secure(undefined, host, port, undefined, undefined);
+    const socket = this.secure(undefined, host, port, undefined, undefined, ["http/1.1"]);
+    // HTTP/1.1 has no PING: the kernel's keepalive probes notice a dead peer instead
+    socket.setKeepAlive(true, this.opts.keepaliveIdleMs ?? 30_000);
+    return socket;
+  }
+
+  /**
+   * A verified TLS connection offering `alpn` (for HTTP/2 sessions), through the kubeconfig's proxy when
+   * it has one; calls back once the handshake and the certificate checks passed, or with the UpstreamError.
+   */
+  connectSecure(host: string, port: number, alpn: string[], done: (err: Error | null, socket?: tls.TLSSocket) => void): void {
+    const start = (raw: net.Socket | undefined, dnsMs?: number, connectMs?: number) => {
+      const socket = this.secure(raw, host, port, dnsMs, connectMs, alpn);
+      const fail = (err: Error) => {
+        socket.off("secureConnect", ok);
+        done(err);
+      };
+      const ok = () => {
+        // the certificate checks run first (their listener was added first) and destroy a socket they
+        // refuse: its error then reaches `fail`
+        if (socket.destroyed) return;
+        socket.off("error", fail);
+        done(null, socket);
+      };
+      socket.once("error", fail);
+      socket.once("secureConnect", ok);
+    };
+    if (this.opts.proxyUrl) tunnel(this.opts.proxyUrl, host, port, this.opts.connectTimeoutMs ?? 10_000).then((raw) => start(raw, 0, 0), (err: Error) => done(err));
+    else start(undefined);
   }
 
   /** Starts TLS over `raw` (a tunnel) or over a new TCP connection, timing each phase. */
-  private secure(raw: net.Socket | undefined, host: string, port: number, dnsMs?: number, connectMs?: number): tls.TLSSocket {
+  private secure(raw: net.Socket | undefined, host: string, port: number, dnsMs: number | undefined, connectMs: number | undefined, alpn: string[]): tls.TLSSocket {
     const { tls: t } = this.opts;
     const servername = t.servername ?? (net.isIP(host) ? undefined : host);
     const started = performance.now();
-    const info: ConnectionInfo = { dnsMs: dnsMs ?? 0, connectMs: connectMs ?? 0, tlsMs: 0, tls: null, uses: 0 };
+    const info: ConnectionInfo = { dnsMs: dnsMs ?? 0, connectMs: connectMs ?? 0, tlsMs: 0, tls: null, uses: 0, id: nextConnectionId++ };
     let phase: "dns" | "connect" | "tls" = raw ? "tls" : net.isIP(host) ? "connect" : "dns";
     let mark = started;
     const socket = tls.connect({
@@ -102,7 +138,7 @@ export class UpstreamAgent extends https.Agent {
       cert: t.cert,
       key: t.key,
       rejectUnauthorized: false, // verified below, after the chain is kept
-      ALPNProtocols: ["http/1.1"],
+      ALPNProtocols: alpn,
     });
     connections.set(socket, info);
     const connectTimeout = this.opts.connectTimeoutMs ?? 10_000;

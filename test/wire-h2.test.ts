@@ -1,0 +1,163 @@
+// A transparent wire: HTTP/2 on both legs when both peers offer it, no silent queue behind a socket
+// cap, a silently dead API server noticed by PING and its watches ended with an error row, and an
+// upstream GOAWAY passed on to the HTTP/2 clients that rode that connection.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import http2 from "node:http2";
+import type { RecordingSession } from "../src/cli/recording-session.js";
+import { demoWorld, eventually, kubectl, KUBECTL, record, recorded, type World } from "./helpers/world.js";
+import { startTestProxy, type TestProxy } from "./helpers/proxy.js";
+
+const haveKubectl = existsSync(KUBECTL);
+
+function h2client(p: TestProxy): http2.ClientHttp2Session {
+  const session = http2.connect(p.proxy.url, { ca: p.caPem });
+  session.on("error", () => undefined);
+  return session;
+}
+
+/** Sends a request on an HTTP/2 session; resolves with the status once the response head arrives. */
+function head(session: http2.ClientHttp2Session, p: TestProxy, path: string): Promise<{ status: number; stream: http2.ClientHttp2Stream }> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ":path": path, authorization: `Bearer ${p.token}` });
+    stream.once("response", (h) => resolve({ status: Number(h[":status"]), stream }));
+    stream.once("error", reject);
+  });
+}
+
+function body(stream: http2.ClientHttp2Stream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    stream.setEncoding("utf8");
+    stream.on("data", (d: string) => (text += d));
+    stream.once("end", () => resolve(text));
+    stream.once("error", reject);
+  });
+}
+
+describe.skipIf(!haveKubectl)("HTTP/2 through kubewire", () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await demoWorld();
+  });
+  afterAll(async () => {
+    await world?.close();
+  });
+
+  it("records h2 on both legs for kubectl against an API server that offers h2, and which requests shared a connection", async () => {
+    const session: RecordingSession = await record(world, "demo-admin");
+    try {
+      const r = await kubectl(session.kubeconfigPath, ["get", "pods"]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      const rows = await recorded(session);
+      const list = rows.find(({ row }) => row.verb === "list" && row.resource === "pods")!;
+      expect(list.ex.protocol).toEqual({ client: "h2", upstream: "h2" });
+      expect(list.ex.tls?.alpn).toBe("h2");
+      expect(list.ex.tls?.chain.length).toBeGreaterThanOrEqual(1);
+      // one kubectl run: one client connection and one upstream session, many streams on each
+      const clients = new Set(rows.map(({ ex }) => ex.connection?.client.id));
+      const upstreams = new Set(rows.map(({ ex }) => ex.connection?.upstream?.id));
+      expect(clients.size).toBe(1);
+      expect(upstreams.size).toBe(1);
+      expect(new Set(rows.map(({ ex }) => ex.connection?.upstream?.stream)).size).toBe(rows.length);
+    } finally {
+      await session.stop(100);
+    }
+  });
+
+  it("answers 300 concurrent watches and still answers kubectl get", async () => {
+    const p = await startTestProxy(world);
+    const client = h2client(p);
+    try {
+      // 300 streams on one client connection: more than one upstream session takes (250, Go's default)
+      const watches = await Promise.all(Array.from({ length: 300 }, () => head(client, p, "/api/v1/namespaces/default/configmaps?watch=true")));
+      expect(watches.map((w) => w.status)).toEqual(Array(300).fill(200));
+      const r = await kubectl(p.kubeconfig, ["get", "pods"]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      for (const w of watches) w.stream.close();
+      await eventually(() => (p.exchanges.filter((e) => e.info.verb === "watch").length === 300 ? true : undefined), 20_000);
+      const sessions = new Set(p.exchanges.filter((e) => e.info.verb === "watch").map((e) => e.connection?.upstream?.id));
+      expect(sessions.size).toBeGreaterThanOrEqual(2);
+    } finally {
+      client.destroy();
+      await p.close();
+    }
+  });
+
+  it("answers 300 concurrent watches over HTTP/1.1 upstream connections without queueing any behind a socket cap", async () => {
+    const h1 = await demoWorld({ http2: false });
+    // 300 TLS handshakes at once on a busy machine: generous phase deadlines, this test is about queueing
+    const p = await startTestProxy(h1, { connectTimeoutMs: 60_000, tlsTimeoutMs: 60_000 });
+    const client = h2client(p);
+    try {
+      const watches = await Promise.all(Array.from({ length: 300 }, () => head(client, p, "/api/v1/namespaces/default/configmaps?watch=true")));
+      expect(watches.map((w) => w.status)).toEqual(Array(300).fill(200));
+      const r = await kubectl(p.kubeconfig, ["get", "pods"]);
+      expect(r.code).toBe(0);
+      for (const w of watches) w.stream.close();
+      const recorded = await eventually(() => {
+        const w = p.exchanges.filter((e) => e.info.verb === "watch");
+        return w.length === 300 ? w : undefined;
+      }, 20_000);
+      expect(recorded.every((e) => e.protocol?.upstream === "http/1.1")).toBe(true);
+      expect(new Set(recorded.map((e) => e.connection?.upstream?.id)).size).toBe(300);
+    } finally {
+      client.destroy();
+      await p.close();
+      await h1.close();
+    }
+  });
+
+  it("passes an upstream GOAWAY on to the HTTP/2 client whose stream rode that session, and serves its next connection on a new session", async () => {
+    const goaway = await demoWorld({ goawayChance: 1 });
+    const p = await startTestProxy(goaway);
+    try {
+      const first = h2client(p);
+      const told = new Promise<number>((resolve) => first.once("goaway", (code: number) => resolve(code)));
+      const a = await head(first, p, "/api/v1/namespaces/default/pods");
+      expect(a.status).toBe(200);
+      expect(await body(a.stream)).toContain('"kind":"PodList"');
+      expect(await told).toBe(http2.constants.NGHTTP2_NO_ERROR);
+      const second = h2client(p);
+      const b = await head(second, p, "/api/v1/namespaces/default/pods");
+      expect(b.status).toBe(200);
+      await body(b.stream);
+      second.close();
+      first.close();
+      const lists = await eventually(() => (p.exchanges.length >= 2 ? p.exchanges : undefined));
+      expect(lists.every((e) => e.error === null)).toBe(true);
+      expect(lists[0].connection?.upstream?.id).not.toBe(lists[1].connection?.upstream?.id);
+    } finally {
+      await p.close();
+      await goaway.close();
+    }
+  });
+
+  it("ends a kubectl watch on a frozen API server within the keepalive bound and records UPSTREAM_LOST", async () => {
+    const frozen = await demoWorld({ freezable: true });
+    const p = await startTestProxy(frozen, { keepaliveIdleMs: 500, keepaliveTimeoutMs: 500 });
+    try {
+      let out = "";
+      const ended = new Promise<{ killed: boolean; stderr: string }>((resolve) => {
+        const child = execFile(KUBECTL, ["--kubeconfig", p.kubeconfig, "--cache-dir", `${p.kubeconfig}.cache`, "get", "pods", "-w"], { timeout: 30_000 }, (err, _stdout, stderr) =>
+          resolve({ killed: !!(err as { killed?: boolean } | null)?.killed, stderr: String(stderr) }),
+        );
+        child.stdout!.on("data", (d) => (out += d));
+      });
+      await eventually(() => (out.includes("web-1") ? true : undefined), 20_000);
+      frozen.cluster.freeze();
+      const r = await ended;
+      expect(r.killed).toBe(false); // kubectl's watch ended on its own, well before the 30 s kill
+      const watch = await eventually(() => p.exchanges.find((e) => e.info.verb === "watch"));
+      expect(watch.error).toMatchObject({ code: "UPSTREAM_LOST", phase: "body" });
+      expect(watch.response?.status).toBe(200);
+      expect(watch.protocol).toEqual({ client: "h2", upstream: "h2" });
+    } finally {
+      await p.close();
+      await frozen.close();
+    }
+  });
+});
