@@ -116,6 +116,8 @@ export interface Exchange {
   tls: TlsSession | null;
   error: ExchangeError | null;
   stream: StreamInfo | null;
+  /** set when a kubewire fault rule acted on this exchange on purpose (src/fault) */
+  injected?: { rule: string; action: string } | null;
 }
 
 export type Severity = "error" | "warning" | "info";

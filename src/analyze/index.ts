@@ -21,6 +21,7 @@ import { rule as retryStorm } from "./retry-storm.js";
 import { rule as expiringCredentials } from "./expiring-credentials.js";
 import { rule as clientTls } from "./client-tls.js";
 import { rule as proxyAuth } from "./proxy-auth.js";
+import { rule as injected } from "./injected.js";
 
 export const rules: Rule[] = [
   unauthorized,
@@ -43,4 +44,5 @@ export const rules: Rule[] = [
   expiringCredentials,
   clientTls,
   proxyAuth,
+  injected,
 ];

@@ -11,6 +11,7 @@ import { HOP_BY_HOP } from "./headers.js";
 import { answer, noteFailure } from "./proxy-answer.js";
 import { redactBody, redactHeaders } from "./redact.js";
 import { parseRequestInfo } from "./request-info.js";
+import { faultPipe } from "../fault/streams.js"; // fault:
 import { copyHandshake, countConnectionUse, round, upstreamTarget } from "./upstream-target.js";
 
 export interface ExchangeSink {
@@ -164,7 +165,7 @@ export function makeForwarder(opts: ForwardOptions) {
       upRes.once("error", cut);
       if (res.destroyed) return;
       res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, responseHeaders(upRes.rawHeaders));
-      upRes.pipe(res);
+      faultPipe(exchange, upRes, res).pipe(res); // fault: the identity unless a fault shapes this body
     });
     up.on("error", (err) => fail(err, up.socket));
     req.on("data", (chunk: Buffer) => reqBody.push(chunk));

@@ -16,6 +16,7 @@ import { REPLAY_HEADER } from "./headers.js";
 import { round } from "./upstream-target.js";
 import { makeProxyAuth } from "./proxy-auth.js";
 import { proxyUpgrade } from "./upgrade.js";
+import type { FaultEngine } from "../fault/engine.js"; // fault:
 
 export interface ProxyOptions {
   upstream: Upstream;
@@ -33,6 +34,8 @@ export interface ProxyOptions {
   headersTimeoutMs?: number;
   /** what recorded exchanges say they came from (default "proxy") */
   origin?: Exchange["origin"];
+  /** fault rules applied at each request's arrival */
+  faults?: FaultEngine; // fault:
 }
 
 export interface RunningProxy {
@@ -108,10 +111,12 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         return;
       }
       markReplay(req, exchange);
-      credentialsFor(
+      const go = () => credentialsFor(
         (c) => forwarder.forward(req, res, c, exchange, t0),
         (e) => forwarder.refuse(req, res, exchange, t0, e),
       );
+      if (opts.faults) opts.faults.handle(req, res, exchange, t0, sink, go); // fault: may answer, reset, hang, delay or shape the body instead
+      else go();
     },
   );
   server.keepAliveTimeout = 65_000;

@@ -70,6 +70,8 @@ interface Detail {
   tls: { protocol: string | null; cipher: string | null; alpn: string | null; resumed: boolean } | null;
   errorPhase?: string;
   stream: StreamInfo | null;
+  /** a kubewire fault rule acted on this exchange */
+  injected?: { rule: string; action: string };
 }
 
 export const INSERT_DETAIL_SQL = "INSERT INTO exchange_details (exchange_id, detail) VALUES (?, ?)";
@@ -114,6 +116,7 @@ export function detailJson(ex: Exchange): string {
     stream: ex.stream,
   };
   if (ex.error?.phase !== undefined) detail.errorPhase = ex.error.phase;
+  if (ex.injected) detail.injected = ex.injected;
   return JSON.stringify(detail);
 }
 
@@ -159,6 +162,7 @@ export function toExchange(c: ExchangeColumns, detailText: string, chain: CertIn
     tls: d.tls ? { ...d.tls, chain: chain ?? [] } : null,
     error,
     stream: d.stream,
+    ...(d.injected ? { injected: d.injected } : {}),
   };
 }
 

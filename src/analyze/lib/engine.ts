@@ -9,10 +9,14 @@ import { MAX_IDS, pushTo, summaryOf } from "./util.js";
 export const exchangeRules: ExchangeRule[] = rules.filter(isExchangeRule);
 export const setRules: SetRule[] = rules.filter((r): r is SetRule => !isExchangeRule(r));
 
+const INJECTED = "injected";
+
 const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 } as const;
 
 /** The per-exchange kinds an exchange raises. Pure and cheap: a few comparisons per rule. */
 export function flagsOf(ex: Exchange): string[] {
+  // a fault kubewire made on purpose is nobody's problem: no rule blames the API server for it
+  if (ex.injected) return [INJECTED];
   const kinds: string[] = [];
   for (const rule of exchangeRules) {
     try {
