@@ -14,6 +14,7 @@ import { UserError } from "../errors.js";
 import { flagsOf } from "../analyze/lib/engine.js";
 import { publishRunStatus, runStatusFile } from "./run-status.js";
 import { defaultDbPath } from "./db-path.js";
+import { startExtras, type ExtrasOptions, type SessionExtras } from "../control/extras.js"; // fault:
 
 
 export interface SessionOptions {
@@ -35,6 +36,8 @@ export interface SessionOptions {
   recorder?: Recorder;
   /** warnings and notices (stderr) */
   warn: (line: string) => void;
+  /** fault rules, metrics endpoint, JSON connection log, control endpoint */
+  extras?: ExtrasOptions; // fault:
 }
 
 export interface RecordingSession {
@@ -46,6 +49,8 @@ export interface RecordingSession {
   /** what the generated kubeconfig holds, for kubewire's own requests through the proxy (doctor, replay) */
   client: { url: URL; caPem: string; token: string };
   stateDir: string;
+  /** the fault engine, metrics and their endpoints */
+  extras: SessionExtras; // fault:
   /** stop accepting, cut open streams after graceMs, flush every record */
   stop(graceMs?: number): Promise<RecorderStats>;
 }
@@ -75,10 +80,13 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
   const local = loadLocalCa(stateDir);
   const token = randomBytes(32).toString("base64url");
   let proxy: RunningProxy;
+  let extras: SessionExtras; // fault:
   try {
+    extras = await startExtras(o.extras, { sink: recorder, token, stateDir }); // fault:
     proxy = await startProxy({
       upstream,
-      sink: recorder,
+      sink: extras.sink, // fault: metrics and logs see each exchange on its way to the recorder
+      faults: extras.faults, // fault:
       ca: local.ca,
       server: local.server,
       token,
@@ -91,6 +99,7 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
       origin: o.origin,
     });
   } catch (err) {
+    await extras!?.close(); // fault:
     if (ownRecorder) await recorder.close();
     throw err;
   }
@@ -117,9 +126,11 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
     kubeconfigPath,
     client: { url: new URL(proxy.url), caPem: local.ca.certPem, token },
     stateDir,
+    extras, // fault:
     stop: (graceMs = 1000) =>
       (stopping ??= (async () => {
         await proxy.close(graceMs);
+        await extras.close(); // fault:
         unpublish();
         if (ephemeral) rmSync(kubeconfigPath, { force: true });
         if (!ownRecorder) {

@@ -72,6 +72,8 @@ function compile(m: FaultMatch, action: FaultAction): Matcher {
 }
 
 export interface FaultEngineOptions {
+  /** told of every request as it arrives (metrics: open watches) */
+  onArrival?: (exchange: Exchange) => void;
   /** told of every fault applied (metrics, logs) */
   onInjected?: (exchange: Exchange, injected: Injected) => void;
   /** for tests: the random source of `probability` and `jitterMs` */
@@ -141,6 +143,7 @@ export class FaultEngine {
    * transform registered for the forwarder) or answers/resets/hangs itself and records the exchange.
    */
   handle(req: IncomingMessage, res: ServerResponse, exchange: Exchange, t0: number, sink: RecordSink, forward: () => void): void {
+    this.opts.onArrival?.(exchange);
     const rule = this.decide(exchange);
     if (!rule) return forward();
     const { action } = rule;

@@ -13,6 +13,8 @@ import { makeImportCommand } from "./import.js";
 import { makeDemoCommand } from "./demo.js";
 import { makeDoctorCommand } from "./doctor.js";
 import { makeStatusCommand } from "./status.js";
+import { makeFaultsCommand } from "./faults.js";
+import { makeRetriesCommand } from "./retries.js";
 
 export const commands: Array<() => Command> = [
   makeDemoCommand,
@@ -23,9 +25,11 @@ export const commands: Array<() => Command> = [
   makeShowCommand,
   makeTailCommand,
   makeFlagsCommand,
+  makeRetriesCommand,
   makeStatsCommand,
   makeReplayCommand,
   makeExportCommand,
   makeImportCommand,
   makeStatusCommand,
+  makeFaultsCommand,
 ];

@@ -12,6 +12,7 @@ export function makeLsCommand(): Command {
     .addOption(new Option("-o, --output <format>", "table, wide, json or yaml").default("table"))
     .option("--no-headers", "omit the header row")
     .option("-f, --follow", "after the list, print new exchanges as they are recorded (as kubewire tail)")
+    .option("--injected", "only exchanges a kubewire fault rule acted on (their FLAGS say injected)") // fault:
     .addHelpText(
       "after",
       `
@@ -19,11 +20,13 @@ Examples:
   kubewire ls --status 4xx --since 10m
   kubewire ls --resource pods --verb list -o json
   kubewire ls --flag forbidden --limit 20
+  kubewire ls --injected
   kubewire ls --follow --namespace kube-system`,
     );
   addFollowOptions(addFilterOptions(addDbOption(cmd))).action(async (opts) => {
     const format = checkFormat(opts.output, opts.follow ? ["table", "wide", "json"] : ["table", "wide", "json", "yaml"]);
     const filter = filterFrom(opts);
+    if (opts.injected) filter.flag = "injected"; // fault:
     const store = openRecording(opts);
     try {
       if (opts.follow) {

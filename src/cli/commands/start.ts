@@ -13,16 +13,23 @@ Examples:
   kubewire start
 
   # Another context, a free port, a kubeconfig where you want it
-  kubewire start --context staging --listen 127.0.0.1:0 --write-kubeconfig ./proxy.kubeconfig`,
+  kubewire start --context staging --listen 127.0.0.1:0 --write-kubeconfig ./proxy.kubeconfig
+
+  # Throttle the first three pod lists, serve metrics for Prometheus
+  kubewire start --fault verb=list,resource=pods,status=429,retryAfter=1,times=3 --metrics 127.0.0.1:9464`,
     );
   addSessionOptions(cmd).action(async (opts) => {
     const out = process.stdout;
     const { describeStats, startSession } = await import("../recording-session.js");
-    const session = await startSession(sessionOptionsFrom(opts, (l) => process.stderr.write(`${l}\n`)));
+    const options = sessionOptionsFrom(opts, (l) => process.stderr.write(`${l}\n`));
+    options.extras = { ...options.extras, control: true }; // fault: `kubewire faults add|ls|rm` reach this run
+    const session = await startSession(options);
     out.write(`kubewire: recording context "${session.upstream.contextName}" (${session.upstream.server.origin}) into ${session.dbPath}\n`);
     out.write(`kubewire: listening on ${session.proxy.url}\n`);
     out.write(`kubewire: client kubeconfig written to ${session.kubeconfigPath}\n`);
     out.write(`  export KUBECONFIG=${session.kubeconfigPath}\n`);
+    if (session.extras.metricsUrl) out.write(`kubewire: metrics at ${session.extras.metricsUrl}\n`); // fault:
+    if (session.extras.faults?.size) out.write(`kubewire: ${session.extras.faults.size} fault rule(s) active; see kubewire faults ls\n`); // fault:
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         process.stderr.write(`kubewire: ${signal}: stopping, flushing records...\n`);
