@@ -2,6 +2,7 @@
 import { Command, Option } from "commander";
 import { parseDuration, parseListen, parseSize } from "./durations.js";
 import type { SessionOptions } from "./recording-session.js";
+import { loadRules } from "../control/extras.js"; // fault: bad rules fail before anything starts
 
 export function addSessionOptions(cmd: Command, defaultListen = "127.0.0.1:8443"): Command {
   return cmd
@@ -36,6 +37,6 @@ export function sessionOptionsFrom(o: Record<string, any>, warn: (l: string) => 
     connectTimeoutMs: o.connectTimeout,
     headersTimeoutMs: o.headerTimeout,
     warn,
-    extras: { fault: o.fault, faultsFile: o.faults, metrics: o.metrics, allowRemote: !!o.allowRemote, logFormat: o.logFormat, logFile: o.logFile }, // fault:
+    extras: { rules: loadRules({ fault: o.fault, faultsFile: o.faults }), metrics: o.metrics, allowRemote: !!o.allowRemote, logFormat: o.logFormat, logFile: o.logFile }, // fault:
   };
 }

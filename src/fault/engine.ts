@@ -195,9 +195,11 @@ export function applyFault(action: FaultAction, ctx: FaultContext): void {
     req.resume();
     exchange.error = { code: "ECONNRESET", message: `kubewire reset the connection on purpose (fault ${name})`, phase: "headers" };
     exchange.timing.totalMs = round(performance.now() - t0);
-    const socket = req.socket as typeof req.socket & { resetAndDestroy?: () => void };
-    if (socket.resetAndDestroy) socket.resetAndDestroy();
-    else socket.destroy();
+    try {
+      req.socket.resetAndDestroy(); // a TCP RST where the socket is plain TCP
+    } catch {
+      req.socket.destroy(); // over TLS: the connection closes without an answer
+    }
     sink.record(exchange);
     return;
   }

@@ -66,7 +66,7 @@ export function actionKind(a: FaultAction): string {
 }
 
 function fail(rule: string, field: string, why: string): never {
-  throw new UserError(`fault ${rule}: ${field}: ${why}`, "kubewire start --help describes --fault and the rules file");
+  throw new UserError(`fault ${rule}: ${field}: ${why}`);
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -121,7 +121,7 @@ export function ruleFrom(raw: unknown, index: number, now = Date.now()): FaultRu
   for (const [k, v] of Object.entries(raw.action)) {
     const field = `action.${k}`;
     if ((ACTION_NUMBERS as readonly string[]).includes(k)) {
-      const n = num(name, field, v, k === "bytesPerSecond" ? 1 : 0);
+      const n = num(name, field, v, k === "bytesPerSecond" ? 1 : 0, Infinity, k !== "endWatchAfterSeconds");
       (action as Record<string, number>)[k] = n;
     } else if ((ACTION_BOOLEANS as readonly string[]).includes(k)) {
       (action as Record<string, boolean>)[k] = bool(name, field, v);
