@@ -55,7 +55,7 @@ export function analyze(exchanges: Exchange[], ctx: AnalyzeContext): Finding[] {
     const group = groups.get(rule.kind);
     if (group) findings.push(rule.explain(group, ctx));
   }
-  const source = memorySource(sorted);
+  const source = memorySource(sorted.filter((ex) => !ex.injected)); // injected faults are nobody's problem
   for (const rule of setRules) {
     const result = rule.analyze(source, ctx);
     if (result) findings.push(result.finding);
