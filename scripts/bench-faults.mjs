@@ -1,4 +1,4 @@
-// Benchmark of faults and metrics (issue 13). Run by hand, not in CI: `node scripts/bench-faults.mjs [--seconds N] [--rounds N]`.
+// Benchmark of faults and metrics (issue 13). Run by hand, not in CI: `node scripts/bench-faults.mjs [--seconds N] [--rounds N] [--scrape-only]`.
 // 1. small GETs (hey, 8 connections) through kubewire recording: no rules, vs 100 non-matching fault rules
 //    with --metrics on, the variants alternating in one run (ratios are what to read: 2 shared cores).
 // 2. the time of a /metrics scrape after 1,000,000 requests fed to the registry directly.
@@ -32,6 +32,7 @@ function hey(url, token) {
   });
 }
 
+const SCRAPE_ONLY = process.argv.includes("--scrape-only");
 const dir = mkdtempSync(join(tmpdir(), "bench-faults-"));
 const cluster = await startDemoCluster({});
 const kubeconfig = join(dir, "demo.kubeconfig");
@@ -47,15 +48,15 @@ for (const [name, extras] of [
   const token = parse(readFileSync(s.kubeconfigPath, "utf8")).users[0].user.token;
   variants[name] = { s, url: `${s.proxy.url}/api/v1/namespaces/default/pods/web-1`, token, rps: [] };
 }
-for (let r = 0; r < ROUNDS; r++) {
+for (let r = 0; r < (SCRAPE_ONLY ? 0 : ROUNDS); r++) {
   for (const v of Object.values(variants)) v.rps.push(await hey(v.url, v.token));
   process.stderr.write(`round ${r + 1}/${ROUNDS}: ${Object.entries(variants).map(([n, v]) => `${n} ${v.rps.at(-1).toFixed(0)} req/s`).join(", ")}\n`);
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const base = median(variants["no rules"].rps);
+const base = median(variants["no rules"].rps) || 1;
 console.log(`| variant | req/s (median of ${ROUNDS} × ${SECONDS} s, hey -c 8) | vs no rules |`);
 console.log("|---|---|---|");
-for (const [n, v] of Object.entries(variants)) console.log(`| ${n} | ${median(v.rps).toFixed(0)} | ${(median(v.rps) / base).toFixed(2)}× |`);
+if (!SCRAPE_ONLY) for (const [n, v] of Object.entries(variants)) console.log(`| ${n} | ${median(v.rps).toFixed(0)} | ${(median(v.rps) / base).toFixed(2)}× |`);
 for (const v of Object.values(variants)) await v.s.stop(100);
 await cluster.close();
 rmSync(dir, { recursive: true, force: true });

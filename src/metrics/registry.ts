@@ -31,6 +31,9 @@ function bounded(v: string): string {
   return v.length > 64 || !/^[\w.:-]*$/.test(v) ? "other" : v;
 }
 
+/** Cached label children at most (a client sending random paths cannot grow memory without bound here). */
+const MAX_CHILDREN = 10_000;
+
 const WATCH_TYPE = /"type":"(ADDED|MODIFIED|DELETED|BOOKMARK|ERROR)"/g;
 const UPSTREAM_PHASES = new Set(["dns", "connect", "tls", "headers", "body", "credentials"]);
 const CONNECT_PHASES = new Set(["dns", "connect", "tls"]);
@@ -95,6 +98,8 @@ export class KubewireMetrics {
     registers: [this.registry],
   });
   private readonly openWatches = new WeakSet<Exchange>();
+  private readonly phases = { dns: this.phase.labels("dns"), connect: this.phase.labels("connect"), tls: this.phase.labels("tls"), ttfb: this.phase.labels("ttfb") };
+  private readonly children = new Map<string, { requests: { inc(): void }; duration: { observe(v: number): void } }>();
 
   constructor(recorder?: RecorderGauges) {
     let dropped = 0;
@@ -136,17 +141,21 @@ export class KubewireMetrics {
   observe(ex: Exchange): void {
     const { info, timing } = ex;
     const status = ex.response?.status;
-    this.requests.inc({
-      verb: bounded(info.verb),
-      group: bounded(info.apiGroup),
-      version: bounded(info.apiVersion),
-      resource: bounded(info.resource),
-      subresource: bounded(info.subresource),
-      scope: scopeOf(ex),
-      code: status === undefined ? "0" : String(status),
-      client: clientOf(ex.client.userAgent),
-    });
-    if (ex.origin !== "import") this.duration.observe({ verb: bounded(info.verb), resource: bounded(info.resource) }, timing.totalMs / 1000);
+    // one string key per label set finds its cached child: no label-object hashing per request
+    const key = `${info.verb}\u0000${info.apiGroup}\u0000${info.apiVersion}\u0000${info.resource}\u0000${info.subresource}\u0000${info.namespace ? 1 : 0}${info.name ? 1 : 0}${info.isResourceRequest ? 1 : 0}\u0000${status}\u0000${ex.client.userAgent}`;
+    let child = this.children.get(key);
+    if (!child) {
+      if (this.children.size >= MAX_CHILDREN) this.children.clear(); // bounded memory; prom-client keeps the series
+      const verb = bounded(info.verb);
+      const resource = bounded(info.resource);
+      child = {
+        requests: this.requests.labels(verb, bounded(info.apiGroup), bounded(info.apiVersion), resource, bounded(info.subresource), scopeOf(ex), status === undefined ? "0" : String(status), clientOf(ex.client.userAgent)),
+        duration: this.duration.labels(verb, resource),
+      };
+      this.children.set(key, child);
+    }
+    child.requests.inc();
+    if (ex.origin !== "import") child.duration.observe(timing.totalMs / 1000);
     if (status === 429) this.throttled.inc();
     if (this.openWatches.has(ex)) {
       this.openWatches.delete(ex);
@@ -155,13 +164,13 @@ export class KubewireMetrics {
     const upstream = !ex.injected && !(ex.error?.phase === "client");
     if (!upstream) return;
     if (!timing.reusedConnection) {
-      if (timing.dnsMs > 0) this.phase.observe({ phase: "dns" }, timing.dnsMs / 1000);
-      if (timing.connectMs > 0) this.phase.observe({ phase: "connect" }, timing.connectMs / 1000);
-      if (timing.tlsMs > 0) this.phase.observe({ phase: "tls" }, timing.tlsMs / 1000);
+      if (timing.dnsMs > 0) this.phases.dns.observe(timing.dnsMs / 1000);
+      if (timing.connectMs > 0) this.phases.connect.observe(timing.connectMs / 1000);
+      if (timing.tlsMs > 0) this.phases.tls.observe(timing.tlsMs / 1000);
       const failedToConnect = !!ex.error?.phase && CONNECT_PHASES.has(ex.error.phase);
       if (failedToConnect || timing.connectMs > 0 || timing.tlsMs > 0) this.attempts.inc({ result: failedToConnect ? "failure" : "success" });
     }
-    if (timing.ttfbMs > 0 && ex.response && !ex.response.fromProxy) this.phase.observe({ phase: "ttfb" }, timing.ttfbMs / 1000);
+    if (timing.ttfbMs > 0 && ex.response && !ex.response.fromProxy) this.phases.ttfb.observe(timing.ttfbMs / 1000);
     if (ex.error?.phase && UPSTREAM_PHASES.has(ex.error.phase) && ex.error.code !== "CLIENT_ABORTED") this.upstreamErrors.inc({ code: bounded(ex.error.code), phase: ex.error.phase });
     const leaf = ex.tls?.chain[0];
     if (leaf) {
