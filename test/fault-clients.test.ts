@@ -3,6 +3,9 @@
 // kubectl get -w only prints the Status and exits), and the Python client against "500 once".
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import https from "node:https";
+import { parse } from "yaml";
 import { join } from "node:path";
 import { CoreV1Api, KubeConfig, makeInformer, type V1ConfigMap } from "@kubernetes/client-node";
 import type { RecordingSession } from "../src/cli/recording-session.js";
@@ -126,3 +129,47 @@ for attempt in range(4):
   });
 });
 
+
+/** One GET through the proxy with the generated kubeconfig's CA and token. */
+function get(kubeconfig: string, path: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  const cfg = parse(readFileSync(kubeconfig, "utf8"));
+  const ca = Buffer.from(cfg.clusters[0].cluster["certificate-authority-data"], "base64");
+  const agent = new https.Agent({ keepAlive: true }); // so that only a GOAWAY makes the answer say Connection: close
+  return new Promise((resolve, reject) => {
+    https
+      .get(`${cfg.clusters[0].cluster.server}${path}`, { ca, agent, headers: { authorization: `Bearer ${cfg.users[0].user.token}` } }, (res) => {
+        let body = "";
+        res.on("data", (c) => (body += c));
+        res.on("end", () => {
+          agent.destroy();
+          resolve({ status: res.statusCode!, headers: res.headers, body });
+        });
+      })
+      .on("error", reject);
+  });
+}
+
+describe("faults that shape instead of fail", () => {
+  it("a delay, a bandwidth limit and a GOAWAY (Connection: close on HTTP/1.1) deliver the API server's answer intact, recorded as injected", async () => {
+    await withFaults(
+      ["rule=slow-start,resource=pods,verb=list,delayMs=200,jitterMs=50", "rule=thin-pipe,resource=configmaps,verb=list,bytesPerSecond=2000", "rule=go-away,resource=services,goaway"],
+      async (s) => {
+        const direct = await get(s.kubeconfigPath, "/api/v1/namespaces/default/secrets");
+        for (const [path, rule] of [["/api/v1/namespaces/default/pods", "slow-start"], ["/api/v1/namespaces/default/configmaps", "thin-pipe"], ["/api/v1/namespaces/default/services", "go-away"]]) {
+          const r = await get(s.kubeconfigPath, path);
+          expect(r.status, rule).toBe(200);
+          expect(JSON.parse(r.body).items.length, rule).toBeGreaterThan(0);
+          if (rule === "go-away") expect(r.headers.connection).toBe("close");
+        }
+        expect(direct.headers.connection).not.toBe("close");
+        const rows = await recorded(s);
+        expect(rows.map((x) => [x.ex.info.resource, x.row.status, x.ex.injected?.action ?? null, x.row.flags])).toEqual([
+          ["secrets", 200, null, []],
+          ["pods", 200, "delay", ["injected"]],
+          ["configmaps", 200, "bandwidth", ["injected"]],
+          ["services", 200, "goaway", ["injected"]],
+        ]);
+      },
+    );
+  });
+});
