@@ -80,7 +80,7 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
   const local = loadLocalCa(stateDir);
   const token = randomBytes(32).toString("base64url");
   let proxy: RunningProxy;
-  let extras: SessionExtras; // fault:
+  let extras: SessionExtras | undefined; // fault:
   try {
     extras = await startExtras(o.extras, { sink: recorder, token, stateDir }); // fault:
     proxy = await startProxy({
@@ -99,7 +99,7 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
       origin: o.origin,
     });
   } catch (err) {
-    await extras!?.close(); // fault:
+    await extras?.close(); // fault:
     if (ownRecorder) await recorder.close();
     throw err;
   }
@@ -126,11 +126,11 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
     kubeconfigPath,
     client: { url: new URL(proxy.url), caPem: local.ca.certPem, token },
     stateDir,
-    extras, // fault:
+    extras: extras!, // fault:
     stop: (graceMs = 1000) =>
       (stopping ??= (async () => {
         await proxy.close(graceMs);
-        await extras.close(); // fault:
+        await extras!.close(); // fault:
         unpublish();
         if (ephemeral) rmSync(kubeconfigPath, { force: true });
         if (!ownRecorder) {
