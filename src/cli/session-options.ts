@@ -20,7 +20,7 @@ export function addSessionOptions(cmd: Command, defaultListen = "127.0.0.1:8443"
     .addOption(new Option("--fault <rule>", "inject a fault (repeatable): match and action fields as key=value, e.g. verb=list,resource=pods,status=429,retryAfter=1,times=3").argParser((v: string, prev: string[] = []) => [...prev, v]))
     .option("--faults <file>", "inject the faults of a rules file (faults: [{name, match, action, times, after, probability, until}])")
     .addOption(new Option("--metrics <host:port>", "serve Prometheus metrics at http://HOST:PORT/metrics (loopback unless --allow-remote)").argParser(parseListen))
-    .addOption(new Option("--log-format <format>", "json: one line per connection event (opened, failed, TLS failure, retry seen, fault injected)").choices(["text", "json"]).default("text"))
+    .addOption(new Option("--log-format <format>", "text (default): no connection log; json: one line per connection event (opened, failed, TLS failure, retry seen, fault injected)").choices(["text", "json"]).default("text"))
     .option("--log-file <path>", "write the --log-format json lines here instead of stderr");
 }
 
