@@ -36,13 +36,11 @@ describe("kubectl through kubewire with fault rules", () => {
       expect(pods[3].ex.injected).toBeUndefined();
       expect(pods.slice(0, 3).every((x) => x.row.flags.join() === "injected")).toBe(true);
 
-      const verdict = await kubewire(["retries", "--db", s.dbPath]);
+      const [verdict, flags, ls] = await Promise.all([kubewire(["retries", "--db", s.dbPath]), kubewire(["flags", "--db", s.dbPath]), kubewire(["ls", "--injected", "--db", s.dbPath])]);
       expect(verdict.code).toBe(0);
       expect(verdict.stdout).toMatch(/^kubectl\/v1\.\d+\.\d+  list pods in default: 429×3 injected by throttle-pod-lists; retried 3 times after .*; Retry-After honoured; succeeded .* after the first failure\n$/);
-      const flags = await kubewire(["flags", "--db", s.dbPath]);
       expect(flags.stdout).not.toMatch(/throttled|server-error/);
       expect(flags.stdout).toContain("injected");
-      const ls = await kubewire(["ls", "--injected", "--db", s.dbPath]);
       expect(ls.stdout.trim().split("\n")).toHaveLength(4); // header and the three 429s
     });
   });
@@ -75,18 +73,17 @@ describe("bad fault input", () => {
     expect(() => ruleFromInline(inline, 1)).toThrow(message);
   });
 
-  it("exec --fault with an unknown field prints one line and exits 2 before running anything", async () => {
-    const r = await kubewire(["exec", "--kubeconfig", world.kubeconfig, "--context", "demo-admin", "--state-dir", join(world.dir, "state"), "--fault", "verb=list,colour=red", "--", "echo", "ran"]);
-    expect(r.code).toBe(2);
-    expect(r.stdout).toBe("");
-    expect(r.stderr).toMatch(/^error: fault fault-1: colour: unknown field; --fault takes rule, verb, [^\n]*\n$/);
-  });
-
-  it("names the rule and field of a bad rules file", async () => {
+  it("exec with a bad --fault or a bad rules file prints one line naming rule and field and exits 2 before running anything", async () => {
     const file = join(world.dir, "bad-faults.yaml");
     writeFileSync(file, "faults:\n- name: ok\n  match: {verb: list}\n  action: {status: 429}\n- match: {verb: list, colour: red}\n  action: {status: 500}\n");
-    const r = await kubewire(["exec", "--kubeconfig", world.kubeconfig, "--context", "demo-admin", "--state-dir", join(world.dir, "state"), "--faults", file, "--", "true"]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toBe("error: fault fault-2: match.colour: unknown match field; match takes verb, group, resource, subresource, namespace, name, userAgent, method, path\n");
+    const base = ["exec", "--kubeconfig", world.kubeconfig, "--context", "demo-admin", "--state-dir", join(world.dir, "state")];
+    const [inline, fromFile] = await Promise.all([
+      kubewire([...base, "--fault", "verb=list,colour=red", "--", "echo", "ran"]),
+      kubewire([...base, "--faults", file, "--", "echo", "ran"]),
+    ]);
+    expect([inline.code, inline.stdout]).toEqual([2, ""]);
+    expect(inline.stderr).toMatch(/^error: fault fault-1: colour: unknown field; --fault takes rule, verb, [^\n]*\n$/);
+    expect([fromFile.code, fromFile.stdout]).toEqual([2, ""]);
+    expect(fromFile.stderr).toBe("error: fault fault-2: match.colour: unknown match field; match takes verb, group, resource, subresource, namespace, name, userAgent, method, path\n");
   });
 });

@@ -179,6 +179,9 @@ interface FaultContext {
   forward: () => void;
 }
 
+/** RST_STREAM's INTERNAL_ERROR (RFC 9113), what a Go server sends when a handler panics. */
+const NGHTTP2_INTERNAL_ERROR = 2;
+
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
 function clientGone(exchange: Exchange, t0: number, sink: RecordSink, message: string): void {
@@ -195,10 +198,14 @@ export function applyFault(action: FaultAction, ctx: FaultContext): void {
     req.resume();
     exchange.error = { code: "ECONNRESET", message: `kubewire reset the connection on purpose (fault ${name})`, phase: "headers" };
     exchange.timing.totalMs = round(performance.now() - t0);
-    try {
-      req.socket.resetAndDestroy(); // a TCP RST where the socket is plain TCP
-    } catch {
-      req.socket.destroy(); // over TLS: the connection closes without an answer
+    const h2stream = (req as { stream?: { close(code: number): void } }).stream;
+    if (h2stream) h2stream.close(NGHTTP2_INTERNAL_ERROR); // HTTP/2: RST_STREAM for this request only
+    else {
+      try {
+        req.socket.resetAndDestroy(); // a TCP RST where the socket is plain TCP
+      } catch {
+        req.socket.destroy(); // over TLS: the connection closes without an answer
+      }
     }
     sink.record(exchange);
     return;

@@ -36,7 +36,7 @@ export interface Verdict {
 }
 
 /** A retry must come within this long of the previous attempt to belong to the same try. */
-const WINDOW_MS = 120_000;
+export const RETRY_WINDOW_MS = 120_000;
 const DROP_QUERY = /^(timeoutSeconds|resourceVersion|resourceVersionMatch|allowWatchBookmarks|watch|sendInitialEvents|timeout)=/;
 
 function normQuery(q: string): string {
@@ -108,7 +108,7 @@ export function judgeRetries(exchanges: Exchange[]): Verdict[] {
     for (let j = i + 1; j < sorted.length; j++) {
       const ex = sorted[j];
       const prev = chain[chain.length - 1];
-      if (ex.startedAt - (prev.startedAt + prev.timing.totalMs) > WINDOW_MS) break;
+      if (ex.startedAt - (prev.startedAt + prev.timing.totalMs) > RETRY_WINDOW_MS) break;
       if (!sameRequest(ex) || used.has(ex)) continue;
       chain.push(ex);
       used.add(ex);

@@ -1,7 +1,7 @@
 // `kubewire retries`: for each failure kubewire injected, what the client did next (retries, gaps
 // against exponential backoff, Retry-After, relist after 410, giving up), one verdict line each.
 import { Command, Option } from "commander";
-import { CLIENT_GO_REFERENCE, judgeRetries } from "../../fault/retries.js";
+import { CLIENT_GO_REFERENCE, judgeRetries, RETRY_WINDOW_MS } from "../../fault/retries.js";
 import { addDbOption, openRecording } from "../db-option.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
 import { checkFormat, json } from "../output.js";
@@ -24,7 +24,10 @@ Examples:
     const store = openRecording(opts);
     let verdicts;
     try {
-      verdicts = judgeRetries([...store.iterate({ ...filterFrom(opts), limit: undefined })]);
+      // only the stretch of the recording from the first injected failure to the last one and its retry window is read
+      const filter = { ...filterFrom(opts), limit: undefined };
+      const injected = store.list({ ...filter, flag: "injected" });
+      verdicts = injected.length === 0 ? [] : judgeRetries([...store.iterate({ ...filter, since: Date.parse(injected[0].time), until: Date.parse(injected[injected.length - 1].time) + RETRY_WINDOW_MS })]);
     } finally {
       store.close();
     }
