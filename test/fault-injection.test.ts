@@ -36,7 +36,13 @@ describe("kubectl through kubewire with fault rules", () => {
       expect(pods[3].ex.injected).toBeUndefined();
       expect(pods.slice(0, 3).every((x) => x.row.flags.join() === "injected")).toBe(true);
 
-      const [verdict, flags, ls] = await Promise.all([kubewire(["retries", "--db", s.dbPath]), kubewire(["flags", "--db", s.dbPath]), kubewire(["ls", "--injected", "--db", s.dbPath])]);
+      const [verdict, flags, ls, show] = await Promise.all([
+        kubewire(["retries", "--db", s.dbPath]),
+        kubewire(["flags", "--db", s.dbPath]),
+        kubewire(["ls", "--injected", "--db", s.dbPath]),
+        kubewire(["show", String(pods[0].row.id), "--db", s.dbPath, "-o", "json"]),
+      ]);
+      expect(JSON.parse(show.stdout).injected).toEqual({ rule: "throttle-pod-lists", action: "429" });
       expect(verdict.code).toBe(0);
       expect(verdict.stdout, verdict.stdout).toMatch(/^kubectl\/v1\.\d+\.\d+  list pods in default: 429×3 injected by throttle-pod-lists; retried 3 times after .*; Retry-After honoured; succeeded .* after the first failure\n$/);
       expect(flags.stdout).not.toMatch(/throttled|server-error/);
