@@ -165,6 +165,8 @@ export interface Exchange {
   /** HTTP version on each leg (absent in records made before kubewire spoke HTTP/2) */
   protocol?: WireProtocol;
   connection?: WireConnection;
+  /** set when a kubewire fault rule acted on this exchange on purpose (src/fault) */
+  injected?: { rule: string; action: string } | null;
 }
 
 export type Severity = "error" | "warning" | "info";

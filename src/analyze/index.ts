@@ -25,6 +25,7 @@ import { rule as deprecatedApi } from "./deprecated-api.js";
 import { rule as expiringCredentials } from "./expiring-credentials.js";
 import { rule as clientTls } from "./client-tls.js";
 import { rule as proxyAuth } from "./proxy-auth.js";
+import { rule as injected } from "./injected.js";
 
 export const rules: Rule[] = [
   unauthorized,
@@ -51,4 +52,5 @@ export const rules: Rule[] = [
   expiringCredentials,
   clientTls,
   proxyAuth,
+  injected,
 ];

@@ -46,10 +46,13 @@ export function diagnose(store: Store, filter: ListFilter, ctx: AnalyzeContext, 
 
 /** The whole-set rules' questions, answered from the store's indexes (see Store.latencyGroups, failures, chainUses). */
 function storeSource(store: Store, filter: ListFilter): SetSource {
+  // fault: what kubewire injected on purpose is neither slow nor a retry storm of the API server's making
+  const injected = new Set(store.list({ ...filter, flag: "injected" }).map((r) => r.id));
+  const real = <T extends { id: number }>(rows: T[]) => (injected.size ? rows.filter((r) => !injected.has(r.id)) : rows);
   return {
     baselines: () => store.latencyGroups(filter, [0.5]).map((g) => ({ ...g, p50Ms: g.percentiles[0] })),
-    slowerThan: (b: Baseline, ms: number) => store.slowerThan(filter, b, ms),
-    failures: (minRepeats: number) => store.failures(filter, minRepeats),
+    slowerThan: (b: Baseline, ms: number) => real(store.slowerThan(filter, b, ms)), // fault:
+    failures: (minRepeats: number) => real(store.failures(filter, minRepeats)), // fault:
     chains: () => store.chainUses(filter, MAX_IDS),
   };
 }

@@ -24,6 +24,7 @@ import { dirname } from "node:path";
 import { DEFAULT_SA_DIR, inClusterKubeconfigYaml, inClusterUpstream, readInClusterConfig } from "../kubeconfig/in-cluster.js";
 import { captureFor, startPruner } from "../record/guardrails.js";
 import { defaultDbPath } from "./db-path.js";
+import { startExtras, type ExtrasOptions, type SessionExtras } from "../control/extras.js"; // fault:
 
 
 export interface SessionOptions {
@@ -54,6 +55,8 @@ export interface SessionOptions {
   captureForMs?: number;
   /** guardrail: prune the oldest exchanges so the database's pages in use stay under this */
   maxDbBytes?: number;
+  /** fault rules, metrics endpoint, JSON connection log, control endpoint */
+  extras?: ExtrasOptions; // fault:
 }
 
 /** One context's listener: the chosen context's proxy runs from the start, the others' on their first connection. */
@@ -78,6 +81,9 @@ export interface RecordingSession {
   /** what the generated kubeconfig holds, for kubewire's own requests through the proxy (doctor, replay) */
   client: { url: URL; caPem: string; token: string };
   stateDir: string;
+  /** the fault engine, metrics and their endpoints */
+  /** fault rules, metrics and logs (absent for an in-cluster run) */
+  extras?: SessionExtras; // fault:
   /** stop accepting, cut open streams after graceMs, flush every record */
   stop(graceMs?: number): Promise<RecorderStats>;
 }
@@ -111,7 +117,7 @@ export async function checkListenHost(
 }
 
 /** Records what kubewire added upstream on the user's behalf with each forwarded exchange. */
-function sinkFor(recorder: Recorder, upstream: Upstream): ProxyOptions["sink"] {
+function sinkFor(recorder: ProxyOptions["sink"], upstream: Upstream): ProxyOptions["sink"] {
   const added = upstream.impersonation;
   if (!added) return recorder;
   return {
@@ -209,11 +215,19 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
   if (ownRecorder) recorder.open();
   const local = loadLocalCa(stateDir);
   const token = randomBytes(32).toString("base64url");
+  let extras: SessionExtras; // fault:
+  try {
+    extras = await startExtras(o.extras, { sink: recorder, token, stateDir }); // fault:
+  } catch (err) {
+    if (ownRecorder) await recorder.close();
+    throw err;
+  }
   const guard = guardrails(o, dbPath);
   const listen = (up: Upstream, port: number, on = host) =>
     startProxy({
       upstream: up,
-      sink: guard.sink(sinkFor(recorder, up)),
+      sink: guard.sink(sinkFor(extras.sink, up)), // fault: metrics and logs see each exchange on its way to the recorder
+      faults: extras.faults, // fault:
       ca: local.ca,
       server: local.server,
       token,
@@ -257,6 +271,7 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
     if (failed) throw (failed as PromiseRejectedResult).reason;
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close(0)));
+    await extras.close(); // fault:
     if (ownRecorder) await recorder.close();
     throw err;
   }
@@ -291,9 +306,11 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
     kubeconfigPath,
     client: { url: new URL(proxy.url), caPem: local.ca.certPem, token },
     stateDir,
+    extras, // fault:
     stop: (graceMs = 1000) =>
       (stopping ??= (async () => {
         await Promise.all(listeners.map((l) => l.close(graceMs)));
+        await extras.close(); // fault:
         unpublish();
         if (ephemeral) rmSync(kubeconfigPath, { force: true });
         await guard.stop(recorder);

@@ -3,6 +3,7 @@
 import { Command, Option } from "commander";
 import { parseDuration, parseListen, parseSize } from "./durations.js";
 import type { SessionOptions } from "./recording-session.js";
+import { loadRules } from "../control/extras.js"; // fault: bad rules fail before anything starts
 
 /** defaultListen null: the chosen context listens on its stable port (see kubeconfig/stable-port.ts), as every other context does. */
 export function addSessionOptions(cmd: Command, defaultListen: string | null = "127.0.0.1:8443"): Command {
@@ -19,7 +20,13 @@ export function addSessionOptions(cmd: Command, defaultListen: string | null = "
     .option("--write-kubeconfig <path>", "where to write the client kubeconfig (default: STATE_DIR/kubeconfig)")
     .addOption(new Option("--capture-limit <size>", "bytes of each body to keep").default(65536).argParser(parseSize))
     .addOption(new Option("--connect-timeout <duration>", "upstream TCP/TLS connect timeout").default(10_000, "10s").argParser(parseDuration))
-    .addOption(new Option("--header-timeout <duration>", "upstream response-header timeout (not for watches)").default(60_000, "60s").argParser(parseDuration));
+    .addOption(new Option("--header-timeout <duration>", "upstream response-header timeout (not for watches)").default(60_000, "60s").argParser(parseDuration))
+    // fault: fault injection, metrics and JSON logs (src/control/extras.ts)
+    .addOption(new Option("--fault <rule>", "inject a fault (repeatable): match and action fields as key=value, e.g. verb=list,resource=pods,status=429,retryAfter=1,times=3").argParser((v: string, prev: string[] = []) => [...prev, v]))
+    .option("--faults <file>", "inject the faults of a rules file (faults: [{name, match, action, times, after, probability, until}])")
+    .addOption(new Option("--metrics <host:port>", "serve Prometheus metrics at http://HOST:PORT/metrics (loopback unless --allow-remote)").argParser(parseListen))
+    .addOption(new Option("--log-format <format>", "text (default): no connection log; json: one line per connection event (opened, failed, TLS failure, retry seen, fault injected)").choices(["text", "json"]).default("text"))
+    .option("--log-file <path>", "write the --log-format json lines here instead of stderr");
 }
 
 export function sessionOptionsFrom(o: Record<string, any>, warn: (l: string) => void): SessionOptions {
@@ -36,5 +43,6 @@ export function sessionOptionsFrom(o: Record<string, any>, warn: (l: string) => 
     connectTimeoutMs: o.connectTimeout,
     headersTimeoutMs: o.headerTimeout,
     warn,
+    extras: { rules: loadRules({ fault: o.fault, faultsFile: o.faults }), metrics: o.metrics, allowRemote: !!o.allowRemote, logFormat: o.logFormat, logFile: o.logFile }, // fault:
   };
 }

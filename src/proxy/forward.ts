@@ -16,6 +16,7 @@ import { parseRequestInfo } from "./request-info.js";
 import { rawOf } from "./listener-guard.js";
 import { copyHandshake, countUse, round, upstreamTarget } from "./upstream-target.js";
 import type { H2Connection, Lease, UpstreamPool } from "./upstream-pool.js";
+import { faultPipe } from "../fault/streams.js"; // fault:
 
 export interface ExchangeSink {
   record(exchange: Exchange): void;
@@ -276,7 +277,7 @@ export function makeForwarder(opts: ForwardOptions) {
           }
         }
       });
-      body.pipe(res as NodeJS.WritableStream);
+      faultPipe(exchange, body, res).pipe(res as NodeJS.WritableStream); // fault: the identity unless a fault shapes this body
     };
 
     const path = target.basePath + (req.url ?? "/");

@@ -21,6 +21,7 @@ import { makeListenerGuard, rawOf } from "./listener-guard.js";
 import { proxyUpgrade } from "./upgrade.js";
 import { constants as cryptoConstants } from "node:crypto";
 import { serviceAccountOf } from "../kubeconfig/in-cluster.js";
+import type { FaultEngine } from "../fault/engine.js"; // fault:
 
 export interface ProxyOptions {
   upstream: Upstream;
@@ -51,6 +52,8 @@ export interface ProxyOptions {
   keepaliveIdleMs?: number;
   /** give an upstream HTTP/2 session up when its PING is not answered within this (default 15 s, as client-go) */
   keepaliveTimeoutMs?: number;
+  /** fault rules applied at each request's arrival */
+  faults?: FaultEngine; // fault:
 }
 
 export interface RunningProxy {
@@ -172,10 +175,12 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       }
       guard.authenticated(req.socket);
       markReplay(req, exchange);
-      credentialsFor(
+      const go = () => credentialsFor(
         (c) => forwarder.forward(req, res, withClientAuth(req, exchange, c), exchange, t0),
         (e) => forwarder.refuse(req, res, exchange, t0, e),
       );
+      if (opts.faults) opts.faults.handle(req as IncomingMessage, res as ServerResponse, exchange, t0, sink, go); // fault: may answer, reset, hang, delay or shape the body instead
+      else go();
     },
   );
   // for HTTP/1.1 connections (node:http reads them from this server); watches and log streams last as long as they last

@@ -84,6 +84,8 @@ interface Detail {
   serviceAccount?: string;
   protocol?: WireProtocol;
   connection?: WireConnection;
+  /** a kubewire fault rule acted on this exchange */
+  injected?: { rule: string; action: string };
 }
 
 export const INSERT_DETAIL_SQL = "INSERT INTO exchange_details (exchange_id, detail) VALUES (?, ?)";
@@ -154,6 +156,7 @@ export function detailJson(ex: Exchange): string {
   if (ex.serviceAccount) detail.serviceAccount = ex.serviceAccount;
   if (ex.protocol) detail.protocol = ex.protocol;
   if (ex.connection) detail.connection = ex.connection;
+  if (ex.injected) detail.injected = ex.injected;
   return JSON.stringify(detail);
 }
 
@@ -205,6 +208,7 @@ export function toExchange(c: ExchangeColumns, detailText: string, chain: CertIn
     ...(d.serviceAccount ? { serviceAccount: d.serviceAccount } : {}),
     ...(d.protocol ? { protocol: d.protocol } : {}),
     ...(d.connection ? { connection: d.connection } : {}),
+    ...(d.injected ? { injected: d.injected } : {}),
   };
 }
 

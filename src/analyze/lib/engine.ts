@@ -9,10 +9,14 @@ import { MAX_IDS, pushTo, summaryOf } from "./util.js";
 export const exchangeRules: ExchangeRule[] = rules.filter(isExchangeRule);
 export const setRules: SetRule[] = rules.filter((r): r is SetRule => !isExchangeRule(r));
 
+const INJECTED = "injected";
+
 const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 } as const;
 
 /** The per-exchange kinds an exchange raises. Pure and cheap: a few comparisons per rule. */
 export function flagsOf(ex: Exchange): string[] {
+  // a fault kubewire made on purpose is nobody's problem: no rule blames the API server for it
+  if (ex.injected) return [INJECTED];
   const kinds: string[] = [];
   for (const rule of exchangeRules) {
     try {
@@ -51,7 +55,7 @@ export function analyze(exchanges: Exchange[], ctx: AnalyzeContext): Finding[] {
     const group = groups.get(rule.kind);
     if (group) findings.push(rule.explain(group, ctx));
   }
-  const source = memorySource(sorted);
+  const source = memorySource(sorted.filter((ex) => !ex.injected)); // injected faults are nobody's problem
   for (const rule of setRules) {
     const result = rule.analyze(source, ctx);
     if (result) findings.push(result.finding);

@@ -16,12 +16,14 @@ export function makeExecCommand(): Command {
 Examples:
   kubewire exec -- kubectl get pods
   kubewire exec --context staging -- go run ./mycontroller
-  kubectl wire exec -- kubectl auth can-i list pods`,
+  kubectl wire exec -- kubectl auth can-i list pods
+  kubewire exec --fault verb=list,resource=pods,status=429,retryAfter=1,times=3 -- kubectl get pods`,
     );
   addSessionOptions(cmd, null).action(async (argv: string[], opts) => {
     const warn = (l: string) => process.stderr.write(`${l}\n`);
     const { describeStats, startSession } = await import("../recording-session.js");
     const session = await startSession({ ...sessionOptionsFrom(opts, warn), ephemeralKubeconfig: true });
+    if (session.extras?.metricsUrl && !opts.quiet) warn(`kubewire: metrics at ${session.extras?.metricsUrl}`); // fault:
     let code: number;
     try {
       code = await run(argv, { ...process.env, KUBECONFIG: session.kubeconfigPath });

@@ -14,6 +14,8 @@ import { makeDemoCommand } from "./demo.js";
 import { makeDoctorCommand } from "./doctor.js";
 import { makeStatusCommand } from "./status.js";
 import { makeInjectCommand } from "./inject.js";
+import { makeFaultsCommand } from "./faults.js";
+import { makeRetriesCommand } from "./retries.js";
 
 export const commands: Array<() => Command> = [
   makeDemoCommand,
@@ -24,10 +26,12 @@ export const commands: Array<() => Command> = [
   makeShowCommand,
   makeTailCommand,
   makeFlagsCommand,
+  makeRetriesCommand,
   makeStatsCommand,
   makeReplayCommand,
   makeExportCommand,
   makeImportCommand,
   makeStatusCommand,
   makeInjectCommand,
+  makeFaultsCommand,
 ];

@@ -15,6 +15,7 @@ export function makeLsCommand(): Command {
     .option("--no-headers", "omit the header row")
     .option("-f, --follow", "after the list, print new exchanges as they are recorded (as kubewire tail)")
     .option("-w, --watch", "the same as --follow (kubectl's word for it)")
+    .option("--injected", "only exchanges a kubewire fault rule acted on (their FLAGS say injected)") // fault:
     .addHelpText(
       "after",
       `
@@ -23,12 +24,14 @@ Examples:
   kubewire ls --resource pods --verb list -o json
   kubewire ls --flag forbidden --limit 20
   kubewire ls -w --namespace kube-system             # -w is --follow
+  kubewire ls --injected                             # what kubewire's fault rules acted on
   kubewire ls --status 5xx -o name                   # exchange/ID, one a line`,
     );
   addFollowOptions(addFilterOptions(addDbOption(cmd))).action(async (opts) => {
     if (opts.watch) opts.follow = true;
     const format = opts.output === "name" ? "name" : checkFormat(opts.output, opts.follow ? ["table", "wide", "json"] : ["table", "wide", "json", "yaml", "name" as never]);
     const filter = filterFrom(opts);
+    if (opts.injected) filter.flag = "injected"; // fault:
     const store = openRecording(opts);
     try {
       if (opts.follow) {

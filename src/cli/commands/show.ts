@@ -173,6 +173,7 @@ export function renderPage(wire: Exchange, p: Paint, wireFlags: ShownFlag[] = []
   out.push(`${ex.request.method || "(no request)"} ${ex.request.path}${ex.request.query ? `?${ex.request.query}` : ""}`);
   out.push(`Status:   ${ex.error || (ex.response?.status ?? 0) >= 400 ? p.red(status) : p.green(status)}`);
   if (ex.error) out.push(`Error:    ${p.red(`${ex.error.code}${ex.error.phase ? ` (${ex.error.phase})` : ""}: ${ex.error.message}`)}`);
+  if (ex.injected) out.push(`Injected: ${p.yellow(`${ex.injected.action} by fault rule ${ex.injected.rule}`)} (kubewire did this on purpose)`); // fault:
   out.push(`Context:  ${ex.context}  cluster ${ex.clusterUrl}  user ${ex.kubeUser || "-"}`);
   out.push(`Client:   ${ex.client.address}  ${ex.client.userAgent}`);
   if (ex.repeat) out.push(`Repeated: ${ex.repeat.count} requests like this one from ${ex.client.address || "?"}, the last at ${new Date(ex.repeat.lastSeenAt).toISOString()} (headers kept from the first)`);

@@ -20,7 +20,10 @@ Examples:
   kubewire start --context staging --listen 127.0.0.1:0 --write-kubeconfig ./proxy.kubeconfig
 
   # In a pod (the sidecar that kubewire inject adds): the app's own token passes through
-  kubewire start --in-cluster --shared-dir /var/run/kubewire --max-db-size 200MiB --capture-for 2h`,
+  kubewire start --in-cluster --shared-dir /var/run/kubewire --max-db-size 200MiB --capture-for 2h
+
+  # Throttle the first three pod lists, serve metrics for Prometheus
+  kubewire start --fault verb=list,resource=pods,status=429,retryAfter=1,times=3 --metrics 127.0.0.1:9464`,
     );
   // in-cluster: the pod's service account identity passes through; guardrails for a capture nobody watches
   cmd
@@ -35,6 +38,7 @@ Examples:
     if (opts.inCluster && (opts.kubeconfig || opts.context)) throw new UserError("--in-cluster takes the API server from the pod (KUBERNETES_SERVICE_HOST/PORT and the service account directory), not from a kubeconfig", "drop --kubeconfig and --context, or drop --in-cluster");
     if (!opts.inCluster && opts.saDir) throw new UserError("--sa-dir is for --in-cluster only");
     const options = sessionOptionsFrom(opts, (l) => process.stderr.write(`${l}\n`));
+    options.extras = { ...options.extras, control: true }; // fault: `kubewire faults add|ls|rm` reach this run
     if (opts.sharedDir) options.writeKubeconfig = join(opts.sharedDir, "kubeconfig");
     options.maxDbBytes = opts.maxDbSize;
     options.captureForMs = opts.captureFor;
@@ -50,6 +54,8 @@ Examples:
     if (others > 0) out.write(`kubewire: and for the ${others} other context${others === 1 ? "" : "s"} of the kubeconfig, each at its own port (kubectl --context NAME)\n`);
     out.write(`kubewire: client kubeconfig written to ${session.kubeconfigPath}\n`);
     out.write(`  export KUBECONFIG=${session.kubeconfigPath}\n`);
+    if (session.extras?.metricsUrl) out.write(`kubewire: metrics at ${session.extras?.metricsUrl}\n`); // fault:
+    if (session.extras?.faults?.size) out.write(`kubewire: ${session.extras?.faults.size} fault rule(s) active; see kubewire faults ls\n`); // fault:
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         process.stderr.write(`kubewire: ${signal}: stopping, flushing records...\n`);

@@ -1,0 +1,43 @@
+// `kubewire retries`: for each failure kubewire injected, what the client did next (retries, gaps
+// against exponential backoff, Retry-After, relist after 410, giving up), one verdict line each.
+import { Command, Option } from "commander";
+import { CLIENT_GO_REFERENCE, judgeRetries, RETRY_WINDOW_MS } from "../../fault/retries.js";
+import { addDbOption, openRecording } from "../db-option.js";
+import { addFilterOptions, filterFrom } from "../list-filters.js";
+import { checkFormat, json } from "../output.js";
+
+export function makeRetriesCommand(): Command {
+  const cmd = new Command("retries")
+    .description("Judge how clients reacted to the faults kubewire injected: retries, backoff, Retry-After, relists")
+    .addOption(new Option("-o, --output <format>", "text or json").default("text"))
+    .option("--reference", "also print client-go's defaults the verdicts are read against")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  kubewire exec --fault verb=list,resource=pods,status=429,retryAfter=1,times=3 -- kubectl get pods
+  kubewire retries
+  kubewire retries --since 10m -o json`,
+    );
+  addFilterOptions(addDbOption(cmd)).action((opts) => {
+    const format = opts.output === "text" ? "text" : checkFormat(opts.output, ["json"]);
+    const store = openRecording(opts);
+    let verdicts;
+    try {
+      // only the stretch of the recording from the first injected failure to the last one and its retry window is read
+      const filter = { ...filterFrom(opts), limit: undefined };
+      const injected = store.list({ ...filter, flag: "injected" });
+      verdicts = injected.length === 0 ? [] : judgeRetries([...store.iterate({ ...filter, since: Date.parse(injected[0].time), until: Date.parse(injected[injected.length - 1].time) + RETRY_WINDOW_MS })]);
+    } finally {
+      store.close();
+    }
+    if (format === "json") {
+      process.stdout.write(json(verdicts.map(({ line, ...v }) => ({ ...v, verdict: line }))));
+      return;
+    }
+    if (verdicts.length === 0) process.stdout.write("no injected failure recorded (inject some with --fault or --faults on start/exec)\n");
+    for (const v of verdicts) process.stdout.write(`${v.line}\n`);
+    if (opts.reference) process.stdout.write(`\nclient-go, for reference:\n${CLIENT_GO_REFERENCE.map((l) => `  ${l}`).join("\n")}\n`);
+  });
+  return cmd;
+}

@@ -1,0 +1,106 @@
+// What a recording session adds beside the proxy for faults and observability: the fault engine
+// (rules from --fault/--faults, changeable through the control endpoint), the Prometheus endpoint
+// and the JSON connection log, all fed by wrapping the session's ExchangeSink.
+import { readFileSync } from "node:fs";
+import { UserError } from "../errors.js";
+import { FaultEngine, type RecordSink } from "../fault/engine.js";
+import { ruleFromInline, rulesFromYaml, type FaultRule } from "../fault/rules.js";
+import { ConnectionLog } from "../metrics/log.js";
+import { KubewireMetrics, type RecorderGauges } from "../metrics/registry.js";
+import { serveMetrics, type MetricsEndpoint } from "../metrics/server.js";
+import type { Exchange } from "../types.js";
+import { startControl, type ControlEndpoint } from "./control.js";
+
+export interface ExtrasOptions {
+  /** inline `--fault` rules, in order */
+  fault?: string[];
+  /** a rules file (`--faults FILE`) */
+  faultsFile?: string;
+  /** rules already parsed (tests, demo) */
+  rules?: FaultRule[];
+  /** serve the control endpoint for `kubewire faults` (start does; exec does not need to) */
+  control?: boolean;
+  metrics?: { host: string; port: number };
+  allowRemote?: boolean;
+  logFormat?: "text" | "json";
+  logFile?: string;
+}
+
+export interface SessionExtras {
+  /** null when nothing asks for it, so the proxy does no extra work */
+  faults: FaultEngine | undefined;
+  sink: RecordSink;
+  metrics: KubewireMetrics | null;
+  metricsUrl: string | null;
+  controlUrl: string | null;
+  close(): Promise<void>;
+}
+
+/** The rules of --faults FILE then --fault ..., named fault-1, fault-2, ... when unnamed; a bad one is a UserError. */
+export function loadRules(o: ExtrasOptions): FaultRule[] {
+  const rules: FaultRule[] = [...(o.rules ?? [])];
+  if (o.faultsFile) {
+    let text: string;
+    try {
+      text = readFileSync(o.faultsFile, "utf8");
+    } catch (err) {
+      throw new UserError(`--faults ${o.faultsFile}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
+    }
+    rules.push(...rulesFromYaml(text, o.faultsFile, rules.length + 1));
+  }
+  for (const f of o.fault ?? []) rules.push(ruleFromInline(f, rules.length + 1));
+  const seen = new Set<string>();
+  for (const r of rules) {
+    if (seen.has(r.name)) throw new UserError(`fault ${r.name}: name: used by two rules`);
+    seen.add(r.name);
+  }
+  return rules;
+}
+
+export async function startExtras(o: ExtrasOptions | undefined, ctx: { sink: RecordSink & RecorderGauges; token: string; stateDir: string }): Promise<SessionExtras> {
+  const opts = o ?? {};
+  const rules = loadRules(opts);
+  const metrics = opts.metrics ? new KubewireMetrics(ctx.sink) : null;
+  const log = opts.logFormat === "json" ? new ConnectionLog({ file: opts.logFile }) : null;
+  const wanted = rules.length > 0 || !!opts.control || !!metrics || !!log;
+  const faults = wanted
+    ? new FaultEngine(rules, {
+        onArrival: metrics ? (ex) => metrics.arrived(ex) : undefined,
+        onInjected: (ex, inj) => {
+          metrics?.faultInjected(inj.rule, inj.action);
+          log?.faultInjected(ex, inj.rule, inj.action);
+        },
+      })
+    : undefined;
+  const sink: RecordSink =
+    metrics || log
+      ? {
+          record(ex: Exchange) {
+            metrics?.observe(ex);
+            log?.observe(ex);
+            ctx.sink.record(ex);
+          },
+        }
+      : ctx.sink;
+  let endpoint: MetricsEndpoint | null = null;
+  let control: ControlEndpoint | null = null;
+  try {
+    if (metrics && opts.metrics) endpoint = await serveMetrics(metrics, opts.metrics, !!opts.allowRemote);
+    if (faults && opts.control) control = await startControl(faults, ctx.token, ctx.stateDir);
+  } catch (err) {
+    await endpoint?.close();
+    throw err;
+  }
+  return {
+    faults,
+    sink,
+    metrics,
+    metricsUrl: endpoint?.url ?? null,
+    controlUrl: control?.url ?? null,
+    close: async () => {
+      await control?.close();
+      await endpoint?.close();
+      await log?.close();
+    },
+  };
+}
