@@ -2,6 +2,7 @@
 // listener (started on first use), and impersonation as kubectl sends it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import https from "node:https";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { Recorder } from "../src/record/recorder.js";
@@ -33,7 +34,7 @@ class KeepingRecorder extends Recorder {
 describe.skipIf(!haveKubectl)("the generated kubeconfig holds the user's whole kubeconfig", () => {
   let world: World;
   beforeAll(async () => {
-    world = await demoWorld();
+    world = await demoWorld({ bigListBytes: 300 * 1024 });
   });
   afterAll(async () => world?.close());
 
@@ -95,6 +96,11 @@ describe.skipIf(!haveKubectl)("the generated kubeconfig holds the user's whole k
       const stored = store.list({}).map((row) => store.get(row.id)!).find((ex) => ex.info.resource === "selfsubjectreviews")!;
       store.close();
       expect(stored.impersonation).toEqual(review.impersonation);
+      // kubectl's --as wins over the kubeconfig's as: direct, and so through kubewire (no doubled groups)
+      const asFlag = ["auth", "whoami", "--as", "bob", "--as-group", "qa"];
+      const [throughAs, directAs] = [await kubectl(s.kubeconfigPath, asFlag), await kubectl(file, asFlag)];
+      expect(throughAs.stdout).toContain("bob");
+      expect(throughAs.stdout).toBe(directAs.stdout);
     } finally {
       await s.stop(100);
       await recorder.close();
@@ -127,6 +133,16 @@ describe.skipIf(!haveKubectl)("the generated kubeconfig holds the user's whole k
       const ctx = generated.contexts.find((c: { name: string }) => c.name === "demo-viewer").context;
       expect(generated.clusters.find((c: { name: string }) => c.name === ctx.cluster).cluster["disable-compression"]).toBe(true);
       expect(s.upstream.disableCompression).toBe(true);
+      // a client that asks for gzip anyway gets what client-go's DisableCompression would: no gzip
+      const encoding = await new Promise<string | undefined>((done, fail) => {
+        https
+          .get(new URL("/api/v1/namespaces/big/configmaps", s.client.url), { ca: s.client.caPem, headers: { authorization: `Bearer ${s.client.token}`, "accept-encoding": "gzip" }, agent: false }, (res) => {
+            res.resume();
+            res.on("end", () => done(res.headers["content-encoding"]));
+          })
+          .on("error", fail);
+      });
+      expect(encoding).toBeUndefined();
     } finally {
       await s.stop(100);
     }
