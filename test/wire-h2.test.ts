@@ -4,9 +4,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { Store } from "../src/store/store.js";
 import http2 from "node:http2";
 import type { RecordingSession } from "../src/cli/recording-session.js";
-import { demoWorld, eventually, kubectl, KUBECTL, record, recorded, type World } from "./helpers/world.js";
+import { demoWorld, eventually, kubectl, KUBECTL, record, recorded, ROOT, type World } from "./helpers/world.js";
 import { startTestProxy, type TestProxy } from "./helpers/proxy.js";
 
 const haveKubectl = existsSync(KUBECTL);
@@ -157,6 +159,28 @@ describe.skipIf(!haveKubectl)("HTTP/2 through kubewire", () => {
       expect(watch.protocol).toEqual({ client: "h2", upstream: "h2" });
     } finally {
       await p.close();
+      await frozen.close();
+    }
+  });
+
+  it("takes --keepalive-idle and --keepalive-timeout on exec: a watch on a frozen API server ends with UPSTREAM_LOST", async () => {
+    const frozen = await demoWorld({ freezable: true });
+    const db = join(frozen.dir, "keepalive.db");
+    try {
+      let out = "";
+      const args = [join(ROOT, "bin/kubewire.js"), "exec", "--kubeconfig", frozen.kubeconfig, "--context", "demo-admin", "--state-dir", join(frozen.dir, "state"), "--db", db, "--keepalive-idle", "500ms", "--keepalive-timeout", "500ms", "--", KUBECTL, "--cache-dir", join(frozen.dir, "cache"), "get", "pods", "-w"];
+      const ended = new Promise<{ killed: boolean }>((resolve) => {
+        const child = execFile(process.execPath, args, { timeout: 40_000 }, (err) => resolve({ killed: !!(err as { killed?: boolean } | null)?.killed }));
+        child.stdout!.on("data", (d) => (out += d));
+      });
+      await eventually(() => (out.includes("web-1") ? true : undefined), 20_000);
+      frozen.cluster.freeze();
+      expect((await ended).killed).toBe(false);
+      const store = Store.open(db);
+      const watch = store.list({}).map((r) => store.get(r.id)!).find((e) => e.info.verb === "watch");
+      store.close();
+      expect(watch?.error).toMatchObject({ code: "UPSTREAM_LOST", phase: "body" });
+    } finally {
       await frozen.close();
     }
   });

@@ -43,6 +43,10 @@ export interface SessionOptions {
   captureLimit?: number;
   connectTimeoutMs?: number;
   headersTimeoutMs?: number;
+  /** upstream liveness (client-go's HTTP/2 health check) and the client handshake deadline: see ProxyOptions */
+  keepaliveIdleMs?: number;
+  keepaliveTimeoutMs?: number;
+  handshakeTimeoutMs?: number;
   /** what the recorded exchanges say they came from (default "proxy") */
   origin?: "proxy" | "doctor" | "replay";
   /** record into this (shared, already open) recorder instead of opening one for the db */
@@ -237,6 +241,9 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
       connectTimeoutMs: o.connectTimeoutMs,
       tlsTimeoutMs: o.connectTimeoutMs,
       headersTimeoutMs: o.headersTimeoutMs,
+      keepaliveIdleMs: o.keepaliveIdleMs,
+      keepaliveTimeoutMs: o.keepaliveTimeoutMs,
+      handshakeTimeoutMs: o.handshakeTimeoutMs,
       origin: o.origin,
     });
   /** The context's stable port, else its next candidates, else any free port. */
@@ -370,6 +377,9 @@ export async function startInClusterSession(o: SessionOptions): Promise<Recordin
       connectTimeoutMs: o.connectTimeoutMs,
       tlsTimeoutMs: o.connectTimeoutMs,
       headersTimeoutMs: o.headersTimeoutMs,
+      keepaliveIdleMs: o.keepaliveIdleMs,
+      keepaliveTimeoutMs: o.keepaliveTimeoutMs,
+      handshakeTimeoutMs: o.handshakeTimeoutMs,
       origin: o.origin,
       passThroughAuthorization: true,
     });

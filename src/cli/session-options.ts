@@ -21,6 +21,9 @@ export function addSessionOptions(cmd: Command, defaultListen: string | null = "
     .addOption(new Option("--capture-limit <size>", "bytes of each body to keep").default(65536).argParser(parseSize))
     .addOption(new Option("--connect-timeout <duration>", "upstream TCP/TLS connect timeout").default(10_000, "10s").argParser(parseDuration))
     .addOption(new Option("--header-timeout <duration>", "upstream response-header timeout (not for watches)").default(60_000, "60s").argParser(parseDuration))
+    .addOption(new Option("--keepalive-idle <duration>", "PING an upstream HTTP/2 connection after this long with nothing read (client-go's read-idle); TCP keepalive idle on HTTP/1.1").default(30_000, "30s").argParser(parseDuration))
+    .addOption(new Option("--keepalive-timeout <duration>", "drop an upstream HTTP/2 connection whose PING is not answered within this, ending its streams (client-go's ping timeout)").default(15_000, "15s").argParser(parseDuration))
+    .addOption(new Option("--handshake-timeout <duration>", "a client's TLS handshake with kubewire must finish within this").default(10_000, "10s").argParser(parseDuration))
     // fault: fault injection, metrics and JSON logs (src/control/extras.ts)
     .addOption(new Option("--fault <rule>", "inject a fault (repeatable): match and action fields as key=value, e.g. verb=list,resource=pods,status=429,retryAfter=1,times=3").argParser((v: string, prev: string[] = []) => [...prev, v]))
     .option("--faults <file>", "inject the faults of a rules file (faults: [{name, match, action, times, after, probability, until}])")
@@ -42,6 +45,9 @@ export function sessionOptionsFrom(o: Record<string, any>, warn: (l: string) => 
     captureLimit: o.captureLimit,
     connectTimeoutMs: o.connectTimeout,
     headersTimeoutMs: o.headerTimeout,
+    keepaliveIdleMs: o.keepaliveIdle,
+    keepaliveTimeoutMs: o.keepaliveTimeout,
+    handshakeTimeoutMs: o.handshakeTimeout,
     warn,
     extras: { rules: loadRules({ fault: o.fault, faultsFile: o.faults }), metrics: o.metrics, allowRemote: !!o.allowRemote, logFormat: o.logFormat, logFile: o.logFile }, // fault:
   };
