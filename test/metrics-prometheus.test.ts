@@ -99,6 +99,9 @@ describe.skipIf(!available)("kubewire --metrics scraped by a real Prometheus", (
 
     const injected = await query("kubewire_injected_faults_total");
     expect(injected.map((s) => [s.metric.rule, s.metric.action, s.value[1]])).toEqual([["deny-secrets", "403", "1"]]);
+    // kubectl's requests rode one HTTP/2 connection to the (h2) simulated cluster, still open
+    const connections = await query("kubewire_upstream_connections");
+    expect(Number(connections.find((c) => c.metric.protocol === "h2")?.value[1])).toBeGreaterThanOrEqual(1);
     const clients = await query("sum by (client) (kubewire_requests_total)");
     // kubectl sends its first request (GET /version) as kubectl-dispatcher
     expect(clients.map((s) => s.metric.client).sort()).toEqual(["kubectl", "kubectl-dispatcher"]);

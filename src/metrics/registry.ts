@@ -1,6 +1,7 @@
 // The Prometheus metrics of a recording run (prom-client): fed from each exchange as the recorder
 // takes it (one pass of increments, nothing on the forwarding path) and from gauges read at scrape
 // time. Label sets are client-go's and kube-apiserver's, all bounded: no object names, no URLs.
+import { openUpstreamConnections } from "../tls/upstream-agent.js";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Exchange } from "../types.js";
 
@@ -65,6 +66,9 @@ export class KubewireMetrics {
     help: "Open connections to the API server by protocol",
     labelNames: ["protocol"] as const,
     registers: [this.registry],
+    collect() {
+      for (const [protocol, n] of openUpstreamConnections()) this.set({ protocol }, n);
+    },
   });
   private readonly attempts = new Counter({
     name: "kubewire_upstream_connection_attempts_total",

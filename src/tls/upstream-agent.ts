@@ -180,7 +180,7 @@ export class UpstreamAgent extends https.Agent {
       disarm();
       const chain = peerChain(socket);
       info.tls = tlsSession(socket, chain);
-      if (!t.verify) return;
+      if (!t.verify) return countOpen(socket);
       let code: string | null = null;
       if (!socket.authorized && socket.authorizationError) {
         code = String((socket.authorizationError as unknown as { code?: string }).code ?? socket.authorizationError);
@@ -190,7 +190,9 @@ export class UpstreamAgent extends https.Agent {
       const detail = code === "ERR_TLS_CERT_ALTNAME_INVALID" ? hostMismatchDetail(servername ?? host, chain[0]) : "";
       if (code) {
         socket.destroy(new UpstreamError(detail || verifyMessage(code), code, "tls", chain));
+        return;
       }
+      countOpen(socket);
     });
     socket.on("error", (err: NodeJS.ErrnoException) => {
       // annotate plain socket errors with the phase they happened in
@@ -198,6 +200,19 @@ export class UpstreamAgent extends https.Agent {
     });
     return socket;
   }
+}
+
+/** Verified connections to API servers open now, by protocol (kubewire_upstream_connections reads it at scrape time). */
+const open = new Map<string, number>();
+
+function countOpen(socket: tls.TLSSocket): void {
+  const protocol = socket.alpnProtocol === "h2" ? "h2" : "http/1.1";
+  open.set(protocol, (open.get(protocol) ?? 0) + 1);
+  socket.once("close", () => open.set(protocol, (open.get(protocol) ?? 1) - 1));
+}
+
+export function openUpstreamConnections(): ReadonlyMap<string, number> {
+  return open;
 }
 
 /** Go's x509.HostnameError wording, so the line reads as kubectl would print it without kubewire. */
