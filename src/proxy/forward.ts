@@ -261,10 +261,8 @@ export function makeForwarder(opts: ForwardOptions) {
       copyHandshake(exchange, upInfo);
       const recordHeaders: IncomingHttpHeaders = raw ? { ...headers } : Object.fromEntries(Object.entries(headers).filter(([k]) => k[0] !== ":"));
       // each Warning header kept apart (Node joins repeated headers it does not know into one)
-      if (raw) {
-        const warnings = raw.filter((_, j) => j % 2 === 1 && raw[j - 1].toLowerCase() === "warning");
-        if (warnings.length > 1) (recordHeaders as Record<string, unknown>).warning = warnings;
-      }
+      const warnings = raw ? raw.filter((_, j) => j % 2 === 1 && raw[j - 1].toLowerCase() === "warning") : ([] as string[]).concat(headers.warning ?? []);
+      if (warnings.length) (recordHeaders as Record<string, unknown>).warning = warnings;
       exchange.response = { status, headers: redactHeaders(recordHeaders), body: null, bytes: 0, fromProxy: false };
       if (status === 401) upstream.invalidate();
       const captured = (resBody = new BodyCapture(opts.captureLimit, streaming, { contentEncoding: headers["content-encoding"], contentType: headers["content-type"], watch: info.verb === "watch" }));
