@@ -17,6 +17,11 @@ export function addSessionOptions(cmd: Command, defaultListen = "127.0.0.1:8443"
     .addOption(new Option("--header-timeout <duration>", "upstream response-header timeout (not for watches)").default(60_000, "60s").argParser(parseDuration));
 }
 
+// ui: `--ui` on start and exec: serve the live web view beside the proxy
+export function addUiOption(cmd: Command): Command {
+  return cmd.option("--ui", "also serve the live web view of the recording (prints its URL)");
+}
+
 export function sessionOptionsFrom(o: Record<string, any>, warn: (l: string) => void): SessionOptions {
   return {
     kubeconfig: o.kubeconfig,

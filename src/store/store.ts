@@ -160,6 +160,21 @@ export class Store {
     return rows.reverse().map(toExchangeRow);
   }
 
+  /**
+   * One page of the matching exchanges, newest first by id, below beforeId when given (keyset
+   * paging for the web view: walks the primary key backwards, so the first page of a
+   * 1,000,000-row recording costs what a small one does). The filter's limit is ignored.
+   */
+  pageBefore(filter: ListFilter, beforeId: number | null, size: number): ExchangeRow[] {
+    const where = whereClause({ ...filter, limit: undefined });
+    const joiner = where.sql ? " AND " : " WHERE ";
+    const below = beforeId === null ? "" : `${joiner}e.id < ?`;
+    const params = beforeId === null ? where.params : [...where.params, beforeId];
+    const rows = this.stmt(`SELECT ${ROW_COLUMNS} FROM exchanges e${where.sql}${below} ORDER BY e.id DESC LIMIT ?`)
+      .all(...params, size) as (ExchangeColumns & { flags: string | null })[];
+    return rows.map(toExchangeRow);
+  }
+
   count(filter: ListFilter = {}): number {
     const where = whereClause(filter);
     const n = this.stmt(`SELECT count(*) FROM exchanges e${where.sql}`).pluck().get(...where.params) as number;

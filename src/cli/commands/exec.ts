@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { Command } from "commander";
 import { UserError } from "../../errors.js";
-import { addSessionOptions, sessionOptionsFrom } from "../session-options.js";
+import { addSessionOptions, addUiOption, sessionOptionsFrom } from "../session-options.js"; // ui: addUiOption
 
 export function makeExecCommand(): Command {
   const cmd = new Command("exec")
@@ -18,16 +18,23 @@ Examples:
   kubewire exec --context staging -- go run ./mycontroller
   kubectl wire exec -- kubectl auth can-i list pods`,
     );
-  addSessionOptions(cmd, "127.0.0.1:0").action(async (argv: string[], opts) => {
+  addUiOption(addSessionOptions(cmd, "127.0.0.1:0")).action(async (argv: string[], opts) => { // ui: addUiOption
     const warn = (l: string) => process.stderr.write(`${l}\n`);
     const { describeStats, startSession } = await import("../recording-session.js");
     const session = await startSession({ ...sessionOptionsFrom(opts, warn), ephemeralKubeconfig: true });
+    const ui = opts.ui ? await (await import("./ui.js")).serveUi({ db: session.dbPath, kubeconfig: opts.kubeconfig, stateDir: opts.stateDir, warn }) : null; // ui:
+    if (ui) warn(`kubewire: web view: ${ui.url}`); // ui:
     let code: number;
     try {
       code = await run(argv, { ...process.env, KUBECONFIG: session.kubeconfigPath });
     } finally {
       const stats = await session.stop(200);
       if (!opts.quiet || stats.dropped || stats.spilled) warn(`${describeStats(stats)} into ${session.dbPath}`);
+    }
+    if (ui) { // ui: the page stays up after CMD, until Ctrl-C
+      warn(`kubewire: ${argv[0]} exited with ${code}; the web view stays open until Ctrl-C`);
+      await (await import("./ui.js")).untilInterrupted();
+      await ui.close();
     }
     process.exitCode = code;
   });

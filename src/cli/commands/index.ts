@@ -13,6 +13,7 @@ import { makeImportCommand } from "./import.js";
 import { makeDemoCommand } from "./demo.js";
 import { makeDoctorCommand } from "./doctor.js";
 import { makeStatusCommand } from "./status.js";
+import { makeUiCommand } from "./ui.js";
 
 export const commands: Array<() => Command> = [
   makeDemoCommand,
@@ -28,4 +29,5 @@ export const commands: Array<() => Command> = [
   makeExportCommand,
   makeImportCommand,
   makeStatusCommand,
+  makeUiCommand,
 ];

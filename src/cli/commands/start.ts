@@ -1,6 +1,6 @@
 // `kubewire start`: runs the recording proxy in the foreground until SIGINT/SIGTERM.
 import { Command } from "commander";
-import { addSessionOptions, sessionOptionsFrom } from "../session-options.js";
+import { addSessionOptions, addUiOption, sessionOptionsFrom } from "../session-options.js"; // ui: addUiOption
 
 export function makeStartCommand(): Command {
   const cmd = new Command("start")
@@ -15,7 +15,7 @@ Examples:
   # Another context, a free port, a kubeconfig where you want it
   kubewire start --context staging --listen 127.0.0.1:0 --write-kubeconfig ./proxy.kubeconfig`,
     );
-  addSessionOptions(cmd).action(async (opts) => {
+  addUiOption(addSessionOptions(cmd)).action(async (opts) => { // ui: addUiOption
     const out = process.stdout;
     const { describeStats, startSession } = await import("../recording-session.js");
     const session = await startSession(sessionOptionsFrom(opts, (l) => process.stderr.write(`${l}\n`)));
@@ -23,6 +23,8 @@ Examples:
     out.write(`kubewire: listening on ${session.proxy.url}\n`);
     out.write(`kubewire: client kubeconfig written to ${session.kubeconfigPath}\n`);
     out.write(`  export KUBECONFIG=${session.kubeconfigPath}\n`);
+    const ui = opts.ui ? await (await import("./ui.js")).serveUi({ db: session.dbPath, kubeconfig: opts.kubeconfig, stateDir: opts.stateDir }) : null; // ui:
+    if (ui) out.write(`kubewire: web view: ${ui.url}\n`); // ui:
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         process.stderr.write(`kubewire: ${signal}: stopping, flushing records...\n`);
@@ -31,6 +33,7 @@ Examples:
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));
     });
+    await ui?.close(); // ui:
     const stats = await session.stop(1000);
     process.stderr.write(`${describeStats(stats)}\n`);
   });
