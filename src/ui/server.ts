@@ -13,6 +13,7 @@ import { toHarEntry, HAR_VERSION } from "../export/har.js";
 import { planReplay, mutationReason, type SendPlan } from "../replay/safety-policy.js";
 import type { Comparison } from "../replay/compare.js";
 import type { Exchange } from "../types.js";
+import { protobufText } from "../proxy/protobuf.js";
 import { explainFlags, replayCommand, showData } from "../report/exchange-report.js";
 import { Guard, SECURITY_HEADERS } from "./guard.js";
 import { filterFromQuery, intParam } from "./query.js";
@@ -121,7 +122,11 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
       const ex = store.get(id);
       if (!ex) return sendJson(res, 404, { error: `no exchange with ID ${id}` });
       const kinds = store.list({ ids: [id] })[0]?.flags ?? [];
-      return sendJson(res, 200, { ...showData(ex), flags: explainFlags(ex, kinds), command: replayCommand(ex), mutation: mutationReason(ex) });
+      const bodies = {
+        request: protobufText(ex.request.body, contentType(ex.request.headers)),
+        response: ex.response ? protobufText(ex.response.body, contentType(ex.response.headers)) : null,
+      };
+      return sendJson(res, 200, { ...showData(ex), flags: explainFlags(ex, kinds), command: replayCommand(ex), mutation: mutationReason(ex), bodies });
     }
     if (path === "/api/flags") return sendJson(res, 200, { flags: flags(filterFromQuery(q)) });
     if (path === "/api/stats") return sendJson(res, 200, { groups: store.latencyGroups(filterFromQuery(q), [0.5, 0.9, 0.99]) });
@@ -183,7 +188,6 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
   async function replay(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       if (!(req.headers["content-type"] ?? "").startsWith("application/json")) return sendJson(res, 415, { error: "send the replay request as application/json" });
-      if (!o.replay) return sendJson(res, 501, { error: "replay is not available from this server" });
       const body = JSON.parse((await readBody(req)) || "{}") as { id?: unknown; context?: unknown; as?: unknown; groups?: unknown; confirm?: unknown };
       if (typeof body.id !== "number") throw new UserError("id must be an exchange ID");
       const ex = store.get(body.id);
@@ -195,6 +199,7 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
         const reason = plan.reason.replace("add --allow-mutations to replay it", "confirm to replay it");
         return sendJson(res, 409, { error: reason, needsConfirmation: !!mutationReason(ex) && body.confirm !== true });
       }
+      if (!o.replay) return sendJson(res, 501, { error: "replay is not available from this server" });
       const context = typeof body.context === "string" && body.context.trim() ? body.context.trim() : undefined;
       const kinds = store.list({ ids: [ex.id!] })[0]?.flags ?? [];
       const run = await o.replay([{ original: ex, flags: kinds, plan }], context);
@@ -226,6 +231,11 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
       store.close();
     },
   };
+}
+
+function contentType(h: Record<string, string | string[]>): string | undefined {
+  const v = Object.entries(h).find(([k]) => k.toLowerCase() === "content-type")?.[1];
+  return Array.isArray(v) ? v[0] : v;
 }
 
 function sendJson(res: ServerResponse, code: number, value: unknown): void {
