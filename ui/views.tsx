@@ -45,7 +45,7 @@ export function TimelineView({ filter, onOpen, tick }: { filter: Filter; onOpen:
   const t0 = Date.parse(rows[0].time);
   const t1 = Math.max(t0 + 1, ...rows.map((r) => Date.parse(r.time) + r.durationMs));
   const W = 1000;
-  const x = (t: number) => 150 + ((t - t0) / (t1 - t0)) * (W - 170);
+  const x = (t: number) => 230 + ((t - t0) / (t1 - t0)) * (W - 250);
   const lanes = new Map<string, Row[]>();
   for (const r of rows) {
     const key = `${r.userAgent.split(" ")[0] || "unknown client"} · ${r.context}`;
@@ -66,8 +66,8 @@ export function TimelineView({ filter, onOpen, tick }: { filter: Filter; onOpen:
           const retries = [...byRequest.values()].filter((a) => a.length > 1 && a.some((r) => r.status === null || r.status >= 400 ));
           return (
             <g>
-              <text x="4" y={y + 4} class="lane">{lane.length > 24 ? `${lane.slice(0, 23)}…` : lane}</text>
-              <line x1="150" x2={W - 20} y1={y} y2={y} class="axis" />
+              <text x="4" y={y + 4} class="lane">{lane.length > 38 ? `${lane.slice(0, 37)}…` : lane}<title>{lane}</title></text>
+              <line x1="230" x2={W - 20} y1={y} y2={y} class="axis" />
               {retries.map((a) =>
                 a.slice(1).map((r, i) => {
                   const prev = a[i];
@@ -117,7 +117,7 @@ export function StatsView({ filter, tick }: { filter: Filter; tick: number }) {
             return (
               <tr>
                 <td>{g.verb || "-"}</td>
-                <td>{g.group ? `${g.group}/` : ""}{g.resource || "(non-resource)"}{g.subresource ? `/${g.subresource}` : ""}</td>
+                <td>{g.resource ? `${g.group ? `${g.group}/` : ""}${g.resource}${g.subresource ? `/${g.subresource}` : ""}` : `(discovery${g.group ? ` ${g.group}` : ""})`}</td>
                 <td>{g.context}</td>
                 <td class="num">{g.count}</td>
                 <td>
