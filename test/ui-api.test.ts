@@ -3,8 +3,9 @@
 // its flags explained; live rows over server-sent events; replay's confirmation rule.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import http from "node:http";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { demoWorld, eventually, kubectl, kubewire, record, type World } from "./helpers/world.js";
+import { demoWorld, eventually, kubectl, kubewire, KUBECTL, record, ROOT, type World } from "./helpers/world.js";
 import type { RecordingSession } from "../src/cli/recording-session.js";
 import { startUiServer, type UiServer } from "../src/ui/server.js";
 
@@ -155,5 +156,25 @@ describe("kubewire ui's API", () => {
     expect(confirmed.status).toBe(501); // this server was started without a replayer; the browser test replays for real
     const form = await call(ui, "/api/replay", { ...bearer(), "content-type": "application/x-www-form-urlencoded" }, "POST", `id=${del.id}`);
     expect(form.status).toBe(415);
+  });
+
+  it("is served by exec --ui while the command runs, stays up after it, and stops on Ctrl-C with the command's exit code", async () => {
+    const db = join(world.dir, "exec-ui.db");
+    const child = spawn(process.execPath, [join(ROOT, "bin/kubewire.js"), "exec", "--ui", "--kubeconfig", world.kubeconfig, "--context", "demo-viewer",
+      "--state-dir", join(world.dir, "state"), "--db", db, "--", KUBECTL, "--cache-dir", join(world.dir, "exec-cache"), "get", "pods", "-n", "kube-system"], { cwd: ROOT });
+    let stderr = "";
+    child.stderr.on("data", (c) => (stderr += c));
+    const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)));
+    try {
+      await eventually(() => (stderr.includes("the web view stays open until Ctrl-C") ? true : undefined), 30_000);
+      const url = new URL(/kubewire: web view: (\S+)/.exec(stderr)![1]);
+      const token = url.searchParams.get("token")!;
+      const res = await fetch(new URL("/api/exchanges?status=403", url), { headers: { authorization: `Bearer ${token}` } });
+      const body = (await res.json()) as { items: { path: string }[] };
+      expect(body.items.map((r) => r.path)).toContain("/api/v1/namespaces/kube-system/pods");
+    } finally {
+      child.kill("SIGINT");
+    }
+    expect(await exited).toBe(1); // kubectl's: Forbidden
   });
 });
