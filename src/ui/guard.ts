@@ -53,8 +53,8 @@ export class Guard {
     return a.length === b.length && timingSafeEqual(a, b);
   }
 
-  /** Sets the cookie for a good ?token= and sends the browser back to the same page without it. */
-  login(res: ServerResponse, path: string): void {
+  /** Sets the cookie for a good ?token= and sends the browser to the page without it (always "/": no open redirect). */
+  login(res: ServerResponse, path: "/"): void {
     res.writeHead(303, {
       ...SECURITY_HEADERS,
       "set-cookie": `${this.cookieName}=${this.token}; HttpOnly; SameSite=Strict; Path=/`,

@@ -86,7 +86,7 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
     const url = new URL(req.url ?? "/", "http://ui.invalid");
     const tokenParam = url.searchParams.get("token");
     if (tokenParam !== null && req.method === "GET" && !url.pathname.startsWith("/api/")) {
-      if (guard.matches(tokenParam)) return guard.login(res, url.pathname);
+      if (guard.matches(tokenParam)) return guard.login(res, "/");
       return sendText(res, 401, "kubewire ui: that token is not this run's; open the URL kubewire printed.\n");
     }
     if (!guard.authorized(req)) {
