@@ -112,6 +112,19 @@ describe("kubewire ui's API", () => {
     expect(ex.flags.find((f: { kind: string }) => f.kind === "forbidden").advice.join("\n")).toContain("kubectl");
     expect(ex.command).toBe(`kubectl --context demo-viewer get --raw '${row.path}${row.query ? `?${row.query}` : ""}'`);
     expect((await call(ui, "/api/exchanges/999999", bearer())).status).toBe(404);
+    // what the recording redacted stays redacted: neither the user's token nor the proxy token is served
+    const served = (await call(ui, `/api/exchanges/${row.id}`, bearer())).body;
+    expect(served).not.toContain(world.cluster.users.viewer.token!);
+    expect(served).not.toContain(session.client.token);
+  });
+
+  it("exports the filtered set as a HAR file", async () => {
+    const r = await call(ui, "/api/export.har?status=403", bearer());
+    expect(r.headers["content-disposition"]).toBe('attachment; filename="kubewire.har"');
+    const har = JSON.parse(r.body);
+    const forbidden = (await api("/api/exchanges?status=403")).items;
+    expect(har.log.version).toBe("1.2");
+    expect(har.log.entries.map((e: { response: { status: number } }) => e.response.status)).toEqual(forbidden.map(() => 403));
   });
 
   it("summarises flags and latency per verb and resource", async () => {
@@ -176,5 +189,22 @@ describe("kubewire ui's API", () => {
       child.kill("SIGINT");
     }
     expect(await exited).toBe(1); // kubectl's: Forbidden
+  });
+
+  it("is served by start --ui beside the proxy, and stops with it", async () => {
+    const child = spawn(process.execPath, [join(ROOT, "bin/kubewire.js"), "start", "--ui", "--kubeconfig", world.kubeconfig, "--context", "demo-viewer",
+      "--listen", "127.0.0.1:0", "--state-dir", join(world.dir, "state"), "--db", join(world.dir, "start-ui.db"), "--write-kubeconfig", join(world.dir, "start-ui.kubeconfig")], { cwd: ROOT });
+    let stdout = "";
+    child.stdout.on("data", (c) => (stdout += c));
+    const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)));
+    try {
+      const url = new URL(await eventually(() => /kubewire: web view: (\S+)/.exec(stdout)?.[1], 30_000));
+      const meta = await fetch(new URL("/api/meta", url), { headers: { authorization: `Bearer ${url.searchParams.get("token")}` } });
+      expect(meta.status).toBe(200);
+      expect(((await meta.json()) as { db: string }).db).toBe(join(world.dir, "start-ui.db"));
+    } finally {
+      child.kill("SIGINT");
+    }
+    expect(await exited).toBe(0);
   });
 });
