@@ -127,6 +127,14 @@ describe("kubewire ui's API", () => {
     expect(har.log.entries.map((e: { response: { status: number } }) => e.response.status)).toEqual(forbidden.map(() => 403));
   });
 
+  it("gives the timeline the Retry-After of each 429", async () => {
+    await kubectl(kc, ["get", "pods", "-n", "throttled", "--request-timeout=3s"]);
+    await session.recorder.flush();
+    const t = await api("/api/timeline?status=429");
+    expect(t.items.length).toBeGreaterThan(1);
+    expect(t.items.map((r: { id: number }) => t.retryAfter[r.id])).toEqual(t.items.map(() => "1"));
+  });
+
   it("summarises flags and latency per verb and resource", async () => {
     const flags = (await api("/api/flags")).flags;
     expect(flags.find((f: { kind: string }) => f.kind === "forbidden")).toMatchObject({ severity: "error" });

@@ -23,6 +23,7 @@ function App() {
   const [tick, setTick] = useState(0);
   const [kinds, setKinds] = useState<string[]>([]);
   const loading = useRef(false);
+  const changed = useRef(false);
   const filterInput = useRef<HTMLInputElement>(null);
   const qs = filterQuery(filter);
 
@@ -54,7 +55,7 @@ function App() {
             return [...fresh.filter((r) => r.id > top), ...old];
           });
           setSelected((s) => (s === 0 ? 0 : s + fresh.length));
-          setTick((t) => t + 1);
+          changed.current = true;
         });
       },
       (e) => setError(e.message),
@@ -65,6 +66,16 @@ function App() {
       setLive(false);
     };
   }, [qs]);
+
+  // the flags, timeline and stats views refresh at most every 2 s while exchanges arrive
+  useEffect(() => {
+    const t = setInterval(() => {
+      if (!changed.current) return;
+      changed.current = false;
+      setTick((n) => n + 1);
+    }, 2000);
+    return () => clearInterval(t);
+  }, []);
 
   const loadMore = useCallback(() => {
     if (next === null || loading.current) return;

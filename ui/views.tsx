@@ -37,8 +37,12 @@ export function FlagsView({ filter, onOpen, onFilterFlag, tick }: { filter: Filt
 /** One lane per client (user agent and context); a line joins the attempts of the same request. */
 export function TimelineView({ filter, onOpen, tick }: { filter: Filter; onOpen: (id: number) => void; tick: number }) {
   const [rows, setRows] = useState<Row[] | null>(null);
+  const [retryAfter, setRetryAfter] = useState<Record<number, string>>({});
   useEffect(() => {
-    getJson<{ items: Row[] }>(`/api/exchanges?${filterQuery(filter, { limit: 2000 })}`).then((r) => setRows(r.items.reverse()));
+    getJson<{ items: Row[]; retryAfter: Record<number, string> }>(`/api/timeline?${filterQuery(filter, { limit: 2000 })}`).then((r) => {
+      setRows(r.items.reverse());
+      setRetryAfter(r.retryAfter);
+    });
   }, [filterQuery(filter), tick]);
   if (!rows) return <p class="muted pad">loading…</p>;
   if (!rows.length) return <p class="muted pad">No exchanges.</p>;
@@ -54,7 +58,7 @@ export function TimelineView({ filter, onOpen, tick }: { filter: Filter; onOpen:
   const LANE = 46;
   return (
     <div class="pad" data-testid="timeline">
-      <p class="muted">{rows.length} exchanges from {clock(t0)} to {clock(t1)} ({ms(t1 - t0)}). Lines join repeats of the same request; gaps between them are the client's backoff. 429s are orange.</p>
+      <p class="muted">{rows.length} exchanges from {clock(t0)} to {clock(t1)} ({ms(t1 - t0)}). Arcs join repeats of a failing request, labelled with the gap (the client's backoff); 429s are orange, with their Retry-After as a bar below (red when the client came back sooner).</p>
       <svg class="timeline" viewBox={`0 0 ${W} ${lanes.size * LANE + 20}`} width="100%">
         {[...lanes.entries()].map(([lane, rs], li) => {
           const y = li * LANE + 24;
@@ -73,10 +77,13 @@ export function TimelineView({ filter, onOpen, tick }: { filter: Filter; onOpen:
                   const prev = a[i];
                   const xa = x(Date.parse(prev.time));
                   const xb = x(Date.parse(r.time));
+                  const ra = prev.status === 429 ? retryAfter[prev.id] : undefined;
+                  const raEnd = ra !== undefined && /^\d+$/.test(ra) ? x(Date.parse(prev.time) + prev.durationMs + Number(ra) * 1000) : null;
                   return (
                     <g>
+                      {raEnd !== null ? <rect x={xa} y={y + 8} width={Math.max(1, raEnd - xa)} height="3" class={`ra${raEnd > xb + 1 ? " early" : ""}`}><title>Retry-After: {ra}s{raEnd > xb + 1 ? " (retried before it)" : ""}</title></rect> : null}
                       <path d={`M${xa},${y} Q${(xa + xb) / 2},${y - 18} ${xb},${y}`} class="retry" />
-                      {xb - xa > 40 ? <text x={(xa + xb) / 2} y={y - 12} class="gap">{ms(Date.parse(r.time) - Date.parse(prev.time))}</text> : null}
+                      {xb - xa > 40 ? <text x={(xa + xb) / 2} y={y - 12} class="gap">{ms(Date.parse(r.time) - Date.parse(prev.time))}{ra !== undefined && xb - xa > 100 ? ` (Retry-After ${ra}s)` : ""}</text> : null}
                     </g>
                   );
                 }),

@@ -128,6 +128,17 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
       };
       return sendJson(res, 200, { ...showData(ex), flags: explainFlags(ex, kinds), command: replayCommand(ex), mutation: mutationReason(ex), bodies });
     }
+    if (path === "/api/timeline") {
+      const items = store.pageBefore(filterFromQuery(q), null, intParam(q, "limit", 2000, 1, MAX_PAGE)!);
+      const retryAfter: Record<number, string> = {};
+      for (const r of items) {
+        if (r.status !== 429) continue;
+        const h = store.get(r.id)?.response?.headers ?? {};
+        const v = Object.entries(h).find(([k]) => k.toLowerCase() === "retry-after")?.[1];
+        if (v !== undefined) retryAfter[r.id] = Array.isArray(v) ? v[0] : v;
+      }
+      return sendJson(res, 200, { items, retryAfter });
+    }
     if (path === "/api/flags") return sendJson(res, 200, { flags: flags(filterFromQuery(q)) });
     if (path === "/api/stats") return sendJson(res, 200, { groups: store.latencyGroups(filterFromQuery(q), [0.5, 0.9, 0.99]) });
     if (path === "/api/events") return events(req, res, filterFromQuery(q), intParam(q, "after", store.lastId(), 0, Number.MAX_SAFE_INTEGER)!);
