@@ -29,6 +29,17 @@ describe.skipIf(!haveChromium)("kubewire ui in Chromium", () => {
   let browser: BrowserContext;
   let page: Page;
   const rows = () => page.locator('[data-testid="row"]');
+  /** Waits until the list shows rows and every one has the status, flag or method and path asked for (the filter is applied). */
+  const rowsAre = (want: { status?: string; flag?: string; method?: string; path?: string }) =>
+    page.waitForFunction((w) => {
+      const r = [...document.querySelectorAll<HTMLElement>('[data-testid="row"]')];
+      const text = (row: HTMLElement, c: string) => row.querySelector(c)?.textContent ?? "";
+      return r.length > 0 && r.every((row) =>
+        (w.status === undefined || row.dataset.status === w.status) &&
+        (w.flag === undefined || text(row, ".c-flags").includes(w.flag)) &&
+        (w.method === undefined || text(row, ".c-method") === w.method) &&
+        (w.path === undefined || text(row, ".c-path").includes(w.path)));
+    }, want);
 
   /** Runs kubectl through a short recording session of another context, into the same recording. */
   async function through(context: string, args: string[]): Promise<void> {
@@ -81,10 +92,7 @@ describe.skipIf(!haveChromium)("kubewire ui in Chromium", () => {
     expect(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name)).toBe("q");
     await page.keyboard.press("Escape");
     await page.selectOption('select[name="status"]', "403");
-    await page.waitForFunction(() => {
-      const r = [...document.querySelectorAll('[data-testid="row"]')];
-      return r.length > 0 && r.every((x) => x.getAttribute("data-status") === "403");
-    });
+    await rowsAre({ status: "403" });
     await page.keyboard.press("j");
     await page.keyboard.press("k");
     await page.keyboard.press("Enter");
@@ -112,9 +120,8 @@ describe.skipIf(!haveChromium)("kubewire ui in Chromium", () => {
     await page.getByRole("button", { name: "Clear" }).click();
     await through("demo-expired-cert", ["get", "pods", "--request-timeout=5s"]);
     await page.selectOption('select[name="flag"]', "x509-expired");
-    const row = page.locator('[data-testid="row"]').first();
-    await row.waitFor();
-    await row.click();
+    await rowsAre({ flag: "x509-expired" });
+    await rows().first().click();
     const chain = page.locator('[data-testid="chain"]');
     await chain.waitFor();
     await chain.locator('[data-testid="validity-expired"]').first().waitFor();
@@ -129,12 +136,11 @@ describe.skipIf(!haveChromium)("kubewire ui in Chromium", () => {
     await page.fill('input[name="q"]', "configmaps");
     await page.fill('input[name="verb"]', "create");
     await page.keyboard.press("Enter");
-    const row = page.locator('[data-testid="row"]').first();
-    await row.waitFor();
-    await row.click();
+    await rowsAre({ method: "POST", path: "configmaps" });
+    await rows().first().click();
     const bodies = page.locator('[data-testid="detail"] [data-testid="body"]');
     await bodies.first().waitFor();
-    expect(await bodies.first().innerText()).toContain("<script>window.__pwned=1</script>");
+    expect((await bodies.allInnerTexts()).join("\n")).toContain("<script>window.__pwned=1</script>");
     expect(await page.locator('[data-testid="detail"] img, [data-testid="detail"] script').count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
   });
