@@ -3,7 +3,7 @@
 // Kept below src/cli so src/ui can use it; src/cli/commands/show.ts holds the terminal page.
 import type { Exchange } from "../types.js";
 import { rules } from "../analyze/index.js";
-import { isExchangeRule } from "../analyze/lib/rule.js";
+import { isExchangeRule, type CredentialFacts } from "../analyze/lib/rule.js";
 
 export interface ShownFlag {
   kind: string;
@@ -12,13 +12,16 @@ export interface ShownFlag {
   advice: string[];
 }
 
-/** Each flag raised on the exchange, explained for this exchange alone (whole-set kinds by their help line). */
-export function explainFlags(ex: Exchange, kinds: string[]): ShownFlag[] {
+/**
+ * Each flag raised on the exchange, explained for this exchange alone (whole-set kinds by their help line);
+ * credentials (what the kubeconfig says of each context) sharpen the advice for unauthorized.
+ */
+export function explainFlags(ex: Exchange, kinds: string[], credentials: () => Map<string, CredentialFacts> = () => new Map()): ShownFlag[] {
   return kinds.flatMap((kind): ShownFlag[] => {
     const rule = rules.find((r) => r.kind === kind);
     if (!rule) return [{ kind, severity: "info", message: "a kind this kubewire build does not know", advice: [] }];
     if (!isExchangeRule(rule)) return [{ kind, severity: rule.severity, message: `${rule.help}.`, advice: [`see kubewire flags --flag ${kind}`] }];
-    const f = rule.explain([ex], { now: Date.now(), credentials: new Map() });
+    const f = rule.explain([ex], { now: Date.now(), credentials: kind === "unauthorized" ? credentials() : new Map() });
     return [{ kind, severity: f.severity, message: f.message, advice: f.advice }];
   });
 }

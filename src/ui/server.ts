@@ -13,6 +13,7 @@ import { toHarEntry, HAR_VERSION } from "../export/har.js";
 import { planReplay, mutationReason, type SendPlan } from "../replay/safety-policy.js";
 import type { Comparison } from "../replay/compare.js";
 import type { Exchange } from "../types.js";
+import type { CredentialFacts } from "../analyze/lib/rule.js";
 import { protobufText } from "../proxy/protobuf.js";
 import { explainFlags, replayCommand, showData } from "../report/exchange-report.js";
 import { Guard, SECURITY_HEADERS } from "./guard.js";
@@ -41,6 +42,8 @@ export interface UiServerOptions {
   /** fixed token (tests); a random one per run otherwise */
   token?: string;
   replay?: Replayer;
+  /** what the kubeconfig says of each context's credentials, for the unauthorized flag's advice */
+  credentials?: () => Map<string, CredentialFacts>;
   pollMs?: number;
 }
 
@@ -71,6 +74,15 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
   const token = o.token ?? randomBytes(24).toString("base64url");
   const clients = new Set<Client>();
   let guard: Guard;
+  let credentials: Map<string, CredentialFacts> | null = null;
+  const facts = () => {
+    try {
+      credentials ??= o.credentials?.() ?? new Map();
+    } catch {
+      credentials = new Map(); // an unreadable kubeconfig: advice without its facts
+    }
+    return credentials;
+  };
 
   const server: Server = createServer((req, res) => {
     try {
@@ -126,7 +138,7 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
         request: protobufText(ex.request.body, contentType(ex.request.headers)),
         response: ex.response ? protobufText(ex.response.body, contentType(ex.response.headers)) : null,
       };
-      return sendJson(res, 200, { ...showData(ex), flags: explainFlags(ex, kinds), command: replayCommand(ex), mutation: mutationReason(ex), bodies });
+      return sendJson(res, 200, { ...showData(ex), flags: explainFlags(ex, kinds, facts), command: replayCommand(ex), mutation: mutationReason(ex), bodies });
     }
     if (path === "/api/timeline") {
       const items = store.pageBefore(filterFromQuery(q), null, intParam(q, "limit", 2000, 1, MAX_PAGE)!);
@@ -151,7 +163,7 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
     return store.flagSummary(filter, 20).map((s) => {
       const rule = rules.find((r) => r.kind === s.kind);
       const example = s.ids.length ? store.get(s.ids[0]) : null;
-      const explained = example ? explainFlags(example, [s.kind])[0] : null;
+      const explained = example ? explainFlags(example, [s.kind], facts)[0] : null;
       return { ...s, severity: rule?.severity ?? "info", help: rule?.help ?? "", message: explained?.message ?? "", advice: explained?.advice ?? [] };
     });
   }

@@ -8,6 +8,7 @@ import { stateDirPath } from "../../tls/state-dir.js";
 import { parseListen } from "../durations.js";
 import { startUiServer, type Replayer, type UiServer } from "../../ui/server.js";
 import { runReplays } from "../../replay/replay-run.js";
+import { credentialFacts } from "../credential-facts.js";
 
 export function makeUiCommand(): Command {
   const cmd = new Command("ui")
@@ -49,7 +50,7 @@ export async function serveUi(o: ServeOptions): Promise<UiServer> {
   const warn = o.warn ?? ((l: string) => process.stderr.write(`${l}\n`));
   const replay: Replayer = async (items, context) =>
     runReplays(items, { kubeconfig: o.kubeconfig, context, db: o.db, stateDir: o.stateDir, concurrency: 1, watchSeconds: 2, timeoutMs: 30_000, warn });
-  const ui = await startUiServer({ db: o.db, host: o.listen?.host, port: o.listen?.port, allowRemote: o.allowRemote, replay });
+  const ui = await startUiServer({ db: o.db, host: o.listen?.host, port: o.listen?.port, allowRemote: o.allowRemote, replay, credentials: () => credentialFacts(o.kubeconfig) });
   if (o.open) spawn(process.platform === "darwin" ? "open" : "xdg-open", [ui.url], { stdio: "ignore", detached: true }).on("error", () => warn("kubewire: could not open a browser; open the URL above")).unref();
   return ui;
 }
