@@ -1,7 +1,7 @@
 // The detail of one exchange: request info, flags with their fix, timing waterfall, upstream
 // certificate chain, headers, bodies, the same request by hand, and replay with before/after.
 import { useEffect, useState } from "preact/hooks";
-import { bytes, clock, copy, getJson, ms, postJson, statusClass } from "./lib.js";
+import { bytes, copy, getJson, ms, postJson, statusClass } from "./lib.js";
 
 type Headers = Record<string, string | string[]>;
 interface Body { data: string; encoding: "utf8" | "base64"; truncated: boolean; size: number; contentEncoding?: string; sizeIsLowerBound?: boolean }
@@ -298,4 +298,3 @@ function Replay({ ex, onOpen }: { ex: Detail; onOpen: (id: number) => void }) {
   );
 }
 
-export { clock };
