@@ -44,8 +44,8 @@ function App() {
         if (cancelled) return;
         setRows(page.items);
         setNext(page.next);
-        const after = page.items[0]?.id ?? 0;
-        source = new EventSource(`/api/events?${filterQuery(filter, { after: after || null })}`);
+        const after = page.items[0]?.id ?? 0; // 0 for an empty page: nothing recorded since may be missed
+        source = new EventSource(`/api/events?${filterQuery(filter, { after })}`);
         source.onopen = () => setLive(true);
         source.onerror = () => setLive(false);
         source.addEventListener("exchanges", (e) => {
