@@ -27,6 +27,9 @@ Examples:
     let code: number;
     try {
       code = await run(argv, { ...process.env, KUBECONFIG: session.kubeconfigPath });
+    } catch (err) {
+      await ui?.close(); // ui: CMD could not run: the page goes too
+      throw err;
     } finally {
       const stats = await session.stop(200);
       if (!opts.quiet || stats.dropped || stats.spilled) warn(`${describeStats(stats)} into ${session.dbPath}`);
