@@ -32,6 +32,11 @@ export function addSessionOptions(cmd: Command, defaultListen: string | null = "
     .option("--log-file <path>", "write the --log-format json lines here instead of stderr");
 }
 
+// ui: `--ui` on start and exec: serve the live web view beside the proxy
+export function addUiOption(cmd: Command): Command {
+  return cmd.option("--ui", "also serve the live web view of the recording (prints its URL)");
+}
+
 export function sessionOptionsFrom(o: Record<string, any>, warn: (l: string) => void): SessionOptions {
   return {
     kubeconfig: o.kubeconfig,

@@ -12,7 +12,7 @@ import { BodyCapture } from "./body-capture.js";
 import { HOP_BY_HOP, REPLAY_HEADER } from "./headers.js";
 import { answer, noteFailure } from "./proxy-answer.js";
 import { redactBody, redactHeaders } from "./redact.js";
-import { parseRequestInfo } from "./request-info.js";
+import { originForm, parseRequestInfo } from "./request-info.js";
 import { rawOf } from "./listener-guard.js";
 import { copyHandshake, countUse, round, upstreamTarget } from "./upstream-target.js";
 import type { H2Connection, Lease, UpstreamPool } from "./upstream-pool.js";
@@ -298,7 +298,7 @@ export function makeForwarder(opts: ForwardOptions) {
       faultPipe(exchange, body, res).pipe(res as NodeJS.WritableStream); // fault: the identity unless a fault shapes this body
     };
 
-    const path = target.basePath + (req.url ?? "/");
+    const path = target.basePath + originForm(req.url ?? "/"); // an absolute-form target goes upstream by its path (h2 has no absolute form)
 
     const sendH1 = () => {
       exchange.protocol!.upstream = "http/1.1";

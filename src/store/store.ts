@@ -113,6 +113,10 @@ const ROW_COLUMNS = `e.*, (SELECT group_concat(f.kind, char(31)) FROM exchange_f
 const FULL_FROM = `FROM exchanges e JOIN exchange_details d ON d.exchange_id = e.id`;
 const ITERATE_PAGE = 1000;
 const MAX_CACHED_STATEMENTS = 256;
+/** ids pageBefore walks in primary-key order before it judges whether a filter's index would answer sooner */
+const PAGE_SCAN_BUDGET = 16_384;
+/** ...and the most it walks in all, as the density seen promises, before the index is used instead */
+const PAGE_SCAN_MAX = 131_072;
 
 type FullRow = ExchangeColumns & { detail: string };
 
@@ -179,6 +183,40 @@ export class Store {
     const rows = this.stmt(`SELECT ${ROW_COLUMNS} FROM exchanges e${where.sql} ORDER BY e.started_at DESC, e.id DESC LIMIT ?`)
       .all(...where.params, limit) as (ExchangeColumns & { flags: string | null })[];
     return rows.reverse().map(toExchangeRow);
+  }
+
+  /**
+   * One page of the matching exchanges, newest first by id, below beforeId when given (keyset
+   * paging for the web view). It walks the primary key backwards in growing id windows, which
+   * finds a page of common rows at once whatever the size of the recording; when a filter is so
+   * selective that the rows seen in the first PAGE_SCAN_BUDGET ids say the page is far, its indexes answer the rest.
+   * The filter's limit is ignored.
+   */
+  pageBefore(filter: ListFilter, beforeId: number | null, size: number): ExchangeRow[] {
+    const where = whereClause({ ...filter, limit: undefined });
+    const joiner = where.sql ? " AND " : " WHERE ";
+    const window = this.stmt(`SELECT ${ROW_COLUMNS} FROM exchanges e NOT INDEXED${where.sql}${joiner}e.id >= ? AND e.id < ? ORDER BY e.id DESC LIMIT ?`);
+    const out: (ExchangeColumns & { flags: string | null })[] = [];
+    let hi = beforeId ?? this.lastId() + 1;
+    let width = 4096;
+    let scanned = 0;
+    while (out.length < size && hi > 1) {
+      // after a first look, keep walking only where the rows seen so far say the page is near
+      if (scanned >= PAGE_SCAN_MAX) break;
+      if (scanned >= PAGE_SCAN_BUDGET && (out.length === 0 || ((size - out.length) * scanned) / out.length > PAGE_SCAN_MAX - scanned)) break;
+      const lo = Math.max(1, hi - width);
+      out.push(...(window.all(...where.params, lo, hi, size - out.length) as typeof out));
+      scanned += hi - lo;
+      hi = lo;
+      width = Math.min(width * 4, 65_536);
+    }
+    if (out.length < size && hi > 1) {
+      // +e.id: the bound must not tempt the planner back into a primary-key scan; ids are sorted, then only their rows read
+      const ids = this.stmt(`SELECT e.id FROM exchanges e${where.sql}${joiner}+e.id < ? ORDER BY e.id DESC LIMIT ?`).pluck().all(...where.params, hi, size - out.length);
+      const rest = this.stmt(`SELECT ${ROW_COLUMNS} FROM exchanges e WHERE e.id IN (SELECT value FROM json_each(?)) ORDER BY e.id DESC`);
+      out.push(...(rest.all(JSON.stringify(ids)) as typeof out));
+    }
+    return out.map(toExchangeRow);
   }
 
   count(filter: ListFilter = {}): number {

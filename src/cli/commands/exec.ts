@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { Command } from "commander";
 import { UserError } from "../../errors.js";
-import { addSessionOptions, sessionOptionsFrom } from "../session-options.js";
+import { addSessionOptions, addUiOption, sessionOptionsFrom } from "../session-options.js"; // ui: addUiOption
 
 export function makeExecCommand(): Command {
   const cmd = new Command("exec")
@@ -19,17 +19,27 @@ Examples:
   kubectl wire exec -- kubectl auth can-i list pods
   kubewire exec --fault verb=list,resource=pods,status=429,retryAfter=1,times=3 -- kubectl get pods`,
     );
-  addSessionOptions(cmd, null).action(async (argv: string[], opts) => {
+  addUiOption(addSessionOptions(cmd, null)).action(async (argv: string[], opts) => { // ui: addUiOption
     const warn = (l: string) => process.stderr.write(`${l}\n`);
     const { describeStats, startSession } = await import("../recording-session.js");
     const session = await startSession({ ...sessionOptionsFrom(opts, warn), ephemeralKubeconfig: true });
     if (session.extras?.metricsUrl && !opts.quiet) warn(`kubewire: metrics at ${session.extras?.metricsUrl}`); // fault:
+    const ui = opts.ui ? await (await import("./ui.js")).serveUi({ db: session.dbPath, kubeconfig: opts.kubeconfig, stateDir: opts.stateDir, warn }) : null; // ui:
+    if (ui) warn(`kubewire: web view: ${ui.url}`); // ui:
     let code: number;
     try {
       code = await run(argv, { ...process.env, KUBECONFIG: session.kubeconfigPath });
+    } catch (err) {
+      await ui?.close(); // ui: CMD could not run: the page goes too
+      throw err;
     } finally {
       const stats = await session.stop(200);
       if (!opts.quiet || stats.dropped || stats.spilled) warn(`${describeStats(stats)} into ${session.dbPath}`);
+    }
+    if (ui) { // ui: the page stays up after CMD, until Ctrl-C
+      warn(`kubewire: ${argv[0]} exited with ${code}; the web view stays open until Ctrl-C`);
+      await (await import("./ui.js")).untilInterrupted();
+      await ui.close();
     }
     process.exitCode = code;
   });

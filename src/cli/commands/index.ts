@@ -16,6 +16,7 @@ import { makeStatusCommand } from "./status.js";
 import { makeInjectCommand } from "./inject.js";
 import { makeFaultsCommand } from "./faults.js";
 import { makeRetriesCommand } from "./retries.js";
+import { makeUiCommand } from "./ui.js";
 
 export const commands: Array<() => Command> = [
   makeDemoCommand,
@@ -34,4 +35,5 @@ export const commands: Array<() => Command> = [
   makeStatusCommand,
   makeInjectCommand,
   makeFaultsCommand,
+  makeUiCommand,
 ];

@@ -4,7 +4,7 @@ import { Command, Option } from "commander";
 import { join } from "node:path";
 import { parseDuration, parseSize } from "../durations.js";
 import { UserError } from "../../errors.js";
-import { addSessionOptions, sessionOptionsFrom } from "../session-options.js";
+import { addSessionOptions, addUiOption, sessionOptionsFrom } from "../session-options.js"; // ui: addUiOption
 
 export function makeStartCommand(): Command {
   const cmd = new Command("start")
@@ -32,7 +32,7 @@ Examples:
     .option("--shared-dir <dir>", "write the client kubeconfig (and the local CA as ca.crt) into this directory, e.g. an emptyDir shared with the app")
     .addOption(new Option("--max-db-size <size>", "prune the oldest exchanges so the database stays under this size").argParser(parseSize))
     .addOption(new Option("--capture-for <duration>", "stop recording after this long, but keep forwarding").argParser(parseDuration));
-  addSessionOptions(cmd).action(async (opts) => {
+  addUiOption(addSessionOptions(cmd)).action(async (opts) => { // ui: addUiOption
     const out = process.stdout;
     const { describeStats, startSession, startInClusterSession } = await import("../recording-session.js");
     if (opts.inCluster && (opts.kubeconfig || opts.context)) throw new UserError("--in-cluster takes the API server from the pod (KUBERNETES_SERVICE_HOST/PORT and the service account directory), not from a kubeconfig", "drop --kubeconfig and --context, or drop --in-cluster");
@@ -56,6 +56,8 @@ Examples:
     out.write(`  export KUBECONFIG=${session.kubeconfigPath}\n`);
     if (session.extras?.metricsUrl) out.write(`kubewire: metrics at ${session.extras?.metricsUrl}\n`); // fault:
     if (session.extras?.faults?.size) out.write(`kubewire: ${session.extras?.faults.size} fault rule(s) active; see kubewire faults ls\n`); // fault:
+    const ui = opts.ui ? await (await import("./ui.js")).serveUi({ db: session.dbPath, kubeconfig: opts.kubeconfig, stateDir: opts.stateDir }) : null; // ui:
+    if (ui) out.write(`kubewire: web view: ${ui.url}\n`); // ui:
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         process.stderr.write(`kubewire: ${signal}: stopping, flushing records...\n`);
@@ -64,6 +66,7 @@ Examples:
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));
     });
+    await ui?.close(); // ui:
     const stats = await session.stop(1000);
     process.stderr.write(`${describeStats(stats)}\n`);
   });
