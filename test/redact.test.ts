@@ -154,6 +154,10 @@ describe("header redaction", () => {
     const h = redactHeaders({ [name]: [`Bearer ${SECRET}`, `${SECRET}=1`] });
     expect(JSON.stringify(h)).not.toContain(SECRET);
   });
+
+  it("keeps kubectl's Kubectl-Session (a per-run id that tells kubectl runs apart, no credential)", () => {
+    expect(redactHeaders({ "kubectl-session": "0b4a0d7e-6f5e-4d1a-9d3c-2f1e8b7a6c5d", "x-session-token": SECRET })).toEqual({ "kubectl-session": "0b4a0d7e-6f5e-4d1a-9d3c-2f1e8b7a6c5d", "x-session-token": REDACTED });
+  });
 });
 
 // ---- protobuf: the bodies kubectl's typed clients and protobuf watches carry

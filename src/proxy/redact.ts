@@ -15,6 +15,8 @@ export { LAST_APPLIED, REDACTED } from "./redact-policy.js";
 const SECRET_HEADERS = new Set(["authorization", "proxy-authorization", "cookie", "set-cookie", "x-kubewire-token"]);
 /** Any other header whose name says it carries a credential (X-Auth-Token, X-Api-Key, X-Amz-Security-Token...). */
 const SECRET_HEADER_NAME = /(^|-)(token|secret|password|passwd|api-?key|credentials?|session)($|-)/;
+/** Headers that match that pattern but carry no credential: kubectl's per-invocation UUID (it tells one kubectl run from the next). */
+const NOT_SECRET_HEADERS = new Set(["kubectl-session"]);
 /** How browsers and some WebSocket clients carry a bearer token (client-go's wsstream, the dashboard). */
 const WS_BEARER = "base64url.bearer.authorization.k8s.io.";
 /** Words that must be present for an ordinary (non-sensitive) body to hold anything to redact. */
@@ -29,7 +31,7 @@ export function redactHeaders(headers: Record<string, string | string[] | undefi
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     const lower = name.toLowerCase();
-    if (SECRET_HEADERS.has(lower) || SECRET_HEADER_NAME.test(lower)) out[name] = mapValue(value, redactCredential);
+    if (SECRET_HEADERS.has(lower) || (SECRET_HEADER_NAME.test(lower) && !NOT_SECRET_HEADERS.has(lower))) out[name] = mapValue(value, redactCredential);
     else if (lower === "sec-websocket-protocol") out[name] = mapValue(value, redactWebSocketProtocols);
     else out[name] = value;
   }
