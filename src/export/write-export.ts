@@ -2,7 +2,7 @@
 // file, or JSON Lines (one `show -o json` object per line); to a file (atomically) or stdout.
 import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { UserError } from "../errors.js";
-import { explainFlags, showData } from "../cli/commands/show.js";
+import { explainFlags, showData } from "../report/exchange-report.js";
 import type { Exchange } from "../types.js";
 import type { ListFilter, Store } from "../store/store.js";
 import { HAR_VERSION, toHarEntry } from "./har.js";

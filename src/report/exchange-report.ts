@@ -14,14 +14,16 @@ export interface ShownFlag {
 
 /**
  * Each flag raised on the exchange, explained for this exchange alone (whole-set kinds by their help line);
- * credentials (what the kubeconfig says of each context) sharpen the advice for unauthorized.
+ * credentials (what the kubeconfig says of each context) sharpen the advice for unauthorized; throttled
+ * is read over `sameRequest` when given, so that it says whether the 429 was retried, as flags does.
  */
-export function explainFlags(ex: Exchange, kinds: string[], credentials: () => Map<string, CredentialFacts> = () => new Map()): ShownFlag[] {
+export function explainFlags(ex: Exchange, kinds: string[], credentials: () => Map<string, CredentialFacts> = () => new Map(), sameRequest?: Exchange[]): ShownFlag[] {
   return kinds.flatMap((kind): ShownFlag[] => {
     const rule = rules.find((r) => r.kind === kind);
     if (!rule) return [{ kind, severity: "info", message: "a kind this kubewire build does not know", advice: [] }];
     if (!isExchangeRule(rule)) return [{ kind, severity: rule.severity, message: `${rule.help}.`, advice: [`see kubewire flags --flag ${kind}`] }];
-    const f = rule.explain([ex], { now: Date.now(), credentials: kind === "unauthorized" ? credentials() : new Map() });
+    const group = kind === "throttled" && sameRequest?.length ? sameRequest : [ex];
+    const f = rule.explain(group, { now: Date.now(), credentials: kind === "unauthorized" ? credentials() : new Map() });
     return [{ kind, severity: f.severity, message: f.message, advice: f.advice }];
   });
 }

@@ -8,6 +8,7 @@ import { protobufText } from "../../proxy/protobuf.js";
 import { rules } from "../../analyze/index.js";
 import { isExchangeRule } from "../../analyze/lib/rule.js";
 import { credentialFacts } from "../credential-facts.js";
+import { explainFlags, replayCommand, showData, type ShownFlag } from "../../report/exchange-report.js";
 import { warningTexts } from "../../analyze/lib/warnings.js";
 import { requestKey } from "../../analyze/lib/util.js";
 import type { Store } from "../../store/store.js";
@@ -34,7 +35,7 @@ Examples:
       const ex = store.get(id);
       if (!ex) throw new UserError(`no exchange with ID ${id} in ${store.path}`, "list them with: kubewire ls");
       const kinds = store.list({ ids: [id] })[0]?.flags ?? [];
-      const flags = explainFlags(ex, kinds, kinds.includes("throttled") ? sameRequestThrottled(store, ex) : undefined);
+      const flags = explainFlags(ex, kinds, safeFacts, kinds.includes("throttled") ? sameRequestThrottled(store, ex) : undefined);
       const data = { ...showData(ex), flags };
       if (format === "json") process.stdout.write(json(data));
       else if (format === "yaml") process.stdout.write(yaml(data));
@@ -46,35 +47,11 @@ Examples:
   return cmd;
 }
 
-export interface ShownFlag {
-  kind: string;
-  severity: string;
-  message: string;
-  advice: string[];
-}
-
 /** The throttled exchanges of the same request, oldest first: whether a 429 was retried is read from them, as flags does. */
 function sameRequestThrottled(store: Store, ex: Exchange): Exchange[] {
   const key = requestKey({ ...ex.request, context: ex.context });
   const rows = store.list({ flag: "throttled", context: ex.context, pathContains: ex.request.path }).filter((r) => requestKey(r) === key);
   return rows.slice(0, 50).map((r) => store.get(r.id)!);
-}
-
-/**
- * Each flag raised on the exchange, explained for this exchange alone (whole-set kinds by their help line);
- * throttled over `sameRequest` when given, so that it says whether the 429 was retried.
- */
-export function explainFlags(ex: Exchange, kinds: string[], sameRequest?: Exchange[]): ShownFlag[] {
-  let credentials: ReturnType<typeof credentialFacts> | null = null;
-  return kinds.flatMap((kind): ShownFlag[] => {
-    const rule = rules.find((r) => r.kind === kind);
-    if (!rule) return [{ kind, severity: "info", message: "a kind this kubewire build does not know", advice: [] }];
-    if (!isExchangeRule(rule)) return [{ kind, severity: rule.severity, message: `${rule.help}.`, advice: [`see kubewire flags --flag ${kind}`] }];
-    if (kind === "unauthorized") credentials ??= safeFacts();
-    const group = kind === "throttled" && sameRequest?.length ? sameRequest : [ex];
-    const f = rule.explain(group, { now: Date.now(), credentials: credentials ?? new Map() });
-    return [{ kind, severity: f.severity, message: f.message, advice: f.advice }];
-  });
 }
 
 function safeFacts(): ReturnType<typeof credentialFacts> {
@@ -83,11 +60,6 @@ function safeFacts(): ReturnType<typeof credentialFacts> {
   } catch {
     return new Map();
   }
-}
-
-/** The `show -o json` shape: the Exchange with its id and an ISO time first. */
-export function showData(ex: Exchange): Record<string, unknown> {
-  return { id: ex.id, time: new Date(ex.startedAt).toISOString(), ...ex };
 }
 
 function bodyPreview(body: CapturedBody | null, contentType: string | undefined, maxLines = 40): string[] {
@@ -125,23 +97,6 @@ function contentTypeOf(h: Headers): string | undefined {
 
 function headerLines(h: Headers): string[] {
   return Object.entries(h).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : v}`);
-}
-
-export function replayCommand(ex: Exchange): string {
-  const url = ex.request.path + (ex.request.query ? `?${ex.request.query}` : "");
-  const ctx = ex.context ? ` --context ${ex.context}` : "";
-  switch (ex.request.method) {
-    case "GET":
-      if (ex.info.verb !== "watch") return `kubectl${ctx} get --raw '${url}'`;
-      break;
-    case "DELETE":
-      return `kubectl${ctx} delete --raw '${url}'`;
-    case "POST":
-      return `kubectl${ctx} create --raw '${url}' -f body.json`;
-    case "PUT":
-      return `kubectl${ctx} replace --raw '${url}' -f body.json`;
-  }
-  return `curl --cacert ca.crt -H "Authorization: Bearer $TOKEN" -X ${ex.request.method} '${ex.clusterUrl}${url}'`;
 }
 
 function waterfall(ex: Exchange): string[] {
