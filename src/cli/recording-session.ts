@@ -292,40 +292,50 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
     token,
     ...(o.wholeKubeconfig ? { merged, listeners: new Map(listeners.map((l) => [l.contextName, l.url])) } : {}),
   });
+  return runningSession(
+    { upstream, proxy, listeners, recorder, dbPath, kubeconfigPath, client: { url: new URL(proxy.url), caPem: local.ca.certPem, token }, stateDir, extras }, // fault: extras
+    {
+      ownRecorder,
+      guard,
+      closeListeners: (graceMs) => Promise.all(listeners.map((l) => l.close(graceMs))).then(() => undefined),
+      afterClose: async () => {
+        await extras.close(); // fault:
+        if (ephemeral) rmSync(kubeconfigPath, { force: true });
+      },
+    },
+  );
+}
+
+/** What every recording run shares once its listeners are up: the published run status and an orderly stop. */
+function runningSession(
+  s: Omit<RecordingSession, "stop">,
+  parts: { ownRecorder: boolean; guard: ReturnType<typeof guardrails>; closeListeners: (graceMs: number) => Promise<void>; afterClose?: () => Promise<void> },
+): RecordingSession {
   const startedAt = new Date().toISOString();
-  const unpublish = publishRunStatus(runStatusFile(stateDir, process.pid, proxy.port), () => ({
+  const unpublish = publishRunStatus(runStatusFile(s.stateDir, process.pid, s.proxy.port), () => ({
     pid: process.pid,
     startedAt,
-    url: proxy.url,
-    context: upstream.contextName,
-    server: upstream.server.origin,
-    db: dbPath,
-    kubeconfig: kubeconfigPath,
-    stats: recorder.stats(),
+    url: s.proxy.url,
+    context: s.upstream.contextName,
+    server: s.upstream.server.origin,
+    db: s.dbPath,
+    kubeconfig: s.kubeconfigPath,
+    stats: s.recorder.stats(),
   }));
   let stopping: Promise<RecorderStats> | null = null;
   return {
-    upstream,
-    proxy,
-    listeners,
-    recorder,
-    dbPath,
-    kubeconfigPath,
-    client: { url: new URL(proxy.url), caPem: local.ca.certPem, token },
-    stateDir,
-    extras, // fault:
+    ...s,
     stop: (graceMs = 1000) =>
       (stopping ??= (async () => {
-        await Promise.all(listeners.map((l) => l.close(graceMs)));
-        await extras.close(); // fault:
+        await parts.closeListeners(graceMs);
+        await parts.afterClose?.();
         unpublish();
-        if (ephemeral) rmSync(kubeconfigPath, { force: true });
-        await guard.stop(recorder);
-        if (!ownRecorder) {
-          await recorder.flush();
-          return recorder.stats();
+        await parts.guard.stop(s.recorder);
+        if (!parts.ownRecorder) {
+          await s.recorder.flush();
+          return s.recorder.stats();
         }
-        return recorder.close();
+        return s.recorder.close();
       })()),
   };
 }
@@ -390,39 +400,19 @@ export async function startInClusterSession(o: SessionOptions): Promise<Recordin
   const kubeconfigPath = resolve(o.writeKubeconfig ?? join(stateDir, "kubeconfig"));
   mkdirSync(dirname(kubeconfigPath), { recursive: true });
   writeFileSync(kubeconfigPath, inClusterKubeconfigYaml({ proxyUrl: proxy.url, caPem: local.ca.certPem, client, tokenFile: cfg.tokenFile, namespace: cfg.namespace }), { mode: 0o600 });
-  const startedAt = new Date().toISOString();
-  const unpublish = publishRunStatus(runStatusFile(stateDir, process.pid, proxy.port), () => ({
-    pid: process.pid,
-    startedAt,
-    url: proxy.url,
-    context: upstream.contextName,
-    server: upstream.server.origin,
-    db: dbPath,
-    kubeconfig: kubeconfigPath,
-    stats: recorder.stats(),
-  }));
-  let stopping: Promise<RecorderStats> | null = null;
-  return {
-    upstream,
-    proxy,
-    listeners: [{ contextName: upstream.contextName, url: proxy.url, port: proxy.port, upstream: () => upstream, close: (g) => proxy.close(g) }],
-    recorder,
-    dbPath,
-    kubeconfigPath,
-    client: { url: new URL(proxy.url), caPem: local.ca.certPem, token: "" },
-    stateDir,
-    stop: (graceMs = 1000) =>
-      (stopping ??= (async () => {
-        await proxy.close(graceMs);
-        unpublish();
-        await guard.stop(recorder);
-        if (!ownRecorder) {
-          await recorder.flush();
-          return recorder.stats();
-        }
-        return recorder.close();
-      })()),
-  };
+  return runningSession(
+    {
+      upstream,
+      proxy,
+      listeners: [{ contextName: upstream.contextName, url: proxy.url, port: proxy.port, upstream: () => upstream, close: (g) => proxy.close(g) }],
+      recorder,
+      dbPath,
+      kubeconfigPath,
+      client: { url: new URL(proxy.url), caPem: local.ca.certPem, token: "" },
+      stateDir,
+    },
+    { ownRecorder, guard, closeListeners: (graceMs) => proxy.close(graceMs) },
+  );
 }
 
 export function describeStats(s: RecorderStats): string {
