@@ -18,7 +18,7 @@ const ROUNDS = arg("rounds", 3);
 const D = new URL("../dist/", import.meta.url).pathname;
 const { startDemoCluster } = await import(`${D}demo/cluster.js`);
 const { writeDemoKubeconfig } = await import(`${D}demo/kubeconfig.js`);
-const { startSession } = await import(`${D}cli/recording-session.js`);
+const { startSession } = await import(`${D}session/recording-session.js`);
 const { ruleFromInline } = await import(`${D}fault/rules.js`);
 const { KubewireMetrics } = await import(`${D}metrics/registry.js`);
 

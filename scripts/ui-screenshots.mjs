@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { chromium } from "playwright-core";
 import { startDemoCluster } from "../dist/demo/cluster.js";
 import { writeDemoKubeconfig } from "../dist/demo/kubeconfig.js";
-import { startSession } from "../dist/cli/recording-session.js";
+import { startSession } from "../dist/session/recording-session.js";
 import { serveUi } from "../dist/cli/commands/ui.js";
 
 const ROOT = resolve(import.meta.dirname, "..");

@@ -8,7 +8,7 @@ import https from "node:https";
 import { parse } from "yaml";
 import { join } from "node:path";
 import { CoreV1Api, KubeConfig, makeInformer, type V1ConfigMap } from "@kubernetes/client-node";
-import type { RecordingSession } from "../src/cli/recording-session.js";
+import type { RecordingSession } from "../src/session/recording-session.js";
 import { demoWorld, eventually, kubewire, record, recorded, run, type World } from "./helpers/world.js";
 
 let world: World;

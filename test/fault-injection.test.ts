@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { ruleFromInline } from "../src/fault/rules.js";
-import type { RecordingSession } from "../src/cli/recording-session.js";
+import type { RecordingSession } from "../src/session/recording-session.js";
 import { demoWorld, kubectl, kubewire, record, recorded, eventually, type World } from "./helpers/world.js";
 
 let world: World;

@@ -10,7 +10,7 @@ import Database from "better-sqlite3";
 import { parse, stringify } from "yaml";
 import { Store } from "../src/store/store.js";
 import { Recorder } from "../src/record/recorder.js";
-import type { RecordingSession } from "../src/cli/recording-session.js";
+import type { RecordingSession } from "../src/session/recording-session.js";
 import { demoWorld, record, ROOT, type World } from "./helpers/world.js";
 
 interface Answer {

@@ -6,7 +6,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { parse } from "yaml";
 import { Store } from "../src/store/store.js";
-import type { RecordingSession } from "../src/cli/recording-session.js";
+import type { RecordingSession } from "../src/session/recording-session.js";
 import { demoWorld, eventually, record, type World } from "./helpers/world.js";
 
 /** Sends raw bytes over TLS to the proxy and returns whatever comes back before the close. */

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { startInClusterSession, type RecordingSession } from "../src/cli/recording-session.js";
+import { startInClusterSession, type RecordingSession } from "../src/session/recording-session.js";
 import { Store } from "../src/store/store.js";
 import { exchange, FIXED_START } from "./fixtures/exchange.js";
 import { demoWorld, kubectl, recorded, type World } from "./helpers/world.js";

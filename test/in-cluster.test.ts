@@ -7,7 +7,7 @@ import { request } from "node:https";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
-import { startInClusterSession, type RecordingSession } from "../src/cli/recording-session.js";
+import { startInClusterSession, type RecordingSession } from "../src/session/recording-session.js";
 import { serviceAccountOf } from "../src/kubeconfig/in-cluster.js";
 import { demoWorld, kubectl, KUBECTL, recorded, ROOT, type World } from "./helpers/world.js";
 

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { RecordingSession } from "../src/cli/recording-session.js";
+import type { RecordingSession } from "../src/session/recording-session.js";
 import { demoWorld, kubectl, KUBECTL, record, type World } from "./helpers/world.js";
 
 const haveKubectl = existsSync(KUBECTL);

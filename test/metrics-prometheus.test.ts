@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
-import type { RecordingSession } from "../src/cli/recording-session.js";
+import type { RecordingSession } from "../src/session/recording-session.js";
 import { serveMetrics } from "../src/metrics/server.js";
 import { KubewireMetrics } from "../src/metrics/registry.js";
 import { demoWorld, eventually, kubectl, record, type World } from "./helpers/world.js";

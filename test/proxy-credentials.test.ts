@@ -8,7 +8,7 @@ import tls from "node:tls";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { CoreV1Api, KubeConfig, Watch } from "@kubernetes/client-node";
-import type { RecordingSession } from "../src/cli/recording-session.js";
+import type { RecordingSession } from "../src/session/recording-session.js";
 import { demoWorld, eventually, kubectl, KUBECTL, record, recorded, type World } from "./helpers/world.js";
 
 const haveKubectl = existsSync(KUBECTL);

@@ -8,7 +8,7 @@ import https from "node:https";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RecordingSession } from "../src/cli/recording-session.js";
+import type { RecordingSession } from "../src/session/recording-session.js";
 import { bytesField } from "../src/proxy/protobuf.js";
 import { Store } from "../src/store/store.js";
 import { demoWorld, eventually, KUBECTL, kubectl, kubewire, record, recorded, ROOT, run, type Run, type World } from "./helpers/world.js";

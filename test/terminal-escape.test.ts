@@ -2,7 +2,7 @@
 // (from a path, a header, a body or an API server message) is shown escaped instead.
 import { describe, expect, it } from "vitest";
 import { renderPage } from "../src/cli/commands/show.js";
-import { escapeDeep, escapeTerminal, json, yaml, type Paint } from "../src/cli/output.js";
+import { escapeDeep, escapeTerminal, json, yaml, type Paint } from "../src/format/output.js";
 import { bytesField } from "../src/proxy/protobuf.js";
 import { exchange } from "./fixtures/exchange.js";
 

@@ -6,7 +6,7 @@ import http from "node:http";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { demoWorld, eventually, kubectl, kubewire, KUBECTL, record, ROOT, type World } from "./helpers/world.js";
-import type { RecordingSession } from "../src/cli/recording-session.js";
+import type { RecordingSession } from "../src/session/recording-session.js";
 import { startUiServer, type UiServer } from "../src/ui/server.js";
 
 interface Answer {

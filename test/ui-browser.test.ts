@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { demoWorld, kubectl, record, ROOT, type World } from "./helpers/world.js";
-import type { RecordingSession } from "../src/cli/recording-session.js";
+import type { RecordingSession } from "../src/session/recording-session.js";
 import { serveUi } from "../src/cli/commands/ui.js";
 import type { UiServer } from "../src/ui/server.js";
 

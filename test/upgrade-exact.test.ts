@@ -7,7 +7,7 @@ import http from "node:http";
 import net, { type AddressInfo } from "node:net";
 import tls from "node:tls";
 import { randomBytes } from "node:crypto";
-import type { RecordingSession } from "../src/cli/recording-session.js";
+import type { RecordingSession } from "../src/session/recording-session.js";
 import { upgradesReceived, parseFrames } from "../src/demo/exec.js";
 import { loadKubeconfig } from "../src/kubeconfig/load.js";
 import { endToEndResponseHeaders, forwardedRequestHeaders } from "../src/proxy/headers.js";

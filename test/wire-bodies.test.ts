@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import { join } from "node:path";
 import { parse } from "yaml";
-import type { RecordingSession } from "../src/cli/recording-session.js";
+import type { RecordingSession } from "../src/session/recording-session.js";
 import { demoWorld, eventually, kubectl, KUBECTL, kubewire, record, recorded, type World } from "./helpers/world.js";
 
 const haveKubectl = existsSync(KUBECTL);

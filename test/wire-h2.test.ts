@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Store } from "../src/store/store.js";
 import http2 from "node:http2";
-import type { RecordingSession } from "../src/cli/recording-session.js";
+import type { RecordingSession } from "../src/session/recording-session.js";
 import { demoWorld, eventually, kubectl, KUBECTL, record, recorded, ROOT, type World } from "./helpers/world.js";
 import { startTestProxy, type TestProxy } from "./helpers/proxy.js";
 

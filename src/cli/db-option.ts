@@ -2,7 +2,7 @@
 import { Command } from "commander";
 import { Store } from "../store/store.js";
 import { stateDirPath } from "../tls/state-dir.js";
-import { defaultDbPath } from "./db-path.js";
+import { defaultDbPath } from "../session/db-path.js";
 
 export function addDbOption(cmd: Command): Command {
   return cmd

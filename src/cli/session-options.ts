@@ -2,7 +2,7 @@
 // one listener per context.
 import { Command, Option } from "commander";
 import { parseDuration, parseListen, parseSize } from "./durations.js";
-import type { SessionOptions } from "./recording-session.js";
+import type { SessionOptions } from "../session/recording-session.js";
 import { loadRules } from "../control/extras.js"; // fault: bad rules fail before anything starts
 
 /** defaultListen null: the chosen context listens on its stable port (see kubeconfig/stable-port.ts), as every other context does. */

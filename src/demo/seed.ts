@@ -1,7 +1,7 @@
 // The objects a fresh demo cluster holds: namespaces, nodes, pods, services,
 // configmaps, secrets, events and deployments, aged so `kubectl get` shows real-looking AGEs.
 import { createHash } from "node:crypto";
-import type { KObject } from "./store.js";
+import type { KObject } from "./kobject.js";
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

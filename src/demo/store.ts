@@ -2,27 +2,11 @@
 // selectors, paging, JSON merge patch, and a change log that watches replay and follow.
 import { randomUUID } from "node:crypto";
 import { seedObjects } from "./seed.js";
+import type { KObject, ObjectMeta } from "./kobject.js";
 
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  generateName?: string;
-  [k: string]: unknown;
-}
+export type { ObjectMeta } from "./kobject.js";
 
-export interface KObject {
-  apiVersion: string;
-  kind: string;
-  metadata: ObjectMeta;
-  [k: string]: unknown;
-}
+export type { KObject } from "./kobject.js";
 
 export type EventType = "ADDED" | "MODIFIED" | "DELETED";
 

@@ -5,7 +5,7 @@ import { execFile } from "node:child_process";
 import { accessSync, constants, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { authMethodOf } from "../kubeconfig/upstream.js";
-import { table } from "../cli/output.js";
+import { table } from "../format/output.js";
 import type { CheckResult } from "../types.js";
 import { decodeJwt, describeClaims } from "./lib/jwt.js";
 import { errorText, fail, pass, relative, warn, type DoctorContext, type Step, type StepOutcome } from "./lib/step.js";

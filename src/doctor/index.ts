@@ -1,8 +1,8 @@
 // The doctor's steps in the order they run and print: adding a check is one file plus one
 // line here. runDoctor walks them, skips what an earlier failure makes pointless, records steps 5-7.
 import { Store } from "../store/store.js";
-import { startSession, type RecordingSession } from "../cli/recording-session.js";
-import { defaultDbPath } from "../cli/db-path.js";
+import { startSession, type RecordingSession } from "../session/recording-session.js";
+import { defaultDbPath } from "../session/db-path.js";
 import { stateDirPath } from "../tls/state-dir.js";
 import { kubeconfigStructure } from "./kubeconfig-structure.js";
 import { credentials } from "./credentials.js";

@@ -1,7 +1,7 @@
 // One replay run: for each target context, a recording session (origin "replay") in front of it;
 // every distinct request is sent once through its context's session, then the recorded replays
 // are read back and compared with the exchanges they stand for.
-import { startSession } from "../cli/recording-session.js";
+import { startSession } from "../session/recording-session.js";
 import { Store } from "../store/store.js";
 import { compare, type Comparison } from "./compare.js";
 import { inParallel, makeAgent, sendReplay, type SendResult } from "./send.js";

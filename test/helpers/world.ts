@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startDemoCluster, type DemoCluster } from "../../src/demo/cluster.js";
 import { writeDemoKubeconfig } from "../../src/demo/kubeconfig.js";
-import { startSession, type RecordingSession } from "../../src/cli/recording-session.js";
+import { startSession, type RecordingSession } from "../../src/session/recording-session.js";
 import { Store, type ExchangeRow } from "../../src/store/store.js";
 import type { Exchange } from "../../src/types.js";
 

@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { Store } from "../../store/store.js";
 import { ensureStateDir, stateDirPath } from "../../tls/state-dir.js";
-import { paint } from "../output.js";
-import type { RecordingSession } from "../recording-session.js";
+import { paint } from "../../format/output.js";
+import type { RecordingSession } from "../../session/recording-session.js";
 import { renderRows } from "./ls.js";
 
 export function makeDemoCommand(): Command {
@@ -29,7 +29,7 @@ Examples:
       const { writeDemoKubeconfig } = await import("../../demo/kubeconfig.js");
       const { runDemoScript } = await import("../../demo/session-script.js");
       const { Recorder } = await import("../../record/recorder.js");
-      const { startSession } = await import("../recording-session.js");
+      const { startSession } = await import("../../session/recording-session.js");
       const out = process.stdout;
       const p = paint(out);
       const stateDir = ensureStateDir(stateDirPath(opts.stateDir));

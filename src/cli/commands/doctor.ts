@@ -6,7 +6,7 @@ import type { DoctorReport, StepReport } from "../../doctor/index.js";
 import { SERVICE_ACCOUNT_DIR, VERBS } from "../../doctor/lib/constants.js";
 import type { CheckStatus } from "../../types.js";
 import { parseDuration } from "../durations.js";
-import { checkFormat, json, paint, yaml, type Paint } from "../output.js";
+import { checkFormat, json, paint, yaml, type Paint } from "../../format/output.js";
 
 export function makeDoctorCommand(): Command {
   const cmd = new Command("doctor")

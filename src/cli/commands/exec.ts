@@ -21,7 +21,7 @@ Examples:
     );
   addUiOption(addSessionOptions(cmd, null)).action(async (argv: string[], opts) => { // ui: addUiOption
     const warn = (l: string) => process.stderr.write(`${l}\n`);
-    const { describeStats, startSession } = await import("../recording-session.js");
+    const { describeStats, startSession } = await import("../../session/recording-session.js");
     const session = await startSession({ ...sessionOptionsFrom(opts, warn), ephemeralKubeconfig: true });
     if (session.extras?.metricsUrl && !opts.quiet) warn(`kubewire: metrics at ${session.extras?.metricsUrl}`); // fault:
     const ui = opts.ui ? await (await import("./ui.js")).serveUi({ db: session.dbPath, kubeconfig: opts.kubeconfig, stateDir: opts.stateDir, warn }) : null; // ui:

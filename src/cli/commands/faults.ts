@@ -5,7 +5,7 @@ import { Command, Option } from "commander";
 import { UserError } from "../../errors.js";
 import { callControl, findControls, type ControlFile } from "../../control/control.js";
 import { stateDirPath } from "../../tls/state-dir.js";
-import { checkFormat, json, table, yaml } from "../output.js";
+import { checkFormat, json, table, yaml } from "../../format/output.js";
 
 function pick(opts: { stateDir?: string; pid?: string }): ControlFile {
   const runs = findControls(stateDirPath(opts.stateDir));

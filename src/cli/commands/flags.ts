@@ -10,7 +10,7 @@ import { kubeconfigFiles } from "../../kubeconfig/read.js";
 import type { CredentialFacts } from "../../analyze/lib/rule.js";
 import { diagnose } from "../diagnose.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
-import { checkFormat, escapeDeep, json, paint, table, yaml, type Paint } from "../output.js";
+import { checkFormat, escapeDeep, json, paint, table, yaml, type Paint } from "../../format/output.js";
 
 export function makeFlagsCommand(): Command {
   const kinds = rules.map((r) => `  ${r.kind.padEnd(24)} ${r.severity.padEnd(8)} ${r.help}`).join("\n");

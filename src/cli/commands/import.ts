@@ -10,7 +10,7 @@ import { plural } from "../../analyze/lib/util.js";
 import { stateDirPath } from "../../tls/state-dir.js";
 import type { Exchange } from "../../types.js";
 import { addDbOption } from "../db-option.js";
-import { defaultDbPath } from "../db-path.js";
+import { defaultDbPath } from "../../session/db-path.js";
 
 export function makeImportCommand(): Command {
   const cmd = new Command("import")

@@ -4,7 +4,7 @@ import { Command, Option } from "commander";
 import type { ExchangeRow, ListFilter, Store } from "../../store/store.js";
 import { openRecording, addDbOption } from "../db-option.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
-import { age, bytes, checkFormat, escapeDeep, json, latency, paint, table, yaml, type Paint } from "../output.js";
+import { age, bytes, checkFormat, escapeDeep, json, latency, paint, table, yaml, type Paint } from "../../format/output.js";
 import { parseDuration } from "../durations.js";
 import { fitColumns, terminalWidth } from "../fit-width.js";
 

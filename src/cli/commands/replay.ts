@@ -13,7 +13,7 @@ import type { ListFilter } from "../../store/store.js";
 import { addDbOption, openRecording } from "../db-option.js";
 import { parseDuration } from "../durations.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
-import { checkFormat, json as asJson, latency, paint, yaml, type Paint } from "../output.js";
+import { checkFormat, json as asJson, latency, paint, yaml, type Paint } from "../../format/output.js";
 
 interface ReplayOptions {
   ids: number[];

@@ -4,7 +4,7 @@ import { Command, Option } from "commander";
 import { CLIENT_GO_REFERENCE, judgeRetries, RETRY_WINDOW_MS } from "../../fault/retries.js";
 import { addDbOption, openRecording } from "../db-option.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
-import { checkFormat, json } from "../output.js";
+import { checkFormat, json } from "../../format/output.js";
 
 export function makeRetriesCommand(): Command {
   const cmd = new Command("retries")

@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { UserError } from "../../errors.js";
 import type { CapturedBody, Exchange, Headers } from "../../types.js";
 import { addDbOption, openRecording } from "../db-option.js";
-import { bytes, checkFormat, escapeDeep, escapeTerminal, json, latency, paint, yaml, type Paint } from "../output.js";
+import { bytes, checkFormat, escapeDeep, escapeTerminal, json, latency, paint, yaml, type Paint } from "../../format/output.js";
 import { protobufText } from "../../proxy/protobuf.js";
 import { rules } from "../../analyze/index.js";
 import { isExchangeRule } from "../../analyze/lib/rule.js";

@@ -34,7 +34,7 @@ Examples:
     .addOption(new Option("--capture-for <duration>", "stop recording after this long, but keep forwarding").argParser(parseDuration));
   addUiOption(addSessionOptions(cmd)).action(async (opts) => { // ui: addUiOption
     const out = process.stdout;
-    const { describeStats, startSession, startInClusterSession } = await import("../recording-session.js");
+    const { describeStats, startSession, startInClusterSession } = await import("../../session/recording-session.js");
     if (opts.inCluster && (opts.kubeconfig || opts.context)) throw new UserError("--in-cluster takes the API server from the pod (KUBERNETES_SERVICE_HOST/PORT and the service account directory), not from a kubeconfig", "drop --kubeconfig and --context, or drop --in-cluster");
     if (!opts.inCluster && opts.saDir) throw new UserError("--sa-dir is for --in-cluster only");
     const options = sessionOptionsFrom(opts, (l) => process.stderr.write(`${l}\n`));

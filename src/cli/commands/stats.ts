@@ -4,7 +4,7 @@ import { Command, Option } from "commander";
 import type { GroupKey, LatencyGroup } from "../../store/store.js";
 import { addDbOption, openRecording } from "../db-option.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
-import { bytes, checkFormat, json, latency, table, yaml } from "../output.js";
+import { bytes, checkFormat, json, latency, table, yaml } from "../../format/output.js";
 
 export interface StatsRow extends GroupKey {
   count: number;

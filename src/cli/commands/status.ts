@@ -2,8 +2,8 @@
 // spilled or dropped, and what a kill -9 would lose.
 import { Command, Option } from "commander";
 import { stateDirPath } from "../../tls/state-dir.js";
-import { age, checkFormat, json, table } from "../output.js";
-import { readRunStatuses } from "../run-status.js";
+import { age, checkFormat, json, table } from "../../format/output.js";
+import { readRunStatuses } from "../../session/run-status.js";
 
 export function makeStatusCommand(): Command {
   return new Command("status")

@@ -3,7 +3,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { addDbOption, openRecording } from "../db-option.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
-import { checkFormat } from "../output.js";
+import { checkFormat } from "../../format/output.js";
 import { addFollowOptions, follow } from "./ls.js";
 
 function parseBacklog(v: string): number {

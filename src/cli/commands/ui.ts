@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { Command, Option } from "commander";
 import { addDbOption } from "../db-option.js";
-import { defaultDbPath } from "../db-path.js";
+import { defaultDbPath } from "../../session/db-path.js";
 import { stateDirPath } from "../../tls/state-dir.js";
 import { parseListen } from "../durations.js";
 import { startUiServer, type Replayer, type UiServer } from "../../ui/server.js";

@@ -4,8 +4,8 @@ import https from "node:https";
 import { adviceFor } from "../../proxy/failure-message.js";
 import type { CheckResult } from "../../types.js";
 import { hostOf } from "../../kubeconfig/proxy-env.js";
-import type { RecordingSession } from "../../cli/recording-session.js";
-import { fail, warn } from "./step.js";
+import type { RecordingSession } from "../../session/recording-session.js";
+import { fail, warn } from "./check.js";
 
 export interface ProxyAnswer {
   status: number;

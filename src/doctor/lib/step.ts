@@ -4,7 +4,7 @@ import type { CheckResult, CheckStatus } from "../../types.js";
 import type { LoadedKubeconfig } from "../../kubeconfig/load.js";
 import type { Upstream } from "../../kubeconfig/upstream.js";
 import type { ProxyClient } from "./proxy-client.js";
-import { age } from "../../cli/output.js";
+import { age } from "../../format/output.js";
 
 export interface DoctorOptions {
   kubeconfig?: string;
@@ -82,10 +82,7 @@ export interface DoctorReport {
   steps: StepReport[];
 }
 
-export const pass = (name: string, detail: string): CheckResult => ({ name, status: "pass", detail });
-export const warn = (name: string, detail: string, fix: string): CheckResult => ({ name, status: "warn", detail, fix });
-export const fail = (name: string, detail: string, fix: string): CheckResult => ({ name, status: "fail", detail, fix });
-export const skip = (name: string, detail: string): CheckResult => ({ name, status: "skip", detail });
+export { fail, pass, skip, warn } from "./check.js";
 
 const RANK: Record<CheckStatus, number> = { skip: 0, pass: 1, warn: 2, fail: 3 };
 
