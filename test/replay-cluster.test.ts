@@ -100,6 +100,21 @@ describe.skipIf(!haveKubectl)("kubewire replay against the demo cluster", () => 
     expect(last.response?.body?.data).toContain('User \\"system:serviceaccount:ns:sa\\" cannot list'.replace(/\\"/g, '\\"'));
   });
 
+  it("keeps replays apart from the program's own traffic: flags does not count them, ls --origin and show name them", async () => {
+    const forbidden = await kubewire(["flags", "--flag", "forbidden", "-o", "json", ...common]);
+    const programOnly = JSON.parse(forbidden.stdout)[0];
+    const viewerFailures = rows.filter((r) => r.status === 403 && r.origin === "proxy").map((r) => r.id);
+    expect(programOnly.requestIds.sort()).toEqual(viewerFailures.sort()); // the replay as the service account, also 403, is not one more
+    const withReplays = JSON.parse((await kubewire(["flags", "--flag", "forbidden", "--origin", "replay", "-o", "json", ...common])).stdout)[0];
+    expect(withReplays.requestIds.every((id: number) => !viewerFailures.includes(id))).toBe(true);
+    const listed = await kubewire(["ls", "--origin", "replay", "-o", "name", "--db", db]);
+    const replayIds = listed.stdout.trim().split("\n").filter(Boolean);
+    expect(replayIds.length, listed.stderr).toBeGreaterThanOrEqual(1);
+    const shown = await kubewire(["show", replayIds[0].replace("exchange/", ""), "--db", db]);
+    expect(shown.stdout, shown.stderr).toMatch(/Origin: {3}kubewire replay of exchange \d+/);
+    expect((await kubewire(["ls", "--origin", "nope", "--db", db])).stderr).toContain("option '--origin <origin>' argument 'nope' is invalid");
+  });
+
   it("is answered 403 when the replaying user may not impersonate", async () => {
     const forbidden = find((r) => r.status === 403 && r.verb === "list");
     const r = await kubewire(["replay", String(forbidden.id), "--context", "demo-viewer", "--as", "kubernetes-admin", "-o", "json", ...common]);

@@ -42,6 +42,7 @@ export function addFilterOptions(cmd: Command): Command {
     .option("--flag <kind>", "exchanges flagged with this problem kind")
     .option("--path <substring>", "path contains")
     .option("--context <name>", "kubeconfig context recorded")
+    .addOption(new Option("--origin <origin>", "who sent it: proxy (your programs), replay, doctor or import").choices(["proxy", "replay", "doctor", "import"]))
     .addOption(new Option("--limit <n>", "only the newest N").argParser(parseLimit));
 }
 
@@ -67,6 +68,7 @@ export function filterFrom(o: Record<string, any>): ListFilter {
   if (o.flag) f.flag = ruleFor(String(o.flag)).kind; // an unknown kind is a UserError listing the kinds
   if (o.path) f.pathContains = o.path;
   if (o.context) f.context = o.context;
+  if (o.origin) f.origin = o.origin;
   if (o.limit) f.limit = o.limit;
   return f;
 }

@@ -21,7 +21,8 @@ export interface ListFilter {
   slowerThanMs?: number;
   pathContains?: string;
   context?: string;
-  origin?: string;
+  /** proxy, replay, doctor or import; several: any of them */
+  origin?: string | string[];
   /** exchanges carrying this flag kind */
   flag?: string;
   ids?: number[];
@@ -45,7 +46,6 @@ const EQUALITY: [keyof ListFilter, string][] = [
   ["namespace", "e.namespace"],
   ["name", "e.name"],
   ["context", "e.context"],
-  ["origin", "e.origin"],
 ];
 
 /** The WHERE clause for everything in the filter except limit (which the caller applies). */
@@ -65,6 +65,11 @@ export function whereClause(filter: ListFilter): WhereClause {
     } else {
       throw new UserError(`status filter ${JSON.stringify(status)} is not a status code, a class (1xx to 5xx) or error`);
     }
+  }
+  if (filter.origin !== undefined) {
+    const origins = ([] as string[]).concat(filter.origin);
+    conds.push(`e.origin IN (${origins.map(() => "?").join(", ")})`);
+    params.push(...origins);
   }
   for (const [key, column] of EQUALITY) {
     const value = filter[key];

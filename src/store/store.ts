@@ -323,11 +323,11 @@ export class Store {
    * Without filters the exchanges_latency index answers it without reading the table.
    */
   latencyGroups(filter: ListFilter = {}, percentiles: number[] = [0.5, 0.9, 0.99, 1]): LatencyGroup[] {
-    const { from, params } = this.filtered(filter);
+    const { from, params, and } = this.filtered(filter);
     const groups = this.stmt(
       `SELECT ${GROUP_COLUMNS}, count(*), sum(status IS NULL OR status >= 400), sum(bytes_in), sum(bytes_out) FROM ${from} GROUP BY ${GROUP_COLUMNS}`,
     ).raw().all(...params) as unknown[][];
-    const cond = `${from.includes(" WHERE ") ? " AND" : " WHERE"} context = ? AND verb = ? AND api_group = ? AND resource = ? AND subresource = ?`;
+    const cond = `${and} context = ? AND verb = ? AND api_group = ? AND resource = ? AND subresource = ?`;
     const up = this.stmt(`SELECT duration_ms FROM ${from}${cond} ORDER BY duration_ms LIMIT 1 OFFSET ?`).pluck();
     const down = this.stmt(`SELECT duration_ms FROM ${from}${cond} ORDER BY duration_ms DESC LIMIT 1 OFFSET ?`).pluck();
     return groups.map((g) => {
@@ -346,8 +346,8 @@ export class Store {
 
   /** The narrow columns of the matching exchanges of one group that took longer than ms, oldest first. */
   slowerThan(filter: ListFilter, group: GroupKey, ms: number): ExchangeSummaryRow[] {
-    const { from, params } = this.filtered(filter);
-    const cond = `${from.includes(" WHERE ") ? " AND" : " WHERE"} context = ? AND verb = ? AND api_group = ? AND resource = ? AND subresource = ? AND duration_ms > ?`;
+    const { from, params, and } = this.filtered(filter);
+    const cond = `${and} context = ? AND verb = ? AND api_group = ? AND resource = ? AND subresource = ? AND duration_ms > ?`;
     const ids = this.stmt(`SELECT id FROM ${from}${cond}`).pluck().all(...params, group.context, group.verb, group.group, group.resource, group.subresource, ms) as number[];
     return this.summariesOf(ids);
   }
@@ -413,11 +413,12 @@ export class Store {
   }
 
   /** The FROM clause for the matching exchanges, as a subquery only when a limit applies. */
-  private filtered(filter: ListFilter): { from: string; params: unknown[] } {
+  private filtered(filter: ListFilter): { from: string; params: unknown[]; and: string } {
     const where = whereClause(filter);
     const limit = limitOf(filter);
-    if (limit === null) return { from: `exchanges e${where.sql}`, params: where.params };
-    return { from: `(SELECT * FROM exchanges e${where.sql} ORDER BY e.started_at DESC, e.id DESC LIMIT ?)`, params: [...where.params, limit] };
+    // `and`: how a caller adds a condition after `from` (the subquery's own WHERE is inside its parentheses)
+    if (limit === null) return { from: `exchanges e${where.sql}`, params: where.params, and: where.sql ? " AND" : " WHERE" };
+    return { from: `(SELECT * FROM exchanges e${where.sql} ORDER BY e.started_at DESC, e.id DESC LIMIT ?)`, params: [...where.params, limit], and: " WHERE" };
   }
 
   /** The highest exchange id recorded so far (0 when empty). */

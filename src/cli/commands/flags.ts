@@ -35,6 +35,9 @@ Examples:
   addFilterOptions(addDbOption(cmd)).action((opts) => {
     const format = opts.output === "name" ? "name" : checkFormat(opts.output, ["table", "json", "yaml", "name" as never]);
     const filter = filterFrom(opts);
+    const whole = isWholeRecording(filter);
+    // kubewire's own replays and doctor probes are not your program's failures: judged only when asked for
+    filter.origin ??= ["proxy", "import"];
     const only = filter.flag ? [filter.flag] : undefined; // filterFrom checked the kind
     const store = openRecording(opts);
     let result;
@@ -45,7 +48,7 @@ Examples:
     } finally {
       store.close();
     }
-    if (isWholeRecording(filter)) persistSetFlags(store.path, result.setFlags);
+    if (whole) persistSetFlags(store.path, result.setFlags);
     const out =
       format === "json" ? json(result.findings)
       : format === "yaml" ? yaml(result.findings)

@@ -79,10 +79,10 @@ export function renderRows(wireRows: ExchangeRow[], format: string, noHeaders: b
   const rows = escapeDeep(wireRows); // paths, user agents and error texts came from the wire
   const colour = (r: ExchangeRow, s: string) => (r.error || (r.status ?? 0) >= 500 ? p.red(s) : (r.status ?? 0) >= 400 ? p.yellow(s) : s);
   const headers = ["ID", "AGE", "VERB", "RESOURCE", "NAMESPACE/NAME", "STATUS", "LATENCY", "FLAGS"];
-  if (format === "wide") headers.push("USER-AGENT", "CONTEXT", "BYTES", "ERROR");
+  if (format === "wide") headers.push("ORIGIN", "USER-AGENT", "CONTEXT", "BYTES", "ERROR");
   const body = rows.map((r) => {
     const cells = [String(r.id), age(now - Date.parse(r.time)), r.verb || "-", resourceText(r), objectText(r), statusText(r), latency(r.durationMs), r.flags.join(",")];
-    if (format === "wide") cells.push(r.userAgent.split(" ")[0] || "-", r.context, `${bytes(r.bytesIn)}/${bytes(r.bytesOut)}`, r.error?.message ?? "");
+    if (format === "wide") cells.push(r.replayOf ? `replay of ${r.replayOf}` : r.origin, r.userAgent.split(" ")[0] || "-", r.context, `${bytes(r.bytesIn)}/${bytes(r.bytesOut)}`, r.error?.message ?? "");
     return cells;
   });
   // fitted to the terminal: RESOURCE, NAMESPACE/NAME and FLAGS (and wide's USER-AGENT and ERROR) give way

@@ -131,6 +131,7 @@ export function renderPage(wire: Exchange, p: Paint, wireFlags: ShownFlag[] = []
   if (ex.injected) out.push(`Injected: ${p.yellow(`${ex.injected.action} by fault rule ${ex.injected.rule}`)} (kubewire did this on purpose)`); // fault:
   out.push(`Context:  ${ex.context}  cluster ${ex.clusterUrl}  user ${ex.kubeUser || "-"}`);
   out.push(`Client:   ${ex.client.address}  ${ex.client.userAgent}`);
+  if (ex.origin !== "proxy") out.push(`Origin:   ${ex.origin === "replay" ? `kubewire replay${ex.replayOf ? ` of exchange ${ex.replayOf}` : ""}` : ex.origin === "doctor" ? "a kubewire doctor probe" : "imported from a HAR file"}`);
   if (ex.repeat) out.push(`Repeated: ${ex.repeat.count} requests like this one from ${ex.client.address || "?"}, the last at ${new Date(ex.repeat.lastSeenAt).toISOString()} (headers kept from the first)`);
   if (flags.length) {
     section("Flags");
