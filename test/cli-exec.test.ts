@@ -26,6 +26,7 @@ describe.skipIf(!haveKubectl)("kubewire exec, ls and show", () => {
     expect(r.stdout).toMatch(/^NAME\s+READY\s+STATUS/);
     expect(r.stdout).toContain("web-1");
     expect(r.stderr).toMatch(/kubewire: recorded \d+ exchanges into/);
+    expect(r.stderr).toMatch(/kubewire: \d+ requests, none failed/);
 
     const ls = await kubewire(["ls", "--db", db, "-o", "json"]);
     expect(ls.code).toBe(0);
@@ -61,6 +62,15 @@ describe.skipIf(!haveKubectl)("kubewire exec, ls and show", () => {
     expect(rows.length).toBeGreaterThan(0);
     expect(rows[0].error.code).toBe("CERT_HAS_EXPIRED");
     expect(rows[0].status).toBe(502);
+    // the verdict names the kind and the rows, and where to read more
+    expect(r.stderr).toMatch(new RegExp(`kubewire: ${rows.length} of ${rows.length} requests failed: x509-expired \\(#${rows[0].id}(–${rows.at(-1).id})?\\) → npx kubewire flags --db `));
+  });
+
+  it("warns when the command sent nothing through kubewire (it used another kubeconfig)", async () => {
+    const r = await kubewire(["exec", "--kubeconfig", world.kubeconfig, "--db", join(world.dir, "bypass.db"), "--state-dir", state, "--", KUBECTL, "--kubeconfig", world.kubeconfig, "get", "pods", "--cache-dir", join(world.dir, "c5")]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("web-1");
+    expect(r.stderr).toContain(`kubewire: WARNING: ${KUBECTL} sent no request through kubewire, so nothing was recorded.`);
   });
 
   it("works as the kubectl plugin `kubectl wire`", async () => {

@@ -27,6 +27,7 @@ Examples:
     const ui = opts.ui ? await (await import("./ui.js")).serveUi({ db: session.dbPath, kubeconfig: opts.kubeconfig, stateDir: opts.stateDir, warn }) : null; // ui:
     if (ui) warn(`kubewire: web view: ${ui.url}`); // ui:
     let code: number;
+    const since = Date.now();
     try {
       code = await run(argv, { ...process.env, KUBECONFIG: session.kubeconfigPath });
     } catch (err) {
@@ -36,6 +37,7 @@ Examples:
       const stats = await session.stop(200);
       if (!opts.quiet || stats.dropped || stats.spilled) warn(`${describeStats(stats)} into ${session.dbPath}`);
     }
+    if (!opts.quiet) for (const line of (await import("../exec-verdict.js")).execVerdict(session.dbPath, since, argv[0])) warn(line);
     if (ui) { // ui: the page stays up after CMD, until Ctrl-C
       warn(`kubewire: ${argv[0]} exited with ${code}; the web view stays open until Ctrl-C`);
       await (await import("./ui.js")).untilInterrupted();
