@@ -99,6 +99,9 @@ function headerLines(h: Headers): string[] {
   return Object.entries(h).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : v}`);
 }
 
+/** The waterfall bar in which an error of each recorded phase happened. */
+const FAILING_PHASE: Record<string, string> = { dns: "dns", connect: "connect", tls: "tls", headers: "wait", body: "receive" };
+
 function waterfall(ex: Exchange): string[] {
   const t = ex.timing;
   const total = Math.max(t.totalMs, 0.001);
@@ -113,7 +116,13 @@ function waterfall(ex: Exchange): string[] {
   const wait = Math.max(0, t.ttfbMs - at);
   phases.push(["wait", at, wait]);
   phases.push(["receive", t.ttfbMs, Math.max(0, t.totalMs - t.ttfbMs)]);
-  const lines = phases.map(([n, from, ms]) => `  ${n.padEnd(8)} ${latency(ms).padStart(9)}  ${bar(from, ms)}`);
+  // a failure ends the bars at its phase, which holds the time to the end (a handshake that timed out took it all)
+  const failedAt = phases.findIndex(([n]) => n === FAILING_PHASE[ex.error?.phase ?? ""]);
+  if (failedAt >= 0) {
+    const [n, from, ms] = phases[failedAt];
+    phases.splice(failedAt, phases.length, [n, from, Math.max(ms, t.totalMs - from)]);
+  }
+  const lines = phases.map(([n, from, ms], i) => `  ${n.padEnd(8)} ${latency(ms).padStart(9)}  ${bar(from, ms)}${i === failedAt ? `  ✗ ${ex.error!.code}` : ""}`);
   lines.push(`  ${"total".padEnd(8)} ${latency(t.totalMs).padStart(9)}${t.reusedConnection ? "  (reused connection: no DNS, connect or TLS)" : ""}`);
   return lines;
 }
