@@ -10,7 +10,7 @@ import { answerWithoutUpgrade, chooseProtocol, refuseMissingContainer, rejectUpg
 import { serveLogs } from "./logs.js";
 import { decodeProtobuf, isProtobuf } from "./proto.js";
 import { impersonate } from "./impersonation.js";
-import { authorize, forbiddenMessage, rulesFor, type Identity } from "./rbac.js";
+import { authorize, forbiddenMessage, rulesFor, storedBindings, type Identity } from "./rbac.js";
 import { parseRequestInfo } from "../proxy/request-info.js";
 import { negotiate, readBody, ResponseStream, sendJson, sendNotAcceptable, sendStatus, sendText } from "./respond.js";
 import * as st from "./status.js";
@@ -119,7 +119,7 @@ export class DemoApi {
     Object.assign(headers, this.apfHeaders(id, url.pathname));
     const info = parseRequestInfo(req.method ?? "GET", url.pathname, url.search.slice(1));
     if (info.isResourceRequest && info.namespace === "throttled") return { ok: false, status: "throttled", headers: { ...headers, "Retry-After": "1" } };
-    const decision = id === ANONYMOUS && PUBLIC_PATHS.has(url.pathname) ? { allowed: true } : authorize(id, info, url.pathname);
+    const decision = id === ANONYMOUS && PUBLIC_PATHS.has(url.pathname) ? { allowed: true } : authorize(id, info, url.pathname, storedBindings(this.ctx.store));
     if (!decision.allowed) {
       const name = info.isResourceRequest ? info.name : "";
       return { ok: false, status: st.forbidden(info.apiGroup, info.isResourceRequest ? info.resource : "", name, forbiddenMessage(id, info, url.pathname)), headers: { ...headers, "X-Content-Type-Options": "nosniff" } };
@@ -516,7 +516,7 @@ export class DemoApi {
       const attrs: RequestInfo = ra
         ? { isResourceRequest: true, verb: ra.verb ?? "", apiPrefix: ra.group ? "apis" : "api", apiGroup: ra.group ?? "", apiVersion: ra.version ?? "", namespace: ra.namespace ?? "", resource: ra.resource ?? "", subresource: ra.subresource ?? "", name: ra.name ?? "" }
         : { isResourceRequest: false, verb: nra?.verb ?? "", apiPrefix: "", apiGroup: "", apiVersion: "", namespace: "", resource: "", subresource: "", name: "" };
-      const d = authorize(who, attrs, nra?.path ?? "");
+      const d = authorize(who, attrs, nra?.path ?? "", storedBindings(this.ctx.store));
       return d.reason ? { allowed: d.allowed, reason: d.reason } : { allowed: d.allowed };
     };
     switch (def.name) {

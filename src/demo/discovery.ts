@@ -71,11 +71,16 @@ export const RESOURCES: ResourceDef[] = [
   r("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", false, ["create"]),
   r("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview", false, ["create"]),
   r("authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", false, ["create"]),
+  // RBAC objects, stored and honoured by the authorizer (rbac.ts), so the Role that `kubewire flags` suggests applies
+  r("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false, ALL),
+  r("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false, ALL),
+  r("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true, ALL),
+  r("rbac.authorization.k8s.io", "v1", "roles", "Role", true, ALL),
   // a custom resource whose objects embed whole Secrets (as packaging and secret-sync operators' CRs do)
   r("demo.kubewire.dev", "v1", "bundles", "Bundle", true, ALL),
 ];
 
-export const GROUPS = ["apps", "authentication.k8s.io", "authorization.k8s.io", "batch", "demo.kubewire.dev"];
+export const GROUPS = ["apps", "authentication.k8s.io", "authorization.k8s.io", "batch", "rbac.authorization.k8s.io", "demo.kubewire.dev"];
 
 export function findResource(group: string, version: string, name: string): ResourceDef | undefined {
   return RESOURCES.find((d) => d.group === group && d.version === version && d.name === name);

@@ -115,8 +115,8 @@ const CLOSE_CHANNEL = 255;
 /** Completes the WebSocket handshake and runs the command (exec) or prints a banner (attach). With
  * stdin, `sh` runs each line it reads and `cat` copies it, both until stdin closes (v5 close signal,
  * or the client's close frame); other commands ignore stdin and end at once, as a real process
- * would. The end is Go's: stdout, the Status on channel 3, a close frame, then the connection is
- * closed outright (not half-closed), so a client's late stdin meets a closed socket. */
+ * would. The end: stdout, the Status on channel 3, a close frame, and the connection closed once the
+ * client answers it (RFC 6455's closing handshake). */
 export function serveWebSocketExec(req: IncomingMessage, socket: Duplex, protocol: string, headers: Record<string, string>, command: string[], attach: boolean): void {
   noteReceived(req);
   const key = String(req.headers["sec-websocket-key"] ?? "");
@@ -130,16 +130,27 @@ export function serveWebSocketExec(req: IncomingMessage, socket: Duplex, protoco
   let pending: Buffer = Buffer.alloc(0);
   let input = "";
   let closed = false;
+  let clientClosed = false;
+  let shut: (() => void) | null = null;
   const close = (): void => {
     if (closed) return;
     closed = true;
-    if (!socket.destroyed) {
-      const code = Buffer.alloc(2);
-      code.writeUInt16BE(1000);
-      socket.write(frame(0x8, code));
+    if (socket.destroyed) return;
+    const code = Buffer.alloc(2);
+    code.writeUInt16BE(1000);
+    socket.write(frame(0x8, code));
+    // RFC 6455's closing handshake: the connection goes once the client answered the close frame (or
+    // after 2 s), so its late frames never meet a closed socket that would reset what it had yet to read
+    let done = false;
+    shut = () => {
+      if (done) return;
+      done = true;
       socket.end();
       socket.once("finish", () => socket.destroy());
-    }
+    };
+    if (clientClosed) return shut();
+    setTimeout(shut, 2000).unref();
+    socket.once("end", shut);
   };
   const finish = (): void => {
     if (closed) return;
@@ -162,7 +173,11 @@ export function serveWebSocketExec(req: IncomingMessage, socket: Duplex, protoco
     const parsed = parseFrames(Buffer.concat([pending, chunk]));
     pending = parsed.rest;
     for (const f of parsed.frames) {
-      if (f.opcode === 0x8) finish();
+      if (f.opcode === 0x8) {
+        clientClosed = true;
+        if (shut) shut();
+        else finish();
+      }
       else if (f.opcode === 0x9 && !socket.destroyed) socket.write(frame(0xa, f.payload));
       else if (reading && f.opcode === 0x2 && f.payload[0] === 0) stdin(f.payload.subarray(1));
       else if (reading && f.opcode === 0x2 && f.payload[0] === CLOSE_CHANNEL && f.payload[1] === 0) finish();

@@ -1,6 +1,7 @@
-// Who may do what: the demo cluster's fixed RBAC (admins allowed everything, "viewer"
-// read-only in "default") and kube-apiserver's exact forbidden message for a denial.
+// Who may do what: the demo cluster's built-in RBAC (admins allowed everything, "viewer"
+// read-only in "default"), the Roles and bindings stored in it, and kube-apiserver's exact forbidden message.
 import type { RequestInfo } from "../types.js";
+import type { KObject } from "./kobject.js";
 
 export interface Identity {
   username: string;
@@ -14,7 +15,7 @@ export interface PolicyRule {
   nonResourceURLs?: string[];
 }
 
-interface Binding {
+export interface Binding {
   /** how the RBAC authorizer describes the binding in an allow reason */
   source: string;
   /** "" for a ClusterRoleBinding */
@@ -86,10 +87,42 @@ function ruleAllows(rule: PolicyRule, info: RequestInfo, path: string): boolean 
   return matches(rule.apiGroups, info.apiGroup) && matches(rule.resources, res);
 }
 
-/** The union authorizer: system:masters first (no reason), then RBAC. */
-export function authorize(id: Identity, info: RequestInfo, path: string): Decision {
+interface Subject {
+  kind?: string;
+  name?: string;
+  namespace?: string;
+}
+
+/** What the RBAC objects stored in the cluster grant (RoleBindings and ClusterRoleBindings with their roleRefs), as kube-apiserver's RBAC authorizer reads them. */
+export function storedBindings(objects: { list(key: string, namespace: string): KObject[] }): Binding[] {
+  const key = (resource: string) => `rbac.authorization.k8s.io/${resource}`;
+  const rulesOf = (kind: string, name: string, namespace: string): PolicyRule[] => {
+    const role = objects.list(key(kind === "ClusterRole" ? "clusterroles" : "roles"), kind === "ClusterRole" ? "" : namespace).find((o) => o.metadata.name === name);
+    return (role?.rules as PolicyRule[] | undefined) ?? [];
+  };
+  const subjectMatches = (s: Subject, id: Identity) =>
+    (s.kind === "User" && s.name === id.username) ||
+    (s.kind === "Group" && id.groups.includes(s.name ?? "")) ||
+    (s.kind === "ServiceAccount" && id.username === `system:serviceaccount:${s.namespace}:${s.name}`);
+  const bindings = (resource: string, clusterWide: boolean): Binding[] =>
+    objects.list(key(resource), "").map((b) => {
+      const ref = (b.roleRef ?? {}) as { kind?: string; name?: string };
+      const subjects = (b.subjects as Subject[] | undefined) ?? [];
+      const namespace = clusterWide ? "" : (b.metadata.namespace ?? "");
+      return {
+        source: `${clusterWide ? "ClusterRoleBinding" : "RoleBinding"} ${JSON.stringify(clusterWide ? b.metadata.name : `${namespace}/${b.metadata.name}`)} of ${ref.kind} ${JSON.stringify(ref.name)} to ${subjects.map((s) => `${s.kind} ${JSON.stringify(s.kind === "ServiceAccount" ? `${s.namespace}/${s.name}` : s.name)}`).join(", ")}`,
+        namespace,
+        rules: rulesOf(ref.kind ?? "", ref.name ?? "", namespace),
+        applies: (id: Identity) => subjects.some((s) => subjectMatches(s, id)),
+      };
+    });
+  return [...bindings("clusterrolebindings", true), ...bindings("rolebindings", false)];
+}
+
+/** The union authorizer: system:masters first (no reason), then RBAC (the built-in bindings, then those stored in the cluster). */
+export function authorize(id: Identity, info: RequestInfo, path: string, stored: Binding[] = []): Decision {
   if (id.groups.includes("system:masters")) return { allowed: true, reason: "" };
-  for (const b of BINDINGS) {
+  for (const b of [...BINDINGS, ...stored]) {
     if (!b.applies(id)) continue;
     if (b.namespace && (!info.isResourceRequest || b.namespace !== info.namespace)) continue;
     if (b.rules.some((rule) => ruleAllows(rule, info, path))) return { allowed: true, reason: `RBAC: allowed by ${b.source}` };
