@@ -8,10 +8,14 @@ import { demoWorld, kubectl, KUBECTL, record, type World } from "./helpers/world
 
 const haveKubectl = existsSync(KUBECTL);
 
-/** Ages, restart and log times move between two runs a few milliseconds apart; ports differ by design. */
+/**
+ * Ages, restart and log times move between two runs a few milliseconds apart (and with them the padding of
+ * their table column: "(5m9s ago)" against "(5m10s ago)"); ports differ by design.
+ */
 function steady(text: string): string {
   return text
     .replace(/\(\S+ ago\)/g, "(ago)")
+    .replace(/ {2,}/g, "  ")
     .replace(/^E\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ /gm, "E ")
     .replace(/127\.0\.0\.1:\d+/g, "127.0.0.1:PORT")
     .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, "TIME"); // the demo's log lines are stamped relative to now
