@@ -239,7 +239,7 @@ describe("header rules for what kubewire forwards", () => {
     ["never forwards the replay marker", ["X-Kubewire-Replay-Of", "7", "Accept", "*/*"], false, ["Host", "h", "Accept", "*/*", "Authorization", "Bearer user"]],
     ["drops Connection and Upgrade from an ordinary request", ["Connection", "Upgrade", "Upgrade", "websocket"], false, ["Host", "h", "Authorization", "Bearer user"]],
   ])("%s", (_name, raw, upgrade, expected) => {
-    expect(forwardedRequestHeaders(raw as string[], { Authorization: "Bearer user" }, "h", upgrade as boolean)).toEqual(expected);
+    expect(forwardedRequestHeaders(raw as string[], { Authorization: "Bearer user" }, "h", { upgrade: upgrade as boolean })).toEqual(expected);
   });
 
   it("leaves a refused upgrade's framing and connection headers for kubewire to write anew", () => {

@@ -9,7 +9,7 @@ import type { Upstream } from "../kubeconfig/upstream.js";
 import { connectionInfo, UpstreamError, type ConnectionInfo, type UpstreamAgent } from "../tls/upstream-agent.js";
 import type { Exchange, Timing } from "../types.js";
 import { BodyCapture } from "./body-capture.js";
-import { HOP_BY_HOP, REPLAY_HEADER } from "./headers.js";
+import { forwardedRequestHeaders, type ForwardRules } from "./headers.js";
 import { answer, noteFailure } from "./proxy-answer.js";
 import { redactBody, redactHeaders } from "./redact.js";
 import { originForm, parseRequestInfo } from "./request-info.js";
@@ -81,48 +81,18 @@ export function newExchange(req: ClientRequestIn, upstream: Upstream, startedAt:
   };
 }
 
-/** How the context changes what goes upstream: client-go's DisableCompression sends no Accept-Encoding. */
-export interface UpstreamHeaderRules {
-  disableCompression?: boolean;
-}
-
-/** A client header that goes upstream: not hop-by-hop, pseudo, kubewire's own, nor one the context's rules drop. */
-function forwarded(name: string, rules: UpstreamHeaderRules): boolean {
-  return !HOP_BY_HOP.has(name) && name[0] !== ":" && name !== REPLAY_HEADER && !(rules.disableCompression && name === "accept-encoding");
-}
-
-/**
- * The credential headers kubewire adds. The kubeconfig's impersonation (as, as-groups...) gives way when
- * the client impersonates itself (`kubectl --as`), as kubectl's flag wins over the kubeconfig direct.
- */
-function addedCredentials(raw: string[], credentials: Record<string, string>): Array<[string, string]> {
-  const added = Object.entries(credentials);
-  const clientImpersonates = raw.some((h, i) => i % 2 === 0 && h.toLowerCase().startsWith("impersonate-"));
-  return clientImpersonates ? added.filter(([k]) => !k.toLowerCase().startsWith("impersonate-")) : added;
-}
-
-/** The client's headers as it sent them (case and order kept) minus hop-by-hop and pseudo ones, plus the upstream credentials. */
-export function requestHeaders(raw: string[], credentials: Record<string, string>, hostHeader: string, rules: UpstreamHeaderRules = {}): string[] {
-  const out: string[] = ["Host", hostHeader];
-  for (let i = 0; i < raw.length; i += 2) if (forwarded(raw[i].toLowerCase(), rules)) out.push(raw[i], raw[i + 1]);
-  for (const [k, v] of addedCredentials(raw, credentials)) out.push(k, v);
-  return out;
-}
-
-/** The same for an HTTP/2 upstream stream: lower-case names, pseudo-headers first, nothing connection-specific. */
-function h2RequestHeaders(req: ClientRequestIn, credentials: Record<string, string>, authority: string, path: string, rules: UpstreamHeaderRules = {}): OutgoingHttpHeaders {
+/** forwardedRequestHeaders for an HTTP/2 upstream stream: lower-case names, pseudo-headers first, nothing connection-specific. */
+function h2RequestHeaders(req: ClientRequestIn, credentials: Record<string, string>, authority: string, path: string, rules: ForwardRules = {}): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = { ":method": req.method ?? "GET", ":path": path, ":authority": authority, ":scheme": "https" };
-  const raw = req.rawHeaders;
-  const add = (name: string, value: string) => {
+  const pairs = forwardedRequestHeaders(req.rawHeaders, credentials, authority, rules);
+  // pairs[0] is Host, which :authority carries; names differing only in case (Impersonate-Group,
+  // impersonate-group...) become one repeated field
+  for (let i = 2; i < pairs.length; i += 2) {
+    const name = pairs[i].toLowerCase();
+    if (CONNECTION_SPECIFIC.has(name)) continue;
     const prev = out[name];
-    out[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [String(prev), value];
-  };
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toLowerCase();
-    if (forwarded(name, rules) && !CONNECTION_SPECIFIC.has(name)) add(name, raw[i + 1]);
+    out[name] = prev === undefined ? pairs[i + 1] : Array.isArray(prev) ? [...prev, pairs[i + 1]] : [String(prev), pairs[i + 1]];
   }
-  // credential names differing only in case (Impersonate-Group, impersonate-group...) are one repeated field
-  for (const [k, v] of addedCredentials(raw, credentials)) add(k.toLowerCase(), v);
   return out;
 }
 
@@ -302,7 +272,7 @@ export function makeForwarder(opts: ForwardOptions) {
 
     const sendH1 = () => {
       exchange.protocol!.upstream = "http/1.1";
-      const up: ClientRequest = https.request({ agent, host: target.host, port: target.port, method: req.method, path, headers: requestHeaders(req.rawHeaders, credentials, target.hostHeader, upstream) });
+      const up: ClientRequest = https.request({ agent, host: target.host, port: target.port, method: req.method, path, headers: forwardedRequestHeaders(req.rawHeaders, credentials, target.hostHeader, upstream) });
       cancel = (err) => up.destroy(err);
       up.once("socket", (socket) => {
         // The handshake of a new connection is still under way here: its phases are read with the response.

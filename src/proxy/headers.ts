@@ -34,14 +34,30 @@ function nominated(raw: string[]): Set<string> {
   return out;
 }
 
+/** How a context changes what goes upstream: client-go's DisableCompression sends no Accept-Encoding. */
+export interface ForwardRules {
+  upgrade?: boolean;
+  disableCompression?: boolean;
+}
+
 /**
- * The headers a request carries upstream, case and order as the client sent them: hop-by-hop ones
- * dropped (those of HOP_BY_HOP and those the Connection header nominates), kubewire's own
- * (REPLAY_HEADER), bearer entries of Sec-WebSocket-Protocol (they authenticate the client to
- * kubewire, never to the API server), then the upstream credentials. An upgrade (exec, attach,
+ * The credential headers kubewire adds. The kubeconfig's impersonation (as, as-groups...) gives way when
+ * the client impersonates itself (`kubectl --as`), as kubectl's flag wins over the kubeconfig direct.
+ */
+function addedCredentials(raw: string[], credentials: Record<string, string>): Array<[string, string]> {
+  const added = Object.entries(credentials);
+  const clientImpersonates = raw.some((h, i) => i % 2 === 0 && h.toLowerCase().startsWith("impersonate-"));
+  return clientImpersonates ? added.filter(([k]) => !k.toLowerCase().startsWith("impersonate-")) : added;
+}
+
+/**
+ * What goes upstream for a client's request, as raw pairs (Host first, case and order kept): its headers
+ * minus hop-by-hop and pseudo ones, those its Connection header nominates, kubewire's replay marker and a
+ * WebSocket bearer entry (kubewire's own token), then the upstream credentials. An upgrade (exec, attach,
  * port-forward) keeps the upgrade itself: `Connection: Upgrade` and the client's `Upgrade`.
  */
-export function forwardedRequestHeaders(raw: string[], credentials: Record<string, string>, hostHeader: string, upgrade = false): string[] {
+export function forwardedRequestHeaders(raw: string[], credentials: Record<string, string>, hostHeader: string, rules: ForwardRules = {}): string[] {
+  const upgrade = !!rules.upgrade;
   const out: string[] = ["Host", hostHeader];
   const drop = nominated(raw);
   let connection = false;
@@ -57,16 +73,17 @@ export function forwardedRequestHeaders(raw: string[], credentials: Record<strin
       if (kept.length) out.push(raw[i], kept.join(", "));
       continue;
     }
-    if ((HOP_BY_HOP.has(name) && !(upgrade && name === "upgrade")) || drop.has(name) || name === REPLAY_HEADER) continue;
+    if ((HOP_BY_HOP.has(name) && !(upgrade && name === "upgrade")) || drop.has(name) || name === REPLAY_HEADER || name[0] === ":") continue;
+    if (rules.disableCompression && name === "accept-encoding") continue;
     out.push(raw[i], raw[i + 1]);
   }
-  for (const [k, v] of Object.entries(credentials)) out.push(k, v);
+  for (const [k, v] of addedCredentials(raw, credentials)) out.push(k, v);
   return out;
 }
 
 /** forwardedRequestHeaders for an upgrade request. */
 export function upgradeRequestHeaders(raw: string[], credentials: Record<string, string>, hostHeader: string): string[] {
-  return forwardedRequestHeaders(raw, credentials, hostHeader, true);
+  return forwardedRequestHeaders(raw, credentials, hostHeader, { upgrade: true });
 }
 
 /** A response's headers minus those of RESPONSE_HOP_BY_HOP and those its Connection header nominates. */
