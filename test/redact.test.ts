@@ -1,7 +1,7 @@
 // Secrets and credentials never reach the recording: headers and bodies are redacted.
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { redactBody, redactHeaders, REDACTED } from "../src/proxy/redact.js";
+import { redactBody, redactHeaders, redactQuery, REDACTED } from "../src/proxy/redact.js";
 import { parseRequestInfo } from "../src/proxy/request-info.js";
 import { bytesField, renderProtobuf } from "../src/proxy/protobuf.js";
 import type { CapturedBody } from "../src/types.js";
@@ -153,6 +153,15 @@ describe("header redaction", () => {
   it.each(["Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Kubewire-Token", "X-Auth-Token", "X-Api-Key", "X-Amz-Security-Token"])("replaces %s", (name) => {
     const h = redactHeaders({ [name]: [`Bearer ${SECRET}`, `${SECRET}=1`] });
     expect(JSON.stringify(h)).not.toContain(SECRET);
+  });
+
+  it.each([
+    ["an OAuth access token", "watch=true&access_token=SECRET&limit=5", "watch=true&access_token=[redacted]&limit=5"],
+    ["an id token, a password and an API key", "id_token=SECRET&password=SECRET&api-key=SECRET&apikey=SECRET", "id_token=[redacted]&password=[redacted]&api-key=[redacted]&apikey=[redacted]"],
+    ["a percent-encoded name", "access%5Ftoken=SECRET", "access%5Ftoken=[redacted]"],
+    ["Kubernetes' own parameters, a list's continue token included", "labelSelector=app%3Dweb&continue=eyJ2IjoibWV0YS&resourceVersion=12&watch=1", "labelSelector=app%3Dweb&continue=eyJ2IjoibWV0YS&resourceVersion=12&watch=1"],
+  ])("redacts credential-named query parameters, %s", (_what, query, expected) => {
+    expect(redactQuery(query.replace(/SECRET/g, SECRET))).toBe(expected);
   });
 
   it("keeps kubectl's Kubectl-Session (a per-run id that tells kubectl runs apart, no credential)", () => {

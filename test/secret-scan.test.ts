@@ -28,6 +28,7 @@ const SECRETS = {
   protobuf: "protobuf-posted-K5tXe2",
   protobufString: "protobuf-stringdata-B6uNa4",
   seeded: "s3cr3t-demo", // the simulated cluster's own db-credentials Secret
+  queryToken: "query-access-token-W3rFk8",
 };
 
 /** Clear the screen, retitle the terminal, then a C1 CSI: what a hostile name or message could do to a terminal. */
@@ -173,6 +174,7 @@ describe.skipIf(!haveKubectl)("an attacker scanning what kubewire kept", () => {
     const { url } = session.client;
     expect(await raw(session, "GET", `https://${url.host}/api/v1/namespaces/default/secrets/direct`, { Accept: "application/json" })).toBe(200);
     expect(await raw(session, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", { "Content-Type": "application/json" }, JSON.stringify({ apiVersion: "authentication.k8s.io/v1", spec: { token: SECRETS.tokenReview } }))).toBe(201);
+    expect(await raw(session, "GET", `/api/v1/namespaces/default/pods?limit=1&access_token=${SECRETS.queryToken}`, { Accept: "application/json" })).toBe(200);
     await raw(session, "GET", "/api/v1/namespaces/default/pods", { "Sec-WebSocket-Protocol": `v5.channel.k8s.io, base64url.bearer.authorization.k8s.io.${b64url(SECRETS.wsBearer)}` });
     const bearer = `v5.channel.k8s.io, base64url.bearer.authorization.k8s.io.${b64url(SECRETS.wsBearerUpgrade)}`;
     expect(await upgrade(session, "/api/v1/namespaces/default/pods/web-1/exec?command=true&stdout=true", { "Sec-WebSocket-Protocol": bearer })).toBe(101);

@@ -11,7 +11,7 @@ import type { Exchange, Timing } from "../types.js";
 import { BodyCapture } from "./body-capture.js";
 import { forwardedRequestHeaders, type ForwardRules } from "./headers.js";
 import { answer, noteFailure } from "./proxy-answer.js";
-import { redactBody, redactHeaders } from "./redact.js";
+import { redactBody, redactHeaders, redactQuery } from "./redact.js";
 import { originForm, parseRequestInfo } from "./request-info.js";
 import { rawOf } from "./listener-guard.js";
 import { copyHandshake, countUse, round, upstreamTarget } from "./upstream-target.js";
@@ -71,7 +71,7 @@ export function newExchange(req: ClientRequestIn, upstream: Upstream, startedAt:
     context: upstream.contextName,
     clusterUrl: upstream.server.origin + (upstream.server.pathname === "/" ? "" : upstream.server.pathname),
     kubeUser: upstream.userName,
-    request: { method: req.method ?? "GET", path, query, headers: redactHeaders(plainHeaders(req.headers)), body: null, bytes: 0 },
+    request: { method: req.method ?? "GET", path, query: redactQuery(query), headers: redactHeaders(plainHeaders(req.headers)), body: null, bytes: 0 },
     info: parseRequestInfo(req.method ?? "GET", path, query),
     response: null,
     timing: emptyTiming(),

@@ -26,6 +26,28 @@ const SENSITIVE_KIND_IN_TEXT = /\\?"kind\\?"\s*:\s*\\?"(?:Secret|SecretList|Toke
 
 // ---- headers
 
+/** Query parameters that carry credentials (`access_token`, `id_token`, `password`, `api_key`, a signature). */
+const SECRET_PARAM_NAME = /(^|[-_])(token|secret|password|passwd|api[-_]?key|apikey|credentials?|sig|signature)($|[-_])/;
+
+/** A raw query string with the values of credential-named parameters replaced; every other byte as sent. */
+export function redactQuery(query: string): string {
+  if (query === "") return query;
+  return query
+    .split("&")
+    .map((pair) => {
+      const eq = pair.indexOf("=");
+      if (eq === -1) return pair;
+      let name: string;
+      try {
+        name = decodeURIComponent(pair.slice(0, eq).replace(/\+/g, " ")).toLowerCase();
+      } catch {
+        name = pair.slice(0, eq).toLowerCase();
+      }
+      return SECRET_PARAM_NAME.test(name) ? `${pair.slice(0, eq)}=${REDACTED}` : pair;
+    })
+    .join("&");
+}
+
 export function redactHeaders(headers: Record<string, string | string[] | undefined>): Headers {
   const out: Headers = {};
   for (const [name, value] of Object.entries(headers)) {

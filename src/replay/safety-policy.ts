@@ -102,6 +102,7 @@ export function planReplay(ex: Exchange, o: PolicyOptions): SendPlan | Refusal {
   if (!ex.request.method) return refuse("no request was recorded (the client failed before sending one)");
   const mutation = mutationReason(ex);
   if (mutation && !o.allowMutations) return refuse(`${mutation}; add --allow-mutations to replay it`);
+  if (ex.request.query.includes(REDACTED)) return refuse("its recorded query string had a credential redacted, so it cannot be sent as it was");
   const body = ex.request.body;
   if (body?.truncated) return refuse(`its body was truncated at capture (${ex.request.bytes} bytes on the wire), so it cannot be sent as it was`);
   if (!body && ex.request.bytes > 0) return refuse("its body was not captured, so it cannot be sent as it was");
