@@ -16,7 +16,7 @@ import { demoWorld, eventually, KUBECTL, kubectl, kubewire, record, recorded, RO
 const haveKubectl = existsSync(KUBECTL);
 
 /** Each secret appears once in the session below, in the place its name says. */
-const SECRETS = {
+const SECRETS: Record<string, string> = {
   applied: "applied-stringdata-Qx7vW2",
   appliedKey: "applied-second-Lm4pZ8",
   patchedAdd: "patched-add-token-Z9kR3t",
@@ -156,6 +156,12 @@ describe.skipIf(!haveKubectl)("an attacker scanning what kubewire kept", () => {
     const applied = await kubectl(kc, ["apply", "--validate=false", "-f", manifest]);
     expect(applied.stderr).toBe("");
     expect(applied.stdout).toContain("secret/app-creds created");
+    // kubectl create token: a TokenRequest whose answer carries a service account token the cluster accepts
+    const created = await kubectl(kc, ["create", "token", "default"]);
+    expect(created.stderr).toBe("");
+    SECRETS.createdToken = created.stdout.trim();
+    expect(SECRETS.createdToken.split(".")).toHaveLength(3);
+    expect((await kubectl(world.kubeconfig, ["--token", SECRETS.createdToken, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"])).stdout).toBe("system:serviceaccount:default:default");
     // a Secret made without kubewire, read back below through an absolute-form target
     const direct = await kubectl(world.kubeconfig, ["create", "secret", "generic", "direct", `--from-literal=v=${SECRETS.absolute}`]);
     expect(direct.code).toBe(0);
@@ -264,14 +270,14 @@ describe.skipIf(!haveKubectl)("an attacker scanning what kubewire kept", () => {
 
   it("exports the posted protobuf Secret to HAR as its field tree, and imports it back byte for byte", async () => {
     const har = JSON.parse(outputs.find((o) => o.where === "export --har")!.run.stdout);
-    const entry = har.log.entries.find((e: { request: { postData?: { mimeType: string } } }) => e.request.postData?.mimeType === "application/vnd.kubernetes.protobuf");
+    const entry = har.log.entries.find((e: { request: { url: string; postData?: { mimeType: string } } }) => e.request.postData?.mimeType === "application/vnd.kubernetes.protobuf" && e.request.url.endsWith("/api/v1/namespaces/default/secrets"));
     expect(entry.request.postData.text).toContain('# Kubernetes protobuf: apiVersion "v1" kind "Secret"');
     expect(entry.request.postData.text).toContain('2: "[redacted]"');
     const file = join(world.dir, "scan.har");
     writeFileSync(file, JSON.stringify(har));
     const copy = join(world.dir, "imported.db");
     expect((await kubewire(["import", "--har", file, "--db", copy])).code).toBe(0);
-    const original = (await recorded(session)).find(({ ex }) => ex.request.headers["content-type"] === "application/vnd.kubernetes.protobuf")!.ex.request.body;
+    const original = (await recorded(session)).find(({ ex }) => ex.request.headers["content-type"] === "application/vnd.kubernetes.protobuf" && ex.request.path === "/api/v1/namespaces/default/secrets")!.ex.request.body;
     const store = Store.open(copy, { readonly: true });
     try {
       const imported = store.list({}).map((r) => store.get(r.id)!).find((ex) => ex.request.path === "/api/v1/namespaces/default/secrets" && ex.request.method === "POST" && ex.request.body?.encoding === "base64");

@@ -11,6 +11,7 @@ import { serveLogs } from "./logs.js";
 import { decodeProtobuf, isProtobuf } from "./proto.js";
 import { impersonate } from "./impersonation.js";
 import { authorize, forbiddenMessage, rulesFor, storedBindings, type Identity } from "./rbac.js";
+import { serviceAccountJwt } from "./tokens.js";
 import { parseRequestInfo } from "../proxy/request-info.js";
 import { negotiate, readBody, ResponseStream, sendJson, sendNotAcceptable, sendStatus, sendText } from "./respond.js";
 import * as st from "./status.js";
@@ -476,6 +477,22 @@ export class DemoApi {
           timestamps: url.searchParams.get("timestamps") === "true",
           follow: url.searchParams.get("follow") === "true",
           track: this.ctx.track,
+        }, headers);
+      }
+      case "token": {
+        // serviceaccounts/token: a TokenRequest for the service account, answered with a token the cluster now accepts
+        const body = await this.body(req);
+        if (isStatus(body)) return sendStatus(res, body, headers);
+        const spec = ((body as Obj).spec ?? {}) as Obj;
+        const seconds = Number(spec.expirationSeconds ?? 3600) || 3600;
+        const token = serviceAccountJwt(info.namespace, info.name, seconds, false);
+        this.ctx.tokens.set(token, { username: `system:serviceaccount:${info.namespace}:${info.name}`, groups: ["system:serviceaccounts", `system:serviceaccounts:${info.namespace}`, "system:authenticated"] });
+        return sendJson(res, 201, {
+          kind: "TokenRequest",
+          apiVersion: "authentication.k8s.io/v1",
+          metadata: { name: info.name, namespace: info.namespace, creationTimestamp: null },
+          spec: { audiences: spec.audiences ?? ["https://kubernetes.default.svc.cluster.local"], expirationSeconds: seconds, boundObjectRef: spec.boundObjectRef ?? null },
+          status: { token, expirationTimestamp: new Date(Date.now() + seconds * 1000).toISOString().replace(/\.\d+Z$/, "Z") },
         }, headers);
       }
       case "exec":

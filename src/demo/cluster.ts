@@ -12,6 +12,9 @@ import { DemoApi } from "./api.js";
 import { demoCerts } from "./certs.js";
 import type { Identity } from "./rbac.js";
 import { Store } from "./store.js";
+import { serviceAccountJwt } from "./tokens.js";
+
+export { serviceAccountJwt };
 
 export interface DemoUser { name: string; token?: string; certPem?: string; keyPem?: string; username?: string; password?: string }
 
@@ -97,21 +100,6 @@ function expiredJwt(): string {
   return `${b64(header)}.${b64(payload)}.${randomBytes(256).toString("base64url")}`;
 }
 
-/** in-cluster: an unsigned projected service-account token (as the kubelet mounts it) for system:serviceaccount:NS:NAME, valid for an hour. */
-export function serviceAccountJwt(namespace: string, name: string): string {
-  const now = Math.floor(Date.now() / 1000);
-  const payload = {
-    aud: ["https://kubernetes.default.svc.cluster.local"],
-    exp: now + 3600,
-    iat: now,
-    iss: "https://kubernetes.default.svc.cluster.local",
-    jti: randomBytes(16).toString("hex"),
-    "kubernetes.io": { namespace, pod: { name: `${name}-7d4b9c-x2x4q`, uid: "4f3c2b1a-0000-4000-8000-000000000002" }, serviceaccount: { name, uid: "4f3c2b1a-0000-4000-8000-000000000003" } },
-    nbf: now,
-    sub: `system:serviceaccount:${namespace}:${name}`,
-  };
-  return `${b64({ alg: "RS256", kid: randomBytes(8).toString("hex") })}.${b64(payload)}.${randomBytes(256).toString("base64url")}`;
-}
 
 function hostForUrl(host: string): string {
   return host.includes(":") ? `[${host}]` : host;

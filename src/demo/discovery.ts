@@ -54,6 +54,7 @@ export const RESOURCES: ResourceDef[] = [
   r("", "v1", "pods/status", "Pod", true, ["get", "patch", "update"]),
   r("", "v1", "secrets", "Secret", true, ALL),
   r("", "v1", "serviceaccounts", "ServiceAccount", true, ALL, { shortNames: ["sa"] }),
+  r("", "v1", "serviceaccounts/token", "TokenRequest", true, ["create"], { subKind: { group: "authentication.k8s.io", version: "v1" } }),
   r("", "v1", "services", "Service", true, ALL, { shortNames: ["svc"], categories: ["all"] }),
   r("", "v1", "services/status", "Service", true, ["get", "patch", "update"]),
   r("apps", "v1", "deployments", "Deployment", true, ALL, { shortNames: ["deploy"], categories: ["all"] }),

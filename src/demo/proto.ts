@@ -77,6 +77,10 @@ const SCHEMAS: Record<string, Schema> = {
   SelfSubjectRulesReview: { 1: ["metadata", "ObjectMeta"], 2: ["spec", "SelfSubjectRulesReviewSpec"] },
   SelfSubjectRulesReviewSpec: { 1: ["namespace", "s"] },
   SelfSubjectReview: { 1: ["metadata", "ObjectMeta"] },
+  // authentication/v1 generated.proto: what `kubectl create token` posts
+  TokenRequest: { 1: ["metadata", "ObjectMeta"], 2: ["spec", "TokenRequestSpec"] },
+  TokenRequestSpec: { 1: ["audiences", "*s"], 3: ["boundObjectRef", "BoundObjectReference"], 4: ["expirationSeconds", "i"] },
+  BoundObjectReference: { 1: ["kind", "s"], 2: ["apiVersion", "s"], 3: ["name", "s"], 4: ["uid", "s"] },
 };
 
 function scalar(type: string, v: Raw): unknown {

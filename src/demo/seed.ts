@@ -215,6 +215,7 @@ export function seedObjects(now: number): { key: string; object: KObject }[] {
   for (const ns of NAMESPACES) {
     const age = ["default", "kube-system", "kube-public", "kube-node-lease"].includes(ns) ? 12 * DAY : 5 * HOUR;
     add("/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: meta("Namespace", ns, undefined, now - age, { labels: { "kubernetes.io/metadata.name": ns } }), spec: { finalizers: ["kubernetes"] }, status: { phase: "Active" } });
+    add("/serviceaccounts", { apiVersion: "v1", kind: "ServiceAccount", metadata: meta("ServiceAccount", "default", ns, now - age) });
   }
   add("/nodes", node(now, "demo-control-plane", "172.18.0.2", true));
   add("/nodes", node(now, "demo-worker", "172.18.0.3", false));
