@@ -1,29 +1,8 @@
 // The page's data: the JSON API's shapes, fetch helpers (same-origin, cookie), filters as a
 // query string, and small formatters. Nothing here builds HTML from strings.
-export interface Row {
-  id: number;
-  time: string;
-  method: string;
-  path: string;
-  query: string;
-  verb: string;
-  group: string;
-  version: string;
-  resource: string;
-  subresource: string;
-  namespace: string;
-  name: string;
-  status: number | null;
-  durationMs: number;
-  error: { code: string; message: string } | null;
-  context: string;
-  userAgent: string;
-  bytesIn: number;
-  bytesOut: number;
-  flags: string[];
-  origin: string;
-  replayOf: number | null;
-}
+/** One row of /api/exchanges: the `ls -o json` shape, typed where the server makes it. */
+import type { ExchangeRow as Row } from "../src/store/rows.js";
+export type { Row };
 
 export interface Filter {
   status: string;

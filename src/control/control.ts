@@ -2,10 +2,11 @@
 // over HTTP on loopback, authenticated with the run's proxy token; found through a 0600 file
 // (control-PID-PORT.json) in the state directory, removed on stop.
 import { timingSafeEqual } from "node:crypto";
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
+import { liveRunFiles } from "../tls/state-dir.js";
 import { DuplicateRule, type FaultEngine } from "../fault/engine.js";
 import { ruleFrom, ruleFromInline, ruleToYamlObject, rulesFromYaml } from "../fault/rules.js";
 
@@ -95,34 +96,10 @@ export async function startControl(engine: FaultEngine, token: string, stateDir:
   };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** The control endpoints of running `start`s in this state directory (files of dead runs are removed). */
 export function findControls(stateDir: string): ControlFile[] {
-  let names: string[] = [];
-  try {
-    names = readdirSync(stateDir).filter((n) => n.startsWith(PREFIX) && n.endsWith(".json"));
-  } catch {
-    return [];
-  }
-  const out: ControlFile[] = [];
-  for (const n of names) {
-    try {
-      const c = JSON.parse(readFileSync(join(stateDir, n), "utf8")) as ControlFile;
-      if (alive(c.pid)) out.push(c);
-      else rmSync(join(stateDir, n), { force: true });
-    } catch {
-      /* half-written or foreign */
-    }
-  }
-  return out;
+  return liveRunFiles<ControlFile>(stateDir, PREFIX);
 }
 
 /** One call to a control endpoint; a refusal becomes a UserError with the endpoint's words. */

@@ -122,20 +122,7 @@ export function readBody(req: IncomingMessage, limit = 3 * 1024 * 1024): Promise
 /** Writes, awaiting 'drain' when the socket buffer is full (for streaming big bodies). */
 export function writeChunk(res: ServerResponse, chunk: string): Promise<void> {
   if (res.destroyed) return Promise.reject(new Error("client went away"));
-  if (res.write(chunk)) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const done = (): void => {
-      res.off("drain", done);
-      res.off("close", gone);
-      resolve();
-    };
-    const gone = (): void => {
-      res.off("drain", done);
-      reject(new Error("client went away"));
-    };
-    res.once("drain", done);
-    res.once("close", gone);
-  });
+  return res.write(chunk) ? Promise.resolve() : waitDrain(res);
 }
 
 /**

@@ -8,6 +8,7 @@ import { basename, dirname, join } from "node:path";
 import type { Store } from "../store/store.js";
 import type { Exchange } from "../types.js";
 import { adoptIntoSpill } from "./spill.js";
+import { processAlive } from "../tls/state-dir.js";
 
 /** meta key prefix: "journal.<run>" holds the number of the run's last segment committed with its batch */
 export const JOURNAL_META_PREFIX = "journal.";
@@ -134,7 +135,7 @@ export class Journal {
       const m = /^(\d+)-(\d+)-(\d+)\.(\d+)$/.exec(name.slice(prefix.length));
       if (!m) continue;
       const run = `${m[1]}-${m[2]}-${m[3]}`;
-      if (openRuns.has(run) || (Number(m[1]) !== process.pid && alive(Number(m[1])))) continue;
+      if (openRuns.has(run) || (Number(m[1]) !== process.pid && processAlive(Number(m[1])))) continue;
       const files = runs.get(run) ?? [];
       files.push({ name, seq: Number(m[4]) });
       runs.set(run, files);
@@ -158,14 +159,6 @@ export class Journal {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 export function rmQuiet(path: string): void {
   try {

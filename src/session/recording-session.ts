@@ -237,14 +237,7 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
       token,
       host: on,
       port,
-      captureLimit: o.captureLimit,
-      connectTimeoutMs: o.connectTimeoutMs,
-      tlsTimeoutMs: o.connectTimeoutMs,
-      headersTimeoutMs: o.headersTimeoutMs,
-      keepaliveIdleMs: o.keepaliveIdleMs,
-      keepaliveTimeoutMs: o.keepaliveTimeoutMs,
-      handshakeTimeoutMs: o.handshakeTimeoutMs,
-      origin: o.origin,
+      ...proxyLimits(o),
     });
   /** The context's stable port, else its next candidates, else any free port. */
   const onStablePort = async <T>(l: LoadedKubeconfig, bind: (port: number) => Promise<T>): Promise<T> => {
@@ -304,6 +297,20 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
       },
     },
   );
+}
+
+/** The proxy options every listener of a run takes from the session's: capture limit, deadlines, origin. */
+function proxyLimits(o: SessionOptions): Partial<ProxyOptions> {
+  return {
+    captureLimit: o.captureLimit,
+    connectTimeoutMs: o.connectTimeoutMs,
+    tlsTimeoutMs: o.connectTimeoutMs,
+    headersTimeoutMs: o.headersTimeoutMs,
+    keepaliveIdleMs: o.keepaliveIdleMs,
+    keepaliveTimeoutMs: o.keepaliveTimeoutMs,
+    handshakeTimeoutMs: o.handshakeTimeoutMs,
+    origin: o.origin,
+  };
 }
 
 /** What every recording run shares once its listeners are up: the published run status and an orderly stop. */
@@ -383,14 +390,7 @@ export async function startInClusterSession(o: SessionOptions): Promise<Recordin
       token: randomBytes(32).toString("base64url"),
       host,
       port: o.listen?.port ?? 8443,
-      captureLimit: o.captureLimit,
-      connectTimeoutMs: o.connectTimeoutMs,
-      tlsTimeoutMs: o.connectTimeoutMs,
-      headersTimeoutMs: o.headersTimeoutMs,
-      keepaliveIdleMs: o.keepaliveIdleMs,
-      keepaliveTimeoutMs: o.keepaliveTimeoutMs,
-      handshakeTimeoutMs: o.handshakeTimeoutMs,
-      origin: o.origin,
+      ...proxyLimits(o),
       passThroughAuthorization: true,
     });
   } catch (err) {

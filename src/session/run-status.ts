@@ -1,8 +1,9 @@
 // What a running proxy tells `kubewire status`: a small JSON file per run in the state
 // directory (URL, context, database, record counts), refreshed every second, removed on stop.
-import { readdirSync, readFileSync, rmSync, writeFileSync, renameSync } from "node:fs";
+import { rmSync, writeFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { RecorderStats } from "../record/recorder.js";
+import { liveRunFiles } from "../tls/state-dir.js";
 
 export interface RunStatus {
   pid: number;
@@ -42,32 +43,8 @@ export function publishRunStatus(file: string, read: () => Omit<RunStatus, "upda
   };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** Every run whose process is still alive; files of dead runs are removed. */
 export function readRunStatuses(stateDir: string): RunStatus[] {
-  let names: string[];
-  try {
-    names = readdirSync(stateDir).filter((n) => n.startsWith(PREFIX) && n.endsWith(".json"));
-  } catch {
-    return [];
-  }
-  const out: RunStatus[] = [];
-  for (const name of names) {
-    try {
-      const status = JSON.parse(readFileSync(join(stateDir, name), "utf8")) as RunStatus;
-      if (alive(status.pid)) out.push(status);
-      else rmSync(join(stateDir, name), { force: true });
-    } catch {
-      /* half-written or foreign file: skip */
-    }
-  }
-  return out.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  return liveRunFiles<RunStatus>(stateDir, PREFIX).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
 }

@@ -1,6 +1,6 @@
 // The state directory (--state-dir, KUBEWIRE_HOME, ~/.kubewire): created 0700; an existing one of
 // ours that others may read is tightened to 0700 (and said), one that others may write is refused.
-import { chmodSync, mkdirSync, statSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { UserError } from "../errors.js";
@@ -29,4 +29,38 @@ export function ensureStateDir(dir: string, notice: (line: string) => void = (l)
   chmodSync(dir, 0o700);
   notice(`kubewire: state directory ${dir} was open to other users (mode ${mode}): tightened to 700, as it holds the local CA key`);
   return dir;
+}
+
+/** Whether a process still runs (EPERM: it runs, as another user). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * The JSON files `PREFIX*.json` that running kubewire processes keep in the state directory (run status,
+ * control endpoints), those of live processes only; the files of dead ones are removed.
+ */
+export function liveRunFiles<T extends { pid: number }>(stateDir: string, prefix: string): T[] {
+  let names: string[];
+  try {
+    names = readdirSync(stateDir).filter((n) => n.startsWith(prefix) && n.endsWith(".json"));
+  } catch {
+    return [];
+  }
+  const out: T[] = [];
+  for (const name of names) {
+    try {
+      const file = JSON.parse(readFileSync(join(stateDir, name), "utf8")) as T;
+      if (processAlive(file.pid)) out.push(file);
+      else rmSync(join(stateDir, name), { force: true });
+    } catch {
+      /* half-written or foreign file: skip */
+    }
+  }
+  return out;
 }
