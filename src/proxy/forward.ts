@@ -240,7 +240,10 @@ export function makeForwarder(opts: ForwardOptions) {
         captured.push(chunk);
         if (h2conn) pool.touch(h2conn);
       });
+      let ended = false;
+      body.once("end", () => (ended = true));
       const cut = () => {
+        if (ended) return; // the whole body arrived: what the connection does afterwards is no failure of this exchange
         if (!done) {
           exchange.error ??= clientGone()
             ? { code: "CLIENT_ABORTED", message: "the client closed the connection before the response was complete", phase: "body" }
