@@ -150,6 +150,9 @@ describe.skipIf(!haveKubectl)("HTTP/2 through kubewire", () => {
         child.stdout!.on("data", (d) => (out += d));
       });
       await eventually(() => (out.includes("web-1") ? true : undefined), 20_000);
+      // a pod created now reaches kubectl only through the open watch: its stream is flowing when the cluster freezes
+      expect((await kubectl(p.kubeconfig, ["run", "watch-probe", "--image=busybox"])).code).toBe(0);
+      await eventually(() => (out.includes("watch-probe") ? true : undefined), 20_000);
       frozen.cluster.freeze();
       const r = await ended;
       expect(r.killed).toBe(false); // kubectl's watch ended on its own, well before the 30 s kill
@@ -174,6 +177,8 @@ describe.skipIf(!haveKubectl)("HTTP/2 through kubewire", () => {
         child.stdout!.on("data", (d) => (out += d));
       });
       await eventually(() => (out.includes("web-1") ? true : undefined), 20_000);
+      expect((await kubectl(frozen.kubeconfig, ["--context", "demo-admin", "run", "watch-probe", "--image=busybox"])).code).toBe(0);
+      await eventually(() => (out.includes("watch-probe") ? true : undefined), 20_000); // the watch's stream is flowing
       frozen.cluster.freeze();
       expect((await ended).killed).toBe(false);
       const store = Store.open(db);

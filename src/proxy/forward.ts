@@ -330,11 +330,11 @@ export function makeForwarder(opts: ForwardOptions) {
       });
       stream.on("error", (err) => {
         if (exchange.response) return; // the body's own handler cuts the client's stream
-        fail(conn.lost ?? err);
+        fail(lostBeforeHeaders(conn) ?? err);
       });
       stream.once("close", () => {
         // a stream reset before any answer (RST_STREAM, the session lost) without an 'error' event
-        if (!exchange.response && !exchange.error && !done) fail(conn.lost ?? new UpstreamError(`the API server reset the stream (code ${stream.rstCode})`, "ECONNRESET", "headers"));
+        if (!exchange.response && !exchange.error && !done) fail(lostBeforeHeaders(conn) ?? new UpstreamError(`the API server reset the stream (code ${stream.rstCode})`, "ECONNRESET", "headers"));
       });
       req.on("error", () => stream.destroy());
       req.on("data", (chunk: Buffer) => reqBody.push(chunk));
@@ -359,4 +359,9 @@ export function makeForwarder(opts: ForwardOptions) {
     /** Answers a request kubewire could not forward (for example: credentials unavailable). */
     refuse: (req: ClientRequestIn, res: ClientResponseOut, exchange: Exchange, t0: number, err: UpstreamError) => handle(req, res, exchange, t0, err),
   };
+}
+
+/** A session given up for dead while a stream still waited for its headers: the loss is in the headers phase. */
+function lostBeforeHeaders(conn: H2Connection): UpstreamError | null {
+  return conn.lost ? new UpstreamError(conn.lost.message, conn.lost.code, "headers") : null;
 }
