@@ -6,15 +6,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UserError } from "../src/errors.js";
 import { Store, type ListFilter } from "../src/store/store.js";
 import { exchange, FIXED_START } from "./fixtures/exchange.js";
+import { ENGINES, freshSpec, stopEngines } from "./helpers/engines.js";
 
+const MIN = 60_000;
+afterAll(stopEngines, 60_000);
+
+describe.each(ENGINES)("on %s", (engine) => {
 let dir: string;
 let store: Store;
-const MIN = 60_000;
 
 // ids 1..8, in time order except id 5, which started first
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "kubewire-list-"));
-  store = Store.open(join(dir, "rec.db"));
+  store = Store.open(await freshSpec(engine, dir));
   store.insertMany([
     exchange({ startedAt: FIXED_START + 1 * MIN }), // 1: list pods 200
     exchange({ startedAt: FIXED_START + 2 * MIN, response: { status: 403 }, info: { resource: "secrets", namespace: "kube-system" }, request: { path: "/api/v1/namespaces/kube-system/secrets" } }),
@@ -33,7 +37,7 @@ beforeAll(() => {
   ]);
   store.setFlags(2, ["forbidden"]);
   store.setFlags(8, ["forbidden", "slow-request"]);
-});
+}, 60_000);
 afterAll(() => {
   store.close();
   rmSync(dir, { recursive: true, force: true });
@@ -115,4 +119,41 @@ describe("Store.list", () => {
       expect(call).toThrow(message);
     }
   });
+});
+
+describe("the analysis queries", () => {
+  it("summarise flags per kind with first and last time and the lowest ids", () => {
+    expect(store.flagSummary({})).toEqual([
+      { kind: "forbidden", count: 2, first: FIXED_START + 2 * MIN, last: FIXED_START + 7 * MIN, ids: [2, 8] },
+      { kind: "slow-request", count: 1, first: FIXED_START + 7 * MIN, last: FIXED_START + 7 * MIN, ids: [8] },
+    ]);
+    expect(store.flagSummary({ since: FIXED_START + 3 * MIN }, 1).map((f) => [f.kind, f.count, f.ids])).toEqual([["forbidden", 1, [8]], ["slow-request", 1, [8]]]);
+  });
+
+  it("group latencies with nearest-rank percentiles and errors", () => {
+    expect(store.latencyGroups({ resource: "pods", verb: "list", context: "kind-dev" })).toMatchObject([
+      { context: "kind-dev", verb: "list", group: "", resource: "pods", subresource: "", count: 4, errors: 3, bytesIn: 0, percentiles: [15.3, 900, 900, 900] },
+    ]);
+    expect(store.latencyGroups({}).map((g) => `${g.context} ${g.verb} ${g.resource}/${g.subresource} ${g.count}`)).toEqual([
+      "kind-dev get pods/ 1", "kind-dev list pods/ 4", "kind-dev list secrets/ 1", "kind-dev patch deployments/scale 1", "prod list pods/ 1",
+    ]);
+    expect(store.latencyGroups({ limit: 2 }).map((g) => g.count)).toEqual([2]);
+  });
+
+  it("find slow and repeatedly failing requests, and TLS chain use", () => {
+    expect(store.slowerThan({}, { context: "kind-dev", verb: "list", group: "", resource: "pods", subresource: "" }, 100).map((r) => [r.id, r.durationMs])).toEqual([[7, 900]]);
+    expect(store.failures({}, 2).map((r) => r.id)).toEqual([5, 7, 8]);
+    expect(store.failures({}, 1).map((r) => r.id)).toEqual([5, 2, 3, 4, 7, 8]);
+    const [use, ...more] = store.chainUses({});
+    expect(more).toEqual([]);
+    expect({ ...use, count: use!.count() }).toMatchObject({ context: "kind-dev", firstSeen: FIXED_START, lastSeen: FIXED_START + 7 * MIN, count: 8, ids: [1, 2, 3, 4, 5, 6, 7, 8] });
+    expect(use!.chain.length).toBe(2);
+  });
+
+  it("page newest first by id, below a given id", () => {
+    expect(store.pageBefore({}, null, 3).map((r) => r.id)).toEqual([8, 7, 6]);
+    expect(store.pageBefore({}, 6, 3).map((r) => r.id)).toEqual([5, 4, 3]);
+    expect(store.pageBefore({ status: 403 }, null, 5).map((r) => r.id)).toEqual([8, 2]);
+  });
+});
 });

@@ -2,6 +2,7 @@
 // one listener per context.
 import { Command, Option } from "commander";
 import { parseDuration, parseListen, parseSize } from "./durations.js";
+import { dbOption } from "./db-option.js";
 import type { SessionOptions } from "../session/recording-session.js";
 import { loadRules } from "../control/extras.js"; // fault: bad rules fail before anything starts
 
@@ -15,7 +16,7 @@ export function addSessionOptions(cmd: Command, defaultListen: string | null = "
     .option("--context <name>", "kubeconfig context to use (default: current-context)")
     .addOption(listen)
     .option("--allow-remote", "allow --listen on a non-loopback address")
-    .option("--db <path>", "SQLite database to record into (default: $KUBEWIRE_DB, else STATE_DIR/kubewire.db)")
+    .addOption(dbOption("where to record: a SQLite file or a postgres:// URL (default: $KUBEWIRE_DB, else STATE_DIR/kubewire.db)"))
     .option("--state-dir <path>", "where the local CA and generated kubeconfig live (default: $KUBEWIRE_HOME, else ~/.kubewire)")
     .option("--write-kubeconfig <path>", "where to write the client kubeconfig (default: STATE_DIR/kubeconfig)")
     .addOption(new Option("--capture-limit <size>", "bytes of each body to keep").default(65536).argParser(parseSize))

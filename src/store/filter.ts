@@ -1,6 +1,7 @@
 // ListFilter: the combinable criteria of `ls`, `count` and `iterate`, checked and
 // turned into one SQL WHERE clause whose values are always bound parameters.
 import { UserError } from "../errors.js";
+import type { Dialect } from "./sql.js";
 
 export interface ListFilter {
   /**
@@ -49,7 +50,7 @@ const EQUALITY: [keyof ListFilter, string][] = [
 ];
 
 /** The WHERE clause for everything in the filter except limit (which the caller applies). */
-export function whereClause(filter: ListFilter): WhereClause {
+export function whereClause(filter: ListFilter, dialect: Pick<Dialect, "contains" | "idsIn">): WhereClause {
   const conds: string[] = [];
   const params: unknown[] = [];
   const { status } = filter;
@@ -91,7 +92,7 @@ export function whereClause(filter: ListFilter): WhereClause {
     params.push(finite("slowerThanMs", filter.slowerThanMs));
   }
   if (filter.pathContains !== undefined) {
-    conds.push("instr(e.path, ?) > 0");
+    conds.push(dialect.contains("e.path"));
     params.push(String(filter.pathContains));
   }
   if (filter.flag !== undefined) {
@@ -100,7 +101,7 @@ export function whereClause(filter: ListFilter): WhereClause {
   }
   if (filter.ids !== undefined) {
     for (const id of filter.ids) if (!Number.isSafeInteger(id)) throw new UserError(`exchange id ${shown(id)} is not a whole number`);
-    conds.push("e.id IN (SELECT value FROM json_each(?))");
+    conds.push(`e.id IN ${dialect.idsIn}`);
     params.push(JSON.stringify(filter.ids));
   }
   if (filter.afterId !== undefined) {

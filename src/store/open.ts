@@ -5,22 +5,8 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { UserError } from "../errors.js";
 import { APP_MARKER, LATEST_VERSION, migrations } from "./migrations.js";
+import type { OpenOptions } from "./recording-store.js";
 
-export interface OpenOptions {
-  /** open for reading only; the file must exist and be at the latest schema */
-  readonly?: boolean;
-  /** make the file and its folder when missing (default true unless readonly) */
-  create?: boolean;
-  /** how long a write waits for another connection's lock (default 5000 ms; the recorder uses 50) */
-  busyTimeoutMs?: number;
-  /**
-   * run PRAGMA quick_check before use and refuse a damaged file (the recorder does, at start); it reads
-   * the whole file, about 1 s per 250 MB, so the query commands rely on their reads failing instead
-   */
-  check?: boolean;
-  /** told, in one line, when a loose mode was tightened (default: stderr) */
-  notice?: (line: string) => void;
-}
 
 /** The files of one recording that hold recorded traffic: the database and its WAL companions. */
 const COMPANIONS = ["", "-wal", "-shm"];

@@ -88,6 +88,7 @@ interface Detail {
   injected?: { rule: string; action: string };
 }
 
+export const INSERT_FLAG_SQL = "INSERT INTO exchange_flags (exchange_id, kind) VALUES (?, ?) ON CONFLICT DO NOTHING";
 export const INSERT_DETAIL_SQL = "INSERT INTO exchange_details (exchange_id, detail) VALUES (?, ?)";
 export const INSERT_CHAIN_SQL = "INSERT INTO tls_chains (fingerprint, chain) VALUES (?, ?) ON CONFLICT (fingerprint) DO NOTHING";
 export const SELECT_CHAIN_ID_SQL = "SELECT id FROM tls_chains WHERE fingerprint = ?";

@@ -6,7 +6,7 @@ import { Worker } from "node:worker_threads";
 import type { Exchange } from "../types.js";
 import {
   aggregateParams, chainFingerprint, detailJson, exchangeParams, FIND_AGGREGATE_SQL, INSERT_CHAIN_SQL, INSERT_DETAIL_SQL,
-  INSERT_EXCHANGE_SQL, MERGE_AGGREGATE_SQL, SELECT_CHAIN_ID_SQL, SET_AGGREGATE_SQL,
+  INSERT_EXCHANGE_SQL, INSERT_FLAG_SQL, MERGE_AGGREGATE_SQL, SELECT_CHAIN_ID_SQL, SET_AGGREGATE_SQL,
 } from "./rows.js";
 
 /** One exchange as the worker gets it: its JSON text (the worker makes the row, detail and chain from it). */
@@ -110,7 +110,7 @@ export class StoreWriter {
         driver: createRequire(import.meta.url).resolve("better-sqlite3"),
         sql: {
           exchange: INSERT_EXCHANGE_SQL, detail: INSERT_DETAIL_SQL, chainInsert: INSERT_CHAIN_SQL, chainSelect: SELECT_CHAIN_ID_SQL,
-          flag: "INSERT OR IGNORE INTO exchange_flags (exchange_id, kind) VALUES (?, ?)",
+          flag: INSERT_FLAG_SQL,
           meta: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
           aggFind: FIND_AGGREGATE_SQL, aggMerge: MERGE_AGGREGATE_SQL, aggSet: SET_AGGREGATE_SQL,
         },

@@ -6,6 +6,7 @@ import type { DoctorReport, StepReport } from "../../doctor/index.js";
 import { SERVICE_ACCOUNT_DIR, VERBS } from "../../doctor/lib/constants.js";
 import type { CheckStatus } from "../../types.js";
 import { parseDuration } from "../durations.js";
+import { dbOption } from "../db-option.js";
 import { checkFormat, json, paint, yaml, type Paint } from "../../format/output.js";
 
 export function makeDoctorCommand(): Command {
@@ -18,7 +19,7 @@ export function makeDoctorCommand(): Command {
     .addOption(new Option("-o, --output <format>", "table, json or yaml").default("table"))
     .addOption(new Option("--timeout <duration>", "limit for each DNS lookup, connection, TLS handshake, request and exec plugin").default(5000, "5s").argParser(parseDuration))
     .option("--in-cluster", "also check what InClusterConfig would use (automatic inside a Pod)")
-    .option("--db <path>", "database to record the run into (default: $KUBEWIRE_DB, else STATE_DIR/kubewire.db)")
+    .addOption(dbOption("database to record the run into: a SQLite file or a postgres:// URL (default: $KUBEWIRE_DB, else STATE_DIR/kubewire.db)"))
     .option("--state-dir <path>", "state directory (default: $KUBEWIRE_HOME, else ~/.kubewire)")
     .addHelpText(
       "after",

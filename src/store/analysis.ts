@@ -1,0 +1,169 @@
+// The analysis queries: whole-set questions over "the matching exchanges" (flag summaries, latency groups and
+// percentiles, slow and failed requests, TLS chain use) that analyze's rules and stats ask. Written once over
+// an engine's connection; the fragments that differ come from its dialect.
+import type { CertInfo } from "../types.js";
+import { limitOf, whereClause, type ListFilter, type WhereClause } from "./filter.js";
+import type { ChainUseRow, ExchangeSummaryRow, FlagSummary, GroupKey, LatencyGroup } from "./recording-store.js";
+import type { Dialect, SqlConnection } from "./sql.js";
+
+export interface QueryContext {
+  conn: SqlConnection;
+  dialect: Dialect;
+  chain: (id: number, cache: Map<number, CertInfo[]>) => CertInfo[];
+}
+
+const GROUP_COLUMNS = "context, verb, api_group, resource, subresource";
+const ERRORS = "sum(CASE WHEN status IS NULL OR status >= 400 THEN 1 ELSE 0 END)";
+
+function summaryColumns(d: Dialect): string {
+  return `e.id, e.started_at, e.method, e.path, e.query, e.verb, e.resource, e.api_group, e.subresource, e.namespace, e.context,
+  e.status, e.duration_ms, e.error_code, e.bytes_out, e.tls_chain_id, e.user_agent,
+  (SELECT ${d.jsonText("d.detail", ["requestHeaders", "kubectl-session"])} FROM exchange_details d WHERE d.exchange_id = e.id),
+  (SELECT ${d.jsonText("d.detail", ["response", "headers", "retry-after"])} FROM exchange_details d WHERE d.exchange_id = e.id)`;
+}
+
+/** A header value read from the JSON detail: text, or a JSON array's text for a repeated header. */
+function headerText(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  const text = String(v);
+  if (!text.startsWith("[")) return text;
+  try {
+    const list = JSON.parse(text) as unknown[];
+    return list.length ? String(list[0]) : null;
+  } catch {
+    return text;
+  }
+}
+
+function summaryRow(r: unknown[]): ExchangeSummaryRow {
+  return {
+    id: r[0] as number, startedAt: r[1] as number, method: r[2] as string, path: r[3] as string, query: r[4] as string,
+    verb: r[5] as string, resource: r[6] as string, group: r[7] as string, subresource: r[8] as string, namespace: r[9] as string,
+    context: r[10] as string, status: r[11] as number | null, durationMs: r[12] as number, errorCode: r[13] as string | null,
+    bytesOut: r[14] as number, tlsChainId: r[15] as number | null, userAgent: r[16] as string,
+    session: headerText(r[17]) ?? "", retryAfter: headerText(r[18]),
+  };
+}
+
+export function flagSummary(q: QueryContext, filter: ListFilter, examples: number): FlagSummary[] {
+  const where = scope(q, { ...filter, flag: undefined });
+  const joiner = where.sql ? " AND " : " WHERE ";
+  const kindFilter = filter.flag === undefined ? "" : `${joiner}f.kind = ?`;
+  const params = filter.flag === undefined ? where.params : [...where.params, filter.flag];
+  const totals = q.conn.rows(
+    `SELECT f.kind, sum(e.repeat_count), min(e.started_at), max(coalesce(e.last_seen_at, e.started_at))
+     FROM exchange_flags f JOIN exchanges e ON e.id = f.exchange_id${where.sql}${kindFilter} GROUP BY f.kind ORDER BY f.kind`,
+    params,
+  );
+  const idsOf = `SELECT f.exchange_id FROM exchange_flags f JOIN exchanges e ON e.id = f.exchange_id${where.sql}${joiner}f.kind = ? ORDER BY f.exchange_id LIMIT ?`;
+  return totals.map((t) => ({
+    kind: t[0] as string, count: Number(t[1]), first: Number(t[2]), last: Number(t[3]),
+    ids: q.conn.column<number>(idsOf, [...where.params, t[0], examples]),
+  }));
+}
+
+/**
+ * Per context, verb and resource among the matching exchanges: count, errors (no response, or a status of 400
+ * or more), bytes, and the latency percentiles asked for (nearest rank, in ms). On SQLite, without filters the
+ * exchanges_latency index answers it without reading the table; PostgreSQL takes percentile_disc in the same pass.
+ */
+export function latencyGroups(q: QueryContext, filter: ListFilter, percentiles: number[]): LatencyGroup[] {
+  const { from, params, and } = filtered(q, filter);
+  const inline = percentiles.length > 0 ? q.dialect.percentiles(percentiles) : null;
+  const groups = q.conn.rows(
+    `SELECT ${GROUP_COLUMNS}, count(*), ${ERRORS}, sum(bytes_in), sum(bytes_out)${inline ? `, ${inline}` : ""}
+     FROM ${from} GROUP BY ${GROUP_COLUMNS} ORDER BY ${GROUP_COLUMNS}`,
+    params,
+  );
+  const cond = `${and} context = ? AND verb = ? AND api_group = ? AND resource = ? AND subresource = ?`;
+  const up = `SELECT duration_ms FROM ${from}${cond} ORDER BY duration_ms LIMIT 1 OFFSET ?`;
+  const down = `SELECT duration_ms FROM ${from}${cond} ORDER BY duration_ms DESC LIMIT 1 OFFSET ?`;
+  return groups.map((g) => {
+    const count = Number(g[5]);
+    const key = g.slice(0, 5);
+    const rank = (p: number) => Math.min(count, Math.max(1, Math.ceil(p * count))); // 1-based
+    // walk the index from whichever end is nearer
+    const at = (p: number) =>
+      Number(rank(p) <= count / 2 ? q.conn.value(up, [...params, ...key, rank(p) - 1]) : q.conn.value(down, [...params, ...key, count - rank(p)]));
+    return {
+      context: g[0] as string, verb: g[1] as string, group: g[2] as string, resource: g[3] as string, subresource: g[4] as string,
+      count, errors: Number(g[6]), bytesIn: Number(g[7]), bytesOut: Number(g[8]),
+      percentiles: inline ? (g[9] as unknown[]).map(Number) : percentiles.map(at),
+    };
+  });
+}
+
+export function slowerThan(q: QueryContext, filter: ListFilter, group: GroupKey, ms: number): ExchangeSummaryRow[] {
+  const { from, params, and } = filtered(q, filter);
+  const cond = `${and} context = ? AND verb = ? AND api_group = ? AND resource = ? AND subresource = ? AND duration_ms > ?`;
+  const ids = q.conn.column<number>(`SELECT id FROM ${from}${cond}`, [...params, group.context, group.verb, group.group, group.resource, group.subresource, ms]);
+  return summariesOf(q, ids);
+}
+
+/**
+ * The narrow columns of the matching exchanges that failed (status >= 400 or no response) whose
+ * request (context, method, path, query) failed at least minRepeats times, oldest first.
+ */
+export function failures(q: QueryContext, filter: ListFilter, minRepeats: number): ExchangeSummaryRow[] {
+  const where = scope(q, { ...filter, status: undefined });
+  const joiner = where.sql ? " AND " : " WHERE ";
+  const failed = `${where.sql}${joiner}(e.status >= 400 OR e.status IS NULL)`;
+  const lists = q.conn.column<string>(
+    `SELECT ${q.dialect.idList} FROM exchanges e${failed} GROUP BY e.context, e.method, e.path, e.query HAVING count(*) >= ?`,
+    [...where.params, minRepeats],
+  );
+  return summariesOf(q, lists.flatMap((l) => l.split(",").map(Number)));
+}
+
+export function chainUses(q: QueryContext, filter: ListFilter, examples: number): ChainUseRow[] {
+  const chainIds = q.conn.column<number>("SELECT id FROM tls_chains ORDER BY id");
+  const where = scope(q, filter);
+  const joiner = where.sql ? " AND " : " WHERE ";
+  const last = `SELECT e.started_at, e.context FROM exchanges e${where.sql}${joiner}e.tls_chain_id = ? ORDER BY e.tls_chain_id DESC, e.started_at DESC LIMIT 1`;
+  const first = `SELECT e.started_at FROM exchanges e${where.sql}${joiner}e.tls_chain_id = ? ORDER BY e.tls_chain_id, e.started_at LIMIT 1`;
+  const count = `SELECT count(*) FROM exchanges e${where.sql}${joiner}e.tls_chain_id = ?`;
+  const ids = `SELECT e.id FROM exchanges e${where.sql}${joiner}e.tls_chain_id = ? ORDER BY e.id LIMIT ?`;
+  const out: ChainUseRow[] = [];
+  const cache = new Map<number, CertInfo[]>();
+  for (const id of chainIds) {
+    const l = q.conn.rows(last, [...where.params, id])[0] as [number, string] | undefined;
+    if (!l) continue;
+    out.push({
+      chain: q.chain(id, cache), context: l[1], lastSeen: Number(l[0]),
+      firstSeen: Number(q.conn.value(first, [...where.params, id])),
+      // counting is the one full pass over a chain's rows: done only for chains a rule asks about
+      count: () => Number(q.conn.value(count, [...where.params, id])),
+      ids: q.conn.column<number>(ids, [...where.params, id, examples]),
+    });
+  }
+  return out;
+}
+
+function summariesOf(q: QueryContext, ids: number[]): ExchangeSummaryRow[] {
+  if (ids.length === 0) return [];
+  const rows = q.conn.rows(`SELECT ${summaryColumns(q.dialect)} FROM exchanges e WHERE e.id IN ${q.dialect.idsIn} ORDER BY e.started_at, e.id`, [JSON.stringify(ids)]);
+  return rows.map(summaryRow);
+}
+
+/**
+ * The WHERE clause (alias e) for the matching exchanges, limit included: with a limit, the newest N
+ * of them, as `list` and `count` take it. Every query over "the matching exchanges" goes through here.
+ */
+function scope(q: QueryContext, filter: ListFilter): WhereClause {
+  const where = whereClause(filter, q.dialect);
+  const limit = limitOf(filter);
+  if (limit === null) return where;
+  return {
+    sql: ` WHERE e.id IN (SELECT e.id FROM exchanges e${where.sql} ORDER BY e.started_at DESC, e.id DESC LIMIT ?)`,
+    params: [...where.params, limit],
+  };
+}
+
+/** The FROM clause for the matching exchanges, as a subquery only when a limit applies. */
+function filtered(q: QueryContext, filter: ListFilter): { from: string; params: unknown[]; and: string } {
+  const where = whereClause(filter, q.dialect);
+  const limit = limitOf(filter);
+  // `and`: how a caller adds a condition after `from` (the subquery's own WHERE is inside its parentheses)
+  if (limit === null) return { from: `exchanges e${where.sql}`, params: where.params, and: where.sql ? " AND" : " WHERE" };
+  return { from: `(SELECT * FROM exchanges e${where.sql} ORDER BY e.started_at DESC, e.id DESC LIMIT ?) e`, params: [...where.params, limit], and: " WHERE" };
+}
