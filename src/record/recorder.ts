@@ -1,9 +1,11 @@
 // The recorder: a bounded in-memory queue the proxy fills synchronously (and journals, so a SIGKILL
 // loses nothing answered), written in batched transactions by a worker thread; what the database
 // cannot take spills to a file beside it.
+import { createHash } from "node:crypto";
 import { existsSync, renameSync, rmSync, statSync } from "node:fs";
-import { Store } from "../store/store.js";
-import { StoreWriter } from "../store/writer-thread.js";
+import { join } from "node:path";
+import { isPostgresSpec, openStoreWriter, Store, type BatchWriter } from "../store/store.js";
+import { stateDirPath } from "../tls/state-dir.js";
 import type { Exchange } from "../types.js";
 import { addToAggregate, aggregateKey, isAggregated, startAggregate } from "./aggregate.js";
 import { Journal, rmQuiet, type Segment } from "./journal.js";
@@ -30,12 +32,18 @@ export interface RecorderStats {
 }
 
 export interface RecorderOptions {
+  /** a SQLite file, or a postgres:// URL as parseDbSpec returns it (password masked) */
   dbPath: string;
+  /**
+   * where the local files live (spill file, journal): beside a SQLite file by default; for PostgreSQL,
+   * STATE_DIR/postgres-<hash of the URL> unless given
+   */
+  filesBase?: string;
   /** longest wait before a batch is written (default 50, at most 100) */
   batchMs?: number;
   /** records held in memory before the excess goes to the spill file (default 10000) */
   maxQueue?: number;
-  /** default dbPath + ".spill.jsonl" */
+  /** default filesBase + ".spill.jsonl" */
   spillPath?: string;
   /** called when records are dropped */
   onError?: (message: string) => void;
@@ -62,6 +70,8 @@ export class Recorder {
   onWritten?: (exchanges: Exchange[]) => void;
 
   private readonly dbPath: string;
+  private readonly filesBase: string;
+  private readonly postgres: boolean;
   private readonly batchMs: number;
   private readonly maxQueue: number;
   private readonly spillPath: string;
@@ -82,7 +92,7 @@ export class Recorder {
   private timer: NodeJS.Timeout | null = null;
   /** main-thread connection: creation, migrations, spill reload */
   private store: Store | null = null;
-  private writer: StoreWriter | null = null;
+  private writer: BatchWriter | null = null;
   private storeClosing: Promise<void> = Promise.resolve();
   private closing: Promise<RecorderStats> | null = null;
   private storeFile: { dev: number; ino: number } | null = null;
@@ -99,9 +109,11 @@ export class Recorder {
 
   constructor(opts: RecorderOptions) {
     this.dbPath = opts.dbPath;
+    this.postgres = isPostgresSpec(opts.dbPath);
+    this.filesBase = opts.filesBase ?? (this.postgres ? localFilesBase(stateDirPath(), opts.dbPath) : opts.dbPath);
     this.batchMs = Math.min(Math.max(opts.batchMs ?? 50, 0), 100);
     this.maxQueue = Math.max(opts.maxQueue ?? 10000, 1);
-    this.spillPath = opts.spillPath ?? `${opts.dbPath}.spill.jsonl`;
+    this.spillPath = opts.spillPath ?? `${this.filesBase}.spill.jsonl`;
     this.onError = opts.onError;
     this.flagsOf = opts.flagsOf;
     this.useJournal = opts.journal ?? process.env.KUBEWIRE_JOURNAL !== "off";
@@ -185,8 +197,8 @@ export class Recorder {
   private openJournal(): void {
     if (!this.useJournal || this.store === null) return;
     try {
-      Journal.recover(this.dbPath, this.store, this.spillPath);
-      this.journal = new Journal(this.dbPath);
+      Journal.recover(this.filesBase, this.store, this.spillPath);
+      this.journal = new Journal(this.filesBase);
       this.journaling = true;
     } catch (err) {
       this.report(`journal off, a SIGKILL may lose the last ${this.batchMs} ms of exchanges: ${(err as Error).message}`);
@@ -338,7 +350,7 @@ export class Recorder {
     try {
       if (this.fileChanged()) await this.switchToNewFile();
       await this.storeClosing; // a connection being closed after a failure must be gone before a new one opens
-      if (this.writer === null) this.openStore();
+      if (this.writer === null) this.openStore(false, true);
       await this.writer!.insertMany(batch, this.flagsOf, segment?.meta, (ex) => this.texts.get(ex));
     } catch (err) {
       const reason = this.failed(err as Error);
@@ -392,13 +404,21 @@ export class Recorder {
     for (const suffix of ["-wal", "-shm"]) rmSync(this.dbPath + suffix, { force: true });
   }
 
-  /** check: run quick_check first (at start only: it reads the whole file) */
-  private openStore(check = false): void {
-    const store = Store.open(this.dbPath, { create: true, busyTimeoutMs: WRITER_BUSY_TIMEOUT_MS, check });
-    const st = statSync(this.dbPath);
-    this.store = store;
-    this.storeFile = { dev: st.dev, ino: st.ino };
-    this.writer = new StoreWriter(store.path, { busyTimeoutMs: WRITER_BUSY_TIMEOUT_MS });
+  /**
+   * check: run quick_check first (at start only: it reads the whole file). writerOnly: on PostgreSQL, start only
+   * the asynchronous writer (it connects in its own thread), so a server that is away never blocks forwarding;
+   * the main-thread connection is opened again when a spill needs loading back.
+   */
+  private openStore(check = false, writerOnly = false): void {
+    if (!(writerOnly && this.postgres)) {
+      const store = Store.open(this.dbPath, { create: true, busyTimeoutMs: WRITER_BUSY_TIMEOUT_MS, check });
+      this.store = store;
+      if (!this.postgres) {
+        const st = statSync(this.dbPath);
+        this.storeFile = { dev: st.dev, ino: st.ino };
+      }
+    }
+    this.writer = openStoreWriter(this.dbPath, { busyTimeoutMs: WRITER_BUSY_TIMEOUT_MS });
   }
 
   private async closeStore(): Promise<void> {
@@ -432,6 +452,14 @@ export class Recorder {
 
   /** Loads the spill file back through the main-thread connection; on failure it stays for a later try. */
   private reload(): void {
+    if (this.store === null && this.postgres && this.state !== "new") {
+      try {
+        this.store = Store.open(this.dbPath, { create: true });
+      } catch (err) {
+        this.lastError = `cannot load ${this.spillPath} back: ${(err as Error).message}`;
+        return;
+      }
+    }
     if (this.store === null) return;
     try {
       const { exchanges, unreadable } = reloadSpill(this.store, this.spillPath, this.flagsOf);
@@ -462,6 +490,11 @@ export class Recorder {
       // a failing error handler must not break recording
     }
   }
+}
+
+/** The local files (spill, journal) of a recording into PostgreSQL: one set per database URL, in the state directory. */
+export function localFilesBase(stateDir: string, spec: string): string {
+  return join(stateDir, `postgres-${createHash("sha256").update(spec).digest("hex").slice(0, 12)}`);
 }
 
 function oneLine(text: string): string {

@@ -23,7 +23,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { DEFAULT_SA_DIR, inClusterKubeconfigYaml, inClusterUpstream, readInClusterConfig } from "../kubeconfig/in-cluster.js";
 import { captureFor, startPruner } from "../record/guardrails.js";
-import { defaultDbPath } from "./db-path.js";
+import { defaultDbPath, recorderFilesBase } from "./db-path.js";
 import { startExtras, type ExtrasOptions, type SessionExtras } from "../control/extras.js"; // fault:
 
 
@@ -215,7 +215,7 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
   const stateDir = ensureStateDir(stateDirPath(o.stateDir));
   const dbPath = defaultDbPath(stateDir, o.db);
   const ownRecorder = !o.recorder;
-  const recorder = o.recorder ?? new Recorder({ dbPath, flagsOf, onError: (m) => o.warn(`kubewire: recording problem: ${m}`) });
+  const recorder = o.recorder ?? new Recorder({ dbPath, filesBase: recorderFilesBase(stateDir, dbPath), flagsOf, onError: (m) => o.warn(`kubewire: recording problem: ${m}`) });
   if (ownRecorder) recorder.open();
   const local = loadLocalCa(stateDir);
   const token = randomBytes(32).toString("base64url");
@@ -375,7 +375,7 @@ export async function startInClusterSession(o: SessionOptions): Promise<Recordin
   const stateDir = ensureStateDir(stateDirPath(o.stateDir));
   const dbPath = defaultDbPath(stateDir, o.db);
   const ownRecorder = !o.recorder;
-  const recorder = o.recorder ?? new Recorder({ dbPath, flagsOf, onError: (m) => o.warn(`kubewire: recording problem: ${m}`) });
+  const recorder = o.recorder ?? new Recorder({ dbPath, filesBase: recorderFilesBase(stateDir, dbPath), flagsOf, onError: (m) => o.warn(`kubewire: recording problem: ${m}`) });
   if (ownRecorder) recorder.open();
   const local = loadLocalCa(stateDir);
   const client = makeLeaf(local.ca, { commonName: "kubewire in-cluster client", client: true, days: 397 });

@@ -118,7 +118,9 @@ export function openPgStore(spec: string, opts: OpenOptions = {}): SqlStore {
     try {
       conn.call({ op: "connect" });
     } catch (err) {
-      throw new UserError(`cannot connect to ${spec}: ${oneLine((err as Error).message)}`, connectHint(err as PgError));
+      const noPassword = /client password must be a string/.test((err as Error).message);
+      const why = noPassword ? "the server asks for a password and none was given" : oneLine((err as Error).message);
+      throw new UserError(`cannot connect to ${spec}: ${why}`, connectHint(err as PgError, noPassword));
     }
     const readonly = opts.readonly ?? false;
     const create = !readonly && (opts.create ?? true);
@@ -167,9 +169,9 @@ function migrate(conn: PgConnection): void {
   }
 }
 
-function connectHint(err: PgError): string {
+function connectHint(err: PgError, noPassword: boolean): string {
   if (err.code === "ECONNREFUSED") return "is the PostgreSQL server running, and are host and port right?";
-  if (err.code === "28P01" || err.code === "28000") return "the password comes from the URL, PGPASSWORD or ~/.pgpass";
+  if (noPassword || err.code === "28P01" || err.code === "28000") return "the password comes from the URL, PGPASSWORD or ~/.pgpass";
   if (err.code === "3D000") return "create the database first (createdb NAME)";
   return "check the URL: postgres://USER@HOST:PORT/DATABASE";
 }

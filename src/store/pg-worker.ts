@@ -23,7 +23,14 @@ pg.types.setTypeParser(20, (v) => Number(v));
 pg.types.setTypeParser(1700, (v) => Number(v));
 const { port, sql: SQL, columns: COLUMNS, width: WIDTH, chunk: CHUNK } = workerData;
 const signal = workerData.shared ? new Int32Array(workerData.shared) : null;
-const client = new pg.Client({ connectionString: workerData.connectionString, connectionTimeoutMillis: workerData.connectTimeoutMs, application_name: "kubewire" });
+// The password: the URL's, else PGPASSWORD, else ~/.pgpass (PGPASSFILE), read as libpq reads them.
+const fromUrl = new URL(workerData.connectionString).password !== "";
+const password = fromUrl || process.env.PGPASSWORD ? undefined
+  : (params) => new Promise((resolve) => require(workerData.pgpass)(params, (pass) => resolve(pass === undefined ? null : pass)));
+const client = new pg.Client({
+  connectionString: workerData.connectionString, connectionTimeoutMillis: workerData.connectTimeoutMs, application_name: "kubewire",
+  ...(password ? { password } : {}),
+});
 let broken = null;
 client.on("error", (err) => { broken = err; });
 let connecting = null;
@@ -153,6 +160,7 @@ export function startPgWorker(connectionString: string, sync: boolean, connectTi
     workerData: {
       port: port2, shared, connectionString, connectTimeoutMs,
       driver: createRequire(import.meta.url).resolve("pg"),
+      pgpass: createRequire(createRequire(import.meta.url).resolve("pg")).resolve("pgpass"),
       sql: PG_SQL, columns: PG_EXCHANGE_COLUMNS, width: PG_EXCHANGE_WIDTH, chunk: INSERT_CHUNK,
     },
     transferList: [port2],

@@ -3,9 +3,13 @@
 import { isPostgresSpec } from "./db-spec.js";
 import { openPgStore } from "./pg-engine.js";
 import type { OpenOptions, RecordingStore } from "./recording-store.js";
+import { PgStoreWriter } from "./pg-writer.js";
 import { openSqliteStore } from "./sqlite-engine.js";
+import { StoreWriter, type BatchWriter } from "./writer-thread.js";
 
 export type { ListFilter } from "./filter.js";
+export type { BatchWriter } from "./writer-thread.js";
+export { isPostgresSpec, shownSpec } from "./db-spec.js";
 export type { ExchangeRow } from "./rows.js";
 export type {
   AnalysisQueries, ChainUseRow, ExchangeSummaryRow, FlagSummary, GroupKey, LatencyGroup, OpenOptions, RecordingStore,
@@ -20,3 +24,8 @@ export function openStore(spec: string, opts: OpenOptions = {}): RecordingStore 
 }
 
 export const Store = { open: openStore };
+
+/** The recorder's batch writer for the recording spec names (created and migrated by Store.open first). */
+export function openStoreWriter(spec: string, opts: { busyTimeoutMs: number }): BatchWriter {
+  return isPostgresSpec(spec) ? new PgStoreWriter(spec) : new StoreWriter(spec, opts);
+}

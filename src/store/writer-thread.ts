@@ -93,7 +93,13 @@ export class StoreWriterError extends Error {
   }
 }
 
-export class StoreWriter {
+/** What the recorder writes its batches through, whichever engine: StoreWriter (SQLite) or PgStoreWriter. */
+export interface BatchWriter {
+  insertMany(exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[], meta?: [string, string], textOf?: (ex: Exchange) => string | undefined): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+export class StoreWriter implements BatchWriter {
   private readonly worker: Worker;
   private readonly pending = new Map<number, { exchanges: Exchange[]; resolve: (ids: number[]) => void; reject: (e: Error) => void }>();
   private seq = 0;

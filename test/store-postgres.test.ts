@@ -1,0 +1,92 @@
+// A shared PostgreSQL store, as a team uses it: two kubewire processes recording into one database at once,
+// then ls, flags and stats over both; credentials from the URL, PGPASSWORD or ~/.pgpass, and never printed.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { demoWorld, kubewire, KUBECTL, type World } from "./helpers/world.js";
+import { havePostgres, PG_PASSWORD, startPostgres, type PgServer } from "./helpers/postgres.js";
+
+describe.skipIf(!havePostgres)("a shared PostgreSQL store", () => {
+  let pg: PgServer;
+  let world: World;
+  let home: string;
+  beforeAll(async () => {
+    [pg, world] = await Promise.all([startPostgres(), demoWorld()]);
+    home = mkdtempSync(join(tmpdir(), "kubewire-pg-home-"));
+  }, 120_000);
+  afterAll(async () => {
+    pg?.stop();
+    await world?.close();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  const env = (): NodeJS.ProcessEnv => {
+    const { PGPASSWORD: _, PGPASSFILE: __, ...rest } = process.env;
+    return { ...rest, KUBEWIRE_HOME: join(home, "state"), HOME: home };
+  };
+
+  it("takes two processes recording at the same time, and answers ls, flags and stats over both", async () => {
+    const url = await pg.newDatabase();
+    const loop = (context: string, args: string) => kubewire(
+      ["exec", "--kubeconfig", world.kubeconfig, "--context", context, "--db", url, "--state-dir", join(home, context), "--",
+        "/bin/sh", "-c", `for i in 1 2 3 4 5; do ${KUBECTL} ${args} --cache-dir ${join(home, `cache-${context}`)} >/dev/null 2>&1; done; true`],
+      { env: env(), timeoutMs: 120_000 },
+    );
+    const [admin, viewer] = await Promise.all([loop("demo-admin", "get pods"), loop("demo-viewer", "get pods -n kube-system")]);
+    for (const r of [admin, viewer]) {
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(/recorded \d+ exchanges into postgres:\/\/kw:\*\*\*@127\.0\.0\.1:\d+\/kw_\d+_\d+\n/);
+      expect(r.stdout + r.stderr).not.toContain(PG_PASSWORD);
+    }
+    const recorded = (r: { stderr: string }) => Number(/recorded (\d+) exchanges/.exec(r.stderr)![1]);
+
+    const ls = await kubewire(["ls", "--db", url, "-o", "json"], { env: env() });
+    expect(ls.code).toBe(0);
+    const rows = JSON.parse(ls.stdout) as Array<{ id: number; context: string; status: number | null; time: string }>;
+    const items = Array.isArray(rows) ? rows : (rows as unknown as { items: typeof rows }).items;
+    expect(items.length).toBe(recorded(admin) + recorded(viewer));
+    expect(new Set(items.map((r) => r.id)).size).toBe(items.length);
+    expect(new Set(items.map((r) => r.context))).toEqual(new Set(["demo-admin", "demo-viewer"]));
+    const times = items.map((r) => r.time);
+    expect(times).toEqual([...times].sort());
+    expect(items.filter((r) => r.context === "demo-viewer" && r.status === 403).length).toBeGreaterThanOrEqual(5);
+
+    const forbidden = await kubewire(["ls", "--db", url, "--status", "403", "-o", "json"], { env: env() });
+    const f = JSON.parse(forbidden.stdout);
+    expect((Array.isArray(f) ? f : f.items).every((r: { context: string }) => r.context === "demo-viewer")).toBe(true);
+
+    const flags = await kubewire(["flags", "--db", url], { env: env() });
+    expect(flags.code).toBe(1);
+    expect(flags.stdout).toMatch(/requests? forbidden: User "viewer" cannot list resource "pods" in API group "" in the namespace "kube-system"/);
+
+    const stats = await kubewire(["stats", "--db", url], { env: env() });
+    expect(stats.code).toBe(0);
+    expect(stats.stdout).toMatch(/demo-admin\s+list\s+core\s+pods\s+5\s+0 /);
+    expect(stats.stdout).toMatch(/demo-viewer\s+list\s+core\s+pods\s+5\s+5 /);
+    expect(ls.stdout + flags.stdout + flags.stderr + stats.stdout).not.toContain(PG_PASSWORD);
+  }, 240_000);
+
+  it("takes the password from PGPASSWORD or ~/.pgpass when the URL has none, and says so when none is found", async () => {
+    const url = await pg.newDatabase();
+    const bare = url.replace(`:${encodeURIComponent(PG_PASSWORD)}@`, "@");
+    const seeded = await kubewire(["ls", "--db", bare], { env: { ...env(), PGPASSWORD: PG_PASSWORD } });
+    expect(seeded.code).toBe(2);
+    expect(seeded.stderr).toMatch(/^error: no recording at postgres:\/\/kw@127\.0\.0\.1:\d+\/kw_\d+_\d+\n/);
+
+    const none = await kubewire(["ls", "--db", bare], { env: env() });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/^error: cannot connect to postgres:\/\/kw@127\.0\.0\.1:\d+\/kw_\d+_\d+: the server asks for a password and none was given\nhint: the password comes from the URL, PGPASSWORD or ~\/\.pgpass\n$/);
+
+    const passHome = mkdtempSync(join(tmpdir(), "kubewire-pgpass-"));
+    writeFileSync(join(passHome, ".pgpass"), `127.0.0.1:${pg.port}:*:kw:${PG_PASSWORD}\n`, { mode: 0o600 });
+    const viaFile = await kubewire(["ls", "--db", bare], { env: { ...env(), HOME: passHome } });
+    rmSync(passHome, { recursive: true, force: true });
+    expect(viaFile.stderr).toMatch(/^error: no recording at /);
+
+    const wrong = await kubewire(["ls", "--db", url.replace(encodeURIComponent(PG_PASSWORD), "not-the-password")], { env: env() });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/^error: cannot connect to postgres:\/\/kw:\*\*\*@127\.0\.0\.1:\d+\/kw_\d+_\d+: password authentication failed for user "kw"\n/);
+    expect(wrong.stderr).not.toContain("not-the-password");
+  }, 120_000);
+});
