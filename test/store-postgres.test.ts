@@ -1,9 +1,13 @@
 // A shared PostgreSQL store, as a team uses it: two kubewire processes recording into one database at once,
 // then ls, flags and stats over both; credentials from the URL, PGPASSWORD or ~/.pgpass, and never printed.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Recorder } from "../src/record/recorder.js";
+import { parseDbSpec } from "../src/store/db-spec.js";
+import { Store } from "../src/store/store.js";
+import { exchange, FIXED_START } from "./fixtures/exchange.js";
 import { demoWorld, kubewire, KUBECTL, type World } from "./helpers/world.js";
 import { havePostgres, PG_PASSWORD, startPostgres, type PgServer } from "./helpers/postgres.js";
 
@@ -88,5 +92,50 @@ describe.skipIf(!havePostgres)("a shared PostgreSQL store", () => {
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toMatch(/^error: cannot connect to postgres:\/\/kw:\*\*\*@127\.0\.0\.1:\d+\/kw_\d+_\d+: password authentication failed for user "kw"\n/);
     expect(wrong.stderr).not.toContain("not-the-password");
+  }, 120_000);
+});
+
+describe.skipIf(!havePostgres)("recording into PostgreSQL when the server goes away", () => {
+  let pg: PgServer;
+  let dir: string;
+  beforeAll(async () => {
+    pg = await startPostgres();
+    dir = mkdtempSync(join(tmpdir(), "kubewire-pg-spill-"));
+  }, 60_000);
+  afterAll(() => {
+    pg?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("spills what it cannot write beside the state, and loads it back once the server is there again", async () => {
+    const spec = parseDbSpec(await pg.newDatabase()).url;
+    const problems: string[] = [];
+    const recorder = new Recorder({ dbPath: spec, filesBase: join(dir, "pg"), batchMs: 1, onError: (m) => problems.push(m) });
+    recorder.open();
+    for (let i = 0; i < 3; i++) recorder.record(exchange({ startedAt: FIXED_START + i }));
+    await recorder.flush();
+    expect(recorder.stats()).toMatchObject({ written: 3, spilled: 0 });
+
+    pg.pause();
+    for (let i = 3; i < 8; i++) recorder.record(exchange({ startedAt: FIXED_START + i }));
+    await recorder.flush();
+    expect(recorder.stats()).toMatchObject({ written: 3, spilled: 5, dropped: 0 });
+    expect(existsSync(join(dir, "pg.spill.jsonl"))).toBe(true);
+    expect(recorder.stats().lastError).toMatch(/^cannot write postgres:\/\/kw:\*\*\*@127\.0\.0\.1:\d+\/kw_\d+_\d+: /);
+
+    pg.resume();
+    recorder.record(exchange({ startedAt: FIXED_START + 8 }));
+    await recorder.flush();
+    const stats = await recorder.close();
+    expect(stats).toMatchObject({ written: 4, spilled: 5, reloaded: 5, dropped: 0 });
+    expect(existsSync(join(dir, "pg.spill.jsonl"))).toBe(false);
+
+    const store = Store.open(spec, { readonly: true });
+    try {
+      expect(store.list({}).map((r) => r.time)).toEqual(Array.from({ length: 9 }, (_, i) => new Date(FIXED_START + i).toISOString()));
+    } finally {
+      store.close();
+    }
+    expect(problems.join("\n")).not.toContain(PG_PASSWORD);
   }, 120_000);
 });

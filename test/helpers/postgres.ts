@@ -24,6 +24,9 @@ export interface PgServer {
   newDatabase(): Promise<string>;
   /** the URL of a database without the password */
   bareUrl(db: string): string;
+  /** stops the server, keeping its data (resume starts it again on the same port) */
+  pause(): void;
+  resume(): void;
   stop(): void;
 }
 
@@ -61,10 +64,11 @@ export async function startPostgres(): Promise<PgServer> {
   chmodSync(dir, 0o700);
   asPostgres([join(POSTGRES_BIN, "initdb"), "-D", data, "-U", PG_USER, `--pwfile=${pwfile}`, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"]);
   const port = await freePort();
-  asPostgres([
+  const start = () => asPostgres([
     join(POSTGRES_BIN, "pg_ctl"), "-D", data, "-l", join(dir, "log"), "-w",
     "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`, "start",
   ]);
+  start();
   const host = "127.0.0.1";
   const url = (db: string) => `postgres://${PG_USER}:${encodeURIComponent(PG_PASSWORD)}@${host}:${port}/${db}`;
   return {
@@ -82,6 +86,10 @@ export async function startPostgres(): Promise<PgServer> {
       }
       return url(name);
     },
+    pause() {
+      asPostgres([join(POSTGRES_BIN, "pg_ctl"), "-D", data, "-m", "fast", "-w", "stop"]);
+    },
+    resume: start,
     stop() {
       try {
         asPostgres([join(POSTGRES_BIN, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"]);
