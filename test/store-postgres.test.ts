@@ -71,6 +71,40 @@ describe.skipIf(!havePostgres)("a shared PostgreSQL store", () => {
     expect(ls.stdout + flags.stdout + flags.stderr + stats.stdout).not.toContain(PG_PASSWORD);
   }, 240_000);
 
+  it("pushes a local recording once: pushing again adds nothing, and flags come along", async () => {
+    const url = await pg.newDatabase();
+    const local = join(home, "local.db");
+    const rec = await kubewire(["exec", "--kubeconfig", world.kubeconfig, "--context", "demo-viewer", "--db", local, "--state-dir", join(home, "push-state"), "--",
+      KUBECTL, "get", "pods", "-n", "kube-system", "--cache-dir", join(home, "cache-push")], { env: env() });
+    expect(rec.stderr).toMatch(/recorded \d+ exchanges/);
+    const localRows = JSON.parse((await kubewire(["ls", "--db", local, "-o", "json"], { env: env() })).stdout);
+    const n = (Array.isArray(localRows) ? localRows : localRows.items).length;
+
+    const first = await kubewire(["push", "--db", local, "--to", url], { env: env() });
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(new RegExp(`^pushed ${n} exchanges from ${local.replace(/[.]/g, "\\.")} to postgres://kw:\\*\\*\\*@127\\.0\\.0\\.1:\\d+/kw_\\d+_\\d+ as IDs 1-${n}\n$`));
+    const again = await kubewire(["push", "--db", local, "--to", url], { env: env() });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(new RegExp(`^pushed 0 exchanges from .* to postgres://kw:\\*\\*\\*@[^ ]+; ${n} exchanges were pushed before and are not added again\n$`));
+    expect(first.stdout + first.stderr + again.stdout + again.stderr).not.toContain(PG_PASSWORD);
+
+    const shared = JSON.parse((await kubewire(["ls", "--db", url, "-o", "json"], { env: env() })).stdout);
+    const sharedRows = Array.isArray(shared) ? shared : shared.items;
+    const localList = Array.isArray(localRows) ? localRows : localRows.items;
+    const strip = (r: Record<string, unknown>) => ({ ...r, id: undefined });
+    expect(sharedRows.map(strip)).toEqual(localList.map(strip));
+    expect(sharedRows.some((r: { flags: string[] }) => r.flags.includes("forbidden"))).toBe(true);
+
+    // more recorded locally later: only that goes up
+    await kubewire(["exec", "--kubeconfig", world.kubeconfig, "--context", "demo-viewer", "--db", local, "--state-dir", join(home, "push-state"), "--",
+      KUBECTL, "get", "pods", "-n", "kube-system", "--cache-dir", join(home, "cache-push")], { env: env() });
+    const third = await kubewire(["push", "--db", local, "--to", url], { env: env() });
+    expect(third.stdout).toMatch(new RegExp(`; ${n} exchanges were pushed before`));
+    const all = JSON.parse((await kubewire(["ls", "--db", url, "-o", "json"], { env: env() })).stdout);
+    const allLocal = JSON.parse((await kubewire(["ls", "--db", local, "-o", "json"], { env: env() })).stdout);
+    expect((Array.isArray(all) ? all : all.items).length).toBe((Array.isArray(allLocal) ? allLocal : allLocal.items).length);
+  }, 180_000);
+
   it("takes the password from PGPASSWORD or ~/.pgpass when the URL has none, and says so when none is found", async () => {
     const url = await pg.newDatabase();
     const bare = url.replace(`:${encodeURIComponent(PG_PASSWORD)}@`, "@");

@@ -122,6 +122,10 @@ export interface RecordingStore extends AnalysisQueries {
   setMeta(key: string, value: string): void;
   deleteMeta(key: string): void;
   usedBytes(): number;
+  /** push: of these ids of the recording `recording` (its meta recording.id), the ones already pushed here, with the id each got */
+  pushedIds(recording: string, localIds: number[]): Map<number, number>;
+  /** push: records that these [local id, id here] pairs of `recording` are here (a second push of one fails: never two copies) */
+  markPushed(recording: string, pairs: Array<[number, number]>): void;
   /** --max-db-size: deletes the oldest exchanges until the recording fits maxBytes; returns how many went. */
   pruneToSize(maxBytes: number, maxBatch?: number): number;
   close(): void;

@@ -16,6 +16,13 @@ const PAGE_SCAN_MAX = 131_072;
 /** below every started_at and id (a bound parameter both engines take as a whole number) */
 const BEFORE_ALL = -Number.MAX_SAFE_INTEGER;
 
+/**
+ * push's bookkeeping, made by the first push into a recording: which exchange of which pushed recording each
+ * row is. Its key makes a second copy impossible, even from two pushes at once.
+ */
+const PUSHED_TABLE_SQL = `CREATE TABLE IF NOT EXISTS pushed_exchanges (
+  recording TEXT NOT NULL, local_id BIGINT NOT NULL, exchange_id BIGINT NOT NULL, PRIMARY KEY (recording, local_id))`;
+
 type FullRow = ExchangeColumns & { detail: string };
 type ListRow = ExchangeColumns & { flags: string | null };
 
@@ -212,6 +219,27 @@ export class SqlStore implements RecordingStore {
 
   usedBytes(): number {
     return this.conn.usedBytes();
+  }
+
+  pushedIds(recording: string, localIds: number[]): Map<number, number> {
+    if (localIds.length === 0 || !this.hasPushTable()) return new Map();
+    const rows = this.conn.rows(`SELECT local_id, exchange_id FROM pushed_exchanges WHERE recording = ? AND local_id IN ${this.dialect.idsIn}`, [recording, JSON.stringify(localIds)]);
+    return new Map(rows.map((r) => [Number(r[0]), Number(r[1])]));
+  }
+
+  markPushed(recording: string, pairs: Array<[number, number]>): void {
+    if (pairs.length === 0) return;
+    this.conn.run(PUSHED_TABLE_SQL);
+    for (let i = 0; i < pairs.length; i += 500) {
+      const part = pairs.slice(i, i + 500);
+      this.conn.run(`INSERT INTO pushed_exchanges (recording, local_id, exchange_id) VALUES ${part.map(() => "(?, ?, ?)").join(", ")}`, part.flatMap(([l, r]) => [recording, l, r]));
+    }
+  }
+
+  private hasPushTable(): boolean {
+    const sql = this.engine === "sqlite" ? "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pushed_exchanges'" : "SELECT to_regclass('pushed_exchanges')::text";
+    const v = this.conn.value(sql);
+    return v !== undefined && v !== null;
   }
 
   /**

@@ -10,6 +10,7 @@ import { makeStatsCommand } from "./stats.js";
 import { makeReplayCommand } from "./replay.js";
 import { makeExportCommand } from "./export.js";
 import { makeImportCommand } from "./import.js";
+import { makePushCommand } from "./push.js";
 import { makeDemoCommand } from "./demo.js";
 import { makeDoctorCommand } from "./doctor.js";
 import { makeStatusCommand } from "./status.js";
@@ -32,6 +33,7 @@ export const commands: Array<() => Command> = [
   makeReplayCommand,
   makeExportCommand,
   makeImportCommand,
+  makePushCommand,
   makeStatusCommand,
   makeInjectCommand,
   makeFaultsCommand,
