@@ -2,17 +2,21 @@
 // Generates a realistic recording for the query benchmarks: N exchanges (default 1,000,000) spread
 // over the last 7 days, two contexts, kubectl and a controller, with the usual mix of failures.
 // Usage: npx tsc -p tsconfig.json && node scripts/gen-recording.mjs /tmp/kw-bench.db [count]
+// (a postgres:// URL instead of the file writes into that database, which should hold no recording yet)
 import { existsSync, rmSync } from "node:fs";
+import { parseDbSpec } from "../dist/store/db-spec.js";
 import { Store } from "../dist/store/store.js";
 import { flagsOf } from "../dist/analyze/lib/engine.js";
 
-const path = process.argv[2] ?? "/tmp/kubewire-bench.db";
+const given = process.argv[2] ?? "/tmp/kubewire-bench.db";
+const spec = parseDbSpec(given);
+const path = spec.kind === "postgres" ? spec.url : spec.path;
 const total = Number(process.argv[3] ?? 1_000_000);
 const BATCH = 20_000;
 const SPAN_MS = 7 * 86_400_000;
 const now = Date.now();
 
-for (const suffix of ["", "-wal", "-shm"]) if (existsSync(path + suffix)) rmSync(path + suffix);
+if (spec.kind === "sqlite") for (const suffix of ["", "-wal", "-shm"]) if (existsSync(path + suffix)) rmSync(path + suffix);
 
 // A deterministic PRNG, so every run makes the same recording.
 let seed = 42;

@@ -2,21 +2,25 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { appendSpill, reloadSpill, SPILL_PROGRESS_KEY } from "../src/record/spill.js";
 import { Store } from "../src/store/store.js";
 import type { Exchange } from "../src/types.js";
 import { exchange, FIXED_START } from "./fixtures/exchange.js";
+import { ENGINES, freshSpec, stopEngines } from "./helpers/engines.js";
 
+afterAll(stopEngines, 60_000);
+
+describe.each(ENGINES)("on %s", (engine) => {
 let dir: string;
 let spillPath: string;
 let store: Store;
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), "kubewire-spill-"));
   spillPath = join(dir, "rec.db.spill.jsonl");
-  store = Store.open(join(dir, "rec.db"));
-});
+  store = Store.open(await freshSpec(engine, dir));
+}, 60_000);
 afterEach(() => {
   store.close();
   rmSync(dir, { recursive: true, force: true });
@@ -85,11 +89,12 @@ describe("spill file", () => {
     appendSpill(spillPath, [at(0)]);
     const readonly = Store.open(store.path, { readonly: true });
     try {
-      expect(() => reloadSpill(readonly, spillPath)).toThrow(/readonly/);
+      expect(() => reloadSpill(readonly, spillPath)).toThrow(/readonly|read-only transaction/);
     } finally {
       readonly.close();
     }
     expect(reloadSpill(store, spillPath).exchanges).toHaveLength(1);
     expect(starts()).toEqual([0]);
   });
+});
 });

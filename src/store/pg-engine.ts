@@ -134,6 +134,7 @@ export function openPgStore(spec: string, opts: OpenOptions = {}): SqlStore {
       }
       migrate(conn);
     }
+    if (readonly) conn.run("SET default_transaction_read_only = on"); // as SQLite's readonly: the query commands cannot write
     return new SqlStore(spec, "postgres", conn, pgDialect);
   } catch (err) {
     conn.close();
