@@ -61,3 +61,14 @@ describe("kubewire with a --db of an unknown scheme", () => {
     expect(existsSync(join(process.cwd(), "postgres:kw@127.0.0.1"))).toBe(false);
   });
 });
+
+describe("a URL given to the store with its password still in it", () => {
+  it("is shown masked and connects with the password", () => {
+    const { url } = parseDbSpec("postgres://kw:plain-pw@127.0.0.1:5432/kw") as { url: string };
+    expect(url).toBe("postgres://kw:***@127.0.0.1:5432/kw");
+    expect(connectionString(url)).toBe("postgres://kw:plain-pw@127.0.0.1:5432/kw");
+    // parsing the masked form again keeps the remembered password
+    expect(parseDbSpec(url)).toEqual({ kind: "postgres", url });
+    expect(connectionString(url)).toBe("postgres://kw:plain-pw@127.0.0.1:5432/kw");
+  });
+});

@@ -44,7 +44,7 @@ export function parseDbSpec(given: string, from = "--db"): DbSpec {
   if (url.password !== "") {
     const password = decodeURIComponent(url.password);
     url.password = MASK;
-    passwords.set(url.href, password);
+    if (password !== MASK) passwords.set(url.href, password); // a masked URL parsed again keeps what it stands for
   }
   return { kind: "postgres", url: url.href };
 }

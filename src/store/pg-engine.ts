@@ -3,7 +3,7 @@
 // identify the database as a recording, and run pending migrations under an advisory lock.
 import { UserError } from "../errors.js";
 import type { Exchange } from "../types.js";
-import { connectionString } from "./db-spec.js";
+import { connectionString, parseDbSpec } from "./db-spec.js";
 import { MIGRATION_LOCK, PG_APP_MARKER, PG_LATEST_VERSION, PG_SCHEMA_TABLE, pgMigrations } from "./pg-schema.js";
 import { callSync, PgError, startPgWorker, type PgWorkerHandle } from "./pg-worker.js";
 import type { OpenOptions } from "./recording-store.js";
@@ -111,8 +111,9 @@ class PgConnection implements SqlConnection {
   }
 }
 
-/** Opens the recording in the PostgreSQL database that spec (a masked postgres:// URL) names, migrating it unless readonly. */
-export function openPgStore(spec: string, opts: OpenOptions = {}): SqlStore {
+/** Opens the recording in the PostgreSQL database a postgres:// URL names (masked by parseDbSpec, or not), migrating it unless readonly. */
+export function openPgStore(given: string, opts: OpenOptions = {}): SqlStore {
+  const spec = (parseDbSpec(given) as { url: string }).url; // a URL that still holds its password: kept for connecting, masked for showing
   const conn = new PgConnection(startPgWorker(connectionString(spec), true));
   try {
     try {

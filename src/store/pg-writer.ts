@@ -1,7 +1,7 @@
 // The recorder's batch writer for PostgreSQL: the pg worker (pg-worker.ts) used asynchronously, so forwarding
 // never waits for the database; each batch is one transaction of multi-row INSERTs, ids from the sequence.
 import type { Exchange } from "../types.js";
-import { connectionString } from "./db-spec.js";
+import { connectionString, parseDbSpec } from "./db-spec.js";
 import { startPgWorker, type PgReply, type PgWorkerHandle } from "./pg-worker.js";
 import { aggregateParams } from "./rows.js";
 import { StoreWriterError, type BatchWriter } from "./writer-thread.js";
@@ -15,7 +15,7 @@ export class PgStoreWriter implements BatchWriter {
 
   /** Starts the worker; it connects at the first batch (a server that is down fails that batch, which then spills). */
   constructor(spec: string) {
-    this.handle = startPgWorker(connectionString(spec), false);
+    this.handle = startPgWorker(connectionString((parseDbSpec(spec) as { url: string }).url), false);
     this.handle.port.on("message", (reply: PgReply) => this.onReply(reply));
     this.handle.worker.on("error", (err) => this.fail(err));
     this.handle.worker.on("exit", (code) => this.fail(new Error(`database writer thread exited (code ${code})`)));
