@@ -103,8 +103,12 @@ async function insertBatch(rows, meta) {
 }
 
 async function handle(msg) {
+  if (msg.op === "close") {
+    // a client that never connected, or whose server went away, may never say it ended: wait a little at most
+    if (connecting && !broken) await Promise.race([client.end().catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
+    return null;
+  }
   if (broken) throw broken;
-  if (msg.op === "close") { await client.end().catch(() => undefined); return null; }
   connecting ??= client.connect();
   await connecting;
   switch (msg.op) {
