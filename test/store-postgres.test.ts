@@ -3,13 +3,18 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pg_ from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { UserError } from "../src/errors.js";
 import { Recorder } from "../src/record/recorder.js";
+import { PG_LATEST_VERSION } from "../src/store/pg-schema.js";
 import { parseDbSpec } from "../src/store/db-spec.js";
 import { Store } from "../src/store/store.js";
 import { exchange, FIXED_START } from "./fixtures/exchange.js";
 import { demoWorld, kubewire, KUBECTL, type World } from "./helpers/world.js";
 import { havePostgres, PG_PASSWORD, startPostgres, type PgServer } from "./helpers/postgres.js";
+
+const { Client } = pg_;
 
 describe.skipIf(!havePostgres)("a shared PostgreSQL store", () => {
   let pg: PgServer;
@@ -140,6 +145,34 @@ describe.skipIf(!havePostgres)("recording into PostgreSQL when the server goes a
     pg?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
+
+  it("refuses a database whose schema is newer than this build, or whose meta table is not kubewire's", async () => {
+    const newer = await pg.newDatabase();
+    Store.open(parseDbSpec(newer).url).close();
+    const admin = new Client({ connectionString: newer });
+    await admin.connect();
+    await admin.query("INSERT INTO schema_migrations (version, description) VALUES (99, 'from a later kubewire')");
+    await admin.end();
+    expect(() => Store.open(newer, { readonly: true })).toThrow(UserError);
+    expect(() => Store.open(newer, { readonly: true })).toThrow(
+      new RegExp(`^postgres://kw:\\*\\*\\*@127\\.0\\.0\\.1:\\d+/kw_\\d+_\\d+ has schema version 99, newer than this kubewire build reads \\(version ${PG_LATEST_VERSION}\\)$`),
+    );
+
+    const other = await pg.newDatabase();
+    const owner = new Client({ connectionString: other });
+    await owner.connect();
+    await owner.query("CREATE TABLE meta (key TEXT, value TEXT)");
+    await owner.end();
+    expect(() => Store.open(other)).toThrow(/has a table named meta but is not a kubewire recording$/);
+    let message = "";
+    try {
+      Store.open(other);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/^postgres:\/\/kw:\*\*\*@/);
+    expect(message).not.toContain(PG_PASSWORD);
+  }, 60_000);
 
   it("spills what it cannot write beside the state, and loads it back once the server is there again", async () => {
     const spec = parseDbSpec(await pg.newDatabase()).url;
