@@ -74,7 +74,16 @@ describe.skipIf(!havePostgres)("a shared PostgreSQL store", () => {
     expect(stats.stdout).toMatch(/demo-admin\s+list\s+core\s+pods\s+5\s+0 /);
     expect(stats.stdout).toMatch(/demo-viewer\s+list\s+core\s+pods\s+5\s+5 /);
     expect(ls.stdout + flags.stdout + flags.stderr + stats.stdout).not.toContain(PG_PASSWORD);
-  }, 240_000);
+
+    // the other readers: one exchange, the export, the tail's backlog
+    const forbiddenId = items.find((r) => r.status === 403)!.id;
+    const show = await kubewire(["show", String(forbiddenId), "--db", url, "-o", "json"], { env: env() });
+    expect(JSON.parse(show.stdout)).toMatchObject({ id: forbiddenId, context: "demo-viewer", response: { status: 403 } });
+    const exported = await kubewire(["export", "--db", url, "--jsonl", "-"], { env: env() });
+    expect(exported.stdout.trim().split("\n").map((l) => JSON.parse(l).id)).toEqual(items.map((r) => r.id));
+    const tail = await kubewire(["tail", "--db", url, "--backlog", "3", "--stop-after", "1s", "-o", "json"], { env: env() });
+    expect(tail.stdout.trim().split("\n").map((l) => JSON.parse(l).id)).toEqual(items.slice(-3).map((r) => r.id));
+  }, 300_000);
 
   it("pushes a local recording once: pushing again adds nothing, and flags come along", async () => {
     const url = await pg.newDatabase();
