@@ -111,7 +111,6 @@ export const PG_LATEST_VERSION = pgMigrations[pgMigrations.length - 1]!.version;
 export const PG_EXCHANGE_COLUMNS = `started_at, method, path, query, verb, api_group, api_version, resource, subresource, namespace, name,
   status, duration_ms, error_code, error_message, context, cluster_url, kube_user, user_agent, client_address, bytes_in, bytes_out,
   origin, replay_of, watch_error_code, tls_chain_id, repeat_count, last_seen_at, id`;
-export const PG_EXCHANGE_WIDTH = 29;
 
 /** SQL the batch insert runs, with $n placeholders (the worker speaks pg directly). */
 export const PG_SQL = {

@@ -4,7 +4,7 @@
 import { createRequire } from "node:module";
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
 import { chainFingerprint, detailJson, exchangeParams } from "./rows.js";
-import { PG_EXCHANGE_COLUMNS, PG_EXCHANGE_WIDTH, PG_SQL } from "./pg-schema.js";
+import { PG_EXCHANGE_COLUMNS, PG_SQL } from "./pg-schema.js";
 
 /** Rows per multi-row INSERT (29 parameters each: below PostgreSQL's 65,535 bound parameters). */
 const INSERT_CHUNK = 1000;
@@ -21,7 +21,7 @@ const { workerData } = require("node:worker_threads");
 const pg = require(workerData.driver);
 pg.types.setTypeParser(20, (v) => Number(v));
 pg.types.setTypeParser(1700, (v) => Number(v));
-const { port, sql: SQL, columns: COLUMNS, width: WIDTH, chunk: CHUNK } = workerData;
+const { port, sql: SQL, columns: COLUMNS, chunk: CHUNK } = workerData;
 const signal = workerData.shared ? new Int32Array(workerData.shared) : null;
 // The password: the URL's, else PGPASSWORD, else ~/.pgpass (PGPASSFILE), read as libpq reads them.
 const fromUrl = new URL(workerData.connectionString).password !== "";
@@ -165,7 +165,7 @@ export function startPgWorker(connectionString: string, sync: boolean, connectTi
       port: port2, shared, connectionString, connectTimeoutMs,
       driver: createRequire(import.meta.url).resolve("pg"),
       pgpass: createRequire(createRequire(import.meta.url).resolve("pg")).resolve("pgpass"),
-      sql: PG_SQL, columns: PG_EXCHANGE_COLUMNS, width: PG_EXCHANGE_WIDTH, chunk: INSERT_CHUNK,
+      sql: PG_SQL, columns: PG_EXCHANGE_COLUMNS, chunk: INSERT_CHUNK,
     },
     transferList: [port2],
   });
