@@ -159,6 +159,12 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     routes[identity] ??= opening;
     opening.then(use, failed);
   };
+  /** The exchange skeleton, naming the kubeconfig cluster entry too (kubeUser names the user entry). */
+  const exchangeOf = (req: ClientRequestIn, up: Upstream, startedAt: number): Exchange => {
+    const ex = newExchange(req, up, startedAt, opts.origin);
+    if (up.clusterName) ex.kubeCluster = up.clusterName;
+    return ex;
+  };
   const tokenAuth = makeProxyAuth([opts.token, ...(opts.identities ?? []).map((i) => i.token)]);
   // in-cluster: the bearer token belongs to the API server, so only the client certificate admits a client
   const authorize = opts.passThroughAuthorization
@@ -203,7 +209,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       const startedAt = Date.now();
       const auth = authorize(req as IncomingMessage);
       if (!auth.ok) {
-        const exchange = newExchange(req, upstream, startedAt, opts.origin);
+        const exchange = exchangeOf(req, upstream, startedAt);
         req.resume();
         exchange.error = { code: "PROXY_AUTH", message: auth.reason, phase: "client" };
         exchange.response = answer(res as ServerResponse, 401, PROXY_AUTH_HEADERS, proxyAuthStatus(auth.reason));
@@ -215,7 +221,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       withRoute(
         auth.identity,
         ({ upstream: up, forwarder }) => {
-          const exchange = newExchange(req, up, startedAt, opts.origin);
+          const exchange = exchangeOf(req, up, startedAt);
           markReplay(req, exchange);
           const go = () => credentialsFor(
             up,
@@ -248,7 +254,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const startedAt = Date.now();
     const auth = authorize(req);
     if (!auth.ok) {
-      const exchange = newExchange(req, upstream, startedAt, opts.origin);
+      const exchange = exchangeOf(req, upstream, startedAt);
       exchange.error = { code: "PROXY_AUTH", message: auth.reason, phase: "client" };
       exchange.response = answerRaw(socket, 401, PROXY_AUTH_HEADERS, proxyAuthStatus(auth.reason));
       exchange.timing.totalMs = round(performance.now() - t0);
@@ -259,7 +265,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     withRoute(
       auth.identity,
       ({ upstream: up, agent }) => {
-        const exchange = newExchange(req, up, startedAt, opts.origin);
+        const exchange = exchangeOf(req, up, startedAt);
         markReplay(req, exchange);
         credentialsFor(
           up,
@@ -284,6 +290,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     context: upstream.contextName,
     clusterUrl: upstream.server.origin,
     kubeUser: upstream.userName,
+    ...(upstream.clusterName ? { kubeCluster: upstream.clusterName } : {}),
     request: { method: "", path: "", query: "", headers: {}, body: null, bytes: 0 },
     info: { isResourceRequest: false, verb: "", apiPrefix: "", apiGroup: "", apiVersion: "", namespace: "", resource: "", subresource: "", name: "" },
     response: null,
