@@ -9,6 +9,7 @@ import { Recorder } from "../src/record/recorder.js";
 import { Store } from "../src/store/store.js";
 import { flagsOf } from "../src/analyze/lib/engine.js";
 import type { Exchange } from "../src/types.js";
+import { replayCommand } from "../src/report/exchange-report.js";
 import { demoWorld, kubectl, KUBECTL, record, recorded, type World } from "./helpers/world.js";
 
 const haveKubectl = existsSync(KUBECTL);
@@ -162,6 +163,9 @@ describe.skipIf(!haveKubectl)("the generated kubeconfig holds the user's whole k
         expect(through!.code).toBe(0);
         expect(seen, flags.join(" ")).toEqual([as]);
       }
+      // show's command to send it again names the pair, since no context does
+      const unnamed = (await recorded(s)).find(({ ex }) => ex.context === "" && ex.info.resource === "selfsubjectreviews")!.ex;
+      expect(replayCommand(unnamed)).toBe("kubectl --cluster demo-local --user demo-viewer create --raw '/apis/authentication.k8s.io/v1/selfsubjectreviews' -f body.json");
       // a user entry whose token the API server refuses: refused as directly
       const [through, direct] = [await kubectl(s.kubeconfigPath, ["--user", "spare", "get", "pods"]), await kubectl(file, ["--user", "spare", "get", "pods"])];
       expect(through.code).toBe(1);
