@@ -146,7 +146,7 @@ function clusterServer(merged: Record<string, any>, cluster: string): string {
 
 /**
  * A cluster's port, bound at once by a plain TCP listener (cheap: start-up is the budget of a wrapped
- * kubectl run); the context's proxy starts on the first connection, on a loopback port, and each
+ * kubectl run); the cluster's proxy starts on the first connection, on a loopback port, and each
  * connection is relayed to it byte for byte (TLS runs end to end between the client and the proxy).
  */
 function listenLazily(clusterName: string, host: string, port: number, start: () => Promise<{ upstream: Upstream; proxy: RunningProxy }>): Promise<SessionListener> {
