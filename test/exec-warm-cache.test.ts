@@ -42,5 +42,5 @@ describe.skipIf(!haveKubectl)("kubewire exec keeps kubectl's caches warm", () =>
     const viewer = await exec("--context", "demo-viewer");
     expect(viewer.code).toBe(0);
     expect((await count()) - before).toBe(warm);
-  });
+  }, 180_000); // about a dozen kubewire and kubectl processes in a row, each a whole Node or Go start-up
 });
