@@ -143,9 +143,12 @@ export interface Exchange {
   origin: "proxy" | "replay" | "doctor" | "import";
   replayOf?: number | null;
   client: { address: string; userAgent: string };
+  /** the kubeconfig context naming this (cluster, user) pair: the current one when it does, else the first; "" when none does */
   context: string;
   clusterUrl: string;
   kubeUser: string;
+  /** the kubeconfig cluster entry the request went to (kubeUser is the user entry) */
+  kubeCluster?: string;
   request: RequestRecord;
   info: RequestInfo;
   response: ResponseInfo | null;

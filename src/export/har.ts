@@ -67,6 +67,7 @@ interface KubewireExtra {
   context: string;
   clusterUrl: string;
   kubeUser: string;
+  kubeCluster?: string;
   client: Exchange["client"];
   info: RequestInfo;
   timing: Timing;
@@ -231,6 +232,7 @@ export function toHarEntry(ex: Exchange): HarEntry | null {
     context: ex.context,
     clusterUrl: ex.clusterUrl,
     kubeUser: ex.kubeUser,
+    ...(ex.kubeCluster ? { kubeCluster: ex.kubeCluster } : {}),
     client: ex.client,
     info: ex.info,
     timing: ex.timing,
@@ -345,6 +347,7 @@ export function fromHarEntry(raw: unknown, where: string): Exchange {
     context: k?.context ?? "",
     clusterUrl: k?.clusterUrl ?? url.origin,
     kubeUser: k?.kubeUser ?? "",
+    ...(typeof k?.kubeCluster === "string" && k.kubeCluster ? { kubeCluster: k.kubeCluster } : {}),
     request: {
       method,
       path: url.path,

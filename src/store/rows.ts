@@ -81,6 +81,7 @@ interface Detail {
   errorPhase?: string;
   stream: StreamInfo | null;
   impersonation?: Exchange["impersonation"];
+  kubeCluster?: string;
   serviceAccount?: string;
   protocol?: WireProtocol;
   connection?: WireConnection;
@@ -153,6 +154,7 @@ export function detailJson(ex: Exchange): string {
   if (ex.error?.phase !== undefined) detail.errorPhase = ex.error.phase;
   if (ex.request.wireBytes !== undefined) detail.requestWireBytes = ex.request.wireBytes;
   if (ex.impersonation) detail.impersonation = ex.impersonation;
+  if (ex.kubeCluster) detail.kubeCluster = ex.kubeCluster;
   if (ex.serviceAccount) detail.serviceAccount = ex.serviceAccount;
   if (ex.protocol) detail.protocol = ex.protocol;
   if (ex.connection) detail.connection = ex.connection;
@@ -175,6 +177,7 @@ export function toExchange(c: ExchangeColumns, detailText: string, chain: CertIn
     context: c.context,
     clusterUrl: c.cluster_url,
     kubeUser: c.kube_user,
+    ...(d.kubeCluster ? { kubeCluster: d.kubeCluster } : {}),
     request: {
       method: c.method,
       path: c.path,
