@@ -7,7 +7,7 @@ import type { ApiContext } from "./api-context.js";
 import { answerWithoutUpgrade, chooseProtocol, refuseMissingContainer, rejectUpgrade, serveSpdyEcho, serveWebSocketExec, upgradesHere } from "./exec.js";
 import * as st from "./status.js";
 
-export function reasonPhrase(code: number): string {
+function reasonPhrase(code: number): string {
   return { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 429: "Too Many Requests", 500: "Internal Server Error" }[code] ?? "Error";
 }
 
