@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { FAILURE_NAMESPACES } from "../src/demo/failure-namespaces.js";
-import { DEMO_CONTEXTS } from "../src/demo/kubeconfig.js";
+import { DEMO_CONTEXTS } from "../src/demo/contexts.js";
 import type { Finding } from "../src/types.js";
 import { demoWorld, kubectl, KUBECTL, kubewire, record, ROOT, type World } from "./helpers/world.js";
 

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FAILURE_NAMESPACES } from "../src/demo/failure-namespaces.js";
-import { DEMO_CONTEXTS } from "../src/demo/kubeconfig.js";
+import { DEMO_CONTEXTS } from "../src/demo/contexts.js";
 import { Store } from "../src/store/store.js";
 import { kubectl, KUBECTL, kubewire, ROOT } from "./helpers/world.js";
 

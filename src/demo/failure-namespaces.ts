@@ -27,7 +27,7 @@ export interface FailureNamespace {
 
 /** In seed order (resourceVersions and ages depend on it). */
 export const FAILURE_NAMESPACES: readonly FailureNamespace[] = [
-  { namespace: "slow", behaviour: { kind: "delay" }, shows: "every request is answered late (after a few seconds)", seed: "namespace-and-pod" },
+  { namespace: "slow", behaviour: { kind: "delay" }, shows: "every request is answered late (a second or more)", seed: "namespace-and-pod" },
   { namespace: "hang", behaviour: { kind: "hang" }, shows: "requests are never answered: the client's own timeout ends them", seed: "namespace-and-pod" },
   {
     namespace: "throttled",

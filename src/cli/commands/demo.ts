@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
-import { DEMO_CONTEXTS } from "../../demo/kubeconfig.js";
+import { DEMO_CONTEXTS } from "../../demo/contexts.js";
 import { FAILURE_NAMESPACES } from "../../demo/failure-namespaces.js";
 import { UserError } from "../../errors.js";
 import { Store } from "../../store/store.js";
