@@ -333,7 +333,8 @@ export class Store {
    * recorded): answered from both ends of exchanges_source, whatever the size of the recording.
    */
   severalSources(): boolean {
-    const [lo, hi] = this.stmt("SELECT min(source_id), max(source_id) FROM exchanges").raw().get() as [number | null, number | null];
+    // two subqueries: SQLite reads one end of an index only for a query with a single min() or max()
+    const [lo, hi] = this.stmt("SELECT (SELECT min(source_id) FROM exchanges), (SELECT max(source_id) FROM exchanges)").raw().get() as [number | null, number | null];
     return lo !== hi;
   }
 
