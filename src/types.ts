@@ -135,6 +135,22 @@ export interface WireConnection {
   upstream: { id: number; stream: number } | null;
 }
 
+/**
+ * Where an exchange was recorded, each part only when known: what tells apart the recordings of
+ * several machines, runs and pods kept in one store (`ls --source`).
+ */
+export interface ExchangeSource {
+  /** os.hostname() of the machine (or pod) kubewire ran on; "import" for an imported HAR that did not say */
+  host?: string;
+  /** the recording run: a short random id made when `start`, `exec`, `replay` or `doctor` began */
+  run?: string;
+  /** in-cluster: the pod kubewire ran in (POD_NAME, else HOSTNAME) and its namespace */
+  pod?: string;
+  namespace?: string;
+  /** in-cluster: the service account whose token the client sent (system:serviceaccount:NS:NAME), read from the token's claims; never the token */
+  serviceAccount?: string;
+}
+
 export interface Exchange {
   /** assigned by the store */
   id?: number;
@@ -163,8 +179,8 @@ export interface Exchange {
    * address in the minute of startedAt, the last at lastSeenAt; the rest of the row is the first one's.
    */
   repeat?: { count: number; lastSeenAt: number };
-  /** in-cluster: the service account whose token the client sent (system:serviceaccount:NS:NAME), read from the token's claims; never the token */
-  serviceAccount?: string;
+  /** where it was recorded (absent when nothing is known: records made before sources were kept) */
+  source?: ExchangeSource;
   /** HTTP version on each leg (absent in records made before kubewire spoke HTTP/2) */
   protocol?: WireProtocol;
   connection?: WireConnection;
@@ -185,6 +201,8 @@ export interface Finding {
   message: string;
   evidence: string[];
   advice: string[];
+  /** where the exchanges were recorded: set (by flags) only when the store holds more than one source; unknown as {} */
+  sources?: ExchangeSource[];
 }
 
 export type CheckStatus = "pass" | "warn" | "fail" | "skip";

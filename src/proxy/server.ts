@@ -174,7 +174,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const withClientAuth = (req: { headers: IncomingMessage["headers"] }, exchange: Exchange, c: Record<string, string>): Record<string, string> => {
     if (!opts.passThroughAuthorization) return c;
     const sa = serviceAccountOf(req.headers.authorization);
-    if (sa) exchange.serviceAccount = sa;
+    if (sa) exchange.source = { ...exchange.source, serviceAccount: sa };
     return typeof req.headers.authorization === "string" ? { ...c, authorization: req.headers.authorization } : c;
   };
   const guard = makeListenerGuard(opts.maxUnauthenticated ?? 256);

@@ -19,7 +19,7 @@ import { startProxy, type ProxyOptions, type RunningProxy } from "../proxy/serve
 import { Recorder, type RecorderStats } from "../record/recorder.js";
 import { UserError } from "../errors.js";
 import { flagsOf } from "../analyze/lib/engine.js";
-import type { Exchange } from "../types.js";
+import type { Exchange, ExchangeSource } from "../types.js";
 import { publishRunStatus, runStatusFile } from "./run-status.js";
 import { makeLeaf } from "../tls/cert-factory.js";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -27,6 +27,7 @@ import { dirname } from "node:path";
 import { DEFAULT_SA_DIR, inClusterKubeconfigYaml, inClusterUpstream, readInClusterConfig } from "../kubeconfig/in-cluster.js";
 import { captureFor, startPruner } from "../record/guardrails.js";
 import { defaultDbPath } from "./db-path.js";
+import { inClusterSource, localSource, newRunId, withSource } from "./source.js";
 import { startExtras, type ExtrasOptions, type SessionExtras } from "../control/extras.js"; // fault:
 
 
@@ -83,6 +84,8 @@ export interface RecordingSession {
   /** every cluster entry's listener, the chosen context's cluster first */
   listeners: SessionListener[];
   recorder: Recorder;
+  /** where this run records from (host, run id; pod and namespace in-cluster), stamped on every exchange */
+  source: ExchangeSource;
   dbPath: string;
   kubeconfigPath: string;
   /** what the generated kubeconfig holds, for kubewire's own requests through the proxy (doctor, replay) */
@@ -225,7 +228,8 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
     throw err;
   }
   const guard = guardrails(o, dbPath);
-  const sink = guard.sink(sinkFor(extras.sink, merged)); // fault: metrics and logs see each exchange on its way to the recorder
+  const source = localSource(newRunId());
+  const sink = withSource(guard.sink(sinkFor(extras.sink, merged)), source); // fault: metrics and logs see each exchange on its way to the recorder
   /** A (cluster, user) pair's upstream, resolved when a client first uses it; one that cannot be read answers with why. */
   const pairUpstream = (cluster: string, user: string) => {
     const pair = pairOf(loaded, cluster, user);
@@ -292,7 +296,7 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
     ...(ids ? { merged, clusterUrls: new Map(listeners.map((l) => [l.clusterName, l.url])), tokens: ids.tokens } : {}),
   });
   return runningSession(
-    { upstream, proxy, listeners, recorder, dbPath, kubeconfigPath, client: { url: new URL(proxy.url), caPem: local.ca.certPem, token }, stateDir, extras }, // fault: extras
+    { upstream, proxy, listeners, recorder, source, dbPath, kubeconfigPath, client: { url: new URL(proxy.url), caPem: local.ca.certPem, token }, stateDir, extras }, // fault: extras
     {
       ownRecorder,
       guard,
@@ -328,6 +332,8 @@ function runningSession(
   const unpublish = publishRunStatus(runStatusFile(s.stateDir, process.pid, s.proxy.port), () => ({
     pid: process.pid,
     startedAt,
+    run: s.source.run ?? "",
+    source: s.source,
     url: s.proxy.url,
     context: s.upstream.contextName,
     server: s.upstream.server.origin,
@@ -376,7 +382,9 @@ export async function startInClusterSession(o: SessionOptions): Promise<Recordin
   const host = o.listen?.host ?? "127.0.0.1";
   if (!isLoopback(host) && host !== "localhost") throw new UserError(`--listen ${host}: --in-cluster listens on the pod's loopback only`, "the sidecar holds no credentials, but the app's token passes through it: keep it inside the pod");
   const saDir = o.inCluster?.saDir ?? DEFAULT_SA_DIR;
-  const cfg = readInClusterConfig(saDir, o.inCluster?.env ?? process.env);
+  const env = o.inCluster?.env ?? process.env;
+  const cfg = readInClusterConfig(saDir, env);
+  const source = inClusterSource(newRunId(), env, cfg.namespace);
   const upstream = inClusterUpstream(cfg);
   const stateDir = ensureStateDir(stateDirPath(o.stateDir));
   const dbPath = defaultDbPath(stateDir, o.db);
@@ -390,7 +398,7 @@ export async function startInClusterSession(o: SessionOptions): Promise<Recordin
   try {
     proxy = await startProxy({
       upstream,
-      sink: guard.sink(recorder),
+      sink: withSource(guard.sink(recorder), source),
       ca: local.ca,
       server: local.server,
       token: randomBytes(32).toString("base64url"),
@@ -412,6 +420,7 @@ export async function startInClusterSession(o: SessionOptions): Promise<Recordin
       proxy,
       listeners: [{ clusterName: upstream.clusterName, url: proxy.url, port: proxy.port, upstream: () => upstream, close: (g) => proxy.close(g) }],
       recorder,
+      source,
       dbPath,
       kubeconfigPath,
       client: { url: new URL(proxy.url), caPem: local.ca.certPem, token: "" },

@@ -37,7 +37,7 @@ Examples:
       const stats = await session.stop(200);
       if (!opts.quiet || stats.dropped || stats.spilled) warn(`${describeStats(stats)} into ${session.dbPath}`);
     }
-    if (!opts.quiet) for (const line of (await import("../exec-verdict.js")).execVerdict(session.dbPath, since, argv[0])) warn(line);
+    if (!opts.quiet) for (const line of (await import("../exec-verdict.js")).execVerdict(session.dbPath, since, argv[0], session.source.run)) warn(line);
     if (ui) { // ui: the page stays up after CMD, until Ctrl-C
       warn(`kubewire: ${argv[0]} exited with ${code}; the web view stays open until Ctrl-C`);
       await (await import("./ui.js")).untilInterrupted();
