@@ -51,6 +51,8 @@ export interface SessionOptions {
   origin?: "proxy" | "doctor" | "replay";
   /** record into this (shared, already open) recorder instead of opening one for the db */
   recorder?: Recorder;
+  /** the run's own recorder holds its batches back this long (see RecorderOptions.deferMs; exec) */
+  deferWritesMs?: number;
   /** warnings and notices (stderr) */
   warn: (line: string) => void;
   /** in-cluster: the upstream from KUBERNETES_SERVICE_* and the service account directory; clients' own tokens pass through */
@@ -215,7 +217,7 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
   const stateDir = ensureStateDir(stateDirPath(o.stateDir));
   const dbPath = defaultDbPath(stateDir, o.db);
   const ownRecorder = !o.recorder;
-  const recorder = o.recorder ?? new Recorder({ dbPath, flagsOf, onError: (m) => o.warn(`kubewire: recording problem: ${m}`) });
+  const recorder = o.recorder ?? new Recorder({ dbPath, flagsOf, deferMs: o.deferWritesMs, onError: (m) => o.warn(`kubewire: recording problem: ${m}`) });
   if (ownRecorder) recorder.open();
   const local = loadLocalCa(stateDir);
   const token = randomBytes(32).toString("base64url");
