@@ -29,6 +29,8 @@ export interface RecorderStats {
   journal?: boolean;
 }
 
+export type FlagsOf = (ex: Exchange) => string[];
+
 export interface RecorderOptions {
   dbPath: string;
   /** longest wait before a batch is written (default 50, at most 100) */
@@ -41,9 +43,11 @@ export interface RecorderOptions {
   onError?: (message: string) => void;
   /**
    * The flag kinds of one exchange (analyze's flagsOf), stored with it in the same transaction. Called
-   * when a batch is written, never on the forwarding path; it must be pure and cheap.
+   * when a batch is written, never on the forwarding path; it must be pure and cheap. Or its loader,
+   * started by the first exchange recorded and awaited before any write (the sessions: analyze's rules
+   * are not loaded before a wrapped command starts).
    */
-  flagsOf?: (ex: Exchange) => string[];
+  flagsOf?: FlagsOf | { load: () => Promise<FlagsOf> };
   /**
    * Append each exchange to a journal file beside the database before it waits for its batch, so a
    * SIGKILL loses nothing answered (default true; KUBEWIRE_JOURNAL=off turns it off, for benchmarks).
@@ -74,7 +78,10 @@ export class Recorder {
   private readonly maxQueue: number;
   private readonly spillPath: string;
   private readonly onError?: (message: string) => void;
-  private readonly flagsOf?: (ex: Exchange) => string[];
+  /** set at construction, or once loadFlagsOf has resolved */
+  private flagsOf?: FlagsOf;
+  private readonly loadFlagsOf?: () => Promise<FlagsOf>;
+  private flagsLoading: Promise<void> | null = null;
   private readonly useJournal: boolean;
   private readonly deferMs: number;
   /** epoch ms before which no batch is written while the recorder is open (see deferMs) */
@@ -114,7 +121,8 @@ export class Recorder {
     this.maxQueue = Math.max(opts.maxQueue ?? 10000, 1);
     this.spillPath = opts.spillPath ?? `${opts.dbPath}.spill.jsonl`;
     this.onError = opts.onError;
-    this.flagsOf = opts.flagsOf;
+    if (typeof opts.flagsOf === "function") this.flagsOf = opts.flagsOf;
+    else this.loadFlagsOf = opts.flagsOf?.load;
     this.useJournal = opts.journal ?? process.env.KUBEWIRE_JOURNAL !== "off";
     this.deferMs = Math.max(opts.deferMs ?? 0, 0);
   }
@@ -126,7 +134,12 @@ export class Recorder {
     this.state = "open";
     if (this.deferMs > 0) this.deferUntil = Date.now() + this.deferMs;
     this.openJournal();
-    this.reload();
+    if (this.flagsOf || !this.loadFlagsOf) this.reload();
+    else if (spillSize(this.spillPath) > 0) {
+      // what an earlier run left is loaded back with its flags, once the rules are loaded
+      this.spilledSinceReload = true;
+      void this.flagsReady().then(() => this.reloadBetweenBatches());
+    }
     if (this.queue.length > 0) this.schedule();
   }
 
@@ -156,6 +169,7 @@ export class Recorder {
         if (text !== undefined) this.texts.set(exchange, text);
       }
       this.queue.push(exchange);
+      if (this.flagsLoading === null && this.loadFlagsOf) void this.flagsReady();
       if (this.state !== "open") return;
       if (this.queue.length >= this.maxQueue) this.schedule(true);
       else if (this.deferUntil !== 0 && this.queue.length >= DEFER_MAX_QUEUE) {
@@ -232,6 +246,22 @@ export class Recorder {
     }
   }
 
+  /** Loads flagsOf from its loader, once; on failure exchanges are written without flags, said once. */
+  private flagsReady(): Promise<void> {
+    if (!this.loadFlagsOf) return Promise.resolve();
+    this.flagsLoading ??= this.loadFlagsOf().then(
+      (f) => void (this.flagsOf = f),
+      (err: Error) => this.report(`cannot load the flag rules, exchanges are recorded without flags: ${oneLine(String(err?.message ?? err))}`),
+    );
+    return this.flagsLoading;
+  }
+
+  /** The reload open() put off until flagsOf was loaded: between batches, as succeeded() reloads. */
+  private async reloadBetweenBatches(): Promise<void> {
+    while (this.inFlight) await this.inFlight.done;
+    if (this.state === "open" && this.spilledSinceReload) this.reload();
+  }
+
   private async shutDown(): Promise<RecorderStats> {
     if (this.state === "new") {
       try {
@@ -244,6 +274,7 @@ export class Recorder {
     await this.flush();
     await this.storeClosing;
     if (this.spilledSinceReload && Date.now() >= this.retryAt) {
+      await this.flagsReady();
       if (this.store === null) {
         try {
           this.openStore();
@@ -356,6 +387,7 @@ export class Recorder {
   /** The batch's commit also records its journal segment as committed (so a restart never loads it twice), then removes it. */
   private async writeBatch(batch: Exchange[], segment: Segment | null): Promise<void> {
     try {
+      await this.flagsReady();
       if (this.fileChanged()) await this.switchToNewFile();
       await this.storeClosing; // a connection being closed after a failure must be gone before a new one opens
       if (this.store === null) this.openStore();

@@ -15,7 +15,6 @@ import { loadLocalCa } from "../tls/local-ca.js";
 import { startProxy, type ProxyOptions, type RunningProxy } from "../proxy/server.js";
 import { Recorder, type RecorderStats } from "../record/recorder.js";
 import { UserError } from "../errors.js";
-import { flagsOf } from "../analyze/lib/engine.js";
 import type { Exchange } from "../types.js";
 import { publishRunStatus, runStatusFile } from "./run-status.js";
 import { makeLeaf } from "../tls/cert-factory.js";
@@ -93,6 +92,9 @@ export interface RecordingSession {
   /** stop accepting, cut open streams after graceMs, flush every record */
   stop(graceMs?: number): Promise<RecorderStats>;
 }
+
+/** analyze's flagsOf, loaded with the first exchange recorded: its rules are not loaded before a wrapped command starts */
+const flagsOf = { load: () => import("../analyze/lib/engine.js").then((m) => m.flagsOf) };
 
 function isLoopback(address: string): boolean {
   const a = address.toLowerCase().replace(/^::ffff:/, "");
