@@ -4,8 +4,9 @@
 // round after round, so a change in the machine's load falls on all of them alike; each run's wall
 // time and CPU time (user + system, children included) come from bash's EPOCHREALTIME and `times`.
 // Also counts the requests each exec recorded, and times `node -e 0`, the floor of any Node program.
-// Usage: node scripts/bench-exec.mjs [RUNS] [--before CHECKOUT]   (build first: npx tsc -p tsconfig.json)
-//   --before: also time CHECKOUT's bin/kubewire.js (another built checkout, e.g. a git worktree of main)
+// Usage: node scripts/bench-exec.mjs [RUNS] [--before CHECKOUT]...   (build first: npx tsc -p tsconfig.json)
+//   --before: also time CHECKOUT's bin/kubewire.js (another built checkout, e.g. `git archive main | tar -x`
+//   into a folder, node_modules linked, tsc run); repeatable, to see what each step of a change bought
 import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,8 +14,8 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 
 const args = process.argv.slice(2);
-const beforeAt = args.indexOf("--before");
-const before = beforeAt >= 0 ? resolve(args.splice(beforeAt, 2)[1]) : null;
+const before = [];
+for (let at; (at = args.indexOf("--before")) >= 0; ) before.push(resolve(args.splice(at, 2)[1]));
 const runs = Number(args[0] ?? 20);
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), "kubewire-bench-exec-"));
@@ -34,7 +35,7 @@ const variants = [
   { name: "direct kubectl get pods (warm cache)", argv: direct },
   { name: "kubewire exec -q -- kubectl get pods (second run, warm cache)", argv: exec("bin/kubewire.js") },
   { name: "kubewire exec -- kubectl get pods (the same, with the verdict)", argv: exec("bin/kubewire.js", false) },
-  ...(before ? [{ name: `before (${before}): kubewire exec -q -- kubectl get pods`, argv: exec(join(before, "bin/kubewire.js")) }] : []),
+  ...before.map((b) => ({ name: `${b}: kubewire exec -q -- kubectl get pods`, argv: exec(join(b, "bin/kubewire.js")) })),
   { name: "node -e 0 (Node's own start-up and exit)", argv: [process.execPath, "-e", "0"] },
 ];
 const count = async () => JSON.parse((await run(process.execPath, ["bin/kubewire.js", "ls", "--db", db, "-o", "json"], { env })).stdout).length;
