@@ -18,7 +18,6 @@ import { loadLocalCa } from "../tls/local-ca.js";
 import { startProxy, type ProxyOptions, type RunningProxy } from "../proxy/server.js";
 import { Recorder, type RecorderStats } from "../record/recorder.js";
 import { UserError } from "../errors.js";
-import { flagsOf } from "../analyze/lib/engine.js";
 import type { Exchange, ExchangeSource } from "../types.js";
 import { publishRunStatus, runStatusFile } from "./run-status.js";
 import { makeLeaf } from "../tls/cert-factory.js";
@@ -55,6 +54,8 @@ export interface SessionOptions {
   origin?: "proxy" | "doctor" | "replay";
   /** record into this (shared, already open) recorder instead of opening one for the db */
   recorder?: Recorder;
+  /** the run's own recorder holds its batches back this long (see RecorderOptions.deferMs; exec) */
+  deferWritesMs?: number;
   /** warnings and notices (stderr) */
   warn: (line: string) => void;
   /** in-cluster: the upstream from KUBERNETES_SERVICE_* and the service account directory; clients' own tokens pass through */
@@ -97,6 +98,9 @@ export interface RecordingSession {
   /** stop accepting, cut open streams after graceMs, flush every record */
   stop(graceMs?: number): Promise<RecorderStats>;
 }
+
+/** analyze's flagsOf, loaded with the first exchange recorded: its rules are not loaded before a wrapped command starts */
+const flagsOf = { load: () => import("../analyze/lib/engine.js").then((m) => m.flagsOf) };
 
 function isLoopback(address: string): boolean {
   const a = address.toLowerCase().replace(/^::ffff:/, "");
@@ -216,7 +220,7 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
   const stateDir = ensureStateDir(stateDirPath(o.stateDir));
   const dbPath = defaultDbPath(stateDir, o.db);
   const ownRecorder = !o.recorder;
-  const recorder = o.recorder ?? new Recorder({ dbPath, flagsOf, onError: (m) => o.warn(`kubewire: recording problem: ${m}`) });
+  const recorder = o.recorder ?? new Recorder({ dbPath, flagsOf, deferMs: o.deferWritesMs, onError: (m) => o.warn(`kubewire: recording problem: ${m}`) });
   if (ownRecorder) recorder.open();
   const local = loadLocalCa(stateDir);
   const token = ids?.tokens.get(loaded.userName) ?? randomBytes(32).toString("base64url");
