@@ -1,29 +1,29 @@
 // What kubewire answers itself (an upstream it cannot reach, a client without the proxy token,
-// a request Node refused): written to the client once, and recorded as that exchange's response.
+// a request Node refused): written to the client once, and recorded as the exchange's proxyAnswer
+// beside its error, never as a response (the API server did not answer).
 import type { ServerResponse } from "node:http";
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import type { ConnectionInfo } from "../tls/upstream-agent.js";
-import type { Exchange, ResponseInfo } from "../types.js";
+import type { Exchange, ProxyAnswer } from "../types.js";
 import { classifyFailure, failureText } from "./failure-message.js";
 import { copyHandshake, round } from "./upstream-target.js";
 
 export const TEXT_PLAIN = "text/plain; charset=utf-8";
 
-function recorded(status: number, headers: Record<string, string>, text: string): ResponseInfo {
-  const size = Buffer.byteLength(text);
-  return { status, headers, body: { data: text, encoding: "utf8", truncated: false, size }, bytes: size, fromProxy: true };
+function recorded(status: number, headers: Record<string, string>, text: string): ProxyAnswer {
+  return { status, headers, body: { data: text, encoding: "utf8", truncated: false, size: Buffer.byteLength(text) } };
 }
 
-/** Answers on an HTTP response; returns what to record. */
-export function answer(res: ServerResponse, status: number, headers: Record<string, string>, text: string): ResponseInfo {
+/** Answers on an HTTP response; returns what to record as the exchange's proxyAnswer. */
+export function answer(res: ServerResponse, status: number, headers: Record<string, string>, text: string): ProxyAnswer {
   res.writeHead(status, headers);
   res.end(text);
   return recorded(status, headers, text);
 }
 
-/** Answers on a raw socket (an upgrade, or a request Node's parser refused), then closes it; returns what to record. */
-export function answerRaw(socket: Duplex, status: number, headers: Record<string, string>, text: string): ResponseInfo {
+/** Answers on a raw socket (an upgrade, or a request Node's parser refused), then closes it; returns what to record as the proxyAnswer. */
+export function answerRaw(socket: Duplex, status: number, headers: Record<string, string>, text: string): ProxyAnswer {
   let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\n`;
   for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
   socket.end(`${head}content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);

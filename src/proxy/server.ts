@@ -168,7 +168,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       if (!auth.ok) {
         req.resume();
         exchange.error = { code: "PROXY_AUTH", message: auth.reason, phase: "client" };
-        exchange.response = answer(res as ServerResponse, 401, PROXY_AUTH_HEADERS, proxyAuthStatus(auth.reason));
+        exchange.proxyAnswer = answer(res as ServerResponse, 401, PROXY_AUTH_HEADERS, proxyAuthStatus(auth.reason));
         exchange.timing.totalMs = round(performance.now() - t0);
         sink.record(exchange);
         return;
@@ -203,7 +203,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const auth = authorize(req);
     if (!auth.ok) {
       exchange.error = { code: "PROXY_AUTH", message: auth.reason, phase: "client" };
-      exchange.response = answerRaw(socket, 401, PROXY_AUTH_HEADERS, proxyAuthStatus(auth.reason));
+      exchange.proxyAnswer = answerRaw(socket, 401, PROXY_AUTH_HEADERS, proxyAuthStatus(auth.reason));
       exchange.timing.totalMs = round(performance.now() - t0);
       sink.record(exchange);
       return;
@@ -214,7 +214,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       (c) => proxyUpgrade({ upstream, agent, sink, track }, req, socket, head, withClientAuth(req, exchange, c), exchange, t0, { headersTimeoutMs: opts.headersTimeoutMs ?? 60_000, captureLimit: opts.captureLimit ?? 64 * 1024 }),
       (e) => {
         const { text, headers } = noteFailure(exchange, e, upstream.server.origin, undefined, performance.now() - t0);
-        exchange.response = answerRaw(socket, 502, headers, text);
+        exchange.proxyAnswer = answerRaw(socket, 502, headers, text);
         exchange.timing.totalMs = round(performance.now() - t0);
         sink.record(exchange);
       },
@@ -249,7 +249,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
     const reason = `${tooLarge ? "request headers too large" : "malformed HTTP request"} (${err.code ?? err.message})`;
     const exchange = clientFailure(socket, "CLIENT_BAD_REQUEST", reason);
-    exchange.response = answerRaw(socket, tooLarge ? 431 : 400, { "content-type": TEXT_PLAIN }, `kubewire: ${reason}`);
+    exchange.proxyAnswer = answerRaw(socket, tooLarge ? 431 : 400, { "content-type": TEXT_PLAIN }, `kubewire: ${reason}`);
     sink.record(exchange);
   });
   server.on("tlsClientError", (err: NodeJS.ErrnoException, tlsSocket: TLSSocket) => {

@@ -1,6 +1,6 @@
 // Mapping between an Exchange and its rows: the narrow `exchanges` columns, the JSON
 // detail (headers, bodies, timing, TLS session, stream) and the stable ExchangeRow shape.
-import type { CapturedBody, CertInfo, Exchange, Headers, StreamInfo, Timing, WireConnection, WireProtocol } from "../types.js";
+import type { CapturedBody, CertInfo, Exchange, Headers, ProxyAnswer, StreamInfo, Timing, WireConnection, WireProtocol } from "../types.js";
 
 /** The stable `ls -o json` shape, one per exchange. */
 export interface ExchangeRow {
@@ -73,7 +73,9 @@ interface Detail {
   apiPrefix: string;
   requestHeaders: Headers;
   requestBody: CapturedBody | null;
-  response: { headers: Headers; body: CapturedBody | null; fromProxy: boolean; wireBytes?: number } | null;
+  response: { headers: Headers; body: CapturedBody | null; wireBytes?: number } | null;
+  /** what kubewire answered the client itself (schema version 6; before it, such answers were kept as responses marked fromProxy) */
+  proxyAnswer?: ProxyAnswer;
   /** request body bytes as sent, when an encoded body made them differ from bytes_in */
   requestWireBytes?: number;
   timing: Timing;
@@ -142,7 +144,7 @@ export function detailJson(ex: Exchange): string {
     requestHeaders: ex.request.headers,
     requestBody: ex.request.body,
     response: ex.response
-      ? { headers: ex.response.headers, body: ex.response.body, fromProxy: ex.response.fromProxy, ...(ex.response.wireBytes !== undefined ? { wireBytes: ex.response.wireBytes } : {}) }
+      ? { headers: ex.response.headers, body: ex.response.body, ...(ex.response.wireBytes !== undefined ? { wireBytes: ex.response.wireBytes } : {}) }
       : null,
     timing: ex.timing,
     tls: ex.tls
@@ -151,6 +153,7 @@ export function detailJson(ex: Exchange): string {
     stream: ex.stream,
   };
   if (ex.error?.phase !== undefined) detail.errorPhase = ex.error.phase;
+  if (ex.proxyAnswer) detail.proxyAnswer = ex.proxyAnswer;
   if (ex.request.wireBytes !== undefined) detail.requestWireBytes = ex.request.wireBytes;
   if (ex.impersonation) detail.impersonation = ex.impersonation;
   if (ex.serviceAccount) detail.serviceAccount = ex.serviceAccount;
@@ -198,10 +201,11 @@ export function toExchange(c: ExchangeColumns, detailText: string, chain: CertIn
     response:
       c.status === null || d.response === null
         ? null
-        : { status: c.status, headers: d.response.headers, body: d.response.body, bytes: c.bytes_out, fromProxy: d.response.fromProxy, ...(d.response.wireBytes !== undefined ? { wireBytes: d.response.wireBytes } : {}) },
+        : { status: c.status, headers: d.response.headers, body: d.response.body, bytes: c.bytes_out, ...(d.response.wireBytes !== undefined ? { wireBytes: d.response.wireBytes } : {}) },
     timing: d.timing,
     tls: d.tls ? { ...d.tls, chain: chain ?? [] } : null,
     error,
+    ...(d.proxyAnswer ? { proxyAnswer: d.proxyAnswer } : {}),
     stream: d.stream,
     ...(d.impersonation ? { impersonation: d.impersonation } : {}),
     ...(c.last_seen_at === null || c.last_seen_at === undefined ? {} : { repeat: { count: c.repeat_count, lastSeenAt: c.last_seen_at } }),
