@@ -168,7 +168,7 @@ export function makeForwarder(opts: ForwardOptions) {
         exchange.error ??= { code: "CLIENT_ABORTED", message: "the client closed the connection", phase: "client" };
         return;
       }
-      const { text, headers } = noteFailure(exchange, err, target.href, upInfo, performance.now() - t0);
+      const { text, headers } = noteFailure(exchange, err, target.href, upInfo, performance.now() - t0, req.headers);
       if (res.headersSent) res.destroy();
       else if (!res.destroyed) exchange.proxyAnswer = answer(res as ServerResponse, 502, headers, text); // the record keeps response null
     };

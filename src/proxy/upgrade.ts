@@ -374,7 +374,7 @@ export function proxyUpgrade(
 
   upReq.on("error", (err) => {
     if (recorded) return;
-    const { text, headers: answerHeaders } = noteFailure(exchange, err, target.href, connectionInfo(upReq.socket), performance.now() - t0);
+    const { text, headers: answerHeaders } = noteFailure(exchange, err, target.href, connectionInfo(upReq.socket), performance.now() - t0, req.headers);
     if (!exchange.response && !exchange.proxyAnswer && client.writable) exchange.proxyAnswer = answerRaw(client, 502, answerHeaders, text);
     record();
   });
