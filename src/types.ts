@@ -105,6 +105,8 @@ export interface ExchangeError {
   message: string;
   /** where it happened: dns, connect, tls, headers, body, client */
   phase?: string;
+  /** set when the failure was reaching the kubeconfig's proxy-url (scheme://host:port, no credentials), not the API server */
+  proxy?: string;
 }
 
 /** The Status of a watch's ERROR event (for example 410 Expired when the resourceVersion is too old). */

@@ -68,7 +68,7 @@ describe.skipIf(!haveKubectl)("kubewire's own answers, worded for each client", 
     world = await demoWorld();
     refused = await record(world, "demo-refused", { db: join(world.dir, "refused.db") });
     admin = await record(world, "demo-admin", { db: join(world.dir, "admin.db") });
-  });
+  }, 120_000);
   afterAll(async () => {
     await refused?.stop(100);
     await admin?.stop(100);

@@ -76,7 +76,7 @@ const EXTRA = obj({
   info: obj({ isResourceRequest: bool, verb: str, apiPrefix: str, apiGroup: str, apiVersion: str, namespace: str, resource: str, subresource: str, name: str }),
   timing: obj({ dnsMs: num, connectMs: num, tlsMs: num, ttfbMs: num, totalMs: num, reusedConnection: bool }),
   tls: orNull(obj({ protocol: orNull(str), cipher: orNull(str), alpn: orNull(str), resumed: bool, chain: list(cert) })),
-  error: orNull(obj({ code: str, message: str, "phase?": str })),
+  error: orNull(obj({ code: str, message: str, "phase?": str, "proxy?": str })),
   stream: orNull(
     obj({
       kind: oneOf("watch", "upgrade", "stream"),

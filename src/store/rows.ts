@@ -81,6 +81,8 @@ interface Detail {
   timing: Timing;
   tls: { protocol: string | null; cipher: string | null; alpn: string | null; resumed: boolean } | null;
   errorPhase?: string;
+  /** the proxy-url whose failure it was (ExchangeError.proxy) */
+  errorProxy?: string;
   stream: StreamInfo | null;
   impersonation?: Exchange["impersonation"];
   serviceAccount?: string;
@@ -153,6 +155,7 @@ export function detailJson(ex: Exchange): string {
     stream: ex.stream,
   };
   if (ex.error?.phase !== undefined) detail.errorPhase = ex.error.phase;
+  if (ex.error?.proxy !== undefined) detail.errorProxy = ex.error.proxy;
   if (ex.proxyAnswer) detail.proxyAnswer = ex.proxyAnswer;
   if (ex.request.wireBytes !== undefined) detail.requestWireBytes = ex.request.wireBytes;
   if (ex.impersonation) detail.impersonation = ex.impersonation;
@@ -169,6 +172,7 @@ export function toExchange(c: ExchangeColumns, detailText: string, chain: CertIn
   const error: Exchange["error"] =
     c.error_code === null ? null : { code: c.error_code, message: c.error_message ?? "" };
   if (error && d.errorPhase !== undefined) error.phase = d.errorPhase;
+  if (error && d.errorProxy !== undefined) error.proxy = d.errorProxy;
   return {
     id: c.id,
     startedAt: c.started_at,
