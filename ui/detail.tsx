@@ -71,10 +71,12 @@ export function DetailView({ id, onClose, onOpen }: { id: number; onClose: () =>
         </>
       ) : null}
       {ex.proxyAnswer ? (
-        <Section title={`Answered by kubewire (${ex.proxyAnswer.status}, not from the API server)`}>
-          <HeaderTable h={ex.proxyAnswer.headers} />
-          <BodyView body={ex.proxyAnswer.body} tree={null} headers={ex.proxyAnswer.headers} />
-        </Section>
+        <div data-testid="proxy-answer">
+          <Section title={`Answered by kubewire (${ex.proxyAnswer.status}, not from the API server)`}>
+            <HeaderTable h={ex.proxyAnswer.headers} />
+            <BodyView body={ex.proxyAnswer.body} tree={null} headers={ex.proxyAnswer.headers} />
+          </Section>
+        </div>
       ) : null}
     </section>
   );
