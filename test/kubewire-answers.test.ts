@@ -4,15 +4,21 @@
 // that kubectl prints where it hides a 401's body. Real kubectl and @kubernetes/client-node, real TLS.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import https from "node:https";
 import { join } from "node:path";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { parse, stringify } from "yaml";
 import type { RecordingSession } from "../src/session/recording-session.js";
-import { demoWorld, kubectl, KUBECTL, record, recorded, type World } from "./helpers/world.js";
+import { demoWorld, kubectl, KUBECTL, record, recorded, ROOT, run, type World } from "./helpers/world.js";
 
 const haveKubectl = existsSync(KUBECTL);
 if (!haveKubectl) console.warn(`\n*** kubectl not found at ${KUBECTL}: the kubewire answer tests are SKIPPED ***\n`);
+
+/** ruby-kubeclient (Debian's ruby-kubeclient): it shows a Status body's message, else only "502 Bad Gateway". */
+const haveKubeclient = spawnSync("ruby", ["-e", 'require "kubeclient"']).status === 0;
+if (!haveKubeclient) console.warn("\n*** ruby-kubeclient not installed (apt-get install ruby-kubeclient): its test is SKIPPED ***\n");
+const KUBECLIENT_SCRIPT = join(ROOT, "test/fixtures/kubeclient-list-pods.rb");
 
 const KUBECTL_UA = "kubectl/v1.32.4 (linux/amd64) kubernetes/4cb5f07";
 const REFUSED = /^kubewire: cannot reach the API server https:\/\/127\.0\.0\.1:\d+: dial 127\.0\.0\.1:\d+: connection refused \[ECONNREFUSED, connect\]/;
@@ -104,8 +110,15 @@ describe.skipIf(!haveKubectl)("kubewire's own answers, worded for each client", 
     expect(refusedToken.headers.warning).toMatch(/^299 - "kubewire: wrong proxy token/);
   });
 
+  it.skipIf(!haveKubeclient)("gives ruby-kubeclient kubewire's explanation instead of \"502 Bad Gateway\"", async () => {
+    const down = await run("ruby", [KUBECLIENT_SCRIPT, refused.kubeconfigPath]);
+    expect(down.stdout).toMatch(/^502 kubewire: cannot reach the API server https:\/\/127\.0\.0\.1:\d+: dial 127\.0\.0\.1:\d+: connection refused/);
+    const turnedAway = await run("ruby", [KUBECLIENT_SCRIPT, wrongToken(admin, world.dir)]);
+    expect(turnedAway.stdout).toMatch(/^401 kubewire: wrong proxy token/);
+  });
+
   it.each([
-    // ruby-kubeclient is not installed here: its requests are rest-client's, Accept */* (it reads the Status message)
+    // the same request as ruby-kubeclient's, for machines without it: its requests are rest-client's, Accept */* (it reads the Status message)
     ["ruby-kubeclient's request (rest-client, Accept */*)", "a JSON Status", { accept: "*/*", "user-agent": "rest-client/2.1.0 (linux x86_64) ruby/3.1.2p20" }],
     ["a client that asks for JSON", "a JSON Status", { accept: "application/json" }],
     ["a protobuf client that is not client-go", "a JSON Status", { accept: "application/vnd.kubernetes.protobuf, application/json", "user-agent": "my-operator/1.0" }],
