@@ -120,18 +120,19 @@ export const migrations: Migration[] = [
         -- Before: kept as the response (status 502/401/400/431, bytes_out, detail.response with fromProxy: true)
         -- beside the error. After: status NULL, bytes_out 0, detail.response null, and what the client was
         -- answered moved to detail.proxyAnswer. Faults injected on purpose (detail.injected) stay responses.
+        -- Only rows with an error and a status can be such answers: found through exchanges_error, then by key.
         UPDATE exchange_details SET detail = json_set(detail,
             '$.proxyAnswer', json_object(
               'status', (SELECT e.status FROM exchanges e WHERE e.id = exchange_id),
               'headers', json(json_extract(detail, '$.response.headers')),
               'body', json(coalesce(json_extract(detail, '$.response.body'), 'null'))),
             '$.response', json('null'))
-          WHERE json_extract(detail, '$.response.fromProxy') = 1
-            AND json_extract(detail, '$.injected') IS NULL
-            AND exchange_id IN (SELECT id FROM exchanges WHERE error_code IS NOT NULL AND status IS NOT NULL);
+          WHERE exchange_id IN (SELECT id FROM exchanges WHERE error_code IS NOT NULL AND status IS NOT NULL)
+            AND json_extract(detail, '$.response.fromProxy') = 1
+            AND json_extract(detail, '$.injected') IS NULL;
         UPDATE exchanges SET status = NULL, bytes_out = 0
           WHERE error_code IS NOT NULL AND status IS NOT NULL
-            AND id IN (SELECT exchange_id FROM exchange_details WHERE json_extract(detail, '$.proxyAnswer') IS NOT NULL);
+            AND EXISTS (SELECT 1 FROM exchange_details d WHERE d.exchange_id = exchanges.id AND json_extract(d.detail, '$.proxyAnswer') IS NOT NULL);
       `),
   },
 ];
