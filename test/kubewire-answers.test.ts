@@ -125,6 +125,7 @@ describe.skipIf(!haveKubectl)("kubewire's own answers, worded for each client", 
     ["a client that says nothing of what it accepts", "a JSON Status", {}],
     ["a client that accepts only text", "text", { accept: "text/plain" }],
     ["client-go asking for protobuf", "text", { accept: "application/vnd.kubernetes.protobuf,application/json", "user-agent": KUBECTL_UA }],
+    ["kubectl's own /version probe", "text", { accept: "application/json, */*", "user-agent": "kubectl-dispatcher/v1.0 (linux/amd64)" }],
     ["kubectl's discovery", "text", { accept: "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json", "user-agent": KUBECTL_UA }],
   ])("answers an unreachable API server to %s with %s", async (_who, format, headers) => {
     const r = await get(refused, headers);

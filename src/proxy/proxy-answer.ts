@@ -33,8 +33,11 @@ export function answerRaw(socket: Duplex, status: number, headers: Record<string
 /** The request headers kubewire reads to choose how to word its answer. */
 export type ClientHeaders = Record<string, string | string[] | undefined>;
 
-/** client-go's default User-Agent: `NAME/VERSION (OS/ARCH) kubernetes/COMMIT` (kubectl, controllers, operators). */
-const CLIENT_GO = /\(\S+\/\S+\) kubernetes\/\S+$/;
+/**
+ * client-go's User-Agent: `NAME/VERSION (OS/ARCH) kubernetes/COMMIT` by default (kubectl, controllers,
+ * operators), or without the commit as kubectl's own `kubectl-dispatcher/v1.0 (linux/amd64)` /version probe.
+ */
+const CLIENT_GO = /^\S+\/\S+ \([a-z0-9]+\/[a-z0-9_]+\)( kubernetes\/\S+)?$/;
 
 /** Media types a Status can be written in: JSON itself, or what kube-apiserver would also answer with a Status. */
 const STATUS_TYPES = new Set(["application/json", "application/*", "*/*", "application/vnd.kubernetes.protobuf", "application/yaml"]);
@@ -69,7 +72,7 @@ function warningOf(message: string): string {
  */
 export function wordAnswer(client: ClientHeaders, status: number, message: string, code: string, reason = ""): { headers: Record<string, string>; text: string } {
   if (answerFormat(client, status) === "text") return { headers: { "content-type": TEXT_PLAIN, "x-kubewire-error": code }, text: message };
-  const body = { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, ...(reason ? { reason } : {}), details: { causes: [{ reason: code, message }] }, code: status };
+  const body = { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, ...(reason ? { reason } : {}), details: { causes: [{ reason: code }] }, code: status };
   return { headers: { "content-type": "application/json", "x-kubewire-error": code, warning: warningOf(message) }, text: JSON.stringify(body) };
 }
 
