@@ -1,4 +1,4 @@
-// A recording made before kubewire kept its own answers apart (schema version 4: its 502 and 401 stored
+// A recording made before kubewire kept its own answers apart (schema version 5 and before: its 502 and 401 stored
 // as responses marked fromProxy) reads, once opened for writing, as the proxy records today: no status,
 // the error, and what kubewire answered as proxyAnswer; a fault's answer made on purpose stays a response.
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
@@ -23,9 +23,9 @@ afterEach(() => {
 const REFUSED_TEXT = "kubewire: cannot reach the API server https://127.0.0.1:1: dial 127.0.0.1:1: connection refused [ECONNREFUSED, connect]";
 const AUTH_TEXT = JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: "kubewire: no credentials", reason: "Unauthorized", code: 401 });
 
-/** An exchange as a version-4 recording held it: kubewire's answer as the response, marked fromProxy. */
+/** An exchange as a version-5 recording held it: kubewire's answer as the response, marked fromProxy. */
 function oldRow(db: Database.Database, ex: Exchange, fromProxy: boolean): void {
-  const id = Number(db.prepare(INSERT_EXCHANGE_SQL).run(...exchangeParams(ex, null)).lastInsertRowid);
+  const id = Number(db.prepare(INSERT_EXCHANGE_SQL).run(...exchangeParams(ex, null, 0)).lastInsertRowid);
   const detail = JSON.parse(detailJson(ex));
   if (detail.response) detail.response.fromProxy = fromProxy;
   db.prepare(INSERT_DETAIL_SQL).run(id, JSON.stringify(detail));
@@ -33,12 +33,12 @@ function oldRow(db: Database.Database, ex: Exchange, fromProxy: boolean): void {
 
 const body = (data: string) => ({ data, encoding: "utf8" as const, truncated: false, size: data.length });
 
-describe("opening a recording of schema version 4", () => {
+describe("opening a recording of schema version 5 (the last before kubewire kept its answers apart)", () => {
   it("turns kubewire's own answers into errors without a response, keeping what the client was answered", () => {
     const path = join(dir, "old.db");
     const db = new Database(path);
-    for (const m of migrations.filter((m) => m.version <= 4)) m.up(db);
-    db.pragma("user_version = 4");
+    for (const m of migrations.filter((m) => m.version <= 5)) m.up(db);
+    db.pragma("user_version = 5");
     const ok = exchange({ id: undefined });
     const refused = exchange({
       id: undefined,
