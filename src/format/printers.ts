@@ -85,16 +85,27 @@ export function printList(p: Printer, items: unknown[], noHeaders = false): stri
   return printColumns(p, items, noHeaders);
 }
 
+/** Items one after another, as a watch prints them: the template per item, custom-columns' header only when asked. */
+export function printEach(p: Printer, items: unknown[], noHeaders: boolean): string {
+  if (p.kind === "custom-columns") return printColumns(p, items, noHeaders);
+  return items.map((item) => printObject(p, item)).join("");
+}
+
+/** The value as -o json prints it (undefined fields gone, dates as text): what templates read. */
+function asJson(v: unknown): unknown {
+  return v === undefined ? null : JSON.parse(JSON.stringify(v));
+}
+
 /** One object (show, or an item of a watch) printed by the template. */
 export function printObject(p: Printer, obj: unknown, noHeaders = false): string {
   if (p.kind === "custom-columns") return printColumns(p, [obj], noHeaders);
-  const data = escapeDeep(obj); // strings from the wire never reach the terminal raw
+  const data = escapeDeep(asJson(obj)); // strings from the wire never reach the terminal raw
   return executing(p.flag, p.path, () => (p.asJson ? p.path.json(data) : p.path.text(data)));
 }
 
 /** Rows aligned as kubectl's tab writer aligns them: each column but the last padded to its widest cell plus 3, at least 6. */
 export function printColumns(p: Extract<Printer, { kind: "custom-columns" }>, items: unknown[], noHeaders = false): string {
-  const rows = items.map((item) =>
+  const rows = (asJson(items) as unknown[]).map((item) =>
     p.columns.map((c) =>
       executing(p.flag, c.path, () => {
         const found = c.path.results(item).flat();
@@ -108,6 +119,11 @@ export function printColumns(p: Extract<Printer, { kind: "custom-columns" }>, it
   return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell + " ".repeat(widths[i] - width(cell)))).join("") + "\n").join("");
 }
 
+/** Checks a --sort-by path before any work is done (a UserError when it does not parse). */
+export function checkSortBy(field: string | undefined): void {
+  if (field !== undefined) parseTemplate("--sort-by", field, true);
+}
+
 /**
  * Items sorted by a field of each, as kubectl's --sort-by: numbers numerically, strings in natural
  * order (digits as numbers; both quantities such as 100Mi and 1Gi by amount), false before true; an
@@ -116,7 +132,7 @@ export function printColumns(p: Extract<Printer, { kind: "custom-columns" }>, it
 export function sortBy<T>(items: T[], field: string): T[] {
   const flag = "--sort-by";
   const path = parseTemplate(flag, field, true);
-  const keys = items.map((item) => executing(flag, path, () => path.results(item)[0]?.[0] ?? null));
+  const keys = (asJson(items) as unknown[]).map((item) => executing(flag, path, () => path.results(item)[0]?.[0] ?? null));
   if (items.length && keys.every((k) => k === null)) throw new UserError(`${flag}: couldn't find any field with path "${path.source}" in the list of objects`);
   const kinds = new Set(keys.filter((k) => k !== null).map((k) => (Array.isArray(k) ? "array" : typeof k)));
   for (const k of kinds) if (k === "object" || k === "array") throw new UserError(`${flag}: ${path.source} holds ${k === "array" ? "an array" : "a map"}: sort by a number, a string or a boolean inside it`);
