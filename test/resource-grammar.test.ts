@@ -117,6 +117,12 @@ describe.skipIf(!haveKubectl)("--resource on a recording of kubectl", () => {
       expect(pods.code).toBe(0);
       const injected = (await recorded(s)).filter((x) => x.ex.injected).map((x) => `${x.ex.info.resource}.${x.ex.info.apiGroup} ${x.row.status}`);
       expect(new Set(injected)).toEqual(new Set(["deployments.apps 503"]));
+      // retries takes the templates too: one verdict per injected request, its rule named
+      const verdicts = await kubewire(["retries", "--db", s.dbPath, "-o", "custom-columns=RULE:.rule,TRIES:.attempts[*].outcome"]);
+      const lines = verdicts.stdout.trimEnd().split("\n");
+      expect(lines[0]).toMatch(/^RULE +TRIES$/);
+      expect(lines.slice(1).length).toBeGreaterThan(0);
+      for (const l of lines.slice(1)) expect(l).toMatch(/^no-deploys +503(,503)*$/);
     } finally {
       await s.stop(100);
     }
