@@ -7,6 +7,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ExchangeRow } from "../src/store/store.js";
 import { JsonPath } from "../src/format/jsonpath.js";
+import { printList, templatePrinter } from "../src/format/printers.js";
 import { demoWorld, kubectl, KUBECTL, kubewire, record, run, type World } from "./helpers/world.js";
 
 const haveKubectl = existsSync(KUBECTL);
@@ -218,5 +219,13 @@ describe("the jsonpath dialect, unit by unit, as kubectl prints it", () => {
     [`{.id}{"\\t"}{'\\n'}{"\\u00e9"}`, "7\t\né"],
   ])("%s", (template, expected) => {
     expect(JsonPath.parse(template).text(obj)).toBe(expected);
+  });
+});
+
+describe("wire text in templates", () => {
+  it("reaches the terminal escaped, in jsonpath and custom-columns alike", () => {
+    const rows = [{ id: 1, path: "/api/\x1b[2Jx\u202e" }];
+    expect(printList(templatePrinter("jsonpath={.items[0].path} {.items[0]}")!, rows)).toBe('/api/\\x1b[2Jx\\u202e {"id":1,"path":"/api/\\\\x1b[2Jx\\\\u202e"}');
+    expect(printList(templatePrinter("custom-columns=PATH:.path")!, rows)).toBe("PATH\n/api/\\x1b[2Jx\\u202e\n");
   });
 });
