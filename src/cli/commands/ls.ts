@@ -12,8 +12,8 @@ import { fitColumns, terminalWidth } from "../fit-width.js";
 export function makeLsCommand(): Command {
   const cmd = new Command("ls")
     .description("List recorded exchanges in the order they started, newest last (an ID is given when an exchange ends, so IDs may step back)")
-    .addOption(new Option("-o, --output <format>", "table, wide, json, yaml, name (exchange/ID), jsonpath=TEMPLATE, custom-columns=SPEC (and -file=, jsonpath-as-json=)").default("table"))
-    .option("--sort-by <jsonpath>", "order by a field of the -o json shape, e.g. .durationMs or .status (the newest N first taken with --limit)")
+    .addOption(new Option("-o, --output <format>", "table, wide, json, yaml, name (exchange/ID), jsonpath=TEMPLATE, jsonpath-as-json=TEMPLATE, custom-columns=SPEC, or jsonpath-file=/custom-columns-file=FILE").default("table"))
+    .option("--sort-by <jsonpath>", "order by a field of the -o json shape, e.g. .durationMs or .status (with --limit: the newest N, sorted)")
     .option("--no-headers", "omit the header row")
     .option("-f, --follow", "after the list, print new exchanges as they are recorded (as kubewire tail)")
     .option("-w, --watch", "the same as --follow (kubectl's word for it)")
