@@ -8,6 +8,8 @@ import { parseResourceArg } from "../src/resource-arg.js";
 import { filterFromQuery } from "../src/ui/query.js";
 import { ruleFromInline } from "../src/fault/rules.js";
 import { UserError } from "../src/errors.js";
+import { parseResource } from "../src/doctor/authorization.js";
+import { canPairs } from "../src/cli/commands/doctor.js";
 import { demoWorld, kubectl, KUBECTL, kubewire, record, recorded, type World } from "./helpers/world.js";
 
 const haveKubectl = existsSync(KUBECTL);
@@ -46,6 +48,13 @@ describe("the resource grammar", () => {
   it("is the web view's grammar too", () => {
     expect(filterFromQuery(new URLSearchParams("resource=deployments.apps/scale"))).toEqual({ resource: "deployments", group: "apps", subresource: "scale" });
     expect(() => filterFromQuery(new URLSearchParams("resource=apps/deployments"))).toThrow('resource "apps/deployments": the group follows the resource after a dot');
+  });
+
+  it("is doctor --can's grammar too, the group of a built-in resource filled in for its access review", () => {
+    expect(parseResource("create", "deploy", "shop")).toEqual({ verb: "create", resource: "deployments", subresource: "", group: "apps", namespace: "shop" });
+    expect(parseResource("get", "po/log", "shop")).toEqual({ verb: "get", resource: "pods", subresource: "log", group: "", namespace: "shop" });
+    expect(parseResource("list", "widgets.example.com", "shop")).toMatchObject({ resource: "widgets", group: "example.com" });
+    expect(() => canPairs(["list", "apps/deployments"])).toThrow('--can list "apps/deployments": the group follows the resource after a dot, as kubectl writes it: deployments.apps');
   });
 
   it("is the fault rules' grammar too, checked against their group and subresource fields", () => {

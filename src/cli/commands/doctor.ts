@@ -2,6 +2,7 @@
 // (kubeconfig, credentials, network, TLS, health, who am I, what may I do) and says what to fix.
 import { Command, Option } from "commander";
 import { UserError } from "../../errors.js";
+import { parseResourceArg } from "../../resource-arg.js";
 import type { DoctorReport, StepReport } from "../../doctor/index.js";
 import { SERVICE_ACCOUNT_DIR, VERBS } from "../../doctor/lib/constants.js";
 import type { CheckStatus } from "../../types.js";
@@ -75,6 +76,7 @@ export function canPairs(words: string[]): Array<[string, string]> {
     const verb = words[i].toLowerCase();
     if (!VERBS.includes(verb)) throw new UserError(`--can ${words[i]} ${words[i + 1]}: "${words[i]}" is not a Kubernetes verb (${VERBS.join(", ")})`);
     if (!/^[a-z0-9*][a-z0-9.*-]*(\/[a-z0-9-]+)?$/i.test(words[i + 1])) throw new UserError(`--can ${words[i]} ${words[i + 1]}: "${words[i + 1]}" is not a resource (examples: pods, deployments.apps, pods/log)`);
+    if (!words[i + 1].includes("*")) parseResourceArg(words[i + 1], `--can ${words[i]}`); // the --resource grammar, refused here rather than mid-run
     pairs.push([verb, words[i + 1]]);
   }
   return pairs;
