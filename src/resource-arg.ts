@@ -1,6 +1,6 @@
 // The one --resource grammar, as kubectl writes a resource: RESOURCE[.GROUP][/SUBRESOURCE], or
 // RESOURCE.VERSION.GROUP (kubectl's fully qualified form). Used by every filter of recorded
-// exchanges (ls, flags, stats, tail, export, replay, retries), the web view's API and fault rules.
+// exchanges (ls, flags, stats, tail, export, replay, retries), doctor --can, the web view's API and fault rules.
 //
 //   pods                      pods of any API group          deployments.apps     deployments of group apps
 //   pods/log                  the log subresource of pods    deployments.apps/scale

@@ -156,6 +156,17 @@ describe.skipIf(!haveKubectl)("templated output and sorting over a recording of 
     expect(cols.stdout).toBe(`${"ID".padEnd(6)}${"STATUS".padEnd(9)}FLAG\n${String(id).padEnd(6)}${"403".padEnd(9)}forbidden\n`);
   });
 
+  it("takes templates on replay and doctor, over their -o json objects", async () => {
+    const id = viewer.find((r) => r.status === 403)!.id;
+    const [replay, doctor] = await Promise.all([
+      kubewire(["replay", String(id), "--dry-run", "--db", db, "--kubeconfig", world.kubeconfig, "-o", "jsonpath={.dryRun} {.wouldSend[*].id} {.wouldSend[0].context}"]),
+      kubewire(["doctor", "--kubeconfig", world.kubeconfig, "--context", "demo-refused", "--timeout", "1s", "--state-dir", join(world.dir, "state-doctor"), "--db", join(world.dir, "doctor.db"), "-o", "custom-columns=OK:.ok,CONTEXT:.context"]),
+    ]);
+    expect(replay.stdout).toBe(`true ${id} demo-viewer`);
+    expect(doctor.stdout).toBe("OK      CONTEXT\nfalse   demo-refused\n");
+    expect(doctor.code).toBe(1);
+  });
+
   it("applies a template to each exchange of a watch, the header once, and sorts only what was recorded before", async () => {
     const w = await viewerLs(["-w", "--limit", "100", "--stop-after", "300ms", "-o", `jsonpath={.id}{"\\n"}`]);
     expect(w.stdout).toBe(viewer.map((r) => `${r.id}\n`).join(""));
