@@ -234,9 +234,9 @@ describe("the jsonpath dialect, unit by unit, as kubectl prints it", () => {
 });
 
 describe("wire text in templates", () => {
-  it("reaches the terminal escaped, in jsonpath and custom-columns alike", () => {
+  it("reaches the terminal escaped, in jsonpath and custom-columns alike (JSON keeps its own escapes)", () => {
     const rows = [{ id: 1, path: "/api/\x1b[2Jx\u202e" }];
-    expect(printList(templatePrinter("jsonpath={.items[0].path} {.items[0]}")!, rows)).toBe('/api/\\x1b[2Jx\\u202e {"id":1,"path":"/api/\\\\x1b[2Jx\\\\u202e"}');
+    expect(printList(templatePrinter("jsonpath={.items[0].path} {.items[0]}")!, rows)).toBe('/api/\\x1b[2Jx\\u202e {"id":1,"path":"/api/\\u001b[2Jx\\u202e"}');
     expect(printList(templatePrinter("custom-columns=PATH:.path")!, rows)).toBe("PATH\n/api/\\x1b[2Jx\\u202e\n");
   });
 });

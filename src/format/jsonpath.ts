@@ -278,7 +278,8 @@ function step(input: Value[], node: Node): Value[] {
     case "bool":
       return input.map(() => node.value);
     case "field":
-      return input.filter(isMap).filter((v) => Object.hasOwn(v, node.name)).map((v) => v[node.name]);
+      // undefined is a key -o json would not print: missing, as there
+      return input.filter(isMap).filter((v) => Object.hasOwn(v, node.name) && v[node.name] !== undefined).map((v) => v[node.name]);
     case "wildcard":
       return input.flatMap(children);
     case "recursive": {

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { UserError } from "../errors.js";
 import { executing, goValue, parseTemplate, type JsonPath } from "./jsonpath.js";
-import { escapeDeep, escapeTerminal } from "./output.js";
+import { escapeTerminal } from "./output.js";
 
 export interface Column {
   header: string;
@@ -91,21 +91,18 @@ export function printEach(p: Printer, items: unknown[], noHeaders: boolean): str
   return items.map((item) => printObject(p, item)).join("");
 }
 
-/** The value as -o json prints it (undefined fields gone, dates as text): what templates read. */
-function asJson(v: unknown): unknown {
-  return v === undefined ? null : JSON.parse(JSON.stringify(v));
-}
+
 
 /** One object (show, or an item of a watch) printed by the template. */
 export function printObject(p: Printer, obj: unknown, noHeaders = false): string {
   if (p.kind === "custom-columns") return printColumns(p, [obj], noHeaders);
-  const data = escapeDeep(asJson(obj)); // strings from the wire never reach the terminal raw
-  return executing(p.flag, p.path, () => (p.asJson ? p.path.json(data) : p.path.text(data)));
+  // the data as recorded (filters compare the real strings); what reaches the terminal is escaped
+  return escapeTerminal(executing(p.flag, p.path, () => (p.asJson ? p.path.json(obj) : p.path.text(obj))));
 }
 
 /** Rows aligned as kubectl's tab writer aligns them: each column but the last padded to its widest cell plus 3, at least 6. */
 export function printColumns(p: Extract<Printer, { kind: "custom-columns" }>, items: unknown[], noHeaders = false): string {
-  const rows = (asJson(items) as unknown[]).map((item) =>
+  const rows = items.map((item) =>
     p.columns.map((c) =>
       executing(p.flag, c.path, () => {
         const found = c.path.results(item).flat();
@@ -132,7 +129,7 @@ export function checkSortBy(field: string | undefined): void {
 export function sortBy<T>(items: T[], field: string): T[] {
   const flag = "--sort-by";
   const path = parseTemplate(flag, field, true);
-  const keys = (asJson(items) as unknown[]).map((item) => executing(flag, path, () => path.results(item)[0]?.[0] ?? null));
+  const keys = items.map((item) => executing(flag, path, () => path.results(item)[0]?.[0] ?? null));
   if (items.length && keys.every((k) => k === null)) throw new UserError(`${flag}: couldn't find any field with path "${path.source}" in the list of objects`);
   const kinds = new Set(keys.filter((k) => k !== null).map((k) => (Array.isArray(k) ? "array" : typeof k)));
   for (const k of kinds) if (k === "object" || k === "array") throw new UserError(`${flag}: ${path.source} holds ${k === "array" ? "an array" : "a map"}: sort by a number, a string or a boolean inside it`);
