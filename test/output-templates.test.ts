@@ -238,5 +238,8 @@ describe("wire text in templates", () => {
     const rows = [{ id: 1, path: "/api/\x1b[2Jx\u202e" }];
     expect(printList(templatePrinter("jsonpath={.items[0].path} {.items[0]}")!, rows)).toBe('/api/\\x1b[2Jx\\u202e {"id":1,"path":"/api/\\u001b[2Jx\\u202e"}');
     expect(printList(templatePrinter("custom-columns=PATH:.path")!, rows)).toBe("PATH\n/api/\\x1b[2Jx\\u202e\n");
+    const asJson = printList(templatePrinter("jsonpath-as-json={.items[0].path}")!, [{ path: "a\u0085b\u202e" }]);
+    expect(asJson).toBe('[\n    "a\\u0085b\\u202e"\n]\n');
+    expect(JSON.parse(asJson)).toEqual(["a\u0085b\u202e"]);
   });
 });

@@ -434,11 +434,14 @@ export function goNumber(n: number): string {
   return String(n);
 }
 
-/** Go's encoding/json: map keys sorted, <, > and & escaped as \\u003c, \\u003e, \\u0026. */
+/**
+ * Go's encoding/json: map keys sorted, <, > and & escaped as \\u003c, \\u003e, \\u0026; and, for the
+ * terminal, DEL, C1 and the bidirectional controls as \\uXXXX too (JSON.stringify escapes only C0).
+ */
 export function goJson(v: Value, indent = 0): string {
   const sorted = (x: Value): Value => (Array.isArray(x) ? x.map(sorted) : isMap(x) ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, sorted(x[k])])) : x);
   return JSON.stringify(sorted(v) ?? null, null, indent || undefined)
-    .replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+    .replace(/[<>&\u2028\u2029\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 /** Go's fmt %v of a decoded JSON value, as custom-columns prints a cell: map[k:v], [a b], <nil>. */
