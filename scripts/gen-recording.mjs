@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // Generates a realistic recording for the query benchmarks: N exchanges (default 1,000,000) spread
-// over the last 7 days, two contexts, kubectl and a controller, with the usual mix of failures.
-// Usage: npx tsc -p tsconfig.json && node scripts/gen-recording.mjs /tmp/kw-bench.db [count]
+// over the last 7 days, two contexts, kubectl and a controller, with the usual mix of failures; recorded
+// by `sources` runs (default 1), one after the other, on two hosts.
+// Usage: npx tsc -p tsconfig.json && node scripts/gen-recording.mjs /tmp/kw-bench.db [count] [sources]
 import { existsSync, rmSync } from "node:fs";
 import { Store } from "../dist/store/store.js";
 import { flagsOf } from "../dist/analyze/lib/engine.js";
 
 const path = process.argv[2] ?? "/tmp/kubewire-bench.db";
 const total = Number(process.argv[3] ?? 1_000_000);
+const sources = Number(process.argv[4] ?? 1);
 const BATCH = 20_000;
 const SPAN_MS = 7 * 86_400_000;
 const now = Date.now();
@@ -104,9 +106,11 @@ function make(i) {
     : fromProxy ? { data: `kubewire: cannot reach the API server ${ctx.url}: ${error.message} [${error.code}]`, encoding: "utf8", truncated: false, size: 120 }
     : status >= 400 ? body({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason: "Error", code: status })
     : body({ kind: verb === "list" ? "List" : resource, apiVersion: "v1", metadata: { resourceVersion: String(100000 + i) } });
+  const run = Math.floor((i * sources) / total);
   return {
     startedAt,
     origin: "proxy",
+    source: { host: run % 2 ? "ci-runner-3" : "alice-laptop", run: (0x7f3a0000 + run).toString(16) },
     replayOf: null,
     client: { address: `127.0.0.1:${40000 + (i % 20000)}`, userAgent },
     context: ctx.name,

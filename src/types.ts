@@ -135,6 +135,22 @@ export interface WireConnection {
   upstream: { id: number; stream: number } | null;
 }
 
+/**
+ * Where an exchange was recorded, each part only when known: what tells apart the recordings of
+ * several machines, runs and pods kept in one store (`ls --source`).
+ */
+export interface ExchangeSource {
+  /** os.hostname() of the machine (or pod) kubewire ran on; "import" for an imported HAR that did not say */
+  host?: string;
+  /** the recording run: a short random id made when `start`, `exec`, `replay` or `doctor` began */
+  run?: string;
+  /** in-cluster: the pod kubewire ran in (POD_NAME, else HOSTNAME) and its namespace */
+  pod?: string;
+  namespace?: string;
+  /** in-cluster: the service account whose token the client sent (system:serviceaccount:NS:NAME), read from the token's claims; never the token */
+  serviceAccount?: string;
+}
+
 export interface Exchange {
   /** assigned by the store */
   id?: number;
@@ -143,9 +159,12 @@ export interface Exchange {
   origin: "proxy" | "replay" | "doctor" | "import";
   replayOf?: number | null;
   client: { address: string; userAgent: string };
+  /** the kubeconfig context naming this (cluster, user) pair: the current one when it does, else the first; "" when none does */
   context: string;
   clusterUrl: string;
   kubeUser: string;
+  /** the kubeconfig cluster entry the request went to (kubeUser is the user entry) */
+  kubeCluster?: string;
   request: RequestRecord;
   info: RequestInfo;
   response: ResponseInfo | null;
@@ -160,8 +179,8 @@ export interface Exchange {
    * address in the minute of startedAt, the last at lastSeenAt; the rest of the row is the first one's.
    */
   repeat?: { count: number; lastSeenAt: number };
-  /** in-cluster: the service account whose token the client sent (system:serviceaccount:NS:NAME), read from the token's claims; never the token */
-  serviceAccount?: string;
+  /** where it was recorded (absent when nothing is known: records made before sources were kept) */
+  source?: ExchangeSource;
   /** HTTP version on each leg (absent in records made before kubewire spoke HTTP/2) */
   protocol?: WireProtocol;
   connection?: WireConnection;
@@ -182,6 +201,8 @@ export interface Finding {
   message: string;
   evidence: string[];
   advice: string[];
+  /** where the exchanges were recorded: set (by flags) only when the store holds more than one source; unknown as {} */
+  sources?: ExchangeSource[];
 }
 
 export type CheckStatus = "pass" | "warn" | "fail" | "skip";

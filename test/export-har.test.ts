@@ -137,6 +137,9 @@ describe.skipIf(!haveKubectl)("kubewire export and import", () => {
     const imported = exchanges(copy);
     expect(imported.map((ex) => ex.origin)).toEqual(original.map(() => "import"));
     expect(imported.map(portable)).toEqual(original.map(portable));
+    // each exchange keeps where it was recorded: the three recording runs, not "import"
+    expect(new Set(imported.map((ex) => ex.source?.run)).size).toBe(3);
+    expect(imported.every((ex) => ex.source?.host && ex.source.host !== "import")).toBe(true);
   });
 
   it("exports a filtered selection only", async () => {
@@ -173,6 +176,8 @@ describe.skipIf(!haveKubectl)("kubewire export and import", () => {
     expect(refused.response).toBeNull();
     expect(refused.error).toEqual({ code: "NO_RESPONSE", message: "net::ERR_CERT_DATE_INVALID" });
     expect(page.info.isResourceRequest).toBe(false);
+    // a HAR from elsewhere says nothing of where it was recorded
+    for (const ex of [list, refused, page]) expect(ex.source).toEqual({ host: "import" });
   });
 
   it("replays an imported request against the cluster with the admin context", async () => {

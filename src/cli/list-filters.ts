@@ -5,6 +5,7 @@ import type { ListFilter } from "../store/store.js";
 import { parseDuration } from "./durations.js";
 import { ruleFor } from "../analyze/lib/engine.js";
 import { parseResourceArg, RESOURCE_HELP } from "../resource-arg.js";
+import { parseSourceSelector, SOURCE_SELECTOR_HELP } from "../store/source-selector.js";
 
 function parseStatus(v: string): ListFilter["status"] {
   if (v === "error") return v;
@@ -44,6 +45,7 @@ export function addFilterOptions(cmd: Command): Command {
     .option("--path <substring>", "path contains")
     .option("--context <name>", "kubeconfig context recorded")
     .addOption(new Option("--origin <origin>", "who sent it: proxy (your programs), replay, doctor or import").choices(["proxy", "replay", "doctor", "import"]))
+    .option("--source <selector>", `${SOURCE_SELECTOR_HELP}; e.g. run=7f3a9c1e, host=alice-laptop, sa=shop:operator`)
     .addOption(new Option("--limit <n>", "only the newest N").argParser(parseLimit));
 }
 
@@ -61,6 +63,7 @@ export function filterFrom(o: Record<string, any>): ListFilter {
   if (o.path) f.pathContains = o.path;
   if (o.context) f.context = o.context;
   if (o.origin) f.origin = o.origin;
+  if (o.source !== undefined) f.source = parseSourceSelector(String(o.source)); // bad input is a UserError naming --source
   if (o.limit) f.limit = o.limit;
   return f;
 }

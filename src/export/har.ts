@@ -8,7 +8,7 @@ import { UserError } from "../errors.js";
 import { REDACTED, redactBody, redactHeaders } from "../proxy/redact.js";
 import { protobufText } from "../proxy/protobuf.js";
 import { parseRequestInfo } from "../proxy/request-info.js";
-import type { CapturedBody, Exchange, Headers, RequestInfo, Timing } from "../types.js";
+import type { CapturedBody, Exchange, ExchangeSource, Headers, RequestInfo, Timing } from "../types.js";
 
 export interface HarNameValue {
   name: string;
@@ -67,6 +67,7 @@ interface KubewireExtra {
   context: string;
   clusterUrl: string;
   kubeUser: string;
+  kubeCluster?: string;
   client: Exchange["client"];
   info: RequestInfo;
   timing: Timing;
@@ -75,6 +76,8 @@ interface KubewireExtra {
   stream: Exchange["stream"];
   protocol?: Exchange["protocol"];
   connection?: Exchange["connection"];
+  /** where it was recorded (host, run, pod, namespace, serviceAccount), when known */
+  source?: ExchangeSource;
   requestBytes: number;
   requestBody: BodyMeta | null;
   responseBody: BodyMeta | null;
@@ -231,6 +234,7 @@ export function toHarEntry(ex: Exchange): HarEntry | null {
     context: ex.context,
     clusterUrl: ex.clusterUrl,
     kubeUser: ex.kubeUser,
+    ...(ex.kubeCluster ? { kubeCluster: ex.kubeCluster } : {}),
     client: ex.client,
     info: ex.info,
     timing: ex.timing,
@@ -239,6 +243,7 @@ export function toHarEntry(ex: Exchange): HarEntry | null {
     stream: ex.stream,
     ...(ex.protocol ? { protocol: ex.protocol } : {}),
     ...(ex.connection ? { connection: ex.connection } : {}),
+    ...(ex.source ? { source: ex.source } : {}),
     requestBytes: rq.bytes,
     requestBody: bodyMeta(reqBody, reqTree),
     responseBody: bodyMeta(res?.body ?? null, resTree),
@@ -345,6 +350,7 @@ export function fromHarEntry(raw: unknown, where: string): Exchange {
     context: k?.context ?? "",
     clusterUrl: k?.clusterUrl ?? url.origin,
     kubeUser: k?.kubeUser ?? "",
+    ...(typeof k?.kubeCluster === "string" && k.kubeCluster ? { kubeCluster: k.kubeCluster } : {}),
     request: {
       method,
       path: url.path,
@@ -362,7 +368,22 @@ export function fromHarEntry(raw: unknown, where: string): Exchange {
     stream: k?.stream ?? null,
     ...(k?.protocol ? { protocol: k.protocol } : {}),
     ...(k?.connection ? { connection: k.connection } : {}),
+    source: importedSource(k?.source),
   };
+}
+
+const SOURCE_PARTS = ["host", "run", "pod", "namespace", "serviceAccount"] as const;
+
+/** An imported entry keeps the source its kubewire export named (text parts only); any other is host "import". */
+function importedSource(v: unknown): ExchangeSource {
+  const s: ExchangeSource = {};
+  if (v && typeof v === "object") {
+    for (const key of SOURCE_PARTS) {
+      const part = (v as Record<string, unknown>)[key];
+      if (typeof part === "string" && part !== "") s[key] = part;
+    }
+  }
+  return Object.keys(s).length ? s : { host: "import" };
 }
 
 /** HAR's httpVersion for the ALPN protocol a leg spoke (HTTP/1.1 when unknown, as before). */

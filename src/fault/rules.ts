@@ -1,6 +1,7 @@
 // The fault rules' data: the stable YAML shape (faults: [{name, match, action, times, after,
 // probability, until}]), the inline `--fault` syntax, and their validation (one line naming rule and field).
-import { parse } from "yaml";
+import { createRequire } from "node:module";
+import type YAML from "yaml";
 import { UserError } from "../errors.js";
 import { parseResourceArg } from "../resource-arg.js";
 
@@ -163,6 +164,10 @@ export function ruleFrom(raw: unknown, index: number, now = Date.now()): FaultRu
   if (raw.until !== undefined) rule.until = deadline(name, raw.until, now);
   return rule;
 }
+
+/** yaml, loaded when a rules file is read, not by every run that may take one (exec's start-up) */
+let yaml: typeof YAML | null = null;
+const parse = (text: string): unknown => (yaml ??= createRequire(import.meta.url)("yaml") as typeof YAML).parse(text);
 
 /** The rules of a YAML document `faults: [...]`; `source` names the file in errors. */
 export function rulesFromYaml(text: string, source: string, firstIndex = 1, now = Date.now()): FaultRule[] {

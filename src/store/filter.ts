@@ -1,6 +1,7 @@
 // ListFilter: the combinable criteria of `ls`, `count` and `iterate`, checked and
 // turned into one SQL WHERE clause whose values are always bound parameters.
 import { UserError } from "../errors.js";
+import { sourceCondition, type SourceSelector } from "./source-selector.js";
 
 export interface ListFilter {
   /**
@@ -27,6 +28,8 @@ export interface ListFilter {
   origin?: string | string[];
   /** exchanges carrying this flag kind */
   flag?: string;
+  /** where they were recorded (see source-selector.ts for the `--source` grammar) */
+  source?: SourceSelector;
   ids?: number[];
   /** newest N (still returned oldest first) */
   limit?: number;
@@ -96,6 +99,11 @@ export function whereClause(filter: ListFilter): WhereClause {
   if (filter.pathContains !== undefined) {
     conds.push("instr(e.path, ?) > 0");
     params.push(String(filter.pathContains));
+  }
+  if (filter.source !== undefined) {
+    const cond = sourceCondition(filter.source);
+    conds.push(cond.sql);
+    params.push(...cond.params);
   }
   if (filter.flag !== undefined) {
     conds.push("e.id IN (SELECT f.exchange_id FROM exchange_flags f WHERE f.kind = ?)");

@@ -110,6 +110,30 @@ export const migrations: Migration[] = [
         ALTER TABLE exchanges ADD COLUMN last_seen_at INTEGER;
       `),
   },
+  {
+    version: 5,
+    description: "sources: where each exchange was recorded (host, run, pod, namespace, service account)",
+    up: (db) =>
+      db.exec(`
+        -- One row per distinct source, deduplicated as tls_chains are: a run writes one row (one per service
+        -- account in-cluster), so each exchange carries one integer, not five strings. '' means not known.
+        CREATE TABLE sources (
+          id INTEGER PRIMARY KEY,
+          host TEXT NOT NULL,
+          run TEXT NOT NULL,
+          pod TEXT NOT NULL,
+          namespace TEXT NOT NULL,
+          service_account TEXT NOT NULL,
+          UNIQUE (host, run, pod, namespace, service_account)
+        );
+        -- Source 0 is "not known": every exchange recorded before this version, at no cost (a constant default).
+        INSERT INTO sources (id, host, run, pod, namespace, service_account) VALUES (0, '', '', '', '', '');
+        ALTER TABLE exchanges ADD COLUMN source_id INTEGER NOT NULL DEFAULT 0; -- sources (id)
+        -- ls --source (a selector picks source ids in the small table, then this index) and "is there more
+        -- than one source" (min and max of source_id) without reading the table.
+        CREATE INDEX exchanges_source ON exchanges (source_id, started_at);
+      `),
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

@@ -3,16 +3,17 @@
 import { resolve } from "node:path";
 import type Database from "better-sqlite3";
 import { UserError } from "../errors.js";
-import type { CertInfo, Exchange } from "../types.js";
+import type { CertInfo, Exchange, ExchangeSource } from "../types.js";
 import { limitOf, whereClause, type ListFilter, type WhereClause } from "./filter.js";
 import { openDatabase, type OpenOptions } from "./open.js";
 import {
   aggregateParams, chainFingerprint, detailJson, exchangeParams, FIND_AGGREGATE_SQL, FLAG_SEPARATOR, INSERT_CHAIN_SQL, INSERT_DETAIL_SQL,
-  INSERT_EXCHANGE_SQL, MERGE_AGGREGATE_SQL, SELECT_CHAIN_ID_SQL, SET_AGGREGATE_SQL, toExchange, toExchangeRow,
-  type ExchangeColumns, type ExchangeRow,
+  INSERT_EXCHANGE_SQL, INSERT_SOURCE_SQL, MERGE_AGGREGATE_SQL, SELECT_CHAIN_ID_SQL, SELECT_SOURCE_ID_SQL, SELECT_SOURCE_SQL, SET_AGGREGATE_SQL,
+  sourceFrom, sourceParams, toExchange, toExchangeRow, UNKNOWN_SOURCE_ID, type ExchangeColumns, type ExchangeRow, type SourceColumns,
 } from "./rows.js";
 
 export type { ListFilter } from "./filter.js";
+export type { SourceSelector } from "./source-selector.js";
 export type { ExchangeRow } from "./rows.js";
 export type { OpenOptions } from "./open.js";
 
@@ -126,6 +127,10 @@ export class Store {
   private readonly statements = new Map<string, Database.Statement>();
   /** chain fingerprint → tls_chains.id, for chains known to be committed */
   private readonly chainIds = new Map<string, number>();
+  /** sourceParams joined → sources.id, for sources known to be committed */
+  private readonly sourceIds = new Map<string, number>();
+  /** sources.id → the source it names (rows are never changed once written) */
+  private readonly sourceRows = new Map<number, ExchangeSource | undefined>();
 
   private constructor(path: string, db: Database.Database) {
     this.path = path;
@@ -144,21 +149,25 @@ export class Store {
   insertMany(exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[]): number[] {
     if (exchanges.length === 0) return [];
     const newChains = new Map<string, number>();
+    const newSources = new Map<string, number>();
     let ids: number[];
     try {
       ids = this.db.transaction(() =>
         exchanges.map((ex) => {
-          const id = this.insertOne(ex, newChains);
+          const id = this.insertOne(ex, newChains, newSources);
           if (flagsOf) for (const kind of flagsOf(ex)) this.stmt(INSERT_FLAG_SQL).run(id, kind);
           return id;
         }),
       ).immediate();
     } catch (err) {
       this.chainIds.clear();
+      this.sourceIds.clear();
+      this.sourceRows.clear();
       throw err;
     }
     exchanges.forEach((ex, i) => (ex.id = ids[i]));
     for (const [fp, id] of newChains) this.chainIds.set(fp, id);
+    for (const [key, id] of newSources) this.sourceIds.set(key, id);
     return ids;
   }
 
@@ -168,6 +177,8 @@ export class Store {
       return this.db.transaction(fn).immediate();
     } catch (err) {
       this.chainIds.clear();
+      this.sourceIds.clear();
+      this.sourceRows.clear();
       throw err;
     }
   }
@@ -178,11 +189,11 @@ export class Store {
     const limit = limitOf(filter);
     if (limit === null) {
       const rows = this.stmt(`SELECT ${ROW_COLUMNS} FROM exchanges e${where.sql} ORDER BY e.started_at, e.id`).all(...where.params);
-      return (rows as (ExchangeColumns & { flags: string | null })[]).map(toExchangeRow);
+      return (rows as (ExchangeColumns & { flags: string | null })[]).map((r) => this.row(r));
     }
     const rows = this.stmt(`SELECT ${ROW_COLUMNS} FROM exchanges e${where.sql} ORDER BY e.started_at DESC, e.id DESC LIMIT ?`)
       .all(...where.params, limit) as (ExchangeColumns & { flags: string | null })[];
-    return rows.reverse().map(toExchangeRow);
+    return rows.reverse().map((r) => this.row(r));
   }
 
   /**
@@ -216,7 +227,7 @@ export class Store {
       const rest = this.stmt(`SELECT ${ROW_COLUMNS} FROM exchanges e WHERE e.id IN (SELECT value FROM json_each(?)) ORDER BY e.id DESC`);
       out.push(...(rest.all(JSON.stringify(ids)) as typeof out));
     }
-    return out.map(toExchangeRow);
+    return out.map((r) => this.row(r));
   }
 
   count(filter: ListFilter = {}): number {
@@ -230,7 +241,7 @@ export class Store {
   get(id: number): Exchange | null {
     const row = this.stmt(`SELECT e.*, d.detail ${FULL_FROM} WHERE e.id = ?`).get(id) as FullRow | undefined;
     if (!row) return null;
-    return toExchange(row, row.detail, row.tls_chain_id === null ? null : this.chain(row.tls_chain_id, new Map()));
+    return toExchange(row, row.detail, row.tls_chain_id === null ? null : this.chain(row.tls_chain_id, new Map()), this.sourceOf(row.source_id));
   }
 
   /**
@@ -261,7 +272,7 @@ export class Store {
     while (remaining > 0) {
       const rows = page.all(...where.params, cursor[0], cursor[1], Math.min(ITERATE_PAGE, remaining)) as FullRow[];
       for (const row of rows) {
-        yield toExchange(row, row.detail, row.tls_chain_id === null ? null : this.chain(row.tls_chain_id, chains));
+        yield toExchange(row, row.detail, row.tls_chain_id === null ? null : this.chain(row.tls_chain_id, chains), this.sourceOf(row.source_id));
       }
       if (rows.length < ITERATE_PAGE) return;
       const last = rows[rows.length - 1]!;
@@ -315,6 +326,38 @@ export class Store {
       `SELECT f.exchange_id FROM exchange_flags f JOIN exchanges e ON e.id = f.exchange_id${where.sql}${joiner}f.kind = ? ORDER BY f.exchange_id LIMIT ?`,
     ).pluck();
     return totals.map((t) => ({ ...t, ids: idsOf.all(...where.params, t.kind, examples) as number[] }));
+  }
+
+  /**
+   * Whether the exchanges come from more than one source (the tables then show where each was
+   * recorded): answered from both ends of exchanges_source, whatever the size of the recording.
+   */
+  severalSources(): boolean {
+    // two subqueries: SQLite reads one end of an index only for a query with a single min() or max()
+    const [lo, hi] = this.stmt("SELECT (SELECT min(source_id) FROM exchanges), (SELECT max(source_id) FROM exchanges)").raw().get() as [number | null, number | null];
+    return lo !== hi;
+  }
+
+  /** Per flag kind among the matching exchanges: the sources they were recorded at (unknown as {}), in id order. */
+  flagSources(filter: ListFilter = {}): Map<string, ExchangeSource[]> {
+    const where = this.scope({ ...filter, flag: undefined });
+    const joiner = where.sql ? " AND " : " WHERE ";
+    const kindFilter = filter.flag === undefined ? "" : `${joiner}f.kind = ?`;
+    const params = filter.flag === undefined ? where.params : [...where.params, filter.flag];
+    const rows = this.stmt(
+      `SELECT DISTINCT f.kind, e.source_id FROM exchange_flags f JOIN exchanges e ON e.id = f.exchange_id${where.sql}${kindFilter} ORDER BY f.kind, e.source_id`,
+    ).raw().all(...params) as Array<[string, number]>;
+    const out = new Map<string, ExchangeSource[]>();
+    for (const [kind, id] of rows) out.set(kind, [...(out.get(kind) ?? []), this.sourceOf(id) ?? {}]);
+    return out;
+  }
+
+  /** The distinct sources of these exchanges (unknown as {}), in id order. */
+  sourcesOf(ids: number[]): ExchangeSource[] {
+    if (ids.length === 0) return [];
+    const sourceIds = this.stmt("SELECT DISTINCT source_id FROM exchanges WHERE id IN (SELECT value FROM json_each(?)) ORDER BY source_id")
+      .pluck().all(JSON.stringify(ids)) as number[];
+    return sourceIds.map((id) => this.sourceOf(id) ?? {});
   }
 
   /**
@@ -473,10 +516,11 @@ export class Store {
     if (this.db.open) this.db.close();
   }
 
-  private insertOne(ex: Exchange, newChains: Map<string, number>): number {
+  private insertOne(ex: Exchange, newChains: Map<string, number>, newSources: Map<string, number>): number {
+    const sourceId = this.sourceIdFor(ex, newSources);
     const aggregate = aggregateParams(ex);
     if (aggregate) {
-      const existing = this.stmt(FIND_AGGREGATE_SQL).pluck().get(...aggregate[0]) as number | undefined;
+      const existing = this.stmt(FIND_AGGREGATE_SQL).pluck().get(...aggregate[0], sourceId) as number | undefined;
       if (existing !== undefined) {
         this.stmt(MERGE_AGGREGATE_SQL).run(...aggregate[1], existing);
         return existing;
@@ -484,7 +528,7 @@ export class Store {
     }
     const chain = ex.tls?.chain;
     const chainId = chain && chain.length > 0 ? this.chainIdFor(chain, newChains) : null;
-    const id = Number(this.stmt(INSERT_EXCHANGE_SQL).run(...exchangeParams(ex, chainId)).lastInsertRowid);
+    const id = Number(this.stmt(INSERT_EXCHANGE_SQL).run(...exchangeParams(ex, chainId, sourceId)).lastInsertRowid);
     this.stmt(INSERT_DETAIL_SQL).run(id, detailJson(ex));
     if (aggregate) this.stmt(SET_AGGREGATE_SQL).run(aggregate[1][0], aggregate[1][2], id);
     return id;
@@ -498,6 +542,29 @@ export class Store {
     const id = this.stmt(SELECT_CHAIN_ID_SQL).pluck().get(fp) as number;
     newChains.set(fp, id);
     return id;
+  }
+
+  private sourceIdFor(ex: Exchange, newSources: Map<string, number>): number {
+    const params = sourceParams(ex);
+    if (!params) return UNKNOWN_SOURCE_ID;
+    const key = JSON.stringify(params);
+    const known = this.sourceIds.get(key) ?? newSources.get(key);
+    if (known !== undefined) return known;
+    this.stmt(INSERT_SOURCE_SQL).run(...params);
+    const id = this.stmt(SELECT_SOURCE_ID_SQL).pluck().get(...params) as number;
+    newSources.set(key, id);
+    return id;
+  }
+
+  /** The source a sources.id names; undefined when nothing of it is known. */
+  private sourceOf(id: number): ExchangeSource | undefined {
+    if (id === UNKNOWN_SOURCE_ID) return undefined;
+    if (!this.sourceRows.has(id)) this.sourceRows.set(id, sourceFrom(this.stmt(SELECT_SOURCE_SQL).get(id) as SourceColumns | undefined));
+    return this.sourceRows.get(id);
+  }
+
+  private row(c: ExchangeColumns & { flags: string | null }): ExchangeRow {
+    return toExchangeRow(c, this.sourceOf(c.source_id));
   }
 
   private chain(id: number, cache: Map<number, CertInfo[]>): CertInfo[] {

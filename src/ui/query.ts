@@ -1,9 +1,10 @@
 // The web view's query string → the store's ListFilter: the same filters as `ls` (status class,
-// verb, resource, namespace, name, since, until, flag, origin, context, free text), bad values named.
+// verb, resource, namespace, name, since, until, flag, origin, context, source, free text), bad values named.
 import { UserError } from "../errors.js";
 import type { ListFilter } from "../store/store.js";
 import { rules } from "../analyze/index.js";
 import { parseResourceArg } from "../resource-arg.js";
+import { parseSourceSelector } from "../store/source-selector.js";
 
 function status(v: string): ListFilter["status"] {
   if (v === "4xx" || v === "5xx" || v === "error") return v;
@@ -41,6 +42,8 @@ export function filterFromQuery(q: URLSearchParams, now = Date.now()): ListFilte
     if (!rules.some((r) => r.kind === flag)) throw new UserError(`flag "${flag}" is not a kind kubewire raises`);
     f.flag = flag;
   }
+  const source = get("source");
+  if (source) f.source = parseSourceSelector(source, "source");
   const text = get("q");
   if (text) f.pathContains = text;
   return f;

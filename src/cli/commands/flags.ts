@@ -12,6 +12,7 @@ import { diagnose } from "../diagnose.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
 import { escapeDeep, json, paint, table, yaml, type Paint } from "../../format/output.js";
 import { checkSortBy, outputOf, printList, sortBy } from "../../format/printers.js";
+import { sourceLabel } from "../../store/source-selector.js";
 
 export function makeFlagsCommand(): Command {
   const kinds = rules.map((r) => `  ${r.kind.padEnd(24)} ${r.severity.padEnd(8)} ${r.help}`).join("\n");
@@ -34,6 +35,7 @@ Examples:
   kubewire flags -o name                   # the kinds found, one a line
   kubewire flags -o custom-columns=KIND:.kind,COUNT:.count,IDS:.requestIds --sort-by .count
   kubewire diagnose --flag forbidden
+  kubewire flags --source run=7f3a9c1e     # one recording run of a shared database
   kubewire flags --context prod --kubeconfig ~/.kube/prod.yaml || exit 1`,
     );
   addFilterOptions(addDbOption(cmd)).action((opts) => {
@@ -103,17 +105,29 @@ function persistSetFlags(path: string, setFlags: Map<string, number[]>): void {
   }
 }
 
+/** The sources of a finding as the SOURCE column writes them (RUN@HOST), the first `max` and how many more. */
+function sourcesText(f: Finding, max: number): string {
+  const labels = (f.sources ?? []).map(sourceLabel);
+  if (labels.length === 0) return "-";
+  return labels.slice(0, max).join(", ") + (labels.length > max ? ` +${labels.length - max} more` : "");
+}
+
 function renderFindings(wireFindings: Finding[], examined: number, p: Paint): string {
   const findings = escapeDeep(wireFindings); // messages and evidence quote the API server
   if (findings.length === 0) return `No problems found in ${examined} recorded exchange${examined === 1 ? "" : "s"}.\n`;
   const out: string[] = [];
-  // a short table first (one line a kind), then each kind explained
-  out.push(table(["KIND", "SEVERITY", "EXCHANGES", "FIRST SEEN", "LAST SEEN"], findings.map((f) => [f.kind, f.severity, String(f.count), f.firstSeen, f.lastSeen])));
+  // a short table first (one line a kind), then each kind explained; where they were recorded when the store holds several sources
+  const several = findings.some((f) => f.sources);
+  out.push(table(
+    ["KIND", "SEVERITY", "EXCHANGES", "FIRST SEEN", "LAST SEEN", ...(several ? ["SOURCES"] : [])],
+    findings.map((f) => [f.kind, f.severity, String(f.count), f.firstSeen, f.lastSeen, ...(several ? [sourcesText(f, 3)] : [])]),
+  ));
   for (const f of findings) {
     const sev = f.severity === "error" ? p.red("ERROR") : f.severity === "warning" ? p.yellow("WARNING") : "INFO";
     const ids = f.requestIds.join(", ") + (f.count > f.requestIds.length ? `, ... (${f.count - f.requestIds.length} more)` : "");
     out.push(`${p.bold(f.kind)}  ${sev}  ${f.count} exchange${f.count === 1 ? "" : "s"}  ${f.firstSeen} .. ${f.lastSeen}  IDs ${ids}`);
     out.push(`  ${f.message}`);
+    if (f.sources) out.push(`  Recorded at: ${sourcesText(f, 20)}`);
     if (f.evidence.length) {
       out.push("  Evidence:");
       for (const e of f.evidence) out.push(`    - ${e}`);

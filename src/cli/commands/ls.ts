@@ -8,6 +8,7 @@ import { age, bytes, escapeDeep, json, latency, paint, table, yaml, type Paint }
 import { checkSortBy, outputOf, printEach, printList, sortBy, type Printer } from "../../format/printers.js";
 import { parseDuration } from "../durations.js";
 import { fitColumns, terminalWidth } from "../fit-width.js";
+import { sourceLabel } from "../../store/source-selector.js";
 
 export function makeLsCommand(): Command {
   const cmd = new Command("ls")
@@ -28,6 +29,7 @@ Examples:
   kubewire ls -w --namespace kube-system             # -w is --follow
   kubewire ls --injected                             # what kubewire's fault rules acted on
   kubewire ls --status 5xx -o name                   # exchange/ID, one a line
+  kubewire ls --source run=7f3a9c1e                  # one recording run of a shared database
   kubewire ls -o jsonpath='{range .items[?(@.status==403)]}{.id}{"\t"}{.path}{"\n"}{end}'
   kubewire ls -o custom-columns=ID:.id,VERB:.verb,CODE:.error.code --sort-by .durationMs`,
     );
@@ -55,7 +57,7 @@ Examples:
       }
       const listed = store.list(filter);
       const rows = opts.sortBy ? sortBy(listed, opts.sortBy) : listed;
-      process.stdout.write(printer ? printList(printer, rows, !opts.headers) : renderRows(rows, format, !opts.headers, paint(process.stdout)));
+      process.stdout.write(printer ? printList(printer, rows, !opts.headers) : renderRows(rows, format, !opts.headers, paint(process.stdout), { source: store.severalSources() }));
     } finally {
       store.close();
     }
@@ -81,16 +83,18 @@ function objectText(r: ExchangeRow): string {
   return r.namespace || r.name || "";
 }
 
-export function renderRows(wireRows: ExchangeRow[], format: string, noHeaders: boolean, p: Paint, now = Date.now()): string {
+/** source: add the SOURCE column (when the store holds exchanges of more than one source). */
+export function renderRows(wireRows: ExchangeRow[], format: string, noHeaders: boolean, p: Paint, o: { now?: number; source?: boolean } = {}): string {
+  const now = o.now ?? Date.now();
   if (format === "name") return wireRows.map((r) => `exchange/${r.id}\n`).join("");
   if (format === "json") return json(wireRows);
   if (format === "yaml") return yaml(wireRows);
   const rows = escapeDeep(wireRows); // paths, user agents and error texts came from the wire
   const colour = (r: ExchangeRow, s: string) => (r.error || (r.status ?? 0) >= 500 ? p.red(s) : (r.status ?? 0) >= 400 ? p.yellow(s) : s);
-  const headers = ["ID", "AGE", "VERB", "RESOURCE", "NAMESPACE/NAME", "STATUS", "LATENCY", "FLAGS"];
+  const headers = ["ID", "AGE", ...(o.source ? ["SOURCE"] : []), "VERB", "RESOURCE", "NAMESPACE/NAME", "STATUS", "LATENCY", "FLAGS"];
   if (format === "wide") headers.push("ORIGIN", "USER-AGENT", "CONTEXT", "BYTES", "ERROR");
   const body = rows.map((r) => {
-    const cells = [String(r.id), age(now - Date.parse(r.time)), r.verb || "-", resourceText(r), objectText(r), statusText(r), latency(r.durationMs), r.flags.join(",")];
+    const cells = [String(r.id), age(now - Date.parse(r.time)), ...(o.source ? [sourceLabel(r.source)] : []), r.verb || "-", resourceText(r), objectText(r), statusText(r), latency(r.durationMs), r.flags.join(",")];
     if (format === "wide") cells.push(r.replayOf ? `replay of ${r.replayOf}` : r.origin, r.userAgent.split(" ")[0] || "-", r.context, `${bytes(r.bytesIn)}/${bytes(r.bytesOut)}`, r.error?.message ?? "");
     return cells;
   });
@@ -124,6 +128,7 @@ export interface FollowOptions {
 export async function follow(store: Store, filter: ListFilter, o: FollowOptions): Promise<void> {
   const p = paint(process.stdout);
   let headerShown = o.noHeaders;
+  let source = false;
   const print = (rows: ReturnType<Store["list"]>) => {
     if (rows.length === 0) return;
     if (o.printer) {
@@ -136,7 +141,11 @@ export async function follow(store: Store, filter: ListFilter, o: FollowOptions)
       o.write(rows.map((r) => json(r, 0)).join(""));
       return;
     }
-    o.write(renderRows(rows, o.format, headerShown, p));
+    // a second source (another run recording into the same database) adds the SOURCE column, under a new header
+    const several = store.severalSources();
+    if (several !== source && !o.noHeaders) headerShown = false;
+    source = several;
+    o.write(renderRows(rows, o.format, headerShown, p, { source }));
     headerShown = true;
   };
   if (o.sortBy) o.warn?.("warning: --sort-by orders the exchanges already recorded; new ones print as they come");

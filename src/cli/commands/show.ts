@@ -130,6 +130,16 @@ function waterfall(ex: Exchange): string[] {
   return lines;
 }
 
+/** Where it was recorded, each part named: host, run, pod (namespace/name) and service account. */
+function sourceText(s: NonNullable<Exchange["source"]>): string {
+  const parts: string[] = [];
+  if (s.host) parts.push(`host ${s.host}`);
+  if (s.run) parts.push(`run ${s.run}`);
+  if (s.pod || s.namespace) parts.push(s.pod ? `pod ${s.namespace ? `${s.namespace}/` : ""}${s.pod}` : `namespace ${s.namespace}`);
+  if (s.serviceAccount) parts.push(`service account ${s.serviceAccount}`);
+  return parts.join("  ");
+}
+
 export function renderPage(wire: Exchange, p: Paint, wireFlags: ShownFlag[] = []): string {
   const ex = escapeDeep(wire); // everything recorded came from the wire: no control character reaches the terminal
   const flags = escapeDeep(wireFlags);
@@ -143,6 +153,7 @@ export function renderPage(wire: Exchange, p: Paint, wireFlags: ShownFlag[] = []
   if (ex.injected) out.push(`Injected: ${p.yellow(`${ex.injected.action} by fault rule ${ex.injected.rule}`)} (kubewire did this on purpose)`); // fault:
   out.push(`Context:  ${ex.context}  cluster ${ex.clusterUrl}  user ${ex.kubeUser || "-"}`);
   out.push(`Client:   ${ex.client.address}  ${ex.client.userAgent}`);
+  if (ex.source) out.push(`Source:   ${sourceText(ex.source)}`);
   if (ex.origin !== "proxy") out.push(`Origin:   ${ex.origin === "replay" ? `kubewire replay${ex.replayOf ? ` of exchange ${ex.replayOf}` : ""}` : ex.origin === "doctor" ? "a kubewire doctor probe" : "imported from a HAR file"}`);
   if (ex.repeat) out.push(`Repeated: ${ex.repeat.count} requests like this one from ${ex.client.address || "?"}, the last at ${new Date(ex.repeat.lastSeenAt).toISOString()} (headers kept from the first)`);
   if (flags.length) {

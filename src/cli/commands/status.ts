@@ -30,8 +30,9 @@ Examples:
         return;
       }
       const now = Date.now();
-      const rows = runs.map((r) => [String(r.pid), r.url, r.context, age(now - Date.parse(r.startedAt)), String(r.stats.written), String(r.stats.queued), String(r.stats.spilled), String(r.stats.dropped), r.db]);
-      process.stdout.write(table(["PID", "URL", "CONTEXT", "UP", "RECORDED", "QUEUED", "SPILLED", "DROPPED", "DATABASE"], rows));
+      // RUN: the id its exchanges carry as their source (ls --source run=ID)
+      const rows = runs.map((r) => [String(r.pid), r.run || "-", r.url, r.context, age(now - Date.parse(r.startedAt)), String(r.stats.written), String(r.stats.queued), String(r.stats.spilled), String(r.stats.dropped), r.db]);
+      process.stdout.write(table(["PID", "RUN", "URL", "CONTEXT", "UP", "RECORDED", "QUEUED", "SPILLED", "DROPPED", "DATABASE"], rows));
       const unjournaled = runs.filter((r) => r.stats.journal === false);
       process.stdout.write(
         unjournaled.length === 0
