@@ -93,7 +93,7 @@ function make(i) {
     message = "etcdserver: request timed out";
   } else if (r < 0.0545) {
     error = pick(NETWORK_ERRORS);
-    status = error.code === "ETIMEDOUT" ? null : 502;
+    status = null; // kubewire answered the client 502 itself: no response from the API server
     fromProxy = true;
   }
   const median = verb === "list" ? 45 : verb === "watch" ? 30_000 : verb === "get" ? 7 : 18;
@@ -103,7 +103,6 @@ function make(i) {
   const headers = { "content-type": "application/json", "audit-id": `a${i.toString(16).padStart(8, "0")}-0000-4000-8000-000000000000` };
   if (status === 429) Object.assign(headers, { "retry-after": "1", "x-kubernetes-pf-flowschema-uid": "fs-global-default", "x-kubernetes-pf-prioritylevel-uid": "pl-global-default" });
   const responseBody = status === null ? null
-    : fromProxy ? { data: `kubewire: cannot reach the API server ${ctx.url}: ${error.message} [${error.code}]`, encoding: "utf8", truncated: false, size: 120 }
     : status >= 400 ? body({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason: "Error", code: status })
     : body({ kind: verb === "list" ? "List" : resource, apiVersion: "v1", metadata: { resourceVersion: String(100000 + i) } });
   const run = Math.floor((i * sources) / total);
@@ -118,7 +117,8 @@ function make(i) {
     kubeUser: ctx.user,
     request: { method: METHOD[verb], path: base, query, headers: { accept: "application/json", "user-agent": userAgent, authorization: "Bearer [redacted]" }, body: null, bytes: verb === "create" || verb === "update" ? 900 : 0 },
     info: { isResourceRequest: true, verb, apiPrefix: group ? "apis" : "api", apiGroup: group, apiVersion: "v1", namespace, resource, subresource: "", name },
-    response: status === null ? null : { status, headers: fromProxy ? { "content-type": "text/plain" } : headers, body: responseBody, bytes, fromProxy },
+    response: status === null ? null : { status, headers, body: responseBody, bytes },
+    ...(fromProxy ? { proxyAnswer: { status: 502, headers: { "content-type": "text/plain; charset=utf-8" }, body: { data: `kubewire: cannot reach the API server ${ctx.url}: ${error.message} [${error.code}]`, encoding: "utf8", truncated: false, size: 120 } } } : {}),
     timing: { dnsMs: 0, connectMs: 0, tlsMs: 0, ttfbMs: totalMs * 0.9, totalMs, reusedConnection: true },
     tls: error && error.phase !== "tls" && error.code !== "ETIMEDOUT" ? null : { protocol: "TLSv1.3", cipher: "TLS_AES_128_GCM_SHA256", alpn: "http/1.1", resumed: false, chain: ctx.chain },
     error,

@@ -55,8 +55,17 @@ export interface ResponseInfo {
   bytes: number;
   /** body bytes as sent on the wire (compressed when the response had a Content-Encoding) */
   wireBytes?: number;
-  /** true when kubewire itself produced the answer (upstream failure, proxy auth) */
-  fromProxy: boolean;
+}
+
+/**
+ * What kubewire itself wrote to the client in place of an answer from the API server: its `kubewire:`
+ * 502 for an upstream it could not reach, its 401 for a client without the proxy token, a 400/431 for a
+ * request Node refused. Kept beside `error`, never as the response: the API server did not answer.
+ */
+export interface ProxyAnswer {
+  status: number;
+  headers: Headers;
+  body: CapturedBody;
 }
 
 export interface Timing {
@@ -96,6 +105,8 @@ export interface ExchangeError {
   message: string;
   /** where it happened: dns, connect, tls, headers, body, client */
   phase?: string;
+  /** set when the failure was reaching the kubeconfig's proxy-url (scheme://host:port, no credentials), not the API server */
+  proxy?: string;
 }
 
 /** The Status of a watch's ERROR event (for example 410 Expired when the resourceVersion is too old). */
@@ -171,6 +182,8 @@ export interface Exchange {
   timing: Timing;
   tls: TlsSession | null;
   error: ExchangeError | null;
+  /** set with `error` when kubewire answered the client itself (response is then null) */
+  proxyAnswer?: ProxyAnswer;
   stream: StreamInfo | null;
   /** impersonation kubewire added upstream from the kubeconfig user (as, as-uid, as-groups, as-user-extra keys): names, never credentials */
   impersonation?: { user: string; uid?: string; groups?: string[]; extra?: string[] };

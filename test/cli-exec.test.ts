@@ -64,7 +64,7 @@ describe.skipIf(!haveKubectl)("kubewire exec, ls and show", () => {
     const rows = JSON.parse((await kubewire(["ls", "--db", expiredDb, "-o", "json"])).stdout);
     expect(rows.length).toBeGreaterThan(0);
     expect(rows[0].error.code).toBe("CERT_HAS_EXPIRED");
-    expect(rows[0].status).toBe(502);
+    expect(rows[0].status).toBeNull(); // no response from the API server: kubewire answered the 502 kubectl printed
     // the verdict names the kind and the rows, and where to read more
     expect(r.stderr).toMatch(new RegExp(`kubewire: ${rows.length} of ${rows.length} requests failed: x509-expired \\(#${rows[0].id}(–${rows.at(-1).id})?\\) → npx kubewire flags --db `));
   });

@@ -14,7 +14,7 @@ import { UpstreamAgent, UpstreamError } from "../tls/upstream-agent.js";
 import type { Exchange } from "../types.js";
 import { emptyTiming, makeForwarder, newExchange, type ClientRequestIn, type ClientResponseOut, type ExchangeSink } from "./forward.js";
 import { UpstreamPool } from "./upstream-pool.js";
-import { answer, answerRaw, noteFailure, TEXT_PLAIN } from "./proxy-answer.js";
+import { answer, answerRaw, noteFailure, TEXT_PLAIN, wordAnswer, type ClientHeaders } from "./proxy-answer.js";
 import { REPLAY_HEADER } from "./headers.js";
 import { round, upstreamTarget } from "./upstream-target.js";
 import { makeProxyAuth } from "./proxy-auth.js";
@@ -74,13 +74,15 @@ export interface RunningProxy {
   close(graceMs?: number): Promise<void>;
 }
 
-/** A 401 Status as kube-apiserver sends it, so that kubectl shows the kubewire message. */
-function proxyAuthStatus(reason: string): string {
-  const message = `kubewire: ${reason}; use the kubeconfig that kubewire wrote for this run`;
-  return JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason: "Unauthorized", code: 401 });
+/**
+ * kubewire's own refusal of a client without the proxy token: kubewire answering, not the API server (which
+ * never saw the request), so it is recorded as the PROXY_AUTH error with this 401 as the proxyAnswer. Worded
+ * as kube-apiserver's 401 Status (reason Unauthorized), its line also in a Warning, which kubectl prints even
+ * on discovery, where it hides a 401's body behind "You must be logged in to the server".
+ */
+function proxyAuthAnswer(client: ClientHeaders, reason: string): { headers: Record<string, string>; text: string } {
+  return wordAnswer(client, 401, `kubewire: ${reason}; use the kubeconfig that kubewire wrote for this run`, "PROXY_AUTH", "Unauthorized");
 }
-
-const PROXY_AUTH_HEADERS = { "content-type": "application/json", "x-kubewire-error": "PROXY_AUTH" };
 
 /** `kubewire replay` marks its requests with the ID they replay; the header goes no further. */
 function markReplay(req: ClientRequestIn, exchange: Exchange): void {
@@ -212,7 +214,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         const exchange = exchangeOf(req, upstream, startedAt);
         req.resume();
         exchange.error = { code: "PROXY_AUTH", message: auth.reason, phase: "client" };
-        exchange.response = answer(res as ServerResponse, 401, PROXY_AUTH_HEADERS, proxyAuthStatus(auth.reason));
+        const refusal = proxyAuthAnswer(req.headers, auth.reason);
+        exchange.proxyAnswer = answer(res as ServerResponse, 401, refusal.headers, refusal.text);
         exchange.timing.totalMs = round(performance.now() - t0);
         sink.record(exchange);
         return;
@@ -256,7 +259,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     if (!auth.ok) {
       const exchange = exchangeOf(req, upstream, startedAt);
       exchange.error = { code: "PROXY_AUTH", message: auth.reason, phase: "client" };
-      exchange.response = answerRaw(socket, 401, PROXY_AUTH_HEADERS, proxyAuthStatus(auth.reason));
+      const refusal = proxyAuthAnswer(req.headers, auth.reason);
+      exchange.proxyAnswer = answerRaw(socket, 401, refusal.headers, refusal.text);
       exchange.timing.totalMs = round(performance.now() - t0);
       sink.record(exchange);
       return;
@@ -271,8 +275,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
           up,
           (c) => proxyUpgrade({ upstream: up, agent, sink, track }, req, socket, head, withClientAuth(req, exchange, c), exchange, t0, { headersTimeoutMs: opts.headersTimeoutMs ?? 60_000, captureLimit: opts.captureLimit ?? 64 * 1024 }),
           (e) => {
-            const { text, headers } = noteFailure(exchange, e, up.server.origin, undefined, performance.now() - t0);
-            exchange.response = answerRaw(socket, 502, headers, text);
+            const { text, headers } = noteFailure(exchange, e, up.server.origin, undefined, performance.now() - t0, req.headers);
+            exchange.proxyAnswer = answerRaw(socket, 502, headers, text);
             exchange.timing.totalMs = round(performance.now() - t0);
             sink.record(exchange);
           },
@@ -311,7 +315,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
     const reason = `${tooLarge ? "request headers too large" : "malformed HTTP request"} (${err.code ?? err.message})`;
     const exchange = clientFailure(socket, "CLIENT_BAD_REQUEST", reason);
-    exchange.response = answerRaw(socket, tooLarge ? 431 : 400, { "content-type": TEXT_PLAIN }, `kubewire: ${reason}`);
+    exchange.proxyAnswer = answerRaw(socket, tooLarge ? 431 : 400, { "content-type": TEXT_PLAIN }, `kubewire: ${reason}`);
     sink.record(exchange);
   });
   server.on("tlsClientError", (err: NodeJS.ErrnoException, tlsSocket: TLSSocket) => {

@@ -1,5 +1,6 @@
 // The recording's schema history: an ordered list of steps, each run once in its own
 // transaction and recorded in PRAGMA user_version. Add a step; never edit a shipped one.
+// Versions only increase; they need not be contiguous (a file skips no step it lacks).
 import type Database from "better-sqlite3";
 
 export interface Migration {
@@ -132,6 +133,29 @@ export const migrations: Migration[] = [
         -- ls --source (a selector picks source ids in the small table, then this index) and "is there more
         -- than one source" (min and max of source_id) without reading the table.
         CREATE INDEX exchanges_source ON exchanges (source_id, started_at);
+      `),
+  },
+  {
+    version: 6,
+    description: "kubewire's own answers (its 502 for an unreachable API server, its proxy-token 401, a 400/431 for a refused request) are no responses",
+    up: (db) =>
+      db.exec(`
+        -- Before: kept as the response (status 502/401/400/431, bytes_out, detail.response with fromProxy: true)
+        -- beside the error. After: status NULL, bytes_out 0, detail.response null, and what the client was
+        -- answered moved to detail.proxyAnswer. Faults injected on purpose (detail.injected) stay responses.
+        -- Only rows with an error and a status can be such answers: found through exchanges_error, then by key.
+        UPDATE exchange_details SET detail = json_set(detail,
+            '$.proxyAnswer', json_object(
+              'status', (SELECT e.status FROM exchanges e WHERE e.id = exchange_id),
+              'headers', json(json_extract(detail, '$.response.headers')),
+              'body', json(coalesce(json_extract(detail, '$.response.body'), 'null'))),
+            '$.response', json('null'))
+          WHERE exchange_id IN (SELECT id FROM exchanges WHERE error_code IS NOT NULL AND status IS NOT NULL)
+            AND json_extract(detail, '$.response.fromProxy') = 1
+            AND json_extract(detail, '$.injected') IS NULL;
+        UPDATE exchanges SET status = NULL, bytes_out = 0
+          WHERE error_code IS NOT NULL AND status IS NOT NULL
+            AND EXISTS (SELECT 1 FROM exchange_details d WHERE d.exchange_id = exchanges.id AND json_extract(d.detail, '$.proxyAnswer') IS NOT NULL);
       `),
   },
 ];

@@ -1,6 +1,6 @@
 // Mapping between an Exchange and its rows: the narrow `exchanges` columns, the JSON
 // detail (headers, bodies, timing, TLS session, stream) and the stable ExchangeRow shape.
-import type { CapturedBody, CertInfo, Exchange, ExchangeSource, Headers, StreamInfo, Timing, WireConnection, WireProtocol } from "../types.js";
+import type { CapturedBody, CertInfo, Exchange, ExchangeSource, Headers, ProxyAnswer, StreamInfo, Timing, WireConnection, WireProtocol } from "../types.js";
 
 /** The stable `ls -o json` shape, one per exchange. */
 export interface ExchangeRow {
@@ -86,12 +86,16 @@ interface Detail {
   apiPrefix: string;
   requestHeaders: Headers;
   requestBody: CapturedBody | null;
-  response: { headers: Headers; body: CapturedBody | null; fromProxy: boolean; wireBytes?: number } | null;
+  response: { headers: Headers; body: CapturedBody | null; wireBytes?: number } | null;
+  /** what kubewire answered the client itself (schema version 6; before it, such answers were kept as responses marked fromProxy) */
+  proxyAnswer?: ProxyAnswer;
   /** request body bytes as sent, when an encoded body made them differ from bytes_in */
   requestWireBytes?: number;
   timing: Timing;
   tls: { protocol: string | null; cipher: string | null; alpn: string | null; resumed: boolean } | null;
   errorPhase?: string;
+  /** the proxy-url whose failure it was (ExchangeError.proxy) */
+  errorProxy?: string;
   stream: StreamInfo | null;
   impersonation?: Exchange["impersonation"];
   kubeCluster?: string;
@@ -185,7 +189,7 @@ export function detailJson(ex: Exchange): string {
     requestHeaders: ex.request.headers,
     requestBody: ex.request.body,
     response: ex.response
-      ? { headers: ex.response.headers, body: ex.response.body, fromProxy: ex.response.fromProxy, ...(ex.response.wireBytes !== undefined ? { wireBytes: ex.response.wireBytes } : {}) }
+      ? { headers: ex.response.headers, body: ex.response.body, ...(ex.response.wireBytes !== undefined ? { wireBytes: ex.response.wireBytes } : {}) }
       : null,
     timing: ex.timing,
     tls: ex.tls
@@ -194,6 +198,8 @@ export function detailJson(ex: Exchange): string {
     stream: ex.stream,
   };
   if (ex.error?.phase !== undefined) detail.errorPhase = ex.error.phase;
+  if (ex.error?.proxy !== undefined) detail.errorProxy = ex.error.proxy;
+  if (ex.proxyAnswer) detail.proxyAnswer = ex.proxyAnswer;
   if (ex.request.wireBytes !== undefined) detail.requestWireBytes = ex.request.wireBytes;
   if (ex.impersonation) detail.impersonation = ex.impersonation;
   if (ex.kubeCluster) detail.kubeCluster = ex.kubeCluster;
@@ -210,6 +216,7 @@ export function toExchange(c: ExchangeColumns, detailText: string, chain: CertIn
   const error: Exchange["error"] =
     c.error_code === null ? null : { code: c.error_code, message: c.error_message ?? "" };
   if (error && d.errorPhase !== undefined) error.phase = d.errorPhase;
+  if (error && d.errorProxy !== undefined) error.proxy = d.errorProxy;
   return {
     id: c.id,
     startedAt: c.started_at,
@@ -243,10 +250,11 @@ export function toExchange(c: ExchangeColumns, detailText: string, chain: CertIn
     response:
       c.status === null || d.response === null
         ? null
-        : { status: c.status, headers: d.response.headers, body: d.response.body, bytes: c.bytes_out, fromProxy: d.response.fromProxy, ...(d.response.wireBytes !== undefined ? { wireBytes: d.response.wireBytes } : {}) },
+        : { status: c.status, headers: d.response.headers, body: d.response.body, bytes: c.bytes_out, ...(d.response.wireBytes !== undefined ? { wireBytes: d.response.wireBytes } : {}) },
     timing: d.timing,
     tls: d.tls ? { ...d.tls, chain: chain ?? [] } : null,
     error,
+    ...(d.proxyAnswer ? { proxyAnswer: d.proxyAnswer } : {}),
     stream: d.stream,
     ...(d.impersonation ? { impersonation: d.impersonation } : {}),
     ...(c.last_seen_at === null || c.last_seen_at === undefined ? {} : { repeat: { count: c.repeat_count, lastSeenAt: c.last_seen_at } }),

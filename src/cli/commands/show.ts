@@ -145,7 +145,7 @@ export function renderPage(wire: Exchange, p: Paint, wireFlags: ShownFlag[] = []
   const flags = escapeDeep(wireFlags);
   const out: string[] = [];
   const section = (title: string) => out.push("", p.bold(title));
-  const status = ex.response ? `${ex.response.status}${ex.response.fromProxy ? " (answered by kubewire)" : ""}` : "no response";
+  const status = ex.response ? String(ex.response.status) : ex.proxyAnswer ? `no response from the API server; kubewire answered the client ${ex.proxyAnswer.status}` : "no response";
   out.push(p.bold(`Exchange ${ex.id}`) + `  ${new Date(ex.startedAt).toISOString()}`);
   out.push(`${ex.request.method || "(no request)"} ${ex.request.path}${ex.request.query ? `?${ex.request.query}` : ""}`);
   out.push(`Status:   ${ex.error || (ex.response?.status ?? 0) >= 400 ? p.red(status) : p.green(status)}`);
@@ -208,6 +208,11 @@ export function renderPage(wire: Exchange, p: Paint, wireFlags: ShownFlag[] = []
     out.push(...headerLines(ex.response.headers).map((l) => `  ${l}`));
     section(`Response body (${sizeText(ex.response.bytes, ex.response.wireBytes, ex.response.body)})`);
     out.push(...bodyPreview(wire.response!.body, contentTypeOf(ex.response.headers)).map((l) => `  ${l}`));
+  }
+  if (ex.proxyAnswer) {
+    section(`Answered by kubewire (${ex.proxyAnswer.status}, not from the API server)`);
+    out.push(...headerLines(ex.proxyAnswer.headers).map((l) => `  ${l}`));
+    out.push(...bodyPreview(wire.proxyAnswer!.body, contentTypeOf(ex.proxyAnswer.headers)).map((l) => `  ${l}`));
   }
   if (ex.request.method) {
     section("Same request by hand");
