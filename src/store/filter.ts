@@ -12,6 +12,8 @@ export interface ListFilter {
   verb?: string;
   resource?: string;
   group?: string;
+  /** the API version (v1, v1beta1), when the resource was given as kubectl's RESOURCE.VERSION.GROUP */
+  version?: string;
   subresource?: string;
   namespace?: string;
   name?: string;
@@ -45,6 +47,7 @@ const EQUALITY: [keyof ListFilter, string][] = [
   ["verb", "e.verb"],
   ["resource", "e.resource"],
   ["group", "e.api_group"],
+  ["version", "e.api_version"],
   ["subresource", "e.subresource"],
   ["namespace", "e.namespace"],
   ["name", "e.name"],

@@ -3,7 +3,8 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { UserError } from "../../errors.js";
 import type { CapturedBody, Exchange, Headers } from "../../types.js";
 import { addDbOption, openRecording } from "../db-option.js";
-import { bytes, checkFormat, escapeDeep, escapeTerminal, json, latency, paint, yaml, type Paint } from "../../format/output.js";
+import { outputOf, printObject } from "../../format/printers.js";
+import { bytes, escapeDeep, escapeTerminal, json, latency, paint, yaml, type Paint } from "../../format/output.js";
 import { protobufText } from "../../proxy/protobuf.js";
 import { rules } from "../../analyze/index.js";
 import { isExchangeRule } from "../../analyze/lib/rule.js";
@@ -20,16 +21,17 @@ export function makeShowCommand(): Command {
       if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`"${v}" is not an exchange ID (a number from kubewire ls)`);
       return Number(v);
     })
-    .addOption(new Option("-o, --output <format>", "page, json or yaml").default("page"))
+    .addOption(new Option("-o, --output <format>", "page, json, yaml, jsonpath=TEMPLATE or custom-columns=SPEC (over the -o json shape)").default("page"))
     .addHelpText(
       "after",
       `
 Examples:
   kubewire show 42
-  kubewire show 42 -o json | jq .tls.chain`,
+  kubewire show 42 -o json | jq .tls.chain
+  kubewire show 42 -o jsonpath='{.response.status}{"\n"}'`,
     );
   addDbOption(cmd).action((id: number, opts) => {
-    const format = opts.output === "page" ? "page" : checkFormat(opts.output, ["json", "yaml"]);
+    const { format, printer } = outputOf(opts.output, ["page", "json", "yaml"]);
     const store = openRecording(opts);
     try {
       const ex = store.get(id);
@@ -37,7 +39,8 @@ Examples:
       const kinds = store.list({ ids: [id] })[0]?.flags ?? [];
       const flags = explainFlags(ex, kinds, safeFacts, kinds.includes("throttled") ? sameRequestThrottled(store, ex) : undefined);
       const data = { ...showData(ex), flags };
-      if (format === "json") process.stdout.write(json(data));
+      if (printer) process.stdout.write(printObject(printer, data));
+      else if (format === "json") process.stdout.write(json(data));
       else if (format === "yaml") process.stdout.write(yaml(data));
       else process.stdout.write(renderPage(ex, paint(process.stdout), flags));
     } finally {

@@ -2,14 +2,15 @@
 // spilled or dropped, and what a kill -9 would lose.
 import { Command, Option } from "commander";
 import { stateDirPath } from "../../tls/state-dir.js";
-import { age, checkFormat, json, table } from "../../format/output.js";
+import { age, json, table } from "../../format/output.js";
+import { outputOf, printList } from "../../format/printers.js";
 import { readRunStatuses } from "../../session/run-status.js";
 
 export function makeStatusCommand(): Command {
   return new Command("status")
     .description("Show the running kubewire proxies and their recording counts")
     .option("--state-dir <path>", "state directory (default: $KUBEWIRE_HOME, else ~/.kubewire)")
-    .addOption(new Option("-o, --output <format>", "table or json").default("table"))
+    .addOption(new Option("-o, --output <format>", "table, json, jsonpath=TEMPLATE or custom-columns=SPEC").default("table"))
     .addHelpText(
       "after",
       `
@@ -18,10 +19,10 @@ Examples:
   kubewire status -o json`,
     )
     .action((opts) => {
-      const format = checkFormat(opts.output, ["table", "json"]);
+      const { format, printer } = outputOf(opts.output, ["table", "json"]);
       const runs = readRunStatuses(stateDirPath(opts.stateDir));
-      if (format === "json") {
-        process.stdout.write(json(runs));
+      if (format !== "table") {
+        process.stdout.write(printer ? printList(printer, runs) : json(runs));
         return;
       }
       if (runs.length === 0) {
