@@ -4,6 +4,9 @@
 if (process.argv[2] === "exec") {
   const [{ runProgram }, { makeExecCommand }] = await Promise.all([import("../dist/cli/program.js"), import("../dist/cli/commands/exec.js")]);
   await runProgram(process.argv, [makeExecCommand]);
+  // Every record is written, every file closed and the output written (synchronously, as Node writes to
+  // files and pipes): exit without tearing the VM down, which a wrapped command's run would also wait for.
+  process.exit();
 } else {
   const { main } = await import("../dist/cli/main.js");
   await main(process.argv);

@@ -1,15 +1,22 @@
 #!/usr/bin/env node
 // Times the second `kubewire exec -- kubectl get pods` against direct kubectl with the same warm
-// discovery cache (issue 10: budget ≤ 2× the direct whole-process time), with hyperfine, the two
-// commands alternating in one run; also counts the requests each exec recorded.
-// Usage: node scripts/bench-exec.mjs [RUNS]   (build first: npx tsc -p tsconfig.json)
+// discovery cache (issue 10: budget ≤ 2× the direct whole-process time). The variants run in turn,
+// round after round, so a change in the machine's load falls on all of them alike; each run's wall
+// time and CPU time (user + system, children included) come from bash's EPOCHREALTIME and `times`.
+// Also counts the requests each exec recorded, and times `node -e 0`, the floor of any Node program.
+// Usage: node scripts/bench-exec.mjs [RUNS] [--before CHECKOUT]...   (build first: npx tsc -p tsconfig.json)
+//   --before: also time CHECKOUT's bin/kubewire.js (another built checkout, e.g. `git archive main | tar -x`
+//   into a folder, node_modules linked, tsc run); repeatable, to see what each step of a change bought
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 
-const runs = Number(process.argv[2] ?? 20);
+const args = process.argv.slice(2);
+const before = [];
+for (let at; (at = args.indexOf("--before")) >= 0; ) before.push(resolve(args.splice(at, 2)[1]));
+const runs = Number(args[0] ?? 20);
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), "kubewire-bench-exec-"));
 const kubeconfig = join(dir, "demo.kubeconfig");
@@ -21,26 +28,58 @@ await new Promise((resolve, reject) => {
 const env = { ...process.env, KUBEWIRE_HOME: join(dir, "state") };
 const db = join(dir, "exec.db");
 const direct = ["kubectl", "--kubeconfig", kubeconfig, "--cache-dir", join(dir, "cache-direct"), "get", "pods"];
-const through = [process.execPath, "bin/kubewire.js", "exec", "-q", "--kubeconfig", kubeconfig, "--db", db, "--", "kubectl", "--cache-dir", join(dir, "cache-exec"), "get", "pods"];
+const exec = (bin, quiet = true) => [
+  process.execPath, bin, "exec", ...(quiet ? ["-q"] : []), "--kubeconfig", kubeconfig, "--db", db, "--", "kubectl", "--cache-dir", join(dir, "cache-exec"), "get", "pods",
+];
+const variants = [
+  { name: "direct kubectl get pods (warm cache)", argv: direct },
+  { name: "kubewire exec -q -- kubectl get pods (second run, warm cache)", argv: exec("bin/kubewire.js") },
+  { name: "kubewire exec -- kubectl get pods (the same, with the verdict)", argv: exec("bin/kubewire.js", false) },
+  ...before.map((b) => ({ name: `${b}: kubewire exec -q -- kubectl get pods`, argv: exec(join(b, "bin/kubewire.js")) })),
+  { name: "node -e 0 (Node's own start-up and exit)", argv: [process.execPath, "-e", "0"] },
+];
 const count = async () => JSON.parse((await run(process.execPath, ["bin/kubewire.js", "ls", "--db", db, "-o", "json"], { env })).stdout).length;
+
+/** One run: [wall ms, CPU ms of the command and its children]; its output is discarded. */
+async function timed(argv) {
+  const script = 's=$EPOCHREALTIME; "$@" >/dev/null 2>&1 || echo "failed: $?" >&2; e=$EPOCHREALTIME; echo "$s $e"; times';
+  const { stdout, stderr } = await run("bash", ["-c", script, "bash", ...argv], { env });
+  if (stderr) throw new Error(`${argv.join(" ")}: ${stderr.trim()}`);
+  const [times, , children] = stdout.trim().split("\n");
+  const [s, e] = times.split(" ").map(Number);
+  const secs = (line) => line.split(" ").reduce((sum, v) => {
+    const [, m, sec] = /^(\d+)m([\d.]+)s$/.exec(v);
+    return sum + Number(m) * 60 + Number(sec);
+  }, 0);
+  return [(e - s) * 1000, secs(children) * 1000];
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
 try {
   await run(direct[0], direct.slice(1), { env }); // warms the direct cache
-  await run(through[0], through.slice(1), { env }); // the first exec: makes the local CA, warms the exec cache
+  await run(variants[1].argv[0], variants[1].argv.slice(1), { env }); // the first exec: makes the local CA, warms the exec cache
   const afterFirst = await count();
-  await run(through[0], through.slice(1), { env });
+  await run(variants[1].argv[0], variants[1].argv.slice(1), { env });
   const second = (await count()) - afterFirst;
-  const json = join(dir, "hyperfine.json");
-  const quote = (argv) => argv.map((a) => (/^[\w./:=-]+$/.test(a) ? a : `'${a}'`)).join(" ");
-  await run("hyperfine", ["-N", "-w", "3", "-r", String(runs), "--export-json", json, quote(direct), quote(through)], { env, maxBuffer: 16 << 20 });
-  const [d, t] = JSON.parse(readFileSync(json, "utf8")).results;
-  const ms = (s) => `${(s * 1000).toFixed(0)} ms`;
-  console.log(`requests recorded by the second exec: ${second} (the first recorded ${afterFirst})`);
-  console.log(`direct kubectl get pods (warm cache): median ${ms(d.median)}, mean ${ms(d.mean)} ± ${ms(d.stddev)}`);
-  console.log(`kubewire exec -- kubectl get pods (second run, warm cache): median ${ms(t.median)}, mean ${ms(t.mean)} ± ${ms(t.stddev)}`);
-  console.log(`ratio (median): ×${(t.median / d.median).toFixed(2)} (budget ×2)`);
-  // CPU time (user + system, kubewire and kubectl together) varies less than wall time on a busy machine
-  const cpu = (r) => r.user + r.system;
-  console.log(`CPU time: direct ${ms(cpu(d))}, through exec ${ms(cpu(t))}, ratio ×${(cpu(t) / cpu(d)).toFixed(2)}`);
+  for (const v of variants) v.wall = [], v.cpu = [];
+  for (let round = -2; round < runs; round++) { // two rounds of warm-up
+    for (const v of variants) {
+      const [wall, cpu] = await timed(v.argv);
+      if (round >= 0) v.wall.push(wall), v.cpu.push(cpu);
+    }
+  }
+  const [d] = variants;
+  const ms = (x) => `${x.toFixed(0)} ms`;
+  console.log(`requests recorded by the second exec: ${second} (the first recorded ${afterFirst}); ${runs} rounds, medians`);
+  for (const v of variants) {
+    const w = median(v.wall);
+    const c = median(v.cpu);
+    console.log(`${v.name}: wall ${ms(w)} (×${(w / median(d.wall)).toFixed(2)}), CPU ${ms(c)} (×${(c / median(d.cpu)).toFixed(2)})`);
+  }
 } finally {
   cluster.kill("SIGTERM");
   rmSync(dir, { recursive: true, force: true });

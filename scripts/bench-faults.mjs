@@ -71,7 +71,7 @@ const ex = {
   startedAt: 0, origin: "proxy", client: { address: "", userAgent: "" }, context: "c", clusterUrl: "", kubeUser: "",
   request: { method: "GET", path: "/", query: "", headers: {}, body: null, bytes: 0 },
   info: { isResourceRequest: true, verb: "", apiPrefix: "api", apiGroup: "", apiVersion: "v1", namespace: "default", resource: "", subresource: "", name: "" },
-  response: { status: 200, headers: {}, body: null, bytes: 0, fromProxy: false },
+  response: { status: 200, headers: {}, body: null, bytes: 0 },
   timing: { dnsMs: 0, connectMs: 0, tlsMs: 0, ttfbMs: 3, totalMs: 4, reusedConnection: true },
   tls: null, error: null, stream: null,
 };

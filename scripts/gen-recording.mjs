@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Generates a realistic recording for the query benchmarks: N exchanges (default 1,000,000) spread
-// over the last 7 days, two contexts, kubectl and a controller, with the usual mix of failures.
-// Usage: npx tsc -p tsconfig.json && node scripts/gen-recording.mjs /tmp/kw-bench.db [count]
+// over the last 7 days, two contexts, kubectl and a controller, with the usual mix of failures; recorded
+// by `sources` runs (default 1), one after the other, on two hosts.
+// Usage: npx tsc -p tsconfig.json && node scripts/gen-recording.mjs /tmp/kw-bench.db [count] [sources]
 // (a postgres:// URL instead of the file writes into that database, which should hold no recording yet)
 import { existsSync, rmSync } from "node:fs";
 import { parseDbSpec } from "../dist/store/db-spec.js";
@@ -12,6 +13,7 @@ const given = process.argv[2] ?? "/tmp/kubewire-bench.db";
 const spec = parseDbSpec(given);
 const path = spec.kind === "postgres" ? spec.url : spec.path;
 const total = Number(process.argv[3] ?? 1_000_000);
+const sources = Number(process.argv[4] ?? 1);
 const BATCH = 20_000;
 const SPAN_MS = 7 * 86_400_000;
 const now = Date.now();
@@ -95,7 +97,7 @@ function make(i) {
     message = "etcdserver: request timed out";
   } else if (r < 0.0545) {
     error = pick(NETWORK_ERRORS);
-    status = error.code === "ETIMEDOUT" ? null : 502;
+    status = null; // kubewire answered the client 502 itself: no response from the API server
     fromProxy = true;
   }
   const median = verb === "list" ? 45 : verb === "watch" ? 30_000 : verb === "get" ? 7 : 18;
@@ -105,12 +107,13 @@ function make(i) {
   const headers = { "content-type": "application/json", "audit-id": `a${i.toString(16).padStart(8, "0")}-0000-4000-8000-000000000000` };
   if (status === 429) Object.assign(headers, { "retry-after": "1", "x-kubernetes-pf-flowschema-uid": "fs-global-default", "x-kubernetes-pf-prioritylevel-uid": "pl-global-default" });
   const responseBody = status === null ? null
-    : fromProxy ? { data: `kubewire: cannot reach the API server ${ctx.url}: ${error.message} [${error.code}]`, encoding: "utf8", truncated: false, size: 120 }
     : status >= 400 ? body({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason: "Error", code: status })
     : body({ kind: verb === "list" ? "List" : resource, apiVersion: "v1", metadata: { resourceVersion: String(100000 + i) } });
+  const run = Math.floor((i * sources) / total);
   return {
     startedAt,
     origin: "proxy",
+    source: { host: run % 2 ? "ci-runner-3" : "alice-laptop", run: (0x7f3a0000 + run).toString(16) },
     replayOf: null,
     client: { address: `127.0.0.1:${40000 + (i % 20000)}`, userAgent },
     context: ctx.name,
@@ -118,7 +121,8 @@ function make(i) {
     kubeUser: ctx.user,
     request: { method: METHOD[verb], path: base, query, headers: { accept: "application/json", "user-agent": userAgent, authorization: "Bearer [redacted]" }, body: null, bytes: verb === "create" || verb === "update" ? 900 : 0 },
     info: { isResourceRequest: true, verb, apiPrefix: group ? "apis" : "api", apiGroup: group, apiVersion: "v1", namespace, resource, subresource: "", name },
-    response: status === null ? null : { status, headers: fromProxy ? { "content-type": "text/plain" } : headers, body: responseBody, bytes, fromProxy },
+    response: status === null ? null : { status, headers, body: responseBody, bytes },
+    ...(fromProxy ? { proxyAnswer: { status: 502, headers: { "content-type": "text/plain; charset=utf-8" }, body: { data: `kubewire: cannot reach the API server ${ctx.url}: ${error.message} [${error.code}]`, encoding: "utf8", truncated: false, size: 120 } } } : {}),
     timing: { dnsMs: 0, connectMs: 0, tlsMs: 0, ttfbMs: totalMs * 0.9, totalMs, reusedConnection: true },
     tls: error && error.phase !== "tls" && error.code !== "ETIMEDOUT" ? null : { protocol: "TLSv1.3", cipher: "TLS_AES_128_GCM_SHA256", alpn: "http/1.1", resumed: false, chain: ctx.chain },
     error,

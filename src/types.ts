@@ -55,8 +55,17 @@ export interface ResponseInfo {
   bytes: number;
   /** body bytes as sent on the wire (compressed when the response had a Content-Encoding) */
   wireBytes?: number;
-  /** true when kubewire itself produced the answer (upstream failure, proxy auth) */
-  fromProxy: boolean;
+}
+
+/**
+ * What kubewire itself wrote to the client in place of an answer from the API server: its `kubewire:`
+ * 502 for an upstream it could not reach, its 401 for a client without the proxy token, a 400/431 for a
+ * request Node refused. Kept beside `error`, never as the response: the API server did not answer.
+ */
+export interface ProxyAnswer {
+  status: number;
+  headers: Headers;
+  body: CapturedBody;
 }
 
 export interface Timing {
@@ -96,6 +105,8 @@ export interface ExchangeError {
   message: string;
   /** where it happened: dns, connect, tls, headers, body, client */
   phase?: string;
+  /** set when the failure was reaching the kubeconfig's proxy-url (scheme://host:port, no credentials), not the API server */
+  proxy?: string;
 }
 
 /** The Status of a watch's ERROR event (for example 410 Expired when the resourceVersion is too old). */
@@ -135,6 +146,22 @@ export interface WireConnection {
   upstream: { id: number; stream: number } | null;
 }
 
+/**
+ * Where an exchange was recorded, each part only when known: what tells apart the recordings of
+ * several machines, runs and pods kept in one store (`ls --source`).
+ */
+export interface ExchangeSource {
+  /** os.hostname() of the machine (or pod) kubewire ran on; "import" for an imported HAR that did not say */
+  host?: string;
+  /** the recording run: a short random id made when `start`, `exec`, `replay` or `doctor` began */
+  run?: string;
+  /** in-cluster: the pod kubewire ran in (POD_NAME, else HOSTNAME) and its namespace */
+  pod?: string;
+  namespace?: string;
+  /** in-cluster: the service account whose token the client sent (system:serviceaccount:NS:NAME), read from the token's claims; never the token */
+  serviceAccount?: string;
+}
+
 export interface Exchange {
   /** assigned by the store */
   id?: number;
@@ -143,15 +170,20 @@ export interface Exchange {
   origin: "proxy" | "replay" | "doctor" | "import";
   replayOf?: number | null;
   client: { address: string; userAgent: string };
+  /** the kubeconfig context naming this (cluster, user) pair: the current one when it does, else the first; "" when none does */
   context: string;
   clusterUrl: string;
   kubeUser: string;
+  /** the kubeconfig cluster entry the request went to (kubeUser is the user entry) */
+  kubeCluster?: string;
   request: RequestRecord;
   info: RequestInfo;
   response: ResponseInfo | null;
   timing: Timing;
   tls: TlsSession | null;
   error: ExchangeError | null;
+  /** set with `error` when kubewire answered the client itself (response is then null) */
+  proxyAnswer?: ProxyAnswer;
   stream: StreamInfo | null;
   /** impersonation kubewire added upstream from the kubeconfig user (as, as-uid, as-groups, as-user-extra keys): names, never credentials */
   impersonation?: { user: string; uid?: string; groups?: string[]; extra?: string[] };
@@ -160,8 +192,8 @@ export interface Exchange {
    * address in the minute of startedAt, the last at lastSeenAt; the rest of the row is the first one's.
    */
   repeat?: { count: number; lastSeenAt: number };
-  /** in-cluster: the service account whose token the client sent (system:serviceaccount:NS:NAME), read from the token's claims; never the token */
-  serviceAccount?: string;
+  /** where it was recorded (absent when nothing is known: records made before sources were kept) */
+  source?: ExchangeSource;
   /** HTTP version on each leg (absent in records made before kubewire spoke HTTP/2) */
   protocol?: WireProtocol;
   connection?: WireConnection;
@@ -182,6 +214,8 @@ export interface Finding {
   message: string;
   evidence: string[];
   advice: string[];
+  /** where the exchanges were recorded: set (by flags) only when the store holds more than one source; unknown as {} */
+  sources?: ExchangeSource[];
 }
 
 export type CheckStatus = "pass" | "warn" | "fail" | "skip";

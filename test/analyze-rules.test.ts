@@ -66,6 +66,25 @@ describe("per-exchange flags", () => {
   });
 });
 
+describe("network rules when the kubeconfig's proxy-url is what failed", () => {
+  const refused = CASES.find((c) => c.kind === "refused")!.exchanges[0];
+  const viaProxy = { ...refused, error: { ...refused.error!, message: "proxy 127.0.0.1:3128: connect ECONNREFUSED 127.0.0.1:3128", proxy: "http://127.0.0.1:3128" } };
+
+  it("says nothing accepts connections at the proxy and advises about proxy-url, not the API server", () => {
+    const [f] = analyze([viaProxy], { now: NOW, credentials: new Map() });
+    expect(f.kind).toBe("refused");
+    expect(f.message).toBe('1 request failed: nothing accepts connections at the proxy http://127.0.0.1:3128 (proxy-url of context "kind-dev").');
+    expect(f.evidence).toEqual(['context "kind-dev", server https://127.0.0.1:6443 through the proxy http://127.0.0.1:3128: ECONNREFUSED: proxy 127.0.0.1:3128: connect ECONNREFUSED 127.0.0.1:3128']);
+    expect(f.advice[0]).toBe('the API server was never tried: nothing accepts connections at the proxy http://127.0.0.1:3128, the proxy-url of the cluster of context "kind-dev"');
+    expect(f.advice.join("\n")).not.toContain("is the API server running");
+  });
+
+  it("keeps the API server advice for a refusal without a proxy", () => {
+    const [f] = analyze([refused], { now: NOW, credentials: new Map() });
+    expect(f.advice[0]).toMatch(/^is the API server running/);
+  });
+});
+
 describe("the forbidden rule's RBAC advice", () => {
   it("grants exactly the denied verb and resource in the denied namespace, with the can-i line", () => {
     const ex = CASES.find((c) => c.kind === "forbidden")!.exchanges[0];

@@ -5,8 +5,12 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
+import { FAILURE_NAMESPACES } from "../src/demo/failure-namespaces.js";
+import { DEMO_CONTEXTS } from "../src/demo/contexts.js";
 import type { Finding } from "../src/types.js";
 import { demoWorld, kubectl, KUBECTL, kubewire, record, ROOT, type World } from "./helpers/world.js";
+
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 describe.skipIf(!existsSync(KUBECTL))("what kubewire says at the terminal", () => {
   let world: World;
@@ -46,7 +50,7 @@ describe.skipIf(!existsSync(KUBECTL))("what kubewire says at the terminal", () =
     expect(f.evidence).toContain(`context "demo-bad-token" is not in the kubeconfig read (${other}), so its credential could not be checked`);
   });
 
-  it("shows a first demo screen with whole sentences, counted nouns and next steps that run after npm install", async () => {
+  it("shows a first demo screen with whole sentences, counted nouns, each demo context and failure namespace with what it shows, and next steps that run after npm install", async () => {
     const db = join(world.dir, "demo.db");
     const r = await kubewire(["demo", "--db", db, "--state-dir", join(world.dir, "demo-state")], { timeoutMs: 90_000 });
     expect(r.code).toBe(0);
@@ -61,5 +65,8 @@ describe.skipIf(!existsSync(KUBECTL))("what kubewire says at the terminal", () =
     expect(next.length).toBeGreaterThan(2);
     for (const l of next) expect(l).toMatch(/^ {2}npx kubewire /);
     expect(r.stdout).toContain(`Next (this demo's recording is ${db}):`);
+    // the contexts and failure namespaces a newcomer can try, each with what it shows, from the tables the cluster is built from
+    for (const c of DEMO_CONTEXTS) expect(r.stdout).toMatch(new RegExp(`^ {2}${c.name} +${escapeRe(c.shows)}$`, "m"));
+    for (const f of FAILURE_NAMESPACES) expect(r.stdout).toMatch(new RegExp(`^ {2}${f.namespace} +${escapeRe(f.shows)}$`, "m"));
   }, 120_000);
 });

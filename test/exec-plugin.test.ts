@@ -2,7 +2,7 @@
 // run per credential lifetime, client certificates), back off after a failure, and nothing they
 // print or take as arguments reaches a record, the terminal or `flags`; --listen names are resolved.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { checkListenHost } from "../src/session/recording-session.js";
@@ -72,6 +72,34 @@ describe.skipIf(!haveKubectl)("exec credential plugins through kubewire", () => 
       const info = JSON.parse(readFileSync(join(world.dir, "good.info"), "utf8"));
       expect(info).toEqual(directInfo);
       expect(info.spec.cluster).toMatchObject({ server: world.cluster.url, config: { audience: "demo" } });
+    } finally {
+      await s.stop(100);
+    }
+  });
+
+  it("runs a user's plugin with the cluster info of the cluster each request goes to, when two clusters share the user", async () => {
+    const cmd = plugin(world, "shared", credential({ token: world.cluster.users.admin.token }));
+    const file = withPlugin(world, "shared", { command: cmd, provideClusterInfo: true });
+    const config = parse(readFileSync(file, "utf8"));
+    const demo = config.clusters.find((c: { name: string }) => c.name === "demo").cluster;
+    const local = demo.server.replace("127.0.0.1", "localhost");
+    config.clusters.push({ name: "demo-local", cluster: { ...demo, server: local } });
+    config.contexts.push({ name: "shared-local", context: { cluster: "demo-local", user: "shared", namespace: "default" } });
+    writeFileSync(file, stringify(config), { mode: 0o600 });
+    const info = () => JSON.parse(readFileSync(join(world.dir, "shared.info"), "utf8"));
+    const s = await record({ ...world, kubeconfig: file }, "shared", { wholeKubeconfig: true, db: join(world.dir, "shared.db") });
+    try {
+      // the chosen context's plugin ran at start-up, for its cluster; the other cluster's pair runs it on first use, for that cluster
+      const atStart = info();
+      for (const [context, server, kubewireInfo] of [["shared", world.cluster.url, atStart], ["shared-local", local, null]]) {
+        rmSync(join(world.dir, "shared.info"), { force: true });
+        const through = await kubectl(s.kubeconfigPath, ["--context", context, "get", "pods", "-o", "name"], { cacheDir: join(world.dir, `cache-${context}`) });
+        const fromKubewire = kubewireInfo ?? info();
+        const direct = await kubectl(file, ["--context", context, "get", "pods", "-o", "name"], { cacheDir: join(world.dir, `cache-${context}-direct`) });
+        expect(through.stdout).toBe(direct.stdout);
+        expect(fromKubewire.spec.cluster.server).toBe(server);
+        expect(fromKubewire).toEqual(info());
+      }
     } finally {
       await s.stop(100);
     }

@@ -1,5 +1,5 @@
-// A second `kubewire exec -- kubectl get pods` listens where the first did, so kubectl finds its
-// discovery cache (kept per host:port) warm and sends what it sends without kubewire.
+// A second `kubewire exec -- kubectl get pods` listens where the first did (a stable port per cluster
+// entry), so kubectl finds its discovery cache (kept per host:port) warm and sends what it sends without kubewire.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -29,7 +29,7 @@ describe.skipIf(!haveKubectl)("kubewire exec keeps kubectl's caches warm", () =>
     }
     const db = join(world.dir, "exec.db");
     const count = async () => JSON.parse((await kubewire(["ls", "--db", db, "-o", "json"])).stdout).length as number;
-    const exec = () => kubewire(["exec", "-q", "--kubeconfig", world.kubeconfig, "--db", db, "--state-dir", join(world.dir, "state"), "--", KUBECTL, "--cache-dir", join(world.dir, "cache-exec"), "get", "pods"]);
+    const exec = (...flags: string[]) => kubewire(["exec", "-q", "--kubeconfig", world.kubeconfig, "--db", db, "--state-dir", join(world.dir, "state"), "--", KUBECTL, "--cache-dir", join(world.dir, "cache-exec"), ...flags, "get", "pods"]);
     expect((await exec()).code).toBe(0);
     const first = await count();
     const second = await exec();
@@ -37,5 +37,10 @@ describe.skipIf(!haveKubectl)("kubewire exec keeps kubectl's caches warm", () =>
     expect(second.stdout).toContain("web-1");
     expect(first).toBeGreaterThan(warm); // the first run fills the cache
     expect((await count()) - first).toBe(warm);
-  });
+    // another context of the same cluster finds the same endpoint, so the same warm cache, as directly (the cache is kept per server)
+    const before = await count();
+    const viewer = await exec("--context", "demo-viewer");
+    expect(viewer.code).toBe(0);
+    expect((await count()) - before).toBe(warm);
+  }, 180_000); // about a dozen kubewire and kubectl processes in a row, each a whole Node or Go start-up
 });

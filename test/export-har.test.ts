@@ -85,9 +85,12 @@ describe.skipIf(!haveKubectl)("kubewire export and import", () => {
     expect(list.response.content.mimeType).toBe("application/json");
     expect(JSON.parse(list.response.content.text).kind).toBe("Table");
     const failed = har.log.entries.find((e: any) => e._kubewire.error?.code === "CERT_HAS_EXPIRED");
-    expect(failed.response.status).toBe(502); // kubewire's own answer, explaining the expired certificate
+    // no response, as mitmproxy writes a flow without one: status 0 and the error; kubewire's own 502 kept apart
+    expect(failed.response.status).toBe(0);
     expect(failed.response._error).toMatch(/^CERT_HAS_EXPIRED: /);
-    expect(failed.comment).toMatch(/^CERT_HAS_EXPIRED \(tls\): /);
+    expect(failed.comment).toMatch(/^CERT_HAS_EXPIRED \(tls\): .*; kubewire answered the client 502$/);
+    expect(failed._kubewire.proxyAnswer.status).toBe(502);
+    expect(failed._kubewire.proxyAnswer.body.data).toMatch(/^kubewire: cannot reach the API server .*x509: certificate has expired/);
     // the validator is no rubber stamp: it rejects what a broken export would contain
     const { request: _request, ...noRequest } = list;
     for (const bad of [{ ...list, startedDateTime: "yesterday" }, noRequest, { ...list, response: { ...list.response, status: "200" } }]) {
@@ -137,6 +140,9 @@ describe.skipIf(!haveKubectl)("kubewire export and import", () => {
     const imported = exchanges(copy);
     expect(imported.map((ex) => ex.origin)).toEqual(original.map(() => "import"));
     expect(imported.map(portable)).toEqual(original.map(portable));
+    // each exchange keeps where it was recorded: the three recording runs, not "import"
+    expect(new Set(imported.map((ex) => ex.source?.run)).size).toBe(3);
+    expect(imported.every((ex) => ex.source?.host && ex.source.host !== "import")).toBe(true);
   });
 
   it("exports a filtered selection only", async () => {
@@ -173,6 +179,8 @@ describe.skipIf(!haveKubectl)("kubewire export and import", () => {
     expect(refused.response).toBeNull();
     expect(refused.error).toEqual({ code: "NO_RESPONSE", message: "net::ERR_CERT_DATE_INVALID" });
     expect(page.info.isResourceRequest).toBe(false);
+    // a HAR from elsewhere says nothing of where it was recorded
+    for (const ex of [list, refused, page]) expect(ex.source).toEqual({ host: "import" });
   });
 
   it("replays an imported request against the cluster with the admin context", async () => {

@@ -44,6 +44,12 @@ describe("kubewire faults on a running start", () => {
     expect(JSON.parse(ls.stdout).faults).toEqual([
       { name: "maintenance", match: { verb: "list", resource: "pods" }, action: { status: 429, retryAfter: 1 }, times: 1, matched: 2, fired: 1 },
     ]);
+    const [names, columns] = await Promise.all([
+      kubewire(["faults", "ls", "--state-dir", state(), "-o", "jsonpath={.faults[*].name}"]),
+      kubewire(["faults", "ls", "--state-dir", state(), "-o", "custom-columns=NAME:.name,FIRED:.fired"]),
+    ]);
+    expect(names.stdout).toBe("maintenance");
+    expect(columns.stdout).toBe("NAME          FIRED\nmaintenance   1\n");
     expect((await kubewire(["faults", "rm", "--state-dir", state(), "maintenance"])).stdout).toBe("removed maintenance\n");
     const missing = await kubewire(["faults", "rm", "--state-dir", state(), "maintenance"]);
     expect([missing.code, missing.stderr]).toEqual([2, 'error: no fault rule named "maintenance"\n']);

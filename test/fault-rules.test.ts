@@ -77,7 +77,7 @@ describe("matching and counting", () => {
 
 describe("the retry verdict", () => {
   const at = (s: number, over: Parameters<typeof exchange>[0]) => exchange({ startedAt: 1_000_000 + s * 1000, timing: { totalMs: 5 }, ...over });
-  const throttled = { status: 429, headers: { "retry-after": "1" }, fromProxy: true };
+  const throttled = { status: 429, headers: { "retry-after": "1" } };
 
   it("says a client that retried at once ignored Retry-After and looped hot", () => {
     const [v] = judgeRetries([

@@ -77,7 +77,9 @@ describe("hostile input", () => {
     const ex = await last();
     expect(ex.error?.code).toBe("PROXY_AUTH");
     expect(ex.info.subresource).toBe("exec");
-    expect(ex.response?.fromProxy).toBe(true);
+    // kubewire answered, not the API server: no response, and the 401 kept as what the client was answered
+    expect(ex.response).toBeNull();
+    expect(ex.proxyAnswer?.status).toBe(401);
   });
 
   it("forwards an odd method and records it", async () => {

@@ -9,10 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { startInClusterSession, type RecordingSession } from "../src/session/recording-session.js";
 import { serviceAccountOf } from "../src/kubeconfig/in-cluster.js";
+import { Store } from "../src/store/store.js";
+import { parseSourceSelector } from "../src/store/source-selector.js";
+import { hostname } from "node:os";
 import { demoWorld, kubectl, KUBECTL, recorded, ROOT, type World } from "./helpers/world.js";
 
 const haveKubectl = existsSync(KUBECTL);
 const SA = "system:serviceaccount:apps:operator";
+const POD = "operator-7d9f8c6b5-x2kqp";
 
 describe.skipIf(!haveKubectl)("kubewire start --in-cluster in a simulated pod", () => {
   let world: World;
@@ -28,7 +32,8 @@ describe.skipIf(!haveKubectl)("kubewire start --in-cluster in a simulated pod", 
     writeFileSync(join(saDir, "ca.crt"), world.cluster.caPem);
     writeFileSync(join(saDir, "namespace"), "apps");
     const address = new URL(world.cluster.url);
-    env = { KUBERNETES_SERVICE_HOST: address.hostname, KUBERNETES_SERVICE_PORT: address.port };
+    // HOSTNAME: the kubelet sets it to the pod's name
+    env = { KUBERNETES_SERVICE_HOST: address.hostname, KUBERNETES_SERVICE_PORT: address.port, HOSTNAME: POD };
     session = await startInClusterSession({
       inCluster: { saDir, env },
       listen: { host: "127.0.0.1", port: 0 },
@@ -77,12 +82,25 @@ describe.skipIf(!haveKubectl)("kubewire start --in-cluster in a simulated pod", 
     expect(JSON.parse(String(err?.body)).message).toBe(`pods is forbidden: User "${SA}" cannot list resource "pods" in API group "" in the namespace "kube-system"`);
   });
 
-  it("records which service account made each request, and never its token", async () => {
+  it("records which service account made each request, in which pod and namespace, and never its token", async () => {
     await kubectl(session.kubeconfigPath, ["get", "configmaps"]);
     const rows = await recorded(session);
     const forwarded = rows.filter(({ ex }) => ex.request.method !== "");
     expect(forwarded.length).toBeGreaterThan(3);
-    for (const { ex } of forwarded) expect(ex.serviceAccount).toBe(SA);
+    expect(session.source.run).toMatch(/^[0-9a-f]{8}$/);
+    const source = { host: hostname(), run: session.source.run, pod: POD, namespace: "apps", serviceAccount: SA };
+    for (const { ex, row } of forwarded) {
+      expect(ex.source).toEqual(source);
+      expect(row.source).toEqual(source);
+    }
+    const store = Store.open(session.dbPath, { readonly: true });
+    try {
+      expect(store.count({ source: parseSourceSelector("sa=apps:operator") })).toBe(forwarded.length);
+      expect(store.count({ source: parseSourceSelector(`${session.source.run}@apps/${POD}`) })).toBe(rows.length);
+      expect(store.count({ source: parseSourceSelector("sa=default:default") })).toBe(0);
+    } finally {
+      store.close();
+    }
     const listed = forwarded.find(({ row }) => row.resource === "configmaps" && row.verb === "list");
     expect(listed?.row.status).toBe(200);
     const token = world.cluster.users.serviceAccount.token!;

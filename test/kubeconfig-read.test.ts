@@ -73,12 +73,13 @@ describe("reading plain kubeconfig YAML", () => {
 
   it("reads back the kubeconfig kubewire writes, names with quotes, colons and hashes included", () => {
     const name = 'a b:"c" #x';
-    const merged = { contexts: [{ name, context: { cluster: "c", user: "u", extensions: [{ name: "e", extension: { list: [1, "two", { y: null }] } }] } }], clusters: [{ name: "c", cluster: { server: "s", "disable-compression": true } }], users: [] };
-    const text = clientKubeconfigYaml({ contextName: name, namespace: "", proxyUrl: "", caPem: "PEM", token: "t", merged, listeners: new Map([[name, "https://127.0.0.1:20001"]]) });
+    const merged = { contexts: [{ name, context: { cluster: "c", user: "u", extensions: [{ name: "e", extension: { list: [1, "two", { y: null }] } }] } }], clusters: [{ name: "c", cluster: { server: "s", "disable-compression": true } }], users: [{ name: "u", user: { token: "secret" } }] };
+    const text = clientKubeconfigYaml({ contextName: name, namespace: "", proxyUrl: "", caPem: "PEM", token: "t", merged, clusterUrls: new Map([["c", "https://127.0.0.1:20001"]]), tokens: new Map([["u", "t"]]) });
     const doc = parse(text);
     expect(doc["current-context"]).toBe(name);
     expect(doc.contexts[0].context.extensions).toEqual(merged.contexts[0].context.extensions);
     expect(doc.clusters[0].cluster).toEqual({ server: "https://127.0.0.1:20001", "certificate-authority-data": "UEVN", "disable-compression": true });
+    expect(doc.users).toEqual([{ name: "u", user: { token: "t" } }]);
     expect(agrees(text)).not.toBeUndefined();
   });
 });

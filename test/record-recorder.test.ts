@@ -237,6 +237,123 @@ describe("Recorder", () => {
   });
 });
 
+describe("Recorder with deferMs (a short exec run)", () => {
+  /** resolves with the first batch the recorder writes */
+  const firstBatch = (r: Recorder) => new Promise<Exchange[]>((written) => (r.onWritten = written));
+  const files = () => readdirSync(dir).filter((n) => n.includes(".journal-") || n.includes(".spill"));
+
+  it("holds the batches back: when a recorder without it has written its batch, this one has written nothing", async () => {
+    const deferred = recorder({ batchMs: 10, deferMs: 60_000 });
+    const plain = new Recorder({ dbPath: join(dir, "plain.db"), batchMs: 10 });
+    open.push(plain);
+    plain.open();
+    const plainWritten = firstBatch(plain);
+    for (const x of many(3)) deferred.record(x);
+    for (const x of many(3)) plain.record(x);
+    await plainWritten;
+    expect(deferred.stats()).toMatchObject({ queued: 3, written: 0 });
+    expect(recorded()).toEqual([]);
+  });
+
+  it("writes everything at close, ids and flags included, and leaves no journal or spill file", async () => {
+    const r = recorder({ batchMs: 10, deferMs: 60_000, flagsOf: (ex) => (ex.startedAt === FIXED_START + 1 ? ["slow"] : []) });
+    const batches: Exchange[][] = [];
+    r.onWritten = (xs) => batches.push(xs);
+    const xs = many(5);
+    for (const x of xs) r.record(x);
+    const stats = await r.close();
+    expect(stats).toEqual({ queued: 0, written: 5, spilled: 0, dropped: 0, reloaded: 0, lastError: null, journal: true });
+    expect(recorded()).toEqual(range(0, 5));
+    expect(xs.map((x) => x.id)).toEqual([1, 2, 3, 4, 5]);
+    expect(batches.map((b) => b.length)).toEqual([5]);
+    const store = Store.open(dbPath, { readonly: true });
+    expect(store.list({}).map((row) => row.flags)).toEqual([[], ["slow"], [], [], []]);
+    store.close();
+    expect(files()).toEqual([]);
+  });
+
+  it("spills at close, as a batch would, while another connection holds the write lock", async () => {
+    const r = recorder({ batchMs: 10, deferMs: 60_000 });
+    for (const x of many(4)) r.record(x);
+    const lock = lockDatabase();
+    let stats;
+    try {
+      stats = await r.close();
+    } finally {
+      lock.exec("ROLLBACK");
+      lock.close();
+    }
+    expect(stats).toMatchObject({ written: 0, spilled: 4, dropped: 0 });
+    expect(spilledLines()).toBe(4);
+    const next = recorder();
+    await next.close();
+    expect(recorded()).toEqual(range(0, 4));
+  });
+
+  it("writes in batches once deferMs is over", async () => {
+    const r = recorder({ batchMs: 10, deferMs: 30 });
+    const written = firstBatch(r);
+    for (const x of many(2)) r.record(x);
+    expect((await written).length).toBe(2);
+    expect(recorded()).toEqual(range(0, 2));
+  });
+
+  it("writes in batches at once when 500 exchanges wait, so close() never has a long write to do", async () => {
+    const r = recorder({ batchMs: 10, deferMs: 60_000 });
+    const written = firstBatch(r);
+    for (const x of many(500)) r.record(x);
+    expect((await written).length).toBe(500);
+    expect(r.stats().written).toBe(500);
+  });
+});
+
+describe("Recorder with a flagsOf loader (the sessions: analyze is loaded after start-up)", () => {
+  const slowOnly = (ex: Exchange) => (ex.startedAt === FIXED_START + 1 ? ["slow"] : []);
+  const flagsInDb = () => {
+    const store = Store.open(dbPath, { readonly: true });
+    try {
+      return store.list({}).map((row) => row.flags);
+    } finally {
+      store.close();
+    }
+  };
+
+  it("loads the rules with the first exchange, not at open, and flags what it writes", async () => {
+    let loads = 0;
+    const r = recorder({ batchMs: 10, flagsOf: { load: async () => (loads++, slowOnly) } });
+    expect(loads).toBe(0);
+    for (const x of many(3)) r.record(x);
+    expect(loads).toBe(1);
+    await r.close();
+    expect(loads).toBe(1);
+    expect(flagsInDb()).toEqual([[], ["slow"], []]);
+  });
+
+  it("flags what an earlier run spilled when it loads it back at the next open", async () => {
+    const first = recorder({ batchMs: 10 });
+    for (const x of many(3)) first.record(x);
+    const lock = lockDatabase();
+    try {
+      expect(await first.close()).toMatchObject({ spilled: 3 });
+    } finally {
+      lock.exec("ROLLBACK");
+      lock.close();
+    }
+    const next = recorder({ flagsOf: { load: async () => slowOnly } });
+    expect(await next.close()).toMatchObject({ reloaded: 3, dropped: 0 });
+    expect(flagsInDb()).toEqual([[], ["slow"], []]);
+  });
+
+  it("records without flags, and says so once, when the rules cannot be loaded", async () => {
+    const errors: string[] = [];
+    const r = recorder({ batchMs: 10, onError: (m) => errors.push(m), flagsOf: { load: () => Promise.reject(new Error("no such module")) } });
+    for (const x of many(2)) r.record(x);
+    expect(await r.close()).toMatchObject({ written: 2, dropped: 0 });
+    expect(flagsInDb()).toEqual([[], []]);
+    expect(errors).toEqual(["cannot load the flag rules, exchanges are recorded without flags: no such module"]);
+  });
+});
+
 describe("Recorder warnings", () => {
   it("says each drop on a full disk in one line of its own, never nesting the earlier warnings", async () => {
     const errors: string[] = [];

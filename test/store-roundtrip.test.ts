@@ -43,7 +43,7 @@ describe("Store round trip", () => {
       tls: { chain: [] },
       timing: { ttfbMs: 0, totalMs: 3.5 },
     });
-    const noPhase = exchange({ error: { code: "CLIENT_ABORTED", message: "client went away" }, response: { status: 500, fromProxy: true } });
+    const noPhase = exchange({ error: { code: "CLIENT_ABORTED", message: "client went away" }, response: { status: 500 } });
     const expected = [withoutId(failed), withoutId(noPhase)];
     const ids = store.insertMany([failed, noPhase]);
     expect(store.get(ids[0]!)).toEqual({ ...expected[0], id: ids[0] });

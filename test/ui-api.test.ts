@@ -102,6 +102,18 @@ describe("kubewire ui's API", () => {
     expect((await call(ui, "/api/exchanges?status=abc", bearer())).status).toBe(400);
   });
 
+  it("selects by where exchanges were recorded with ls's --source grammar, and names a bad selector", async () => {
+    const all = (await api("/api/exchanges")).items;
+    expect(all.every((r: { source?: { run?: string } }) => r.source?.run === session.source.run)).toBe(true);
+    const mine = await api(`/api/exchanges?source=${encodeURIComponent(`run=${session.source.run}`)}`);
+    expect(mine.items.map((r: { id: number }) => r.id)).toEqual(all.map((r: { id: number }) => r.id));
+    expect((await api("/api/exchanges?source=run%3Delsewhere")).items).toEqual([]);
+    expect((await api(`/api/stats?source=run%3Delsewhere`)).groups).toEqual([]);
+    const bad = await call(ui, "/api/exchanges?source=colour%3Dred", bearer());
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.body).error).toBe('source "colour=red": "colour" is not a source key');
+  });
+
   it("answers one exchange in the show -o json shape, with its flags explained and the command by hand", async () => {
     const [row] = (await api("/api/exchanges?status=403")).items;
     const ex = await api(`/api/exchanges/${row.id}`);

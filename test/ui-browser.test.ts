@@ -127,6 +127,9 @@ describe.skipIf(!haveChromium)("kubewire ui in Chromium", () => {
     await chain.locator('[data-testid="validity-expired"]').first().waitFor();
     expect(await chain.innerText()).toContain("EXPIRED when recorded");
     expect(await page.locator('[data-testid="waterfall"] .phase.failed .pname').innerText()).toBe("tls");
+    // no response from the API server: the badge and a section of their own say what kubewire answered kubectl
+    expect(await page.locator('[data-testid="detail"] h2 .badge').innerText()).toBe("kubewire answered 502");
+    expect(await page.locator('[data-testid="proxy-answer"]').innerText()).toContain("kubewire: cannot reach the API server");
   });
 
   it("shows a hostile body as text: no script runs and no image is made", async () => {

@@ -19,7 +19,9 @@ export interface Detail {
   kubeUser: string;
   request: { method: string; path: string; query: string; headers: Headers; body: Body | null; bytes: number; wireBytes?: number };
   info: { isResourceRequest: boolean; verb: string; apiGroup: string; apiVersion: string; namespace: string; resource: string; subresource: string; name: string };
-  response: { status: number; headers: Headers; body: Body | null; bytes: number; wireBytes?: number; fromProxy?: boolean } | null;
+  response: { status: number; headers: Headers; body: Body | null; bytes: number; wireBytes?: number } | null;
+  /** what kubewire itself answered the client (with error; response is then null) */
+  proxyAnswer?: { status: number; headers: Headers; body: Body };
   timing: { dnsMs: number; connectMs: number; tlsMs: number; ttfbMs: number; totalMs: number; reusedConnection: boolean };
   tls: { protocol: string | null; cipher: string | null; alpn: string | null; resumed: boolean; chain: Cert[] } | null;
   error: { code: string; message: string; phase?: string } | null;
@@ -40,7 +42,7 @@ export function DetailView({ id, onClose, onOpen }: { id: number; onClose: () =>
   }, [id]);
   if (err) return <section class="detail"><p class="error">{err}</p></section>;
   if (!ex) return <section class="detail"><p class="muted">loading #{id}…</p></section>;
-  const status = ex.response ? `${ex.response.status}${ex.response.fromProxy ? " (answered by kubewire)" : ""}` : "no response";
+  const status = ex.response ? String(ex.response.status) : ex.proxyAnswer ? `kubewire answered ${ex.proxyAnswer.status}` : "no response";
   return (
     <section class="detail" data-testid="detail">
       <header class="detail-head">
@@ -67,6 +69,14 @@ export function DetailView({ id, onClose, onOpen }: { id: number; onClose: () =>
           <Section title="Response headers"><HeaderTable h={ex.response.headers} /></Section>
           <Section title={`Response body (${sizeText(ex.response.bytes, ex.response.body)})`}><BodyView body={ex.response.body} tree={ex.bodies.response} headers={ex.response.headers} /></Section>
         </>
+      ) : null}
+      {ex.proxyAnswer ? (
+        <div data-testid="proxy-answer">
+          <Section title={`Answered by kubewire (${ex.proxyAnswer.status}, not from the API server)`}>
+            <HeaderTable h={ex.proxyAnswer.headers} />
+            <BodyView body={ex.proxyAnswer.body} tree={null} headers={ex.proxyAnswer.headers} />
+          </Section>
+        </div>
       ) : null}
     </section>
   );

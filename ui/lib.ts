@@ -67,7 +67,7 @@ export function clock(iso: string | number): string {
 
 export function resourceOf(r: Row): string {
   if (!r.resource) return r.verb ? `(${r.verb})` : "";
-  return `${r.group ? `${r.group}/` : ""}${r.resource}${r.subresource ? `/${r.subresource}` : ""}`;
+  return `${r.resource}${r.group ? `.${r.group}` : ""}${r.subresource ? `/${r.subresource}` : ""}`; // as --resource takes it
 }
 
 export async function copy(text: string): Promise<boolean> {

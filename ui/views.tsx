@@ -124,7 +124,7 @@ export function StatsView({ filter, tick }: { filter: Filter; tick: number }) {
             return (
               <tr>
                 <td>{g.verb || "-"}</td>
-                <td>{g.resource ? `${g.group ? `${g.group}/` : ""}${g.resource}${g.subresource ? `/${g.subresource}` : ""}` : `(discovery${g.group ? ` ${g.group}` : ""})`}</td>
+                <td>{g.resource ? `${g.resource}${g.group ? `.${g.group}` : ""}${g.subresource ? `/${g.subresource}` : ""}` : `(discovery${g.group ? ` ${g.group}` : ""})`}</td>
                 <td>{g.context}</td>
                 <td class="num">{g.count}</td>
                 <td>

@@ -13,7 +13,7 @@ export const rule: ExchangeRule = {
   kind: "deprecated-api",
   severity: "warning",
   help: "the API server warned that the request used a deprecated API version, with the replacement it names",
-  match: (ex: Exchange) => ex.response !== null && !ex.response.fromProxy && deprecations(ex).length > 0,
+  match: (ex: Exchange) => ex.response !== null && deprecations(ex).length > 0,
   explain(group, ctx) {
     const byText = new Map<string, Exchange[]>();
     for (const ex of group) for (const text of distinct(deprecations(ex))) pushTo(byText, text, ex);

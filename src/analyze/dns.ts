@@ -12,4 +12,7 @@ export const rule = networkRule({
     `check the host in the server of context "${group[0].context}" (kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')`,
     `check this machine's DNS: getent hosts ${distinct(group.map((ex) => hostOf(ex.clusterUrl))).join(" ")}; a private cluster may need its VPN`,
   ],
+  proxyAdvice: (group, proxies) => [
+    `the host name of the proxy ${proxies.join(", ")} (proxy-url of the cluster of context "${group[0].context}") does not resolve: check it, and this machine's DNS (getent hosts ${distinct(proxies.map(hostOf)).join(" ")})`,
+  ],
 });

@@ -12,7 +12,7 @@ export const rule: ExchangeRule = {
   kind: "forbidden",
   severity: "error",
   help: "403: the user is authenticated but RBAC does not allow the verb on the resource",
-  match: (ex: Exchange) => ex.response?.status === 403 && !ex.response.fromProxy,
+  match: (ex: Exchange) => ex.response?.status === 403,
   explain(group, ctx) {
     const denials = group.map((ex) => parseDenial(responseMessage(ex), ex));
     const texts = distinct(denials.map(denialText));

@@ -8,7 +8,7 @@ export const rule: ExchangeRule = {
   kind: "server-error",
   severity: "error",
   help: "5xx from the API server itself (not from kubewire)",
-  match: (ex: Exchange) => ex.response !== null && ex.response.status >= 500 && !ex.response.fromProxy,
+  match: (ex: Exchange) => ex.response !== null && ex.response.status >= 500,
   explain(group, ctx) {
     const statuses = distinct(group.map((ex) => ex.response!.status)).sort();
     const messages = distinct(group.map(responseMessage).filter(Boolean));

@@ -33,7 +33,7 @@ export const rule: ExchangeRule = {
   kind: "throttled",
   severity: "warning",
   help: "429: the API server is rate limiting (Priority and Fairness), with Retry-After and whether the client honoured it",
-  match: (ex: Exchange) => ex.response?.status === 429 && !ex.response.fromProxy,
+  match: (ex: Exchange) => ex.response?.status === 429,
   explain(group, ctx) {
     const h = honoured(group);
     const after = distinct(group.map((ex) => header(ex.response?.headers, "retry-after")).filter((v): v is string => v !== undefined));

@@ -98,7 +98,7 @@ export const rule: ExchangeRule = {
   kind: "unauthorized",
   severity: "error",
   help: "401, or no credential at all: tells a missing, expired or rejected token, certificate or exec plugin apart",
-  match: (ex: Exchange) => (ex.response?.status === 401 && !ex.response.fromProxy) || ex.error?.code === "CREDENTIALS",
+  match: (ex: Exchange) => ex.response?.status === 401 || ex.error?.code === "CREDENTIALS",
   explain(group, ctx: AnalyzeContext) {
     const contexts = distinct(group.map((ex) => ex.context));
     const parts = contexts.map((c) => diagnose(c, group.filter((ex) => ex.context === c), ctx.credentials.get(c), ctx.kubeconfigRead));

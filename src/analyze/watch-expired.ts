@@ -17,7 +17,7 @@ export const rule: ExchangeRule = {
   kind: "watch-expired",
   severity: "warning",
   help: "a watch ended with 410 Expired: it resumed from a resourceVersion the API server no longer keeps",
-  match: (ex: Exchange) => ex.info.verb === "watch" && ex.response !== null && !ex.response.fromProxy && expired(ex),
+  match: (ex: Exchange) => ex.info.verb === "watch" && ex.response !== null && expired(ex),
   explain(group, ctx) {
     const n = ctx.groupSize ?? group.length;
     const message = `${requests(n)} watched from a resourceVersion the API server no longer had and ${n === 1 ? "was" : "were"} ended with 410 Expired.`;

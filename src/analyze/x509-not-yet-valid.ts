@@ -7,7 +7,7 @@ import { header, requests } from "./lib/util.js";
 function serverDate(group: Exchange[]): string | undefined {
   for (const ex of group) {
     const d = header(ex.response?.headers, "date");
-    if (d && !ex.response?.fromProxy) return d;
+    if (d) return d; // a response came from the API server (kubewire's own answers are no responses)
   }
   return undefined;
 }

@@ -22,13 +22,18 @@ export function diagnose(store: Store, filter: ListFilter, ctx: AnalyzeContext, 
   const wanted = (kind: string) => !kinds || kinds.includes(kind);
   const findings: Finding[] = [];
   const summary = new Map(store.flagSummary(rowFilter, SAMPLE).map((s) => [s.kind, s]));
+  // several runs, machines or pods in one store: each finding says which of them it was seen at
+  const bySource = store.severalSources() ? store.flagSources(rowFilter) : null;
   for (const rule of exchangeRules) {
     const s = summary.get(rule.kind);
     if (!s || !wanted(rule.kind)) continue;
     const sample = [...store.iterate({ ids: s.ids })];
     if (sample.length === 0) continue;
     const f = rule.explain(sample, { ...ctx, groupSize: s.count });
-    findings.push({ ...f, count: s.count, firstSeen: new Date(s.first).toISOString(), lastSeen: new Date(s.last).toISOString(), requestIds: s.ids });
+    findings.push({
+      ...f, count: s.count, firstSeen: new Date(s.first).toISOString(), lastSeen: new Date(s.last).toISOString(), requestIds: s.ids,
+      ...(bySource ? { sources: bySource.get(rule.kind) ?? [] } : {}),
+    });
   }
   const setFlags = new Map<string, number[]>();
   const active = setRules.filter((r) => wanted(r.kind));
@@ -37,7 +42,7 @@ export function diagnose(store: Store, filter: ListFilter, ctx: AnalyzeContext, 
     for (const rule of active) {
       const result = rule.analyze(source, ctx);
       setFlags.set(rule.kind, result?.flagIds ?? []);
-      if (result) findings.push(result.finding);
+      if (result) findings.push(bySource ? { ...result.finding, sources: store.sourcesOf(result.flagIds.length ? result.flagIds : result.finding.requestIds) } : result.finding);
     }
   }
   const examined = store.count(rowFilter);

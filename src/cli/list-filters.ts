@@ -4,6 +4,8 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import type { ListFilter } from "../store/store.js";
 import { parseDuration } from "./durations.js";
 import { ruleFor } from "../analyze/lib/engine.js";
+import { parseResourceArg, RESOURCE_HELP } from "../resource-arg.js";
+import { parseSourceSelector, SOURCE_SELECTOR_HELP } from "../store/source-selector.js";
 
 function parseStatus(v: string): ListFilter["status"] {
   if (v === "error") return v;
@@ -33,7 +35,7 @@ export function addFilterOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option("--status <status>", "403, a class (1xx to 5xx), or error (no response at all)").argParser(parseStatus))
     .option("--verb <verb>", "get, list, watch, create, update, patch, delete, deletecollection")
-    .option("--resource <resource>", "pods, apps/deployments, pods/log")
+    .option("--resource <resource>", RESOURCE_HELP)
     .option("-n, --namespace <namespace>", "namespace")
     .option("--name <name>", "object name")
     .addOption(new Option("--since <time>", "newer than: 10m, 2h, 2w ago, or an ISO time").argParser((v) => parseTime(v)))
@@ -43,6 +45,7 @@ export function addFilterOptions(cmd: Command): Command {
     .option("--path <substring>", "path contains")
     .option("--context <name>", "kubeconfig context recorded")
     .addOption(new Option("--origin <origin>", "who sent it: proxy (your programs), replay, doctor or import").choices(["proxy", "replay", "doctor", "import"]))
+    .option("--source <selector>", `${SOURCE_SELECTOR_HELP}; e.g. run=7f3a9c1e, host=alice-laptop, sa=shop:operator`)
     .addOption(new Option("--limit <n>", "only the newest N").argParser(parseLimit));
 }
 
@@ -50,16 +53,7 @@ export function filterFrom(o: Record<string, any>): ListFilter {
   const f: ListFilter = {};
   if (o.status !== undefined) f.status = o.status;
   if (o.verb) f.verb = o.verb;
-  if (o.resource) {
-    // group/resource, resource/subresource, or group/resource/subresource
-    const parts = String(o.resource).split("/");
-    if (parts.length === 3) [f.group, f.resource, f.subresource] = parts;
-    else if (parts.length === 2 && parts[0].includes(".")) [f.group, f.resource] = parts;
-    // API groups without a dot are exactly the built-in ones below; every other group has a dot
-    else if (parts.length === 2 && ["apps", "autoscaling", "batch", "extensions", "policy"].includes(parts[0])) [f.group, f.resource] = parts;
-    else if (parts.length === 2) [f.resource, f.subresource] = parts;
-    else f.resource = parts[0];
-  }
+  if (o.resource) Object.assign(f, parseResourceArg(String(o.resource)));
   if (o.namespace) f.namespace = o.namespace;
   if (o.name) f.name = o.name;
   if (o.since !== undefined) f.since = o.since;
@@ -69,6 +63,7 @@ export function filterFrom(o: Record<string, any>): ListFilter {
   if (o.path) f.pathContains = o.path;
   if (o.context) f.context = o.context;
   if (o.origin) f.origin = o.origin;
+  if (o.source !== undefined) f.source = parseSourceSelector(String(o.source)); // bad input is a UserError naming --source
   if (o.limit) f.limit = o.limit;
   return f;
 }

@@ -1,16 +1,16 @@
 // The options shared by every command that runs the proxy (start, exec): the whole kubeconfig,
-// one listener per context.
+// one listener per cluster entry.
 import { Command, Option } from "commander";
 import { parseDuration, parseListen, parseSize } from "./durations.js";
 import { dbOption } from "./db-option.js";
 import type { SessionOptions } from "../session/recording-session.js";
 import { loadRules } from "../control/extras.js"; // fault: bad rules fail before anything starts
 
-/** defaultListen null: the chosen context listens on its stable port (see kubeconfig/stable-port.ts), as every other context does. */
+/** defaultListen null: the chosen context's cluster listens on its stable port (see kubeconfig/stable-port.ts), as every other cluster does. */
 export function addSessionOptions(cmd: Command, defaultListen: string | null = "127.0.0.1:8443"): Command {
-  const listen = new Option("--listen <host:port>", "address of the chosen context's listener (port 0 picks a free one; the other contexts listen on the same host)").argParser(parseListen);
+  const listen = new Option("--listen <host:port>", "address of the chosen context's cluster listener (port 0 picks a free one; the other clusters listen on the same host)").argParser(parseListen);
   if (defaultListen) listen.default(parseListen(defaultListen), defaultListen);
-  else listen.default(undefined, "127.0.0.1 and a stable port per context");
+  else listen.default(undefined, "127.0.0.1 and a stable port per cluster");
   return cmd
     .option("--kubeconfig <path>", "kubeconfig to read (default: $KUBECONFIG, else ~/.kube/config)")
     .option("--context <name>", "kubeconfig context to use (default: current-context)")

@@ -1,15 +1,16 @@
 // What a recording session adds beside the proxy for faults and observability: the fault engine
 // (rules from --fault/--faults, changeable through the control endpoint), the Prometheus endpoint
-// and the JSON connection log, all fed by wrapping the session's ExchangeSink.
+// and the JSON connection log, all fed by wrapping the session's ExchangeSink. Metrics (prom-client)
+// and the control endpoint are loaded only when asked for: every exec run starts through here.
 import { readFileSync } from "node:fs";
 import { UserError } from "../errors.js";
 import { FaultEngine, type RecordSink } from "../fault/engine.js";
 import { ruleFromInline, rulesFromYaml, type FaultRule } from "../fault/rules.js";
 import { ConnectionLog } from "../metrics/log.js";
-import { KubewireMetrics, type RecorderGauges } from "../metrics/registry.js";
-import { serveMetrics, type MetricsEndpoint } from "../metrics/server.js";
+import type { KubewireMetrics, RecorderGauges } from "../metrics/registry.js";
+import type { MetricsEndpoint } from "../metrics/server.js";
 import type { Exchange } from "../types.js";
-import { startControl, type ControlEndpoint } from "./control.js";
+import type { ControlEndpoint } from "./control.js";
 
 export interface ExtrasOptions {
   /** inline `--fault` rules, in order */
@@ -60,7 +61,7 @@ export function loadRules(o: ExtrasOptions): FaultRule[] {
 export async function startExtras(o: ExtrasOptions | undefined, ctx: { sink: RecordSink & RecorderGauges; token: string; stateDir: string }): Promise<SessionExtras> {
   const opts = o ?? {};
   const rules = loadRules(opts);
-  const metrics = opts.metrics ? new KubewireMetrics(ctx.sink) : null;
+  const metrics = opts.metrics ? new (await import("../metrics/registry.js")).KubewireMetrics(ctx.sink) : null;
   const log = opts.logFormat === "json" ? new ConnectionLog({ file: opts.logFile }) : null;
   const wanted = rules.length > 0 || !!opts.control || !!metrics || !!log;
   const faults = wanted
@@ -85,8 +86,8 @@ export async function startExtras(o: ExtrasOptions | undefined, ctx: { sink: Rec
   let endpoint: MetricsEndpoint | null = null;
   let control: ControlEndpoint | null = null;
   try {
-    if (metrics && opts.metrics) endpoint = await serveMetrics(metrics, opts.metrics, !!opts.allowRemote);
-    if (faults && opts.control) control = await startControl(faults, ctx.token, ctx.stateDir);
+    if (metrics && opts.metrics) endpoint = await (await import("../metrics/server.js")).serveMetrics(metrics, opts.metrics, !!opts.allowRemote);
+    if (faults && opts.control) control = await (await import("./control.js")).startControl(faults, ctx.token, ctx.stateDir);
   } catch (err) {
     await endpoint?.close();
     throw err;

@@ -1,46 +1,32 @@
-// writeDemoKubeconfig: a kubeconfig (mode 0600) with one context per demo user and per
-// failure listener, so kubectl can be pointed at each scripted problem by --context.
+// writeDemoKubeconfig: a kubeconfig (mode 0600) with every context of the demo (contexts.ts), so kubectl
+// can be pointed at each scripted problem by --context.
 import { chmodSync, writeFileSync } from "node:fs";
 import { stringify } from "yaml";
 import type { DemoCluster } from "./cluster.js";
+import { DEMO_CONTEXTS, type DemoContext } from "./contexts.js";
 
 const b64 = (s: string): string => Buffer.from(s).toString("base64");
 
-/** Writes a kubeconfig (0600) whose contexts reach the demo cluster: demo-admin (token, current), demo-viewer (token, RBAC-limited),
- * demo-cert (client cert data), demo-basic (basic auth), demo-expired-jwt, demo-bad-token, demo-oidc (auth-provider), demo-expired-cert, demo-not-yet-valid,
- * demo-wrong-san, demo-unknown-ca, demo-self-signed, demo-silent, demo-refused, demo-dns (server https://no-such-host.invalid:6443). Namespace "default". */
+function serverOf(cluster: DemoCluster, c: DemoContext): string {
+  if (c.server === "healthy") return cluster.url;
+  if (c.server === "no-such-host") return "https://no-such-host.invalid:6443";
+  return cluster.failures[c.server];
+}
+
+/** Writes a kubeconfig (0600) with every context of DEMO_CONTEXTS, current context demo-admin, namespace "default":
+ * a context with its own user reaches the healthy server as cluster "demo"; one of a failure listener uses the admin's
+ * token against its own cluster entry, named like the context. */
 export function writeDemoKubeconfig(cluster: DemoCluster, path: string): void {
-  const { users: u, failures: f } = cluster;
-  const clusters: [string, string][] = [
-    ["demo", cluster.url],
-    ["demo-expired-cert", f.expiredUrl],
-    ["demo-not-yet-valid", f.notYetValidUrl],
-    ["demo-wrong-san", f.wrongSanUrl],
-    ["demo-unknown-ca", f.unknownCaUrl],
-    ["demo-self-signed", f.selfSignedUrl],
-    ["demo-silent", f.silentTcpUrl],
-    ["demo-refused", f.refusedUrl],
-    ["demo-dns", "https://no-such-host.invalid:6443"],
-  ];
-  const users: [string, Record<string, unknown>][] = [
-    ["demo-admin", { token: u.admin.token! }],
-    ["demo-viewer", { token: u.viewer.token! }],
-    ["demo-cert", { "client-certificate-data": b64(u.certUser.certPem!), "client-key-data": b64(u.certUser.keyPem!) }],
-    ["demo-basic", { username: u.basicUser.username!, password: u.basicUser.password! }],
-    ["demo-expired-jwt", { token: u.expiredJwt.token! }],
-    ["demo-bad-token", { token: u.badToken.token! }],
-    ["demo-oidc", { "auth-provider": { name: "oidc", config: { "client-id": "kubernetes", "idp-issuer-url": "https://dex.demo.invalid", "id-token": u.oidcUser.token! } } }],
-  ];
-  const contexts: [string, string, string][] = [
-    ["demo-admin", "demo", "demo-admin"],
-    ["demo-viewer", "demo", "demo-viewer"],
-    ["demo-cert", "demo", "demo-cert"],
-    ["demo-basic", "demo", "demo-basic"],
-    ["demo-expired-jwt", "demo", "demo-expired-jwt"],
-    ["demo-bad-token", "demo", "demo-bad-token"],
-    ["demo-oidc", "demo", "demo-oidc"],
-    ...clusters.slice(1).map(([name]) => [name, name, "demo-admin"] as [string, string, string]),
-  ];
+  const clusters: [string, string][] = [["demo", cluster.url]];
+  const users: [string, Record<string, unknown>][] = [];
+  const contexts: [string, string, string][] = [];
+  for (const c of DEMO_CONTEXTS) {
+    if (c.user) users.push([c.name, c.user(cluster.users)]);
+    if (c.server !== "healthy") clusters.push([c.name, serverOf(cluster, c)]);
+  }
+  // the contexts with their own user first, then those of a failure listener (the order kubectl config get-contexts shows)
+  for (const c of DEMO_CONTEXTS) if (c.user) contexts.push([c.name, c.server === "healthy" ? "demo" : c.name, c.name]);
+  for (const c of DEMO_CONTEXTS) if (!c.user) contexts.push([c.name, c.server === "healthy" ? "demo" : c.name, "demo-admin"]);
   const doc = {
     apiVersion: "v1",
     kind: "Config",

@@ -1,13 +1,15 @@
 // The objects a fresh demo cluster holds: namespaces, nodes, pods, services,
 // configmaps, secrets, events and deployments, aged so `kubectl get` shows real-looking AGEs.
 import { createHash } from "node:crypto";
+import { FAILURE_NAMESPACES } from "./failure-namespaces.js";
 import type { KObject } from "./kobject.js";
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
 
-export const NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease", "slow", "hang", "throttled", "broken", "big"];
+/** The system namespaces, then the failure namespaces the seed creates (failure-namespaces.ts). */
+export const NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease", ...FAILURE_NAMESPACES.filter((f) => f.seed !== "none").map((f) => f.namespace)];
 
 function ts(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
@@ -227,7 +229,7 @@ export function seedObjects(now: number): { key: string; object: KObject }[] {
   add("/pods", pod(now, { name: "coredns-668d6bf9bc-9zmtw", ns: "kube-system", app: "coredns", image: "registry.k8s.io/coredns/coredns:v1.11.3", ip: "10.244.0.3", node: "demo-control-plane", age: 12 * DAY }));
   add("/pods", pod(now, { name: "etcd-demo-control-plane", ns: "kube-system", app: "etcd", image: "registry.k8s.io/etcd:3.5.16-0", ip: "172.18.0.2", node: "demo-control-plane", age: 12 * DAY }));
   add("/pods", pod(now, { name: "kube-apiserver-demo-control-plane", ns: "kube-system", app: "kube-apiserver", image: "registry.k8s.io/kube-apiserver:v1.32.0", ip: "172.18.0.2", node: "demo-control-plane", age: 12 * DAY }));
-  for (const ns of ["slow", "hang", "throttled", "broken"]) {
+  for (const ns of FAILURE_NAMESPACES.filter((f) => f.seed === "namespace-and-pod").map((f) => f.namespace)) {
     add("/pods", pod(now, { name: `${ns}-0`, ns, app: ns, image: "busybox:1.36", ip: "10.244.1.20", node: "demo-worker", age: 5 * HOUR }));
   }
 

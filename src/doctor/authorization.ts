@@ -1,6 +1,7 @@
 // Step 7 proves what the user may do: a SelfSubjectRulesReview for the namespace, and a
 // SelfSubjectAccessReview per --can VERB RESOURCE and per default check; a denial carries the Role and RoleBinding that would allow it.
 import type { CheckResult } from "../types.js";
+import { parseResourceArg } from "../resource-arg.js";
 import { answerProblem, answerText } from "./lib/proxy-client.js";
 import { errorText, fail, pass, warn, type DoctorContext, type Step, type StepOutcome } from "./lib/step.js";
 
@@ -30,13 +31,21 @@ export interface Attributes {
   namespace: string;
 }
 
-/** "deployments.apps", "pods/log", "deploy" → resource attributes. */
+/** "deployments.apps", "pods/log", "deploy" → resource attributes (the --resource grammar; "*" as RBAC's wildcard). */
 export function parseResource(verb: string, text: string, namespace: string): Attributes {
-  const [head, subresource = ""] = text.toLowerCase().split("/", 2);
-  const dot = head.indexOf(".");
-  const resource = dot >= 0 ? head.slice(0, dot) : head;
-  const group = dot >= 0 ? head.slice(dot + 1) : GROUPS[resource] ?? "";
-  return { verb: verb.toLowerCase(), resource, subresource, group, namespace: CLUSTER_SCOPED.has(resource) ? "" : namespace };
+  let resource: string;
+  let subresource: string;
+  let group: string | undefined;
+  if (text.includes("*")) {
+    const [head, sub = ""] = text.toLowerCase().split("/", 2);
+    const dot = head.indexOf(".");
+    [resource, subresource, group] = [dot >= 0 ? head.slice(0, dot) : head, sub, dot >= 0 ? head.slice(dot + 1) : undefined];
+  } else {
+    const r = parseResourceArg(text, `--can ${verb}`);
+    [resource, subresource, group] = [r.resource, r.subresource ?? "", r.group];
+  }
+  // a review names one group: the built-in resource's own when none was given
+  return { verb: verb.toLowerCase(), resource, subresource, group: group ?? GROUPS[resource] ?? "", namespace: CLUSTER_SCOPED.has(resource) ? "" : namespace };
 }
 
 /** "deployments.apps", "pods/log": the resource as kubectl's --resource takes it. */

@@ -83,7 +83,7 @@ export const tlsHandshake: Step = {
       if (f.chain.length === 0) {
         // no certificate seen: the handshake itself failed
         let detail = `${message} [${code}${phase ? `, ${phase}` : ""}]`;
-        let fixText = adviceFor(code) ?? "check that the server's port speaks TLS";
+        let fixText = adviceFor(code, f.error.proxy) ?? "check that the server's port speaks TLS";
         if (code === "ETIMEDOUT" && phase === "tls") {
           detail = `TCP connected to ${server.host}, but no TLS answer within ${t} ms: the port does not speak TLS`;
           fixText = "check the port in the kubeconfig's server: it is some other service (kube-apiserver usually listens on 6443 or 443)";

@@ -5,7 +5,7 @@ import { UserError } from "../errors.js";
 import { explainFlags, showData } from "../report/exchange-report.js";
 import type { Exchange } from "../types.js";
 import type { ListFilter, Store } from "../store/store.js";
-import { HAR_VERSION, toHarEntry } from "./har.js";
+import { HAR_VERSION, toHarEntry } from "./har-write.js";
 
 export interface ExportCounts {
   written: number;

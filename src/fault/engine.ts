@@ -226,7 +226,7 @@ export function applyFault(action: FaultAction, ctx: FaultContext): void {
     res.writeHead(a.status, a.headers);
     res.end(a.body);
     const size = Buffer.byteLength(a.body);
-    exchange.response = { status: a.status, headers: a.headers, body: { data: a.body, encoding: "utf8", truncated: false, size }, bytes: size, fromProxy: true };
+    exchange.response = { status: a.status, headers: a.headers, body: { data: a.body, encoding: "utf8", truncated: false, size }, bytes: size }; // a response on purpose: `injected` says kubewire made it
     exchange.timing.ttfbMs = exchange.timing.totalMs = round(performance.now() - t0);
     sink.record(exchange);
     return;

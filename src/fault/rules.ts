@@ -1,7 +1,9 @@
 // The fault rules' data: the stable YAML shape (faults: [{name, match, action, times, after,
 // probability, until}]), the inline `--fault` syntax, and their validation (one line naming rule and field).
-import { parse } from "yaml";
+import { createRequire } from "node:module";
+import type YAML from "yaml";
 import { UserError } from "../errors.js";
+import { parseResourceArg } from "../resource-arg.js";
 
 export interface FaultMatch {
   verb?: string;
@@ -115,6 +117,16 @@ export function ruleFrom(raw: unknown, index: number, now = Date.now()): FaultRu
     match[k as keyof FaultMatch] = String(v);
   }
   if (match.method) match.method = match.method.toUpperCase();
+  if (match.resource !== undefined) {
+    // the --resource grammar: deployments.apps, pods/log, deploy
+    const r = parseResourceArg(match.resource, `fault ${name}: match.resource`);
+    if (r.version) fail(name, "match.resource", `a rule matches RESOURCE.GROUP; leave out the version (${r.resource}.${r.group})`);
+    for (const k of ["group", "subresource"] as const) {
+      if (r[k] !== undefined && match[k] !== undefined && r[k] !== match[k]) fail(name, `match.${k}`, `${JSON.stringify(match[k])} contradicts match.resource ${JSON.stringify(match.resource)}`);
+      if (r[k] !== undefined) match[k] = r[k];
+    }
+    match.resource = r.resource;
+  }
 
   if (!isRecord(raw.action)) fail(name, "action", "missing; expected a mapping such as {status: 429, retryAfter: 1}");
   const action: FaultAction = {};
@@ -152,6 +164,10 @@ export function ruleFrom(raw: unknown, index: number, now = Date.now()): FaultRu
   if (raw.until !== undefined) rule.until = deadline(name, raw.until, now);
   return rule;
 }
+
+/** yaml, loaded when a rules file is read, not by every run that may take one (exec's start-up) */
+let yaml: typeof YAML | null = null;
+const parse = (text: string): unknown => (yaml ??= createRequire(import.meta.url)("yaml") as typeof YAML).parse(text);
 
 /** The rules of a YAML document `faults: [...]`; `source` names the file in errors. */
 export function rulesFromYaml(text: string, source: string, firstIndex = 1, now = Date.now()): FaultRule[] {

@@ -1,48 +1,42 @@
-// Writes the kubeconfig that clients use to reach the proxy: every context of the user's kubeconfig
-// under its own name and namespace, each at its own kubewire listener (so client caches never mix
-// clusters), trusting the local CA, with this run's proxy token. Mode 0600.
+// Writes the kubeconfig that clients use to reach the proxy: the user's kubeconfig under its own names
+// (every cluster, user and context entry, namespaces and current context), each cluster entry at its
+// own kubewire listener (so client caches never mix clusters) trusting the local CA, and each user
+// entry holding its own proxy token (kubewire-side, the token selects the user's credentials). Mode 0600.
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { UserError } from "../errors.js";
+import { NO_USER_ENTRY } from "./identities.js";
 
 type Raw = Record<string, any>;
 
 export interface ClientKubeconfig {
   /** the generated kubeconfig's current-context */
   contextName: string;
-  /** the selected context's namespace (used when `contexts` is not given) */
+  /** the selected context's namespace (used when `merged` is not given) */
   namespace: string;
-  /** the selected context's listener (used when `contexts` is not given) */
+  /** the selected context's listener (used when `merged` is not given) */
   proxyUrl: string;
   caPem: string;
+  /** the selected context's proxy token (used when `merged` is not given) */
   token: string;
   /** the user's merged kubeconfig, for the whole-kubeconfig form */
   merged?: Raw;
-  /** context name → its listener URL; contexts without one are left out */
-  listeners?: Map<string, string>;
+  /** cluster entry name → its listener URL; a cluster without one keeps its name and no server */
+  clusterUrls?: Map<string, string>;
+  /** user entry name → its proxy token ("": contexts naming no user, given the entry NO_USER_ENTRY) */
+  tokens?: Map<string, string>;
 }
 
 /** Cluster fields kubectl reads that still hold through kubewire; server, CA, TLS name and proxy-url are kubewire's. */
 const CLUSTER_FIELDS_KEPT = ["disable-compression", "extensions"];
 
-/**
- * A name for the generated cluster (or user) entry of a context: the user's own name when only one
- * listener uses it, else "<name>@<context>", since each listener needs its own entry.
- */
-function entryNames(contexts: Raw[], field: "cluster" | "user"): Map<string, string> {
-  const uses = new Map<string, number>();
-  for (const c of contexts) uses.set(c.context?.[field] ?? "", (uses.get(c.context?.[field] ?? "") ?? 0) + 1);
-  const names = new Map<string, string>();
-  for (const c of contexts) {
-    const own = c.context?.[field] ?? "";
-    names.set(c.name, own && uses.get(own) === 1 ? own : `${own || "kubewire"}@${c.name}`);
-  }
-  return names;
+function named(list: unknown): Raw[] {
+  return Array.isArray(list) ? list.filter((e) => e && typeof e.name === "string") : [];
 }
 
 export function clientKubeconfigYaml(c: ClientKubeconfig): string {
   const caData = Buffer.from(c.caPem).toString("base64");
-  if (!c.merged || !c.listeners) {
+  if (!c.merged || !c.clusterUrls || !c.tokens) {
     const name = `kubewire-${c.contextName}`;
     return toYaml({
       apiVersion: "v1",
@@ -54,20 +48,24 @@ export function clientKubeconfigYaml(c: ClientKubeconfig): string {
       preferences: {},
     });
   }
-  const contexts = (c.merged.contexts as Raw[]).filter((ctx) => c.listeners!.has(ctx.name));
-  const clusterNames = entryNames(contexts, "cluster");
-  const userNames = entryNames(contexts, "user");
-  const rawClusters = new Map((c.merged.clusters as Raw[]).map((x) => [x.name, x.cluster ?? {}]));
   const out: Raw = { apiVersion: "v1", kind: "Config", clusters: [], users: [], contexts: [], "current-context": c.contextName, preferences: c.merged.preferences ?? {} };
-  for (const ctx of contexts) {
-    const cluster: Raw = { server: c.listeners.get(ctx.name), "certificate-authority-data": caData };
-    const raw = rawClusters.get(ctx.context?.cluster) ?? {};
+  for (const entry of named(c.merged.clusters)) {
+    const raw: Raw = entry.cluster ?? {};
+    const url = c.clusterUrls.get(entry.name);
+    // no listener (no usable server): kubectl fails on this cluster as it does without kubewire
+    const cluster: Raw = url ? { server: url, "certificate-authority-data": caData } : {};
     for (const f of CLUSTER_FIELDS_KEPT) if (raw[f] !== undefined) cluster[f] = raw[f];
-    out.clusters.push({ name: clusterNames.get(ctx.name), cluster });
-    out.users.push({ name: userNames.get(ctx.name), user: { token: c.token } });
-    const context: Raw = { cluster: clusterNames.get(ctx.name), user: userNames.get(ctx.name) };
-    if (ctx.context?.namespace) context.namespace = ctx.context.namespace;
-    if (ctx.context?.extensions) context.extensions = ctx.context.extensions;
+    out.clusters.push({ name: entry.name, cluster });
+  }
+  for (const entry of named(c.merged.users)) {
+    const token = c.tokens.get(entry.name);
+    if (token) out.users.push({ name: entry.name, user: { token } });
+  }
+  const noUser = c.tokens.get("");
+  if (noUser) out.users.push({ name: NO_USER_ENTRY, user: { token: noUser } });
+  for (const ctx of named(c.merged.contexts)) {
+    const context: Raw = { ...(ctx.context ?? {}) };
+    if (!context.user && noUser) context.user = NO_USER_ENTRY;
     out.contexts.push({ name: ctx.name, context });
   }
   if (c.merged.extensions) out.extensions = c.merged.extensions;

@@ -1,6 +1,7 @@
-// The port a context's listener asks for first: derived from the kubeconfig files, the context
-// and its server, so the next run listens where the last one did and clients' discovery caches
-// (kept per host:port) stay warm; further candidates for when that port is busy.
+// The port a cluster entry's listener asks for first: derived from the kubeconfig files, the cluster's
+// name and its server, so the next run listens where the last one did and clients' discovery caches
+// (kept per host:port, as direct: every context of the cluster shares it) stay warm; further
+// candidates for when that port is busy.
 import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 
@@ -10,14 +11,13 @@ const SPAN = 10000;
 
 export interface PortKey {
   files: string[];
-  context: string;
+  cluster: string;
   server: string;
-  user: string;
 }
 
-/** The i-th candidate port for this context (i = 0 is its own; later ones when that is busy). */
+/** The i-th candidate port for this cluster entry (i = 0 is its own; later ones when that is busy). */
 export function stablePort(key: PortKey, i = 0): number {
-  const h = createHash("sha256").update(JSON.stringify([key.files.map((f) => resolve(f)), key.context, key.server, key.user, i])).digest();
+  const h = createHash("sha256").update(JSON.stringify([key.files.map((f) => resolve(f)), key.cluster, key.server, i])).digest();
   return FIRST + (h.readUInt32BE(0) % SPAN);
 }
 

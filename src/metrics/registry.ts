@@ -174,7 +174,7 @@ export class KubewireMetrics {
       const failedToConnect = !!ex.error?.phase && CONNECT_PHASES.has(ex.error.phase);
       if (failedToConnect || timing.connectMs > 0 || timing.tlsMs > 0) this.attempts.inc({ result: failedToConnect ? "failure" : "success" });
     }
-    if (timing.ttfbMs > 0 && ex.response && !ex.response.fromProxy) this.phases.ttfb.observe(timing.ttfbMs / 1000);
+    if (timing.ttfbMs > 0 && ex.response && !ex.injected) this.phases.ttfb.observe(timing.ttfbMs / 1000);
     if (ex.error?.phase && UPSTREAM_PHASES.has(ex.error.phase) && ex.error.code !== "CLIENT_ABORTED") this.upstreamErrors.inc({ code: bounded(ex.error.code), phase: ex.error.phase });
     const leaf = ex.tls?.chain[0];
     if (leaf) {

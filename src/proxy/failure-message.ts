@@ -19,7 +19,7 @@ export interface ClassifiedFailure {
 export function classifyFailure(err: unknown, target: string): ClassifiedFailure {
   const e = err as NodeJS.ErrnoException & { phase?: string };
   if (e instanceof UpstreamError) {
-    return { error: { code: e.code, message: e.message, phase: e.phase }, chain: e.chain };
+    return { error: { code: e.code, message: e.message, phase: e.phase, ...(e.proxy ? { proxy: e.proxy } : {}) }, chain: e.chain };
   }
   const code = e?.code ?? "EUPSTREAM";
   const phase = e?.phase ?? PHASE_OF_CODE[code] ?? (code === "ECONNRESET" ? "headers" : "connect");
@@ -62,9 +62,18 @@ const ADVICE: Record<string, string> = {
   ECONNRESET: "the API server or a middlebox closed the connection; check load balancers and proxies in between",
 };
 
-/** The concrete fix for a failure code, when kubewire knows one. */
-export function adviceFor(code: string): string | undefined {
-  return ADVICE[code];
+/** The fix when what failed was reaching the kubeconfig's proxy-url, not the API server. */
+const PROXY_ADVICE: Record<string, string> = {
+  ECONNREFUSED: "is the proxy running, and are the host and port of the cluster's proxy-url right? Without a proxy, remove proxy-url from the cluster entry",
+  ENOTFOUND: "check the host name in the cluster's proxy-url, and this machine's DNS",
+  ETIMEDOUT: "check that the proxy in the cluster's proxy-url is reachable from here",
+  ECONNRESET: "the proxy closed the connection: check its logs and that it allows CONNECT to the API server's port",
+  PROXY_CONNECT: "the proxy would not tunnel to the API server: check that it allows CONNECT to that host and port, and that it can reach it",
+};
+
+/** The concrete fix for a failure code (reaching the proxy-url when `proxy` is set), when kubewire knows one. */
+export function adviceFor(code: string, proxy?: string): string | undefined {
+  return proxy ? PROXY_ADVICE[code] : ADVICE[code];
 }
 
 function describeCert(c: CertInfo): string {
@@ -73,15 +82,16 @@ function describeCert(c: CertInfo): string {
 
 /** The one-line explanation sent to the client in a 502 text/plain body. */
 export function failureText(f: ClassifiedFailure, target: string): string {
-  const { code, message, phase } = f.error;
-  const parts = [`kubewire: cannot reach the API server ${target}: ${message} [${code}${phase ? `, ${phase}` : ""}]`];
+  const { code, message, phase, proxy } = f.error;
+  const via = proxy ? ` through the proxy ${proxy} (the cluster's proxy-url)` : "";
+  const parts = [`kubewire: cannot reach the API server ${target}${via}: ${message} [${code}${phase ? `, ${phase}` : ""}]`];
   if (f.chain[0]) {
     let cert = `server certificate: ${describeCert(f.chain[0])}`;
     if (code === "CERT_HAS_EXPIRED") cert += `; current time ${new Date().toISOString()} is after ${f.chain[0].notAfter}`;
     if (code === "CERT_NOT_YET_VALID") cert += `; current time ${new Date().toISOString()} is before ${f.chain[0].notBefore}`;
     parts.push(cert);
   }
-  const advice = adviceFor(code);
+  const advice = adviceFor(code, proxy);
   if (advice) parts.push(`fix: ${advice}`);
   return parts.join(" -- ");
 }

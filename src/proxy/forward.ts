@@ -163,13 +163,14 @@ export function makeForwarder(opts: ForwardOptions) {
 
     const fail = (err: Error) => {
       if (headerTimer) clearTimeout(headerTimer);
+      if (exchange.proxyAnswer) return; // kubewire already answered for the first failure
       if ((clientGone() || res.destroyed) && !(err instanceof UpstreamError)) {
         exchange.error ??= { code: "CLIENT_ABORTED", message: "the client closed the connection", phase: "client" };
         return;
       }
-      const { text, headers } = noteFailure(exchange, err, target.href, upInfo, performance.now() - t0);
+      const { text, headers } = noteFailure(exchange, err, target.href, upInfo, performance.now() - t0, req.headers);
       if (res.headersSent) res.destroy();
-      else if (!res.destroyed) exchange.response = answer(res as ServerResponse, 502, headers, text);
+      else if (!res.destroyed) exchange.proxyAnswer = answer(res as ServerResponse, 502, headers, text); // the record keeps response null
     };
 
     const finish = () => {
@@ -188,7 +189,7 @@ export function makeForwarder(opts: ForwardOptions) {
       exchange.request.bytes = reqBody.size;
       if (reqBody.wireSize !== reqBody.size) exchange.request.wireBytes = reqBody.wireSize;
       exchange.request.body = redactBody(reqBody.result(), info, String(req.headers["content-type"] ?? ""));
-      if (resBody && exchange.response && !exchange.response.fromProxy) {
+      if (resBody && exchange.response) {
         exchange.response.bytes = resBody.size;
         exchange.response.wireBytes = resBody.wireSize;
         exchange.response.body = redactBody(resBody.result(), info, String(exchange.response.headers["content-type"] ?? ""));
@@ -233,7 +234,7 @@ export function makeForwarder(opts: ForwardOptions) {
       // each Warning header kept apart (Node joins repeated headers it does not know into one)
       const warnings = raw ? raw.filter((_, j) => j % 2 === 1 && raw[j - 1].toLowerCase() === "warning") : ([] as string[]).concat(headers.warning ?? []);
       if (warnings.length) (recordHeaders as Record<string, unknown>).warning = warnings;
-      exchange.response = { status, headers: redactHeaders(recordHeaders), body: null, bytes: 0, fromProxy: false };
+      exchange.response = { status, headers: redactHeaders(recordHeaders), body: null, bytes: 0 };
       if (status === 401) upstream.invalidate();
       const captured = (resBody = new BodyCapture(opts.captureLimit, streaming, { contentEncoding: headers["content-encoding"], contentType: headers["content-type"], watch: info.verb === "watch" }));
       body.on("data", (chunk: Buffer) => {

@@ -1,12 +1,14 @@
-// Decides whether a client may use the proxy: the per-run bearer token from the generated kubeconfig
-// (in Authorization, or for a WebSocket upgrade in a Sec-WebSocket-Protocol bearer entry, compared
-// in constant time) or a client certificate from the local CA.
-import { createHash, timingSafeEqual } from "node:crypto";
+// Decides whether a client may use the proxy, and as whom: one of the run's bearer tokens from the
+// generated kubeconfig (one per kubeconfig user entry; in Authorization, or for a WebSocket upgrade
+// in a Sec-WebSocket-Protocol bearer entry, found by its SHA-256 digest) or a client certificate from
+// the local CA (the listener's first identity).
+import { createHash } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { BEARER_PROTOCOL_PREFIX, protocolEntries } from "./headers.js";
 
-export type ProxyAuthResult = { ok: true } | { ok: false; reason: string };
+/** `identity`: the index of the token the client proved (0 for a local-CA client certificate). */
+export type ProxyAuthResult = { ok: true; identity: number } | { ok: false; reason: string };
 
 /**
  * The bearer tokens a WebSocket upgrade carries in Sec-WebSocket-Protocol, as kube-apiserver reads
@@ -22,23 +24,37 @@ export function protocolBearerTokens(req: IncomingMessage): string[] {
     .map((b64) => Buffer.from(b64, "base64url").toString("utf8"));
 }
 
-export function makeProxyAuth(token: string): (req: IncomingMessage) => ProxyAuthResult {
-  const digest = (value: string) => createHash("sha256").update(value).digest();
-  const expected = digest(`Bearer ${token}`);
-  const matches = (header: string) => timingSafeEqual(digest(header), expected);
-  // A keep-alive connection that proved the token once is not hashed again for the same header.
-  const proven = new WeakMap<object, string>();
+/**
+ * tokens[i] admits a client as identity i. A presented value is looked up by its SHA-256 digest, so
+ * the time taken says nothing about how much of a token a guess got right.
+ */
+export function makeProxyAuth(tokens: string | string[]): (req: IncomingMessage) => ProxyAuthResult {
+  const digest = (value: string) => createHash("sha256").update(value).digest("hex");
+  const expected = new Map<string, number>();
+  (Array.isArray(tokens) ? tokens : [tokens]).forEach((t, i) => {
+    if (!expected.has(digest(`Bearer ${t}`))) expected.set(digest(`Bearer ${t}`), i);
+  });
+  const match = (header: string) => expected.get(digest(header));
+  // A keep-alive connection that proved a token once is not hashed again for the same header.
+  const proven = new WeakMap<object, { header: string; identity: number }>();
   return (req) => {
     const socket = req.socket as TLSSocket;
     const header = req.headers.authorization;
-    if (header !== undefined && proven.get(socket) === header) return { ok: true };
-    if (socket.authorized === true && socket.getPeerCertificate?.()?.raw) return { ok: true };
-    if (header && matches(header)) {
-      proven.set(socket, header);
-      return { ok: true };
+    const known = proven.get(socket);
+    if (header !== undefined && known?.header === header) return { ok: true, identity: known.identity };
+    if (header) {
+      const identity = match(header);
+      if (identity !== undefined) {
+        proven.set(socket, { header, identity });
+        return { ok: true, identity };
+      }
     }
     const fromProtocol = protocolBearerTokens(req);
-    if (fromProtocol.some((t) => matches(`Bearer ${t}`))) return { ok: true };
+    for (const t of fromProtocol) {
+      const identity = match(`Bearer ${t}`);
+      if (identity !== undefined) return { ok: true, identity };
+    }
+    if (socket.authorized === true && socket.getPeerCertificate?.()?.raw) return { ok: true, identity: 0 };
     if (header || fromProtocol.length) return { ok: false, reason: "wrong proxy token: the client sent credentials that are not this kubewire run's token" };
     return { ok: false, reason: "no credentials: this client did not send the proxy token" };
   };

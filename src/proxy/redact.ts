@@ -4,7 +4,8 @@
 // and by kind; a body on a sensitive path that cannot be parsed is replaced by a placeholder.
 // What counts as secret is in redact-policy.ts; protobuf bodies are edited by redact-protobuf.ts.
 import { constants as zlibConstants, gunzipSync } from "node:zlib";
-import { parseAllDocuments, stringify } from "yaml";
+import { createRequire } from "node:module";
+import type YAML from "yaml";
 import type { CapturedBody, Headers, RequestInfo } from "../types.js";
 import { isEnvelope, isProtobufType, looksFramed } from "./protobuf.js";
 import { LAST_APPLIED, REDACTED, SECRET_IN_TEXT, SECRET_SAFE_FIELDS, TOKEN_KINDS, scopeOf, sensitive, type Scope } from "./redact-policy.js";
@@ -186,12 +187,16 @@ function redactJsonLines(text: string, scope: Scope): string | null {
   return changed ? out.join("\n") : text;
 }
 
+/** yaml, loaded with the first YAML body (rare: clients send JSON), not by every start (exec's start-up) */
+let yamlModule: typeof YAML | null = null;
+const yaml = (): typeof YAML => (yamlModule ??= createRequire(import.meta.url)("yaml") as typeof YAML);
+
 function redactYaml(body: CapturedBody, scope: Scope, info: RequestInfo, contentType: string | undefined): CapturedBody {
   const yamlish = /yaml/i.test(contentType ?? "");
   if (!yamlish && !sensitive(scope)) return body; // prose that mentions a Secret (a log line, an error text)
   let docs: unknown[];
   try {
-    const parsed = parseAllDocuments(body.data);
+    const parsed = yaml().parseAllDocuments(body.data);
     if (!Array.isArray(parsed) || parsed.some((d) => d.errors.length > 0)) throw new Error("yaml errors");
     docs = parsed.map((d) => d.toJS({ maxAliasCount: 100 }));
   } catch {
@@ -200,7 +205,7 @@ function redactYaml(body: CapturedBody, scope: Scope, info: RequestInfo, content
   if (sensitive(scope) && docs.some((d) => d !== null && typeof d !== "object")) return placeholder(body, `${what(info, contentType)} that is not a Kubernetes object`);
   for (const d of docs) redactValue(d, scope);
   if (scope.hits === 0) return body;
-  return { ...body, data: docs.map((d) => stringify(d, { lineWidth: 0 })).join("---\n") };
+  return { ...body, data: docs.map((d) => yaml().stringify(d, { lineWidth: 0 })).join("---\n") };
 }
 
 // ---- JSON values (also YAML once parsed)

@@ -1,6 +1,7 @@
 // The local TLS endpoint clients talk to: accepts connections (HTTP/2 or HTTP/1.1 as the client
-// offers by ALPN), checks the proxy token, hands requests to the forwarder and HTTP/1.1 upgrades
-// to the socket piper, passes an upstream GOAWAY on to HTTP/2 clients, shuts down cleanly.
+// offers by ALPN), checks the proxy token, which selects the upstream identity, hands requests to
+// that identity's forwarder and HTTP/1.1 upgrades to the socket piper, passes an upstream GOAWAY on
+// to HTTP/2 clients, shuts down cleanly.
 import http2 from "node:http2";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
@@ -13,7 +14,7 @@ import { UpstreamAgent, UpstreamError } from "../tls/upstream-agent.js";
 import type { Exchange } from "../types.js";
 import { emptyTiming, makeForwarder, newExchange, type ClientRequestIn, type ClientResponseOut, type ExchangeSink } from "./forward.js";
 import { UpstreamPool } from "./upstream-pool.js";
-import { answer, answerRaw, noteFailure, TEXT_PLAIN } from "./proxy-answer.js";
+import { answer, answerRaw, noteFailure, TEXT_PLAIN, wordAnswer, type ClientHeaders } from "./proxy-answer.js";
 import { REPLAY_HEADER } from "./headers.js";
 import { round, upstreamTarget } from "./upstream-target.js";
 import { makeProxyAuth } from "./proxy-auth.js";
@@ -23,7 +24,14 @@ import { constants as cryptoConstants } from "node:crypto";
 import { serviceAccountOf } from "../kubeconfig/in-cluster.js";
 import type { FaultEngine } from "../fault/engine.js"; // fault:
 
+/** Another upstream identity on a listener: the proxy token that selects it and its upstream, resolved on first use. */
+export interface ProxyIdentity {
+  token: string;
+  upstream: () => Promise<Upstream>;
+}
+
 export interface ProxyOptions {
+  /** the listener's first identity, selected by `token` (and by a local-CA client certificate); records of clients that proved nothing name it */
   upstream: Upstream;
   sink: ExchangeSink;
   /** the local CA (client certificates it issued are accepted instead of the token) */
@@ -31,6 +39,8 @@ export interface ProxyOptions {
   /** the serving certificate for localhost */
   server: KeyPair;
   token: string;
+  /** more identities on this listener (the whole kubeconfig: this cluster with each other user entry) */
+  identities?: ProxyIdentity[];
   host?: string;
   port?: number;
   captureLimit?: number;
@@ -64,13 +74,15 @@ export interface RunningProxy {
   close(graceMs?: number): Promise<void>;
 }
 
-/** A 401 Status as kube-apiserver sends it, so that kubectl shows the kubewire message. */
-function proxyAuthStatus(reason: string): string {
-  const message = `kubewire: ${reason}; use the kubeconfig that kubewire wrote for this run`;
-  return JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason: "Unauthorized", code: 401 });
+/**
+ * kubewire's own refusal of a client without the proxy token: kubewire answering, not the API server (which
+ * never saw the request), so it is recorded as the PROXY_AUTH error with this 401 as the proxyAnswer. Worded
+ * as kube-apiserver's 401 Status (reason Unauthorized), its line also in a Warning, which kubectl prints even
+ * on discovery, where it hides a 401's body behind "You must be logged in to the server".
+ */
+function proxyAuthAnswer(client: ClientHeaders, reason: string): { headers: Record<string, string>; text: string } {
+  return wordAnswer(client, 401, `kubewire: ${reason}; use the kubeconfig that kubewire wrote for this run`, "PROXY_AUTH", "Unauthorized");
 }
-
-const PROXY_AUTH_HEADERS = { "content-type": "application/json", "x-kubewire-error": "PROXY_AUTH" };
 
 /** `kubewire replay` marks its requests with the ID they replay; the header goes no further. */
 function markReplay(req: ClientRequestIn, exchange: Exchange): void {
@@ -88,50 +100,83 @@ function markReplay(req: ClientRequestIn, exchange: Exchange): void {
 
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const { upstream, sink } = opts;
-  const agent = new UpstreamAgent({
-    tls: upstream.tls,
-    proxyUrl: upstream.proxyUrl,
-    connectTimeoutMs: opts.connectTimeoutMs,
-    tlsTimeoutMs: opts.tlsTimeoutMs,
-    keepaliveIdleMs: opts.keepaliveIdleMs,
-  });
   const clientSessions = new Set<http2.ServerHttp2Session>();
-  const pool = new UpstreamPool({
-    agent,
-    target: upstreamTarget(upstream.server),
-    keepaliveIdleMs: opts.keepaliveIdleMs,
-    keepaliveTimeoutMs: opts.keepaliveTimeoutMs,
-    // The API server sent GOAWAY: the HTTP/2 clients whose streams rode that session get one too (their
-    // streams in flight finish), so they reconnect, and their new requests ride a new upstream session.
-    onGoaway: (conn) => {
-      for (const s of conn.riders) if (!s.closed && !s.destroyed) s.close();
-      conn.riders.clear();
-    },
-  });
-  const forwarder = makeForwarder({
-    upstream,
-    agent,
-    pool,
-    rode: (req, conn) => {
-      const session = req.stream.session;
-      if (!session || conn.riders.has(session)) return;
-      conn.riders.add(session);
-      session.once("close", () => conn.riders.delete(session));
-    },
-    sink,
-    captureLimit: opts.captureLimit ?? 64 * 1024,
-    headersTimeoutMs: opts.headersTimeoutMs ?? 60_000,
-  });
-  const tokenAuth = makeProxyAuth(opts.token);
+  /** One identity's way upstream: its TLS agent, HTTP/2 sessions and forwarder (credentials and client certificate differ per user). */
+  interface Route {
+    upstream: Upstream;
+    agent: UpstreamAgent;
+    pool: UpstreamPool;
+    forwarder: ReturnType<typeof makeForwarder>;
+  }
+  const opened: Route[] = [];
+  const openRoute = (up: Upstream): Route => {
+    const agent = new UpstreamAgent({
+      tls: up.tls,
+      proxyUrl: up.proxyUrl,
+      connectTimeoutMs: opts.connectTimeoutMs,
+      tlsTimeoutMs: opts.tlsTimeoutMs,
+      keepaliveIdleMs: opts.keepaliveIdleMs,
+    });
+    const pool = new UpstreamPool({
+      agent,
+      target: upstreamTarget(up.server),
+      keepaliveIdleMs: opts.keepaliveIdleMs,
+      keepaliveTimeoutMs: opts.keepaliveTimeoutMs,
+      // The API server sent GOAWAY: the HTTP/2 clients whose streams rode that session get one too (their
+      // streams in flight finish), so they reconnect, and their new requests ride a new upstream session.
+      onGoaway: (conn) => {
+        for (const s of conn.riders) if (!s.closed && !s.destroyed) s.close();
+        conn.riders.clear();
+      },
+    });
+    const forwarder = makeForwarder({
+      upstream: up,
+      agent,
+      pool,
+      rode: (req, conn) => {
+        const session = req.stream.session;
+        if (!session || conn.riders.has(session)) return;
+        conn.riders.add(session);
+        session.once("close", () => conn.riders.delete(session));
+      },
+      sink,
+      captureLimit: opts.captureLimit ?? 64 * 1024,
+      headersTimeoutMs: opts.headersTimeoutMs ?? 60_000,
+    });
+    const route = { upstream: up, agent, pool, forwarder };
+    opened.push(route);
+    return route;
+  };
+  // identity i: the route once open, else its opening (an identity's upstream is resolved on its first request)
+  const routes: Array<Route | Promise<Route> | null> = [openRoute(upstream), ...(opts.identities ?? []).map(() => null)];
+  let closed = false;
+  /** Calls `use` with the identity's route: at once when it is open (the synchronous forward path), else once it is. */
+  const withRoute = (identity: number, use: (r: Route) => void, failed: (err: Error) => void) => {
+    const r = routes[identity];
+    if (r && !(r instanceof Promise)) return use(r);
+    const opening: Promise<Route> = r ?? opts.identities![identity - 1].upstream().then((up) => {
+      if (closed) throw new Error("kubewire is stopping");
+      return (routes[identity] = openRoute(up));
+    });
+    routes[identity] ??= opening;
+    opening.then(use, failed);
+  };
+  /** The exchange skeleton, naming the kubeconfig cluster entry too (kubeUser names the user entry). */
+  const exchangeOf = (req: ClientRequestIn, up: Upstream, startedAt: number): Exchange => {
+    const ex = newExchange(req, up, startedAt, opts.origin);
+    if (up.clusterName) ex.kubeCluster = up.clusterName;
+    return ex;
+  };
+  const tokenAuth = makeProxyAuth([opts.token, ...(opts.identities ?? []).map((i) => i.token)]);
   // in-cluster: the bearer token belongs to the API server, so only the client certificate admits a client
   const authorize = opts.passThroughAuthorization
-    ? (req: { socket: unknown }) => ((req.socket as TLSSocket).authorized === true ? { ok: true as const } : { ok: false as const, reason: "no client certificate: in-cluster mode admits only the client certificate of the kubeconfig kubewire wrote" })
+    ? (req: { socket: unknown }) => ((req.socket as TLSSocket).authorized === true ? { ok: true as const, identity: 0 } : { ok: false as const, reason: "no client certificate: in-cluster mode admits only the client certificate of the kubeconfig kubewire wrote" })
     : tokenAuth;
   // in-cluster: the client's Authorization goes upstream as it came, and its service account is recorded
   const withClientAuth = (req: { headers: IncomingMessage["headers"] }, exchange: Exchange, c: Record<string, string>): Record<string, string> => {
     if (!opts.passThroughAuthorization) return c;
     const sa = serviceAccountOf(req.headers.authorization);
-    if (sa) exchange.serviceAccount = sa;
+    if (sa) exchange.source = { ...exchange.source, serviceAccount: sa };
     return typeof req.headers.authorization === "string" ? { ...c, authorization: req.headers.authorization } : c;
   };
   const guard = makeListenerGuard(opts.maxUnauthenticated ?? 256);
@@ -141,10 +186,10 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     s.once("close", () => sockets.delete(s));
   };
 
-  const credentialsFor = (onReady: (c: Record<string, string>) => void, onFail: (e: UpstreamError) => void) => {
-    const cached = upstream.cachedHeaders();
+  const credentialsFor = (up: Upstream, onReady: (c: Record<string, string>) => void, onFail: (e: UpstreamError) => void) => {
+    const cached = up.cachedHeaders();
     if (cached) return onReady(cached);
-    upstream.headers().then(onReady, (err: Error) => onFail(new UpstreamError(err.message, "CREDENTIALS", "credentials")));
+    up.headers().then(onReady, (err: Error) => onFail(new UpstreamError(err.message, "CREDENTIALS", "credentials")));
   };
 
   // h2 and http/1.1 offered by ALPN, as kube-apiserver does; HTTP/1.1 connections (upgrades included)
@@ -163,24 +208,34 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     },
     (req: ClientRequestIn, res: ClientResponseOut) => {
       const t0 = performance.now();
-      const exchange = newExchange(req, upstream, Date.now(), opts.origin);
+      const startedAt = Date.now();
       const auth = authorize(req as IncomingMessage);
       if (!auth.ok) {
+        const exchange = exchangeOf(req, upstream, startedAt);
         req.resume();
         exchange.error = { code: "PROXY_AUTH", message: auth.reason, phase: "client" };
-        exchange.response = answer(res as ServerResponse, 401, PROXY_AUTH_HEADERS, proxyAuthStatus(auth.reason));
+        const refusal = proxyAuthAnswer(req.headers, auth.reason);
+        exchange.proxyAnswer = answer(res as ServerResponse, 401, refusal.headers, refusal.text);
         exchange.timing.totalMs = round(performance.now() - t0);
         sink.record(exchange);
         return;
       }
       guard.authenticated(req.socket);
-      markReplay(req, exchange);
-      const go = () => credentialsFor(
-        (c) => forwarder.forward(req, res, withClientAuth(req, exchange, c), exchange, t0),
-        (e) => forwarder.refuse(req, res, exchange, t0, e),
+      withRoute(
+        auth.identity,
+        ({ upstream: up, forwarder }) => {
+          const exchange = exchangeOf(req, up, startedAt);
+          markReplay(req, exchange);
+          const go = () => credentialsFor(
+            up,
+            (c) => forwarder.forward(req, res, withClientAuth(req, exchange, c), exchange, t0),
+            (e) => forwarder.refuse(req, res, exchange, t0, e),
+          );
+          if (opts.faults) opts.faults.handle(req as IncomingMessage, res as ServerResponse, exchange, t0, sink, go); // fault: may answer, reset, hang, delay or shape the body instead
+          else go();
+        },
+        () => res.destroy(),
       );
-      if (opts.faults) opts.faults.handle(req as IncomingMessage, res as ServerResponse, exchange, t0, sink, go); // fault: may answer, reset, hang, delay or shape the body instead
-      else go();
     },
   );
   // for HTTP/1.1 connections (node:http reads them from this server); watches and log streams last as long as they last
@@ -199,25 +254,35 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   });
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const t0 = performance.now();
-    const exchange = newExchange(req, upstream, Date.now(), opts.origin);
+    const startedAt = Date.now();
     const auth = authorize(req);
     if (!auth.ok) {
+      const exchange = exchangeOf(req, upstream, startedAt);
       exchange.error = { code: "PROXY_AUTH", message: auth.reason, phase: "client" };
-      exchange.response = answerRaw(socket, 401, PROXY_AUTH_HEADERS, proxyAuthStatus(auth.reason));
+      const refusal = proxyAuthAnswer(req.headers, auth.reason);
+      exchange.proxyAnswer = answerRaw(socket, 401, refusal.headers, refusal.text);
       exchange.timing.totalMs = round(performance.now() - t0);
       sink.record(exchange);
       return;
     }
     guard.authenticated(req.socket);
-    markReplay(req, exchange);
-    credentialsFor(
-      (c) => proxyUpgrade({ upstream, agent, sink, track }, req, socket, head, withClientAuth(req, exchange, c), exchange, t0, { headersTimeoutMs: opts.headersTimeoutMs ?? 60_000, captureLimit: opts.captureLimit ?? 64 * 1024 }),
-      (e) => {
-        const { text, headers } = noteFailure(exchange, e, upstream.server.origin, undefined, performance.now() - t0);
-        exchange.response = answerRaw(socket, 502, headers, text);
-        exchange.timing.totalMs = round(performance.now() - t0);
-        sink.record(exchange);
+    withRoute(
+      auth.identity,
+      ({ upstream: up, agent }) => {
+        const exchange = exchangeOf(req, up, startedAt);
+        markReplay(req, exchange);
+        credentialsFor(
+          up,
+          (c) => proxyUpgrade({ upstream: up, agent, sink, track }, req, socket, head, withClientAuth(req, exchange, c), exchange, t0, { headersTimeoutMs: opts.headersTimeoutMs ?? 60_000, captureLimit: opts.captureLimit ?? 64 * 1024 }),
+          (e) => {
+            const { text, headers } = noteFailure(exchange, e, up.server.origin, undefined, performance.now() - t0, req.headers);
+            exchange.proxyAnswer = answerRaw(socket, 502, headers, text);
+            exchange.timing.totalMs = round(performance.now() - t0);
+            sink.record(exchange);
+          },
+        );
       },
+      () => socket.destroy(),
     );
   });
   /** A record for a client that never got as far as a request kubewire could forward. */
@@ -229,6 +294,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     context: upstream.contextName,
     clusterUrl: upstream.server.origin,
     kubeUser: upstream.userName,
+    ...(upstream.clusterName ? { kubeCluster: upstream.clusterName } : {}),
     request: { method: "", path: "", query: "", headers: {}, body: null, bytes: 0 },
     info: { isResourceRequest: false, verb: "", apiPrefix: "", apiGroup: "", apiVersion: "", namespace: "", resource: "", subresource: "", name: "" },
     response: null,
@@ -249,7 +315,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
     const reason = `${tooLarge ? "request headers too large" : "malformed HTTP request"} (${err.code ?? err.message})`;
     const exchange = clientFailure(socket, "CLIENT_BAD_REQUEST", reason);
-    exchange.response = answerRaw(socket, tooLarge ? 431 : 400, { "content-type": TEXT_PLAIN }, `kubewire: ${reason}`);
+    exchange.proxyAnswer = answerRaw(socket, tooLarge ? 431 : 400, { "content-type": TEXT_PLAIN }, `kubewire: ${reason}`);
     sink.record(exchange);
   });
   server.on("tlsClientError", (err: NodeJS.ErrnoException, tlsSocket: TLSSocket) => {
@@ -295,8 +361,11 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         // streams (watches) never finish on their own: cut them once the grace is over
         server.once("close", () => {
           clearTimeout(cut);
-          agent.destroy();
-          pool.destroy();
+          closed = true;
+          for (const r of opened) {
+            r.agent.destroy();
+            r.pool.destroy();
+          }
         });
       }),
   };

@@ -197,7 +197,7 @@ export function proxyUpgrade(
       exchange.error = { code: "CLIENT_BAD_REQUEST", message: reason, phase: "client" };
       client.removeListener("data", takeBody);
       upReq.destroy();
-      exchange.response = answerRaw(client, 400, { "content-type": TEXT_PLAIN }, `kubewire: ${reason}`);
+      exchange.proxyAnswer = answerRaw(client, 400, { "content-type": TEXT_PLAIN }, `kubewire: ${reason}`);
       record();
       return;
     }
@@ -224,7 +224,7 @@ export function proxyUpgrade(
     answered();
     exchange.tls = connectionInfo(upSocket)?.tls ?? null;
     copyHandshake(exchange, connectionInfo(upSocket));
-    exchange.response = { status: res.statusCode ?? 101, headers: redactHeaders(res.headers), body: null, bytes: 0, fromProxy: false };
+    exchange.response = { status: res.statusCode ?? 101, headers: redactHeaders(res.headers), body: null, bytes: 0 };
     opts.track(upSocket);
     client.removeListener("data", takeBody);
     relayBoth(client, upSocket, headLines(`HTTP/1.1 ${res.statusCode} ${res.statusMessage}`, res.rawHeaders), upHead, early);
@@ -341,7 +341,7 @@ export function proxyUpgrade(
     exchange.tls = connectionInfo(res.socket)?.tls ?? null;
     copyHandshake(exchange, connectionInfo(res.socket));
     const status = res.statusCode ?? 502;
-    exchange.response = { status, headers: redactHeaders(res.headers), body: null, bytes: 0, fromProxy: false };
+    exchange.response = { status, headers: redactHeaders(res.headers), body: null, bytes: 0 };
     if (status === 401) upstream.invalidate();
     const hasBody = !NO_BODY.has(status) && req.method !== "HEAD";
     const length = res.headers["content-length"];
@@ -374,8 +374,8 @@ export function proxyUpgrade(
 
   upReq.on("error", (err) => {
     if (recorded) return;
-    const { text, headers: answerHeaders } = noteFailure(exchange, err, target.href, connectionInfo(upReq.socket), performance.now() - t0);
-    if (!exchange.response && client.writable) exchange.response = answerRaw(client, 502, answerHeaders, text);
+    const { text, headers: answerHeaders } = noteFailure(exchange, err, target.href, connectionInfo(upReq.socket), performance.now() - t0, req.headers);
+    if (!exchange.response && !exchange.proxyAnswer && client.writable) exchange.proxyAnswer = answerRaw(client, 502, answerHeaders, text);
     record();
   });
 }

@@ -34,6 +34,8 @@ export class Journal {
   private written = 0;
   /** the next segment's file, opened ahead off the main thread so that sealing makes no blocking call */
   private next: { seq: number; fd: number } | null = null;
+  /** that file's open, in progress: close() waits for it, so an ahead-opened file is never left behind */
+  private opening: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly removing = new Set<Promise<void>>();
 
@@ -92,7 +94,7 @@ export class Journal {
     closeSync(this.fd);
     if (this.written === 0) rmQuiet(this.segmentPath(this.seq));
     this.dropNext();
-    await Promise.all(this.removing);
+    await Promise.all([...this.removing, this.opening]);
   }
 
   private segmentPath(seq: number): string {
@@ -102,15 +104,18 @@ export class Journal {
   private openNext(): void {
     const seq = this.seq + 1;
     const path = this.segmentPath(seq);
-    open(path, "a", 0o600, (err, fd) => {
-      if (err) return; // seal() opens it itself
-      if (this.closed || seq <= this.seq) {
-        close(fd, () => undefined);
-        if (this.closed) rmQuiet(path);
-        return;
-      }
-      this.next = { seq, fd };
-    });
+    this.opening = new Promise((opened) =>
+      open(path, "a", 0o600, (err, fd) => {
+        opened(); // close() goes on after this callback, which removes the file when closed meanwhile
+        if (err) return; // seal() opens it itself
+        if (this.closed || seq <= this.seq) {
+          close(fd, () => undefined);
+          if (this.closed) rmQuiet(path);
+          return;
+        }
+        this.next = { seq, fd };
+      }),
+    );
   }
 
   private dropNext(): void {

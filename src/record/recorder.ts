@@ -1,6 +1,6 @@
 // The recorder: a bounded in-memory queue the proxy fills synchronously (and journals, so a SIGKILL
-// loses nothing answered), written in batched transactions by a worker thread; what the database
-// cannot take spills to a file beside it.
+// loses nothing answered), written in batched transactions by a worker thread (started with the first
+// batch); what the database cannot take spills to a file beside it.
 import { createHash } from "node:crypto";
 import { existsSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -31,6 +31,8 @@ export interface RecorderStats {
   journal?: boolean;
 }
 
+export type FlagsOf = (ex: Exchange) => string[];
+
 export interface RecorderOptions {
   /** a SQLite file, or a postgres:// URL as parseDbSpec returns it (password masked) */
   dbPath: string;
@@ -49,14 +51,22 @@ export interface RecorderOptions {
   onError?: (message: string) => void;
   /**
    * The flag kinds of one exchange (analyze's flagsOf), stored with it in the same transaction. Called
-   * when a batch is written, never on the forwarding path; it must be pure and cheap.
+   * when a batch is written, never on the forwarding path; it must be pure and cheap. Or its loader,
+   * started by the first exchange recorded and awaited before any write (the sessions: analyze's rules
+   * are not loaded before a wrapped command starts).
    */
-  flagsOf?: (ex: Exchange) => string[];
+  flagsOf?: FlagsOf | { load: () => Promise<FlagsOf> };
   /**
    * Append each exchange to a journal file beside the database before it waits for its batch, so a
    * SIGKILL loses nothing answered (default true; KUBEWIRE_JOURNAL=off turns it off, for benchmarks).
    */
   journal?: boolean;
+  /**
+   * Hold batches back for this long after open(), journaled, while fewer than DEFER_MAX_QUEUE wait (exec:
+   * a short command's exchanges are then written by close(), on the main thread once nothing forwards, and
+   * the writer thread, a second V8 environment, never starts). Default 0: batches go out every batchMs.
+   */
+  deferMs?: number;
 }
 
 /** How long the writer thread waits for another process's lock before the batch spills. */
@@ -65,6 +75,8 @@ const WRITER_BUSY_TIMEOUT_MS = 50;
 const MAX_RETRY_DELAY_MS = 1000;
 /** A spill file up to this size is loaded back as soon as the database works again. */
 const LIVE_RELOAD_MAX_BYTES = 1 << 20;
+/** deferMs ends early once this many exchanges wait: close() then has no more than this to write on the main thread. */
+const DEFER_MAX_QUEUE = 500;
 
 export class Recorder {
   onWritten?: (exchanges: Exchange[]) => void;
@@ -76,8 +88,14 @@ export class Recorder {
   private readonly maxQueue: number;
   private readonly spillPath: string;
   private readonly onError?: (message: string) => void;
-  private readonly flagsOf?: (ex: Exchange) => string[];
+  /** set at construction, or once loadFlagsOf has resolved */
+  private flagsOf?: FlagsOf;
+  private readonly loadFlagsOf?: () => Promise<FlagsOf>;
+  private flagsLoading: Promise<void> | null = null;
   private readonly useJournal: boolean;
+  private readonly deferMs: number;
+  /** epoch ms before which no batch is written while the recorder is open (see deferMs) */
+  private deferUntil = 0;
   /** null before open, when turned off, or after a journal write failed */
   private journal: Journal | null = null;
   /** the journal was opened and has not failed (stays true once closed cleanly) */
@@ -115,17 +133,25 @@ export class Recorder {
     this.maxQueue = Math.max(opts.maxQueue ?? 10000, 1);
     this.spillPath = opts.spillPath ?? `${this.filesBase}.spill.jsonl`;
     this.onError = opts.onError;
-    this.flagsOf = opts.flagsOf;
+    if (typeof opts.flagsOf === "function") this.flagsOf = opts.flagsOf;
+    else this.loadFlagsOf = opts.flagsOf?.load;
     this.useJournal = opts.journal ?? process.env.KUBEWIRE_JOURNAL !== "off";
+    this.deferMs = Math.max(opts.deferMs ?? 0, 0);
   }
 
-  /** Opens the store (creating it), loads back what an earlier run spilled, starts the writer thread. Throws UserError for a file that is not a recording. */
+  /** Opens the store (creating it) and loads back what an earlier run spilled. Throws UserError for a file that is not a recording. */
   open(): void {
     if (this.state !== "new") return;
     this.openStore(true);
     this.state = "open";
+    if (this.deferMs > 0) this.deferUntil = Date.now() + this.deferMs;
     this.openJournal();
-    this.reload();
+    if (this.flagsOf || !this.loadFlagsOf) this.reload();
+    else if (spillSize(this.spillPath) > 0) {
+      // what an earlier run left is loaded back with its flags, once the rules are loaded
+      this.spilledSinceReload = true;
+      void this.flagsReady().then(() => this.reloadBetweenBatches());
+    }
     if (this.queue.length > 0) this.schedule();
   }
 
@@ -155,9 +181,13 @@ export class Recorder {
         if (text !== undefined) this.texts.set(exchange, text);
       }
       this.queue.push(exchange);
+      if (this.flagsLoading === null && this.loadFlagsOf) void this.flagsReady();
       if (this.state !== "open") return;
       if (this.queue.length >= this.maxQueue) this.schedule(true);
-      else if (this.timer === null) this.schedule();
+      else if (this.deferUntil !== 0 && this.queue.length >= DEFER_MAX_QUEUE) {
+        this.deferUntil = 0; // too many for close() to write on the main thread: batches from now on
+        this.schedule(true);
+      } else if (this.timer === null) this.schedule();
     } catch {
       // record() must never break forwarding; a failure here can only be a broken timer.
     }
@@ -172,7 +202,11 @@ export class Recorder {
     }
   }
 
-  /** Flushes, loads back anything spilled if the database works again, closes the writer and store. */
+  /**
+   * Flushes, loads back anything spilled if the database works again, closes the writer and store. Called
+   * once forwarding has stopped: when the writer thread never started (a short run, see deferMs), what
+   * waits is written on the main thread, as starting the thread would cost more than the write.
+   */
   close(): Promise<RecorderStats> {
     this.closing ??= this.shutDown();
     return this.closing;
@@ -224,6 +258,22 @@ export class Recorder {
     }
   }
 
+  /** Loads flagsOf from its loader, once; on failure exchanges are written without flags, said once. */
+  private flagsReady(): Promise<void> {
+    if (!this.loadFlagsOf) return Promise.resolve();
+    this.flagsLoading ??= this.loadFlagsOf().then(
+      (f) => void (this.flagsOf = f),
+      (err: Error) => this.report(`cannot load the flag rules, exchanges are recorded without flags: ${oneLine(String(err?.message ?? err))}`),
+    );
+    return this.flagsLoading;
+  }
+
+  /** The reload open() put off until flagsOf was loaded: between batches, as succeeded() reloads. */
+  private async reloadBetweenBatches(): Promise<void> {
+    while (this.inFlight) await this.inFlight.done;
+    if (this.state === "open" && this.spilledSinceReload) this.reload();
+  }
+
   private async shutDown(): Promise<RecorderStats> {
     if (this.state === "new") {
       try {
@@ -236,6 +286,7 @@ export class Recorder {
     await this.flush();
     await this.storeClosing;
     if (this.spilledSinceReload && Date.now() >= this.retryAt) {
+      await this.flagsReady();
       if (this.store === null) {
         try {
           this.openStore();
@@ -270,7 +321,7 @@ export class Recorder {
       if (!now) return;
       clearTimeout(this.timer);
     }
-    this.timer = setTimeout(() => this.tick(), now ? 0 : this.batchMs);
+    this.timer = setTimeout(() => this.tick(), now ? 0 : Math.max(this.batchMs, this.deferUntil - Date.now()));
     this.timer.unref();
   }
 
@@ -348,10 +399,20 @@ export class Recorder {
   /** The batch's commit also records its journal segment as committed (so a restart never loads it twice), then removes it. */
   private async writeBatch(batch: Exchange[], segment: Segment | null): Promise<void> {
     try {
+      await this.flagsReady();
       if (this.fileChanged()) await this.switchToNewFile();
       await this.storeClosing; // a connection being closed after a failure must be gone before a new one opens
-      if (this.writer === null) this.openStore(false, true);
-      await this.writer!.insertMany(batch, this.flagsOf, segment?.meta, (ex) => this.texts.get(ex));
+      if (this.state !== "open" && this.writer === null) {
+        if (this.store === null) this.openStore();
+        this.writeHere(batch, segment?.meta ?? null);
+      } else {
+        // SQLite: the main-thread connection creates and migrates the file first. PostgreSQL: only the
+        // asynchronous writer (it connects in its own thread), so a server that is away never blocks forwarding;
+        // the main-thread connection is opened again when a spill needs loading back.
+        if (this.store === null && !this.postgres) this.openStore();
+        this.writer ??= openStoreWriter(this.postgres ? this.dbPath : this.store!.path, { busyTimeoutMs: WRITER_BUSY_TIMEOUT_MS });
+        await this.writer.insertMany(batch, this.flagsOf, segment?.meta, (ex) => this.texts.get(ex));
+      }
     } catch (err) {
       const reason = this.failed(err as Error);
       if (segment) this.spillSegment(batch, segment, reason);
@@ -405,20 +466,28 @@ export class Recorder {
   }
 
   /**
-   * check: run quick_check first (at start only: it reads the whole file). writerOnly: on PostgreSQL, start only
-   * the asynchronous writer (it connects in its own thread), so a server that is away never blocks forwarding;
-   * the main-thread connection is opened again when a spill needs loading back.
+   * The batch's transaction on the main-thread connection, as the writer thread would write it (same
+   * rows, flags and journal meta): only while closing, when nothing forwards any more.
    */
-  private openStore(check = false, writerOnly = false): void {
-    if (!(writerOnly && this.postgres)) {
-      const store = Store.open(this.dbPath, { create: true, busyTimeoutMs: WRITER_BUSY_TIMEOUT_MS, check });
-      this.store = store;
-      if (!this.postgres) {
-        const st = statSync(this.dbPath);
-        this.storeFile = { dev: st.dev, ino: st.ino };
-      }
+  private writeHere(batch: Exchange[], meta: [string, string] | null): void {
+    const store = this.store!;
+    store.transaction(() => {
+      store.insertMany(batch, this.flagsOf);
+      if (meta) store.setMeta(meta[0], meta[1]);
+    });
+  }
+
+  /**
+   * The main-thread connection (the writer thread starts with the first batch). check: run quick_check first
+   * (at start only: it reads the whole file).
+   */
+  private openStore(check = false): void {
+    const store = Store.open(this.dbPath, { create: true, busyTimeoutMs: WRITER_BUSY_TIMEOUT_MS, check });
+    this.store = store;
+    if (!this.postgres) {
+      const st = statSync(this.dbPath);
+      this.storeFile = { dev: st.dev, ino: st.ino };
     }
-    this.writer = openStoreWriter(this.dbPath, { busyTimeoutMs: WRITER_BUSY_TIMEOUT_MS });
   }
 
   private async closeStore(): Promise<void> {

@@ -32,7 +32,7 @@ export interface Comparison {
 
 /** A request succeeds when it got a 1xx-3xx answer from the API server and no error. */
 function succeeds(ex: Exchange | null): boolean {
-  return !!ex && !ex.error && !!ex.response && !ex.response.fromProxy && ex.response.status < 400;
+  return !!ex && !ex.error && !!ex.response && ex.response.status < 400;
 }
 
 function latencyOf(ex: Exchange): number {

@@ -36,7 +36,8 @@ export function showData(ex: Exchange): Record<string, unknown> {
 /** The same request by hand: `kubectl get --raw` and friends, else curl. */
 export function replayCommand(ex: Exchange): string {
   const url = ex.request.path + (ex.request.query ? `?${ex.request.query}` : "");
-  const ctx = ex.context ? ` --context ${ex.context}` : "";
+  // a (cluster, user) pair no context names was reached with kubectl's --cluster and --user
+  const ctx = ex.context ? ` --context ${ex.context}` : ex.kubeCluster ? ` --cluster ${ex.kubeCluster}${ex.kubeUser ? ` --user ${ex.kubeUser}` : ""}` : "";
   switch (ex.request.method) {
     case "GET":
       if (ex.info.verb !== "watch") return `kubectl${ctx} get --raw '${url}'`;

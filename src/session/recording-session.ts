@@ -1,11 +1,14 @@
 // One recording run, shared by `start`, `exec` and `demo`: kubeconfig → upstreams → local CA →
-// recorder → one proxy listener per context → client kubeconfig, and the orderly shutdown.
+// recorder → one proxy listener per cluster entry (a token per user entry selects the credentials)
+// → client kubeconfig, and the orderly shutdown.
 import { randomBytes } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import { rmSync } from "node:fs";
 import net from "node:net";
 import { join, resolve } from "node:path";
-import { contextOf, type LoadedKubeconfig } from "../kubeconfig/load.js";
+import { contextOf } from "../kubeconfig/load.js";
+import { firstUserOf, identitiesOf, pairOf } from "../kubeconfig/identities.js";
+import { impersonationOf, type ImpersonationAdded } from "../kubeconfig/impersonation.js";
 import { kubeconfigFiles, mergeKubeconfigs, readKubeconfigFile } from "../kubeconfig/read.js";
 import { failingUpstream, resolveUpstream, type Upstream } from "../kubeconfig/upstream.js";
 import { writeClientKubeconfig } from "../kubeconfig/client-kubeconfig.js";
@@ -15,8 +18,7 @@ import { loadLocalCa } from "../tls/local-ca.js";
 import { startProxy, type ProxyOptions, type RunningProxy } from "../proxy/server.js";
 import { Recorder, type RecorderStats } from "../record/recorder.js";
 import { UserError } from "../errors.js";
-import { flagsOf } from "../analyze/lib/engine.js";
-import type { Exchange } from "../types.js";
+import type { Exchange, ExchangeSource } from "../types.js";
 import { publishRunStatus, runStatusFile } from "./run-status.js";
 import { makeLeaf } from "../tls/cert-factory.js";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -24,16 +26,17 @@ import { dirname } from "node:path";
 import { DEFAULT_SA_DIR, inClusterKubeconfigYaml, inClusterUpstream, readInClusterConfig } from "../kubeconfig/in-cluster.js";
 import { captureFor, startPruner } from "../record/guardrails.js";
 import { defaultDbPath, recorderFilesBase } from "./db-path.js";
+import { inClusterSource, localSource, newRunId, withSource } from "./source.js";
 import { startExtras, type ExtrasOptions, type SessionExtras } from "../control/extras.js"; // fault:
 
 
 export interface SessionOptions {
   kubeconfig?: string;
   context?: string;
-  /** where the chosen context listens; without it, a stable port per context on 127.0.0.1 */
+  /** where the chosen context's cluster listens; without it, a stable port per cluster on 127.0.0.1 */
   listen?: { host: string; port: number };
   allowRemote?: boolean;
-  /** every context of the kubeconfig gets its own listener and a place in the generated kubeconfig (start, exec) */
+  /** the generated kubeconfig holds the user's whole kubeconfig: a listener per cluster entry, a token per user entry (start, exec) */
   wholeKubeconfig?: boolean;
   db?: string;
   stateDir?: string;
@@ -51,6 +54,8 @@ export interface SessionOptions {
   origin?: "proxy" | "doctor" | "replay";
   /** record into this (shared, already open) recorder instead of opening one for the db */
   recorder?: Recorder;
+  /** the run's own recorder holds its batches back this long (see RecorderOptions.deferMs; exec) */
+  deferWritesMs?: number;
   /** warnings and notices (stderr) */
   warn: (line: string) => void;
   /** in-cluster: the upstream from KUBERNETES_SERVICE_* and the service account directory; clients' own tokens pass through */
@@ -63,12 +68,12 @@ export interface SessionOptions {
   extras?: ExtrasOptions; // fault:
 }
 
-/** One context's listener: the chosen context's proxy runs from the start, the others' on their first connection. */
+/** One cluster entry's listener: the chosen context's cluster's proxy runs from the start, the others' on their first connection. */
 export interface SessionListener {
-  contextName: string;
+  clusterName: string;
   url: string;
   port: number;
-  /** the context's upstream once its proxy runs */
+  /** the listener's first identity (this cluster with the first user naming it) once its proxy runs */
   upstream(): Upstream | null;
   close(graceMs: number): Promise<void>;
 }
@@ -77,9 +82,11 @@ export interface RecordingSession {
   /** the chosen context (--context, else current-context) */
   upstream: Upstream;
   proxy: RunningProxy;
-  /** every context's listener, the chosen one first */
+  /** every cluster entry's listener, the chosen context's cluster first */
   listeners: SessionListener[];
   recorder: Recorder;
+  /** where this run records from (host, run id; pod and namespace in-cluster), stamped on every exchange */
+  source: ExchangeSource;
   dbPath: string;
   kubeconfigPath: string;
   /** what the generated kubeconfig holds, for kubewire's own requests through the proxy (doctor, replay) */
@@ -91,6 +98,9 @@ export interface RecordingSession {
   /** stop accepting, cut open streams after graceMs, flush every record */
   stop(graceMs?: number): Promise<RecorderStats>;
 }
+
+/** analyze's flagsOf, loaded with the first exchange recorded: its rules are not loaded before a wrapped command starts */
+const flagsOf = { load: () => import("../analyze/lib/engine.js").then((m) => m.flagsOf) };
 
 function isLoopback(address: string): boolean {
   const a = address.toLowerCase().replace(/^::ffff:/, "");
@@ -120,28 +130,33 @@ export async function checkListenHost(
   warn(`kubewire: WARNING: listening on ${host}: anyone who can reach this port and holds the proxy token uses YOUR cluster credentials`);
 }
 
-/** Records what kubewire added upstream on the user's behalf with each forwarded exchange. */
-function sinkFor(recorder: ProxyOptions["sink"], upstream: Upstream): ProxyOptions["sink"] {
-  const added = upstream.impersonation;
-  if (!added) return recorder;
+/** Records what kubewire added upstream on the user's behalf (the exchange's kubeconfig user entry's as, as-groups...) with each forwarded exchange. */
+function sinkFor(recorder: ProxyOptions["sink"], merged: Record<string, any>): ProxyOptions["sink"] {
+  const added = new Map<string, ImpersonationAdded>();
+  for (const u of (merged.users ?? []) as Array<Record<string, any>>) {
+    const names = impersonationOf(u?.user);
+    if (names && typeof u.name === "string" && !added.has(u.name)) added.set(u.name, names);
+  }
+  if (added.size === 0) return recorder;
   return {
     record: (ex: Exchange) => {
-      if (ex.request.method !== "" && ex.error?.code !== "PROXY_AUTH" && ex.error?.phase !== "credentials") ex.impersonation = added;
+      const names = added.get(ex.kubeUser);
+      if (names && ex.request.method !== "" && ex.error?.code !== "PROXY_AUTH" && ex.error?.phase !== "credentials") ex.impersonation = names;
       recorder.record(ex);
     },
   };
 }
 
-function contextServer(merged: Record<string, any>, l: LoadedKubeconfig): string {
-  return (merged.clusters as Array<Record<string, any>>).find((c) => c.name === l.clusterName)?.cluster?.server ?? "";
+function clusterServer(merged: Record<string, any>, cluster: string): string {
+  return (merged.clusters as Array<Record<string, any>>).find((c) => c.name === cluster)?.cluster?.server ?? "";
 }
 
 /**
- * A context's port, bound at once by a plain TCP listener (cheap: start-up is the budget of a wrapped
- * kubectl run); the context's proxy starts on the first connection, on a loopback port, and each
+ * A cluster's port, bound at once by a plain TCP listener (cheap: start-up is the budget of a wrapped
+ * kubectl run); the cluster's proxy starts on the first connection, on a loopback port, and each
  * connection is relayed to it byte for byte (TLS runs end to end between the client and the proxy).
  */
-function listenLazily(contextName: string, host: string, port: number, start: () => Promise<{ upstream: Upstream; proxy: RunningProxy }>): Promise<SessionListener> {
+function listenLazily(clusterName: string, host: string, port: number, start: () => Promise<{ upstream: Upstream; proxy: RunningProxy }>): Promise<SessionListener> {
   let inner: Promise<{ upstream: Upstream; proxy: RunningProxy }> | null = null;
   let running: { upstream: Upstream; proxy: RunningProxy } | null = null;
   const sockets = new Set<net.Socket>();
@@ -175,7 +190,7 @@ function listenLazily(contextName: string, host: string, port: number, start: ()
       const bound = (server.address() as net.AddressInfo).port;
       const urlHost = host.includes(":") ? `[${host}]` : host;
       resolveListener({
-        contextName,
+        clusterName,
         url: `https://${urlHost}:${bound}`,
         port: bound,
         upstream: () => running?.upstream ?? null,
@@ -201,24 +216,14 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
   } catch (err) {
     o.warn(`kubewire: warning: ${(err as Error).message}; requests will be answered with this error until it is fixed`);
   }
-  const others: LoadedKubeconfig[] = [];
-  if (o.wholeKubeconfig) {
-    for (const ctx of merged.contexts as Array<{ name: string }>) {
-      if (ctx.name === loaded.contextName) continue;
-      try {
-        others.push(contextOf(files, merged, ctx.name));
-      } catch {
-        /* a context kubectl could not use either (no such cluster, no server): left out */
-      }
-    }
-  }
+  const ids = o.wholeKubeconfig ? identitiesOf(loaded) : null;
   const stateDir = ensureStateDir(stateDirPath(o.stateDir));
   const dbPath = defaultDbPath(stateDir, o.db);
   const ownRecorder = !o.recorder;
-  const recorder = o.recorder ?? new Recorder({ dbPath, filesBase: recorderFilesBase(stateDir, dbPath), flagsOf, onError: (m) => o.warn(`kubewire: recording problem: ${m}`) });
+  const recorder = o.recorder ?? new Recorder({ dbPath, filesBase: recorderFilesBase(stateDir, dbPath), flagsOf, deferMs: o.deferWritesMs, onError: (m) => o.warn(`kubewire: recording problem: ${m}`) });
   if (ownRecorder) recorder.open();
   const local = loadLocalCa(stateDir);
-  const token = randomBytes(32).toString("base64url");
+  const token = ids?.tokens.get(loaded.userName) ?? randomBytes(32).toString("base64url");
   let extras: SessionExtras; // fault:
   try {
     extras = await startExtras(o.extras, { sink: recorder, token, stateDir }); // fault:
@@ -227,21 +232,30 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
     throw err;
   }
   const guard = guardrails(o, dbPath);
+  const source = localSource(newRunId());
+  const sink = withSource(guard.sink(sinkFor(extras.sink, merged)), source); // fault: metrics and logs see each exchange on its way to the recorder
+  /** A (cluster, user) pair's upstream, resolved when a client first uses it; one that cannot be read answers with why. */
+  const pairUpstream = (cluster: string, user: string) => {
+    const pair = pairOf(loaded, cluster, user);
+    return resolveUpstream(pair).catch((err: Error) => failingUpstream(pair, err));
+  };
+  /** A cluster's listener: its first user's identity, and every other user's token selecting that user's. */
   const listen = (up: Upstream, port: number, on = host) =>
     startProxy({
       upstream: up,
-      sink: guard.sink(sinkFor(extras.sink, up)), // fault: metrics and logs see each exchange on its way to the recorder
+      sink,
       faults: extras.faults, // fault:
       ca: local.ca,
       server: local.server,
-      token,
+      token: ids?.tokens.get(up.userName) ?? token,
+      identities: ids ? [...ids.tokens].filter(([user]) => user !== up.userName).map(([user, t]) => ({ token: t, upstream: () => pairUpstream(up.clusterName, user) })) : [],
       host: on,
       port,
       ...proxyLimits(o),
     });
-  /** The context's stable port, else its next candidates, else any free port. */
-  const onStablePort = async <T>(l: LoadedKubeconfig, bind: (port: number) => Promise<T>): Promise<T> => {
-    const key = { files, context: l.contextName, server: String(contextServer(merged, l)), user: l.userName };
+  /** The cluster's stable port, else its next candidates, else any free port. */
+  const onStablePort = async <T>(cluster: string, bind: (port: number) => Promise<T>): Promise<T> => {
+    const key = { files, cluster, server: String(clusterServer(merged, cluster)) };
     for (let i = 0; i < STABLE_PORT_TRIES; i++) {
       try {
         return await bind(stablePort(key, i));
@@ -254,13 +268,13 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
   const listeners: SessionListener[] = [];
   let proxy: RunningProxy;
   try {
-    proxy = o.listen ? await listen(upstream, o.listen.port) : await onStablePort(loaded, (port) => listen(upstream, port));
-    listeners.push({ contextName: upstream.contextName, url: proxy.url, port: proxy.port, upstream: () => upstream, close: (g) => proxy.close(g) });
+    proxy = o.listen ? await listen(upstream, o.listen.port) : await onStablePort(loaded.clusterName, (port) => listen(upstream, port));
+    listeners.push({ clusterName: upstream.clusterName, url: proxy.url, port: proxy.port, upstream: () => upstream, close: (g) => proxy.close(g) });
     const rest = await Promise.allSettled(
-      others.map((l) =>
-        onStablePort(l, (port) =>
-          listenLazily(l.contextName, host, port, async () => {
-            const up = await resolveUpstream(l).catch((err: Error) => failingUpstream(l, err));
+      (ids?.clusters ?? []).slice(1).map((cluster) =>
+        onStablePort(cluster, (port) =>
+          listenLazily(cluster, host, port, async () => {
+            const up = await pairUpstream(cluster, firstUserOf(loaded, cluster));
             return { upstream: up, proxy: await listen(up, 0, "127.0.0.1") };
           }),
         ),
@@ -283,10 +297,10 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
     proxyUrl: proxy.url,
     caPem: local.ca.certPem,
     token,
-    ...(o.wholeKubeconfig ? { merged, listeners: new Map(listeners.map((l) => [l.contextName, l.url])) } : {}),
+    ...(ids ? { merged, clusterUrls: new Map(listeners.map((l) => [l.clusterName, l.url])), tokens: ids.tokens } : {}),
   });
   return runningSession(
-    { upstream, proxy, listeners, recorder, dbPath, kubeconfigPath, client: { url: new URL(proxy.url), caPem: local.ca.certPem, token }, stateDir, extras }, // fault: extras
+    { upstream, proxy, listeners, recorder, source, dbPath, kubeconfigPath, client: { url: new URL(proxy.url), caPem: local.ca.certPem, token }, stateDir, extras }, // fault: extras
     {
       ownRecorder,
       guard,
@@ -322,6 +336,8 @@ function runningSession(
   const unpublish = publishRunStatus(runStatusFile(s.stateDir, process.pid, s.proxy.port), () => ({
     pid: process.pid,
     startedAt,
+    run: s.source.run ?? "",
+    source: s.source,
     url: s.proxy.url,
     context: s.upstream.contextName,
     server: s.upstream.server.origin,
@@ -370,7 +386,9 @@ export async function startInClusterSession(o: SessionOptions): Promise<Recordin
   const host = o.listen?.host ?? "127.0.0.1";
   if (!isLoopback(host) && host !== "localhost") throw new UserError(`--listen ${host}: --in-cluster listens on the pod's loopback only`, "the sidecar holds no credentials, but the app's token passes through it: keep it inside the pod");
   const saDir = o.inCluster?.saDir ?? DEFAULT_SA_DIR;
-  const cfg = readInClusterConfig(saDir, o.inCluster?.env ?? process.env);
+  const env = o.inCluster?.env ?? process.env;
+  const cfg = readInClusterConfig(saDir, env);
+  const source = inClusterSource(newRunId(), env, cfg.namespace);
   const upstream = inClusterUpstream(cfg);
   const stateDir = ensureStateDir(stateDirPath(o.stateDir));
   const dbPath = defaultDbPath(stateDir, o.db);
@@ -384,7 +402,7 @@ export async function startInClusterSession(o: SessionOptions): Promise<Recordin
   try {
     proxy = await startProxy({
       upstream,
-      sink: guard.sink(recorder),
+      sink: withSource(guard.sink(recorder), source),
       ca: local.ca,
       server: local.server,
       token: randomBytes(32).toString("base64url"),
@@ -404,8 +422,9 @@ export async function startInClusterSession(o: SessionOptions): Promise<Recordin
     {
       upstream,
       proxy,
-      listeners: [{ contextName: upstream.contextName, url: proxy.url, port: proxy.port, upstream: () => upstream, close: (g) => proxy.close(g) }],
+      listeners: [{ clusterName: upstream.clusterName, url: proxy.url, port: proxy.port, upstream: () => upstream, close: (g) => proxy.close(g) }],
       recorder,
+      source,
       dbPath,
       kubeconfigPath,
       client: { url: new URL(proxy.url), caPem: local.ca.certPem, token: "" },

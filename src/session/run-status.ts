@@ -3,11 +3,16 @@
 import { rmSync, writeFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { RecorderStats } from "../record/recorder.js";
+import type { ExchangeSource } from "../types.js";
 import { liveRunFiles } from "../tls/state-dir.js";
 
 export interface RunStatus {
   pid: number;
   startedAt: string;
+  /** the run's id, as its exchanges' source names it (ls --source run=ID) */
+  run: string;
+  /** where the run records from: host and run, and pod and namespace in-cluster */
+  source: ExchangeSource;
   url: string;
   context: string;
   server: string;

@@ -1,7 +1,7 @@
 // The analysis queries: whole-set questions over "the matching exchanges" (flag summaries, latency groups and
 // percentiles, slow and failed requests, TLS chain use) that analyze's rules and stats ask. Written once over
 // an engine's connection; the fragments that differ come from its dialect.
-import type { CertInfo } from "../types.js";
+import type { CertInfo, ExchangeSource } from "../types.js";
 import { limitOf, whereClause, type ListFilter, type WhereClause } from "./filter.js";
 import type { ChainUseRow, ExchangeSummaryRow, FlagSummary, GroupKey, LatencyGroup } from "./recording-store.js";
 import type { Dialect, SqlConnection } from "./sql.js";
@@ -10,6 +10,8 @@ export interface QueryContext {
   conn: SqlConnection;
   dialect: Dialect;
   chain: (id: number, cache: Map<number, CertInfo[]>) => CertInfo[];
+  /** the source a sources.id names (undefined: not known), cached by the store */
+  source: (id: number) => ExchangeSource | undefined;
 }
 
 const GROUP_COLUMNS = "context, verb, api_group, resource, subresource";
@@ -60,6 +62,38 @@ export function flagSummary(q: QueryContext, filter: ListFilter, examples: numbe
     kind: t[0] as string, count: Number(t[1]), first: Number(t[2]), last: Number(t[3]),
     ids: q.conn.column<number>(idsOf, [...where.params, t[0], examples]),
   }));
+}
+
+/**
+ * Whether the exchanges come from more than one source (the tables then show where each was recorded):
+ * answered from both ends of exchanges_source, whatever the size of the recording.
+ */
+export function severalSources(q: QueryContext): boolean {
+  // two subqueries: SQLite reads one end of an index only for a query with a single min() or max()
+  const [lo, hi] = q.conn.rows("SELECT (SELECT min(source_id) FROM exchanges), (SELECT max(source_id) FROM exchanges)")[0] as [unknown, unknown];
+  return (lo === null ? null : Number(lo)) !== (hi === null ? null : Number(hi));
+}
+
+/** Per flag kind among the matching exchanges: the sources they were recorded at (unknown as {}), in id order. */
+export function flagSources(q: QueryContext, filter: ListFilter): Map<string, ExchangeSource[]> {
+  const where = scope(q, { ...filter, flag: undefined });
+  const joiner = where.sql ? " AND " : " WHERE ";
+  const kindFilter = filter.flag === undefined ? "" : `${joiner}f.kind = ?`;
+  const params = filter.flag === undefined ? where.params : [...where.params, filter.flag];
+  const rows = q.conn.rows(
+    `SELECT DISTINCT f.kind, e.source_id FROM exchange_flags f JOIN exchanges e ON e.id = f.exchange_id${where.sql}${kindFilter} ORDER BY f.kind, e.source_id`,
+    params,
+  ) as Array<[string, number]>;
+  const out = new Map<string, ExchangeSource[]>();
+  for (const [kind, id] of rows) out.set(kind, [...(out.get(kind) ?? []), q.source(Number(id)) ?? {}]);
+  return out;
+}
+
+/** The distinct sources of these exchanges (unknown as {}), in id order. */
+export function sourcesOf(q: QueryContext, ids: number[]): ExchangeSource[] {
+  if (ids.length === 0) return [];
+  const sourceIds = q.conn.column<number>(`SELECT DISTINCT source_id FROM exchanges WHERE id IN ${q.dialect.idsIn} ORDER BY source_id`, [JSON.stringify(ids)]);
+  return sourceIds.map((id) => q.source(Number(id)) ?? {});
 }
 
 /**

@@ -1,6 +1,7 @@
 // ListFilter: the combinable criteria of `ls`, `count` and `iterate`, checked and
 // turned into one SQL WHERE clause whose values are always bound parameters.
 import { UserError } from "../errors.js";
+import { sourceCondition, type SourceSelector } from "./source-selector.js";
 import type { Dialect } from "./sql.js";
 
 export interface ListFilter {
@@ -12,6 +13,8 @@ export interface ListFilter {
   verb?: string;
   resource?: string;
   group?: string;
+  /** the API version (v1, v1beta1), when the resource was given as kubectl's RESOURCE.VERSION.GROUP */
+  version?: string;
   subresource?: string;
   namespace?: string;
   name?: string;
@@ -26,6 +29,8 @@ export interface ListFilter {
   origin?: string | string[];
   /** exchanges carrying this flag kind */
   flag?: string;
+  /** where they were recorded (see source-selector.ts for the `--source` grammar) */
+  source?: SourceSelector;
   ids?: number[];
   /** newest N (still returned oldest first) */
   limit?: number;
@@ -43,6 +48,7 @@ const EQUALITY: [keyof ListFilter, string][] = [
   ["verb", "e.verb"],
   ["resource", "e.resource"],
   ["group", "e.api_group"],
+  ["version", "e.api_version"],
   ["subresource", "e.subresource"],
   ["namespace", "e.namespace"],
   ["name", "e.name"],
@@ -94,6 +100,11 @@ export function whereClause(filter: ListFilter, dialect: Pick<Dialect, "contains
   if (filter.pathContains !== undefined) {
     conds.push(dialect.contains("e.path"));
     params.push(String(filter.pathContains));
+  }
+  if (filter.source !== undefined) {
+    const cond = sourceCondition(filter.source);
+    conds.push(cond.sql);
+    params.push(...cond.params);
   }
   if (filter.flag !== undefined) {
     conds.push("e.id IN (SELECT f.exchange_id FROM exchange_flags f WHERE f.kind = ?)");

@@ -1,5 +1,6 @@
 // The recording's schema history: an ordered list of steps, each run once in its own
 // transaction and recorded in PRAGMA user_version. Add a step; never edit a shipped one.
+// Versions only increase; they need not be contiguous (a file skips no step it lacks).
 import type Database from "better-sqlite3";
 
 export interface Migration {
@@ -108,6 +109,53 @@ export const migrations: Migration[] = [
         -- aggregated row). The first is started_at; headers and the rest are the first request's.
         ALTER TABLE exchanges ADD COLUMN repeat_count INTEGER NOT NULL DEFAULT 1;
         ALTER TABLE exchanges ADD COLUMN last_seen_at INTEGER;
+      `),
+  },
+  {
+    version: 5,
+    description: "sources: where each exchange was recorded (host, run, pod, namespace, service account)",
+    up: (db) =>
+      db.exec(`
+        -- One row per distinct source, deduplicated as tls_chains are: a run writes one row (one per service
+        -- account in-cluster), so each exchange carries one integer, not five strings. '' means not known.
+        CREATE TABLE sources (
+          id INTEGER PRIMARY KEY,
+          host TEXT NOT NULL,
+          run TEXT NOT NULL,
+          pod TEXT NOT NULL,
+          namespace TEXT NOT NULL,
+          service_account TEXT NOT NULL,
+          UNIQUE (host, run, pod, namespace, service_account)
+        );
+        -- Source 0 is "not known": every exchange recorded before this version, at no cost (a constant default).
+        INSERT INTO sources (id, host, run, pod, namespace, service_account) VALUES (0, '', '', '', '', '');
+        ALTER TABLE exchanges ADD COLUMN source_id INTEGER NOT NULL DEFAULT 0; -- sources (id)
+        -- ls --source (a selector picks source ids in the small table, then this index) and "is there more
+        -- than one source" (min and max of source_id) without reading the table.
+        CREATE INDEX exchanges_source ON exchanges (source_id, started_at);
+      `),
+  },
+  {
+    version: 6,
+    description: "kubewire's own answers (its 502 for an unreachable API server, its proxy-token 401, a 400/431 for a refused request) are no responses",
+    up: (db) =>
+      db.exec(`
+        -- Before: kept as the response (status 502/401/400/431, bytes_out, detail.response with fromProxy: true)
+        -- beside the error. After: status NULL, bytes_out 0, detail.response null, and what the client was
+        -- answered moved to detail.proxyAnswer. Faults injected on purpose (detail.injected) stay responses.
+        -- Only rows with an error and a status can be such answers: found through exchanges_error, then by key.
+        UPDATE exchange_details SET detail = json_set(detail,
+            '$.proxyAnswer', json_object(
+              'status', (SELECT e.status FROM exchanges e WHERE e.id = exchange_id),
+              'headers', json(json_extract(detail, '$.response.headers')),
+              'body', json(coalesce(json_extract(detail, '$.response.body'), 'null'))),
+            '$.response', json('null'))
+          WHERE exchange_id IN (SELECT id FROM exchanges WHERE error_code IS NOT NULL AND status IS NOT NULL)
+            AND json_extract(detail, '$.response.fromProxy') = 1
+            AND json_extract(detail, '$.injected') IS NULL;
+        UPDATE exchanges SET status = NULL, bytes_out = 0
+          WHERE error_code IS NOT NULL AND status IS NOT NULL
+            AND EXISTS (SELECT 1 FROM exchange_details d WHERE d.exchange_id = exchanges.id AND json_extract(d.detail, '$.proxyAnswer') IS NOT NULL);
       `),
   },
 ];

@@ -7,7 +7,7 @@ import { connectionString, parseDbSpec } from "./db-spec.js";
 import { MIGRATION_LOCK, PG_APP_MARKER, PG_LATEST_VERSION, PG_SCHEMA_TABLE, pgMigrations } from "./pg-schema.js";
 import { callSync, PgError, startPgWorker, type PgWorkerHandle } from "./pg-worker.js";
 import type { OpenOptions } from "./recording-store.js";
-import { aggregateParams } from "./rows.js";
+import { aggregateParams, sourceParams } from "./rows.js";
 import type { Dialect, SqlConnection } from "./sql.js";
 import { SqlStore } from "./sql-store.js";
 
@@ -89,13 +89,13 @@ class PgConnection implements SqlConnection {
   }
 
   insertBatch(exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[], meta?: [string, string]): number[] {
-    const rows = exchanges.map((ex) => ({ json: JSON.stringify(ex), flags: flagsOf ? flagsOf(ex) : [], aggregate: aggregateParams(ex) }));
+    const rows = exchanges.map((ex) => ({ json: JSON.stringify(ex), flags: flagsOf ? flagsOf(ex) : [], aggregate: aggregateParams(ex), source: sourceParams(ex) }));
     return this.call({ op: "insert", rows, meta: meta ?? null }) as number[];
   }
 
   usedBytes(): number {
     return Number(this.value(`SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c
-      WHERE c.relkind = 'r' AND c.relname IN ('exchanges', 'exchange_details', 'exchange_flags', 'tls_chains', 'meta')
+      WHERE c.relkind = 'r' AND c.relname IN ('exchanges', 'exchange_details', 'exchange_flags', 'tls_chains', 'sources', 'meta')
       AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())`));
   }
 

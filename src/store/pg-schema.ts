@@ -103,6 +103,57 @@ export const pgMigrations: PgMigration[] = [
       ALTER TABLE exchanges ADD COLUMN last_seen_at BIGINT;
     `,
   },
+  {
+    version: 5,
+    description: "sources: where each exchange was recorded (host, run, pod, namespace, service account)",
+    sql: `
+      -- One row per distinct source, deduplicated as tls_chains are; '' means not known. Two processes writing
+      -- one source at once: the second's ON CONFLICT DO NOTHING waits for the first's commit, then reads its id.
+      CREATE TABLE sources (
+        id BIGSERIAL PRIMARY KEY,
+        host TEXT COLLATE "C" NOT NULL,
+        run TEXT COLLATE "C" NOT NULL,
+        pod TEXT COLLATE "C" NOT NULL,
+        namespace TEXT COLLATE "C" NOT NULL,
+        service_account TEXT COLLATE "C" NOT NULL,
+        UNIQUE (host, run, pod, namespace, service_account)
+      );
+      -- Source 0 is "not known", written with its id given (the sequence starts at 1 and is not moved by it);
+      -- every exchange recorded before this version gets it through the constant default, with no table rewrite.
+      INSERT INTO sources (id, host, run, pod, namespace, service_account) VALUES (0, '', '', '', '', '');
+      ALTER TABLE exchanges ADD COLUMN source_id BIGINT NOT NULL DEFAULT 0; -- sources (id)
+      -- ls --source (a selector picks source ids in the small table, then this index) and "is there more than
+      -- one source" (min and max of source_id, each read from one end of the index).
+      CREATE INDEX exchanges_source ON exchanges (source_id, started_at);
+    `,
+  },
+  {
+    version: 6,
+    description: "kubewire's own answers (its 502 for an unreachable API server, its proxy-token 401, a 400/431 for a refused request) are no responses",
+    // As SQLite's step 6: kubewire's own answers kept as responses marked fromProxy move to detail.proxyAnswer
+    // (status NULL, bytes_out 0, detail.response null); faults injected on purpose stay responses. No PostgreSQL
+    // recording was written before this release, so the step normally changes nothing; it is the real UPDATE
+    // all the same, so that a database at version 5 with such rows (a pre-release build's) reads as SQLite's
+    // does and the numbering stays the same on both engines. The detail is read as json, not jsonb, which
+    // would refuse a \u0000 escape that a recorded body may hold; the object is rebuilt key by key.
+    sql: `
+      UPDATE exchange_details d SET detail = (
+          SELECT json_object_agg(kv.k, kv.v)::text FROM (
+            SELECT j.key AS k, CASE WHEN j.key = 'response' THEN 'null'::json ELSE j.value END AS v
+              FROM json_each(d.detail::json) j WHERE j.key <> 'proxyAnswer'
+            UNION ALL
+            SELECT 'proxyAnswer', json_build_object('status', e.status, 'headers', d.detail::json -> 'response' -> 'headers',
+              'body', coalesce(d.detail::json -> 'response' -> 'body', 'null'::json))
+          ) kv)
+        FROM exchanges e
+        WHERE e.id = d.exchange_id AND e.error_code IS NOT NULL AND e.status IS NOT NULL
+          AND d.detail::json -> 'response' ->> 'fromProxy' = 'true'
+          AND coalesce(d.detail::json ->> 'injected', 'null') = 'null';
+      UPDATE exchanges e SET status = NULL, bytes_out = 0
+        WHERE e.error_code IS NOT NULL AND e.status IS NOT NULL
+          AND EXISTS (SELECT 1 FROM exchange_details d WHERE d.exchange_id = e.id AND d.detail::json -> 'proxyAnswer' IS NOT NULL);
+    `,
+  },
 ];
 
 export const PG_LATEST_VERSION = pgMigrations[pgMigrations.length - 1]!.version;
@@ -110,15 +161,18 @@ export const PG_LATEST_VERSION = pgMigrations[pgMigrations.length - 1]!.version;
 /** The exchanges columns the batch insert writes, in exchangeParams' order, then its own three. */
 export const PG_EXCHANGE_COLUMNS = `started_at, method, path, query, verb, api_group, api_version, resource, subresource, namespace, name,
   status, duration_ms, error_code, error_message, context, cluster_url, kube_user, user_agent, client_address, bytes_in, bytes_out,
-  origin, replay_of, watch_error_code, tls_chain_id, repeat_count, last_seen_at, id`;
+  origin, replay_of, watch_error_code, tls_chain_id, source_id, repeat_count, last_seen_at, id`;
 
 /** SQL the batch insert runs, with $n placeholders (the worker speaks pg directly). */
 export const PG_SQL = {
   nextIds: "SELECT nextval('exchanges_id_seq') FROM generate_series(1, $1)",
   chainInsert: "INSERT INTO tls_chains (fingerprint, chain) VALUES ($1, $2) ON CONFLICT (fingerprint) DO NOTHING",
   chainSelect: "SELECT id FROM tls_chains WHERE fingerprint = $1",
+  sourceInsert: `INSERT INTO sources (host, run, pod, namespace, service_account) VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (host, run, pod, namespace, service_account) DO NOTHING`,
+  sourceSelect: "SELECT id FROM sources WHERE host = $1 AND run = $2 AND pod = $3 AND namespace = $4 AND service_account = $5",
   aggFind: `SELECT id FROM exchanges WHERE error_code = $1 AND started_at >= $2 AND started_at < $3
-    AND client_address = $4 AND context = $5 AND last_seen_at IS NOT NULL ORDER BY id LIMIT 1 FOR UPDATE`,
+    AND client_address = $4 AND context = $5 AND last_seen_at IS NOT NULL AND source_id = $6 ORDER BY id LIMIT 1 FOR UPDATE`,
   aggMerge: `UPDATE exchanges SET repeat_count = repeat_count + $1, started_at = least(started_at, $2),
     last_seen_at = greatest(last_seen_at, $3) WHERE id = $4`,
   meta: "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

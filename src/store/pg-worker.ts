@@ -3,10 +3,10 @@
 // recorder's asynchronous batch writer (pg-writer.ts) alike, and holds PostgreSQL's one batch insert.
 import { createRequire } from "node:module";
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
-import { chainFingerprint, detailJson, exchangeParams } from "./rows.js";
+import { chainFingerprint, detailJson, exchangeParams, UNKNOWN_SOURCE_ID } from "./rows.js";
 import { PG_EXCHANGE_COLUMNS, PG_SQL } from "./pg-schema.js";
 
-/** Rows per multi-row INSERT (29 parameters each: below PostgreSQL's 65,535 bound parameters). */
+/** Rows per multi-row INSERT (30 parameters each: below PostgreSQL's 65,535 bound parameters). */
 const INSERT_CHUNK = 1000;
 
 /**
@@ -17,6 +17,7 @@ const WORKER_SOURCE = `
 const exchangeParams = ${exchangeParams.toString()};
 const detailJson = ${detailJson.toString()};
 const chainFingerprint = ${chainFingerprint.toString()};
+const UNKNOWN_SOURCE_ID = ${UNKNOWN_SOURCE_ID};
 const { workerData } = require("node:worker_threads");
 const pg = require(workerData.driver);
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -36,6 +37,7 @@ client.on("error", (err) => { broken = err; });
 let connecting = null;
 let depth = 0;
 const chains = new Map();
+const sources = new Map();
 
 async function values(table, columns, rows) {
   const text = [];
@@ -52,14 +54,25 @@ async function insertBatch(rows, meta) {
   const own = depth === 0;
   if (own) await client.query("BEGIN");
   const batchChains = new Map();
+  const batchSources = new Map();
   try {
     if (meta) await client.query(SQL.meta, meta);
     const ids = new Array(rows.length);
     const fresh = [];
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i];
+      let sourceId = UNKNOWN_SOURCE_ID;
+      if (row.source) {
+        const key = JSON.stringify(row.source);
+        sourceId = sources.get(key) ?? batchSources.get(key);
+        if (sourceId === undefined) {
+          await client.query(SQL.sourceInsert, row.source);
+          sourceId = (await client.query({ text: SQL.sourceSelect, values: row.source, rowMode: "array" })).rows[0][0];
+          batchSources.set(key, sourceId);
+        }
+      }
       if (row.aggregate) {
-        const found = await client.query({ text: SQL.aggFind, values: row.aggregate[0], rowMode: "array" });
+        const found = await client.query({ text: SQL.aggFind, values: [...row.aggregate[0], sourceId], rowMode: "array" });
         if (found.rows.length > 0) {
           const id = found.rows[0][0];
           await client.query(SQL.aggMerge, [...row.aggregate[1], id]);
@@ -78,7 +91,7 @@ async function insertBatch(rows, meta) {
           batchChains.set(fp, chainId);
         }
       }
-      const params = exchangeParams(ex, chainId);
+      const params = exchangeParams(ex, chainId, sourceId);
       params.push(row.aggregate ? row.aggregate[1][0] : 1, row.aggregate ? row.aggregate[1][2] : null);
       fresh.push({ i, params, detail: detailJson(ex), flags: row.flags });
     }
@@ -95,6 +108,7 @@ async function insertBatch(rows, meta) {
     }
     if (own) await client.query("COMMIT");
     if (own) for (const [fp, id] of batchChains) chains.set(fp, id);
+    if (own) for (const [key, id] of batchSources) sources.set(key, id);
     return ids;
   } catch (err) {
     if (own) await client.query("ROLLBACK").catch(() => undefined);
@@ -121,7 +135,7 @@ async function handle(msg) {
     case "commit": depth--; await client.query(depth === 0 ? "COMMIT" : "RELEASE SAVEPOINT s" + depth); return null;
     case "rollback":
       depth--;
-      if (depth === 0) { chains.clear(); await client.query("ROLLBACK"); }
+      if (depth === 0) { chains.clear(); sources.clear(); await client.query("ROLLBACK"); }
       else await client.query("ROLLBACK TO SAVEPOINT s" + depth + "; RELEASE SAVEPOINT s" + depth);
       return null;
     case "insert": return insertBatch(msg.rows, msg.meta);

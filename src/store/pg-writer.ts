@@ -3,7 +3,7 @@
 import type { Exchange } from "../types.js";
 import { connectionString, parseDbSpec } from "./db-spec.js";
 import { startPgWorker, type PgReply, type PgWorkerHandle } from "./pg-worker.js";
-import { aggregateParams } from "./rows.js";
+import { aggregateParams, sourceParams } from "./rows.js";
 import { StoreWriterError, type BatchWriter } from "./writer-thread.js";
 
 export class PgStoreWriter implements BatchWriter {
@@ -26,7 +26,7 @@ export class PgStoreWriter implements BatchWriter {
   ): Promise<number[]> {
     if (this.dead) return Promise.reject(this.dead);
     if (exchanges.length === 0) return Promise.resolve([]);
-    const rows = exchanges.map((ex) => ({ json: textOf?.(ex) ?? JSON.stringify(ex), flags: flagsOf ? flagsOf(ex) : [], aggregate: aggregateParams(ex) }));
+    const rows = exchanges.map((ex) => ({ json: textOf?.(ex) ?? JSON.stringify(ex), flags: flagsOf ? flagsOf(ex) : [], aggregate: aggregateParams(ex), source: sourceParams(ex) }));
     const seq = ++this.seq;
     return new Promise<number[]>((resolve, reject) => {
       this.pending.set(seq, { exchanges, resolve, reject });

@@ -1,6 +1,6 @@
 // The recording store's API, as every consumer uses it (cli, analyze, replay, export, ui, recorder), whatever the
 // engine behind it: a SQLite file or a shared PostgreSQL database. Synchronous on both (see pg-bridge.ts).
-import type { CertInfo, Exchange } from "../types.js";
+import type { CertInfo, Exchange, ExchangeSource } from "../types.js";
 import type { ListFilter } from "./filter.js";
 import type { ExchangeRow } from "./rows.js";
 
@@ -86,6 +86,12 @@ export interface LatencyGroup extends GroupKey {
 export interface AnalysisQueries {
   /** Per flag kind among the matching exchanges: how many requests (an aggregated row counts all it stands for), first and last time, and the lowest `examples` ids. */
   flagSummary(filter?: ListFilter, examples?: number): FlagSummary[];
+  /** Whether the exchanges come from more than one source (the tables then show where each was recorded). */
+  severalSources(): boolean;
+  /** Per flag kind among the matching exchanges: the sources they were recorded at (unknown as {}), in id order. */
+  flagSources(filter?: ListFilter): Map<string, ExchangeSource[]>;
+  /** The distinct sources of these exchanges (unknown as {}), in id order. */
+  sourcesOf(ids: number[]): ExchangeSource[];
   /** Per context, verb and resource: count, errors, bytes and the latency percentiles asked for (nearest rank, in ms). */
   latencyGroups(filter?: ListFilter, percentiles?: number[]): LatencyGroup[];
   /** The narrow columns of the matching exchanges of one group that took longer than ms, oldest first. */

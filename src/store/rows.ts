@@ -1,6 +1,6 @@
 // Mapping between an Exchange and its rows: the narrow `exchanges` columns, the JSON
 // detail (headers, bodies, timing, TLS session, stream) and the stable ExchangeRow shape.
-import type { CapturedBody, CertInfo, Exchange, Headers, StreamInfo, Timing, WireConnection, WireProtocol } from "../types.js";
+import type { CapturedBody, CertInfo, Exchange, ExchangeSource, Headers, ProxyAnswer, StreamInfo, Timing, WireConnection, WireProtocol } from "../types.js";
 
 /** The stable `ls -o json` shape, one per exchange. */
 export interface ExchangeRow {
@@ -29,6 +29,8 @@ export interface ExchangeRow {
   replayOf: number | null;
   /** only on an aggregated row (requests without the proxy token): how many it stands for, and the last one's time */
   repeat?: { count: number; lastSeen: string };
+  /** where it was recorded; absent when nothing is known (records made before schema version 5) */
+  source?: ExchangeSource;
 }
 
 /** The columns of one `exchanges` row, as SQLite returns them. */
@@ -65,6 +67,17 @@ export interface ExchangeColumns {
   repeat_count: number;
   /** the last of them, epoch ms; NULL when the row is not an aggregated one */
   last_seen_at: number | null;
+  /** sources (id): where it was recorded, 0 when not known (schema version 5) */
+  source_id: number;
+}
+
+/** One `sources` row: '' for a part that is not known. */
+export interface SourceColumns {
+  host: string;
+  run: string;
+  pod: string;
+  namespace: string;
+  service_account: string;
 }
 
 /** Everything of an Exchange that has no column, stored as JSON in exchange_details. */
@@ -73,14 +86,20 @@ interface Detail {
   apiPrefix: string;
   requestHeaders: Headers;
   requestBody: CapturedBody | null;
-  response: { headers: Headers; body: CapturedBody | null; fromProxy: boolean; wireBytes?: number } | null;
+  response: { headers: Headers; body: CapturedBody | null; wireBytes?: number } | null;
+  /** what kubewire answered the client itself (schema version 6; before it, such answers were kept as responses marked fromProxy) */
+  proxyAnswer?: ProxyAnswer;
   /** request body bytes as sent, when an encoded body made them differ from bytes_in */
   requestWireBytes?: number;
   timing: Timing;
   tls: { protocol: string | null; cipher: string | null; alpn: string | null; resumed: boolean } | null;
   errorPhase?: string;
+  /** the proxy-url whose failure it was (ExchangeError.proxy) */
+  errorProxy?: string;
   stream: StreamInfo | null;
   impersonation?: Exchange["impersonation"];
+  kubeCluster?: string;
+  /** records made before schema version 5 kept an in-cluster client's service account here; now it is in sources */
   serviceAccount?: string;
   protocol?: WireProtocol;
   connection?: WireConnection;
@@ -100,21 +119,49 @@ export function chainFingerprint(chain: CertInfo[]): string {
 
 export const INSERT_EXCHANGE_SQL = `INSERT INTO exchanges (started_at, method, path, query, verb, api_group, api_version,
   resource, subresource, namespace, name, status, duration_ms, error_code, error_message, context, cluster_url, kube_user,
-  user_agent, client_address, bytes_in, bytes_out, origin, replay_of, watch_error_code, tls_chain_id)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  user_agent, client_address, bytes_in, bytes_out, origin, replay_of, watch_error_code, tls_chain_id, source_id)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** Sources are deduplicated as chains are: insert if new, then read the id (SOURCE_PARAMS order). */
+export const INSERT_SOURCE_SQL = `INSERT INTO sources (host, run, pod, namespace, service_account) VALUES (?, ?, ?, ?, ?)
+  ON CONFLICT (host, run, pod, namespace, service_account) DO NOTHING`;
+export const SELECT_SOURCE_ID_SQL = "SELECT id FROM sources WHERE host = ? AND run = ? AND pod = ? AND namespace = ? AND service_account = ?";
+export const SELECT_SOURCE_SQL = "SELECT host, run, pod, namespace, service_account FROM sources WHERE id = ?";
+/** The source every part of which is unknown (a row the migration made). */
+export const UNKNOWN_SOURCE_ID = 0;
+
+/** Bound parameters for INSERT_SOURCE_SQL and SELECT_SOURCE_ID_SQL; null when nothing is known (source 0). */
+export function sourceParams(ex: Exchange): string[] | null {
+  const s = ex.source;
+  if (!s) return null;
+  const p = [s.host ?? "", s.run ?? "", s.pod ?? "", s.namespace ?? "", s.serviceAccount ?? ""];
+  return p.some((v) => v !== "") ? p : null;
+}
+
+/** A `sources` row as an ExchangeSource (only the parts known); undefined when nothing is. */
+export function sourceFrom(c: SourceColumns | undefined): ExchangeSource | undefined {
+  if (!c) return undefined;
+  const s: ExchangeSource = {};
+  if (c.host) s.host = c.host;
+  if (c.run) s.run = c.run;
+  if (c.pod) s.pod = c.pod;
+  if (c.namespace) s.namespace = c.namespace;
+  if (c.service_account) s.serviceAccount = c.service_account;
+  return Object.keys(s).length ? s : undefined;
+}
 
 /**
  * Aggregated rows (Exchange.repeat): one per context, client address and minute. A batch finds the
  * minute's row and adds to it, or inserts the exchange as usual and then marks it with SET_AGGREGATE_SQL.
  */
 export const FIND_AGGREGATE_SQL = `SELECT id FROM exchanges WHERE error_code = ? AND started_at >= ? AND started_at < ?
-  AND client_address = ? AND context = ? AND last_seen_at IS NOT NULL ORDER BY id LIMIT 1`;
+  AND client_address = ? AND context = ? AND last_seen_at IS NOT NULL AND source_id = ? ORDER BY id LIMIT 1`;
 export const MERGE_AGGREGATE_SQL = `UPDATE exchanges SET repeat_count = repeat_count + ?, started_at = min(started_at, ?),
   last_seen_at = max(last_seen_at, ?) WHERE id = ?`;
 export const SET_AGGREGATE_SQL = "UPDATE exchanges SET repeat_count = ?, last_seen_at = ? WHERE id = ?";
 export const AGGREGATE_MINUTE_MS = 60_000;
 
-/** For an aggregated exchange: [FIND params, [count, first, last] for MERGE/SET (id appended)]; null otherwise. */
+/** For an aggregated exchange: [FIND params (its source id to append), [count, first, last] for MERGE/SET (id appended)]; null otherwise. */
 export function aggregateParams(ex: Exchange): [find: unknown[], counts: [number, number, number]] | null {
   if (!ex.repeat) return null;
   const minute = Math.floor(ex.startedAt / AGGREGATE_MINUTE_MS) * AGGREGATE_MINUTE_MS;
@@ -124,15 +171,15 @@ export function aggregateParams(ex: Exchange): [find: unknown[], counts: [number
   ];
 }
 
-/** Bound parameters for INSERT_EXCHANGE_SQL, in column order (tls_chain_id last). */
-export function exchangeParams(ex: Exchange, tlsChainId: number | null): unknown[] {
+/** Bound parameters for INSERT_EXCHANGE_SQL, in column order (tls_chain_id and source_id last). */
+export function exchangeParams(ex: Exchange, tlsChainId: number | null, sourceId: number): unknown[] {
   const { request: rq, info } = ex;
   return [
     ex.startedAt, rq.method, rq.path, rq.query, info.verb, info.apiGroup, info.apiVersion,
     info.resource, info.subresource, info.namespace, info.name, ex.response ? ex.response.status : null,
     ex.timing.totalMs, ex.error ? ex.error.code : null, ex.error ? ex.error.message : null,
     ex.context, ex.clusterUrl, ex.kubeUser, ex.client.userAgent, ex.client.address,
-    rq.bytes, ex.response ? ex.response.bytes : 0, ex.origin, ex.replayOf ?? null, ex.stream?.lastError?.code ?? null, tlsChainId,
+    rq.bytes, ex.response ? ex.response.bytes : 0, ex.origin, ex.replayOf ?? null, ex.stream?.lastError?.code ?? null, tlsChainId, sourceId,
   ];
 }
 
@@ -143,7 +190,7 @@ export function detailJson(ex: Exchange): string {
     requestHeaders: ex.request.headers,
     requestBody: ex.request.body,
     response: ex.response
-      ? { headers: ex.response.headers, body: ex.response.body, fromProxy: ex.response.fromProxy, ...(ex.response.wireBytes !== undefined ? { wireBytes: ex.response.wireBytes } : {}) }
+      ? { headers: ex.response.headers, body: ex.response.body, ...(ex.response.wireBytes !== undefined ? { wireBytes: ex.response.wireBytes } : {}) }
       : null,
     timing: ex.timing,
     tls: ex.tls
@@ -152,21 +199,25 @@ export function detailJson(ex: Exchange): string {
     stream: ex.stream,
   };
   if (ex.error?.phase !== undefined) detail.errorPhase = ex.error.phase;
+  if (ex.error?.proxy !== undefined) detail.errorProxy = ex.error.proxy;
+  if (ex.proxyAnswer) detail.proxyAnswer = ex.proxyAnswer;
   if (ex.request.wireBytes !== undefined) detail.requestWireBytes = ex.request.wireBytes;
   if (ex.impersonation) detail.impersonation = ex.impersonation;
-  if (ex.serviceAccount) detail.serviceAccount = ex.serviceAccount;
+  if (ex.kubeCluster) detail.kubeCluster = ex.kubeCluster;
   if (ex.protocol) detail.protocol = ex.protocol;
   if (ex.connection) detail.connection = ex.connection;
   if (ex.injected) detail.injected = ex.injected;
   return JSON.stringify(detail);
 }
 
-/** Builds the full Exchange back from its columns, detail JSON and (shared) chain. */
-export function toExchange(c: ExchangeColumns, detailText: string, chain: CertInfo[] | null): Exchange {
+/** Builds the full Exchange back from its columns, detail JSON, (shared) chain and source. */
+export function toExchange(c: ExchangeColumns, detailText: string, chain: CertInfo[] | null, source?: ExchangeSource): Exchange {
   const d = JSON.parse(detailText) as Detail;
+  const src = d.serviceAccount && !source?.serviceAccount ? { ...source, serviceAccount: d.serviceAccount } : source;
   const error: Exchange["error"] =
     c.error_code === null ? null : { code: c.error_code, message: c.error_message ?? "" };
   if (error && d.errorPhase !== undefined) error.phase = d.errorPhase;
+  if (error && d.errorProxy !== undefined) error.proxy = d.errorProxy;
   return {
     id: c.id,
     startedAt: c.started_at,
@@ -176,6 +227,7 @@ export function toExchange(c: ExchangeColumns, detailText: string, chain: CertIn
     context: c.context,
     clusterUrl: c.cluster_url,
     kubeUser: c.kube_user,
+    ...(d.kubeCluster ? { kubeCluster: d.kubeCluster } : {}),
     request: {
       method: c.method,
       path: c.path,
@@ -199,21 +251,22 @@ export function toExchange(c: ExchangeColumns, detailText: string, chain: CertIn
     response:
       c.status === null || d.response === null
         ? null
-        : { status: c.status, headers: d.response.headers, body: d.response.body, bytes: c.bytes_out, fromProxy: d.response.fromProxy, ...(d.response.wireBytes !== undefined ? { wireBytes: d.response.wireBytes } : {}) },
+        : { status: c.status, headers: d.response.headers, body: d.response.body, bytes: c.bytes_out, ...(d.response.wireBytes !== undefined ? { wireBytes: d.response.wireBytes } : {}) },
     timing: d.timing,
     tls: d.tls ? { ...d.tls, chain: chain ?? [] } : null,
     error,
+    ...(d.proxyAnswer ? { proxyAnswer: d.proxyAnswer } : {}),
     stream: d.stream,
     ...(d.impersonation ? { impersonation: d.impersonation } : {}),
     ...(c.last_seen_at === null || c.last_seen_at === undefined ? {} : { repeat: { count: c.repeat_count, lastSeenAt: c.last_seen_at } }),
-    ...(d.serviceAccount ? { serviceAccount: d.serviceAccount } : {}),
+    ...(src ? { source: src } : {}),
     ...(d.protocol ? { protocol: d.protocol } : {}),
     ...(d.connection ? { connection: d.connection } : {}),
     ...(d.injected ? { injected: d.injected } : {}),
   };
 }
 
-export function toExchangeRow(c: ExchangeColumns & { flags: string | null }): ExchangeRow {
+export function toExchangeRow(c: ExchangeColumns & { flags: string | null }, source?: ExchangeSource): ExchangeRow {
   return {
     id: c.id,
     time: new Date(c.started_at).toISOString(),
@@ -238,6 +291,7 @@ export function toExchangeRow(c: ExchangeColumns & { flags: string | null }): Ex
     origin: c.origin,
     replayOf: c.replay_of,
     ...(c.last_seen_at === null || c.last_seen_at === undefined ? {} : { repeat: { count: c.repeat_count, lastSeen: new Date(c.last_seen_at).toISOString() } }),
+    ...(source ? { source } : {}),
   };
 }
 

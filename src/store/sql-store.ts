@@ -1,11 +1,13 @@
 // The recording store written once over an engine's connection and dialect (sql.ts): writes, get, list and
 // paging, flags, meta and pruning. The whole-set analysis queries live in analysis.ts.
 import { UserError } from "../errors.js";
-import type { CertInfo, Exchange } from "../types.js";
+import type { CertInfo, Exchange, ExchangeSource } from "../types.js";
 import * as analysis from "./analysis.js";
 import { limitOf, whereClause, type ListFilter, type WhereClause } from "./filter.js";
 import type { ChainUseRow, ExchangeSummaryRow, FlagSummary, GroupKey, LatencyGroup, RecordingStore } from "./recording-store.js";
-import { FLAG_SEPARATOR, toExchange, toExchangeRow, type ExchangeColumns, type ExchangeRow } from "./rows.js";
+import {
+  FLAG_SEPARATOR, SELECT_SOURCE_SQL, sourceFrom, toExchange, toExchangeRow, UNKNOWN_SOURCE_ID, type ExchangeColumns, type ExchangeRow, type SourceColumns,
+} from "./rows.js";
 import type { Dialect, SqlConnection } from "./sql.js";
 
 const ITERATE_PAGE = 1000;
@@ -29,6 +31,8 @@ type ListRow = ExchangeColumns & { flags: string | null };
 export class SqlStore implements RecordingStore {
   private readonly rowColumns: string;
   private readonly q: analysis.QueryContext;
+  /** sources.id → the source it names (rows are never changed once written) */
+  private readonly sourceRows = new Map<number, ExchangeSource | undefined>();
 
   constructor(
     readonly path: string,
@@ -37,28 +41,39 @@ export class SqlStore implements RecordingStore {
     private readonly dialect: Dialect,
   ) {
     this.rowColumns = `e.*, (SELECT ${dialect.flagList} FROM exchange_flags f WHERE f.exchange_id = e.id) AS flags`;
-    this.q = { conn, dialect, chain: (id, cache) => this.chain(id, cache) };
+    this.q = { conn, dialect, chain: (id, cache) => this.chain(id, cache), source: (id) => this.sourceOf(id) };
   }
 
   insertMany(exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[]): number[] {
     if (exchanges.length === 0) return [];
-    const ids = this.conn.insertBatch(exchanges, flagsOf);
+    let ids: number[];
+    try {
+      ids = this.conn.insertBatch(exchanges, flagsOf);
+    } catch (err) {
+      this.sourceRows.clear();
+      throw err;
+    }
     exchanges.forEach((ex, i) => (ex.id = ids[i]));
     return ids;
   }
 
   transaction<T>(fn: () => T): T {
-    return this.conn.transaction(fn);
+    try {
+      return this.conn.transaction(fn);
+    } catch (err) {
+      this.sourceRows.clear(); // a source read inside a transaction that rolled back may be gone
+      throw err;
+    }
   }
 
   list(filter: ListFilter = {}): ExchangeRow[] {
     const where = this.where(filter);
     const limit = limitOf(filter);
     if (limit === null) {
-      return this.conn.all<ListRow>(`SELECT ${this.rowColumns} FROM exchanges e${where.sql} ORDER BY e.started_at, e.id`, where.params).map(toExchangeRow);
+      return this.conn.all<ListRow>(`SELECT ${this.rowColumns} FROM exchanges e${where.sql} ORDER BY e.started_at, e.id`, where.params).map((r) => this.row(r));
     }
     const rows = this.conn.all<ListRow>(`SELECT ${this.rowColumns} FROM exchanges e${where.sql} ORDER BY e.started_at DESC, e.id DESC LIMIT ?`, [...where.params, limit]);
-    return rows.reverse().map(toExchangeRow);
+    return rows.reverse().map((r) => this.row(r));
   }
 
   /**
@@ -89,7 +104,7 @@ export class SqlStore implements RecordingStore {
       const ids = this.conn.column<number>(`SELECT e.id FROM exchanges e${where.sql}${joiner}${this.dialect.idNoIndex} < ? ORDER BY e.id DESC LIMIT ?`, [...where.params, hi, size - out.length]);
       out.push(...this.conn.all<ListRow>(`SELECT ${this.rowColumns} FROM exchanges e WHERE e.id IN ${this.dialect.idsIn} ORDER BY e.id DESC`, [JSON.stringify(ids)]));
     }
-    return out.map(toExchangeRow);
+    return out.map((r) => this.row(r));
   }
 
   count(filter: ListFilter = {}): number {
@@ -102,7 +117,7 @@ export class SqlStore implements RecordingStore {
   get(id: number): Exchange | null {
     const row = this.conn.all<FullRow>("SELECT e.*, d.detail FROM exchanges e JOIN exchange_details d ON d.exchange_id = e.id WHERE e.id = ?", [id])[0];
     if (!row) return null;
-    return toExchange(row, row.detail, row.tls_chain_id === null ? null : this.chain(row.tls_chain_id, new Map()));
+    return toExchange(row, row.detail, row.tls_chain_id === null ? null : this.chain(row.tls_chain_id, new Map()), this.sourceOf(row.source_id));
   }
 
   /**
@@ -131,7 +146,7 @@ export class SqlStore implements RecordingStore {
     while (remaining > 0) {
       const rows = this.conn.all<FullRow>(page, [...where.params, cursor[0], cursor[1], Math.min(ITERATE_PAGE, remaining)]);
       for (const row of rows) {
-        yield toExchange(row, row.detail, row.tls_chain_id === null ? null : this.chain(row.tls_chain_id, chains));
+        yield toExchange(row, row.detail, row.tls_chain_id === null ? null : this.chain(row.tls_chain_id, chains), this.sourceOf(row.source_id));
       }
       if (rows.length < ITERATE_PAGE) return;
       const last = rows[rows.length - 1]!;
@@ -183,6 +198,18 @@ export class SqlStore implements RecordingStore {
 
   flagSummary(filter: ListFilter = {}, examples = 50): FlagSummary[] {
     return analysis.flagSummary(this.q, filter, examples);
+  }
+
+  severalSources(): boolean {
+    return analysis.severalSources(this.q);
+  }
+
+  flagSources(filter: ListFilter = {}): Map<string, ExchangeSource[]> {
+    return analysis.flagSources(this.q, filter);
+  }
+
+  sourcesOf(ids: number[]): ExchangeSource[] {
+    return analysis.sourcesOf(this.q, ids);
   }
 
   latencyGroups(filter: ListFilter = {}, percentiles: number[] = [0.5, 0.9, 0.99, 1]): LatencyGroup[] {
@@ -271,6 +298,18 @@ export class SqlStore implements RecordingStore {
 
   private where(filter: ListFilter): WhereClause {
     return whereClause(filter, this.dialect);
+  }
+
+  /** The source a sources.id names; undefined when nothing of it is known. */
+  private sourceOf(id: number): ExchangeSource | undefined {
+    id = Number(id);
+    if (id === UNKNOWN_SOURCE_ID) return undefined;
+    if (!this.sourceRows.has(id)) this.sourceRows.set(id, sourceFrom(this.conn.all<SourceColumns>(SELECT_SOURCE_SQL, [id])[0]));
+    return this.sourceRows.get(id);
+  }
+
+  private row(c: ListRow): ExchangeRow {
+    return toExchangeRow(c, this.sourceOf(c.source_id));
   }
 
   private chain(id: number, cache: Map<number, CertInfo[]>): CertInfo[] {

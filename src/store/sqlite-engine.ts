@@ -7,7 +7,8 @@ import { openDatabase } from "./open.js";
 import type { OpenOptions } from "./recording-store.js";
 import {
   aggregateParams, chainFingerprint, detailJson, exchangeParams, FIND_AGGREGATE_SQL, INSERT_CHAIN_SQL, INSERT_DETAIL_SQL,
-  INSERT_EXCHANGE_SQL, INSERT_FLAG_SQL, MERGE_AGGREGATE_SQL, SELECT_CHAIN_ID_SQL, SET_AGGREGATE_SQL,
+  INSERT_EXCHANGE_SQL, INSERT_FLAG_SQL, INSERT_SOURCE_SQL, MERGE_AGGREGATE_SQL, SELECT_CHAIN_ID_SQL, SELECT_SOURCE_ID_SQL, SET_AGGREGATE_SQL,
+  sourceParams, UNKNOWN_SOURCE_ID,
 } from "./rows.js";
 import type { Dialect, SqlConnection } from "./sql.js";
 import { SqlStore } from "./sql-store.js";
@@ -32,6 +33,8 @@ class SqliteConnection implements SqlConnection {
   private readonly statements = new Map<string, Database.Statement>();
   /** chain fingerprint → tls_chains.id, for chains known to be committed */
   private readonly chainIds = new Map<string, number>();
+  /** sourceParams joined → sources.id, for sources known to be committed */
+  private readonly sourceIds = new Map<string, number>();
 
   constructor(private readonly db: Database.Database) {}
 
@@ -60,21 +63,24 @@ class SqliteConnection implements SqlConnection {
       return this.db.transaction(fn).immediate();
     } catch (err) {
       this.chainIds.clear();
+      this.sourceIds.clear();
       throw err;
     }
   }
 
   insertBatch(exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[], meta?: [string, string]): number[] {
     const newChains = new Map<string, number>();
+    const newSources = new Map<string, number>();
     const ids = this.transaction(() => {
       if (meta) this.run("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", meta);
       return exchanges.map((ex) => {
-        const id = this.insertOne(ex, newChains);
+        const id = this.insertOne(ex, newChains, newSources);
         if (flagsOf) for (const kind of flagsOf(ex)) this.run(INSERT_FLAG_SQL, [id, kind]);
         return id;
       });
     });
     for (const [fp, id] of newChains) this.chainIds.set(fp, id);
+    for (const [key, id] of newSources) this.sourceIds.set(key, id);
     return ids;
   }
 
@@ -90,10 +96,11 @@ class SqliteConnection implements SqlConnection {
     if (this.db.open) this.db.close();
   }
 
-  private insertOne(ex: Exchange, newChains: Map<string, number>): number {
+  private insertOne(ex: Exchange, newChains: Map<string, number>, newSources: Map<string, number>): number {
+    const sourceId = this.sourceIdFor(ex, newSources);
     const aggregate = aggregateParams(ex);
     if (aggregate) {
-      const existing = this.value<number>(FIND_AGGREGATE_SQL, aggregate[0]);
+      const existing = this.value<number>(FIND_AGGREGATE_SQL, [...aggregate[0], sourceId]);
       if (existing !== undefined) {
         this.run(MERGE_AGGREGATE_SQL, [...aggregate[1], existing]);
         return existing;
@@ -101,9 +108,21 @@ class SqliteConnection implements SqlConnection {
     }
     const chain = ex.tls?.chain;
     const chainId = chain && chain.length > 0 ? this.chainIdFor(chain, newChains) : null;
-    const id = Number(this.stmt(INSERT_EXCHANGE_SQL, "all").run(...exchangeParams(ex, chainId)).lastInsertRowid);
+    const id = Number(this.stmt(INSERT_EXCHANGE_SQL, "all").run(...exchangeParams(ex, chainId, sourceId)).lastInsertRowid);
     this.run(INSERT_DETAIL_SQL, [id, detailJson(ex)]);
     if (aggregate) this.run(SET_AGGREGATE_SQL, [aggregate[1][0], aggregate[1][2], id]);
+    return id;
+  }
+
+  private sourceIdFor(ex: Exchange, newSources: Map<string, number>): number {
+    const params = sourceParams(ex);
+    if (!params) return UNKNOWN_SOURCE_ID;
+    const key = JSON.stringify(params);
+    const known = this.sourceIds.get(key) ?? newSources.get(key);
+    if (known !== undefined) return known;
+    this.run(INSERT_SOURCE_SQL, params);
+    const id = this.value<number>(SELECT_SOURCE_ID_SQL, params)!;
+    newSources.set(key, id);
     return id;
   }
 

@@ -8,6 +8,7 @@ import { openSqliteStore } from "./sqlite-engine.js";
 import { StoreWriter, type BatchWriter } from "./writer-thread.js";
 
 export type { ListFilter } from "./filter.js";
+export type { SourceSelector } from "./source-selector.js";
 export type { BatchWriter } from "./writer-thread.js";
 export { isPostgresSpec, shownSpec } from "./db-spec.js";
 export type { ExchangeRow } from "./rows.js";

@@ -6,7 +6,8 @@ import { Worker } from "node:worker_threads";
 import type { Exchange } from "../types.js";
 import {
   aggregateParams, chainFingerprint, detailJson, exchangeParams, FIND_AGGREGATE_SQL, INSERT_CHAIN_SQL, INSERT_DETAIL_SQL,
-  INSERT_EXCHANGE_SQL, INSERT_FLAG_SQL, MERGE_AGGREGATE_SQL, SELECT_CHAIN_ID_SQL, SET_AGGREGATE_SQL,
+  INSERT_EXCHANGE_SQL, INSERT_FLAG_SQL, INSERT_SOURCE_SQL, MERGE_AGGREGATE_SQL, SELECT_CHAIN_ID_SQL, SELECT_SOURCE_ID_SQL, SET_AGGREGATE_SQL,
+  sourceParams, UNKNOWN_SOURCE_ID,
 } from "./rows.js";
 
 /** One exchange as the worker gets it: its JSON text (the worker makes the row, detail and chain from it). */
@@ -16,6 +17,8 @@ interface EncodedRow {
   flags: string[];
   /** an aggregated row: added to the minute's row when there is one (see rows.ts aggregateParams) */
   aggregate: ReturnType<typeof aggregateParams>;
+  /** where it was recorded (rows.ts sourceParams), null when not known */
+  source: string[] | null;
 }
 
 type Reply = { seq: number; ids: number[] } | { seq: number; error: string; code: string };
@@ -29,6 +32,7 @@ const WORKER_SOURCE = `
 const exchangeParams = ${exchangeParams.toString()};
 const detailJson = ${detailJson.toString()};
 const chainFingerprint = ${chainFingerprint.toString()};
+const UNKNOWN_SOURCE_ID = ${UNKNOWN_SOURCE_ID};
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require(workerData.driver);
 let db = null, openError = null, st = null;
@@ -41,14 +45,27 @@ try {
     flag: db.prepare(workerData.sql.flag), meta: db.prepare(workerData.sql.meta),
     aggFind: db.prepare(workerData.sql.aggFind).pluck(), aggMerge: db.prepare(workerData.sql.aggMerge),
     aggSet: db.prepare(workerData.sql.aggSet),
+    sourceInsert: db.prepare(workerData.sql.sourceInsert), sourceSelect: db.prepare(workerData.sql.sourceSelect).pluck(),
   };
 } catch (err) { openError = err; }
 const chains = new Map();
-const write = db && db.transaction((rows, fresh, meta) => {
+const sources = new Map();
+const write = db && db.transaction((rows, fresh, freshSources, meta) => {
   if (meta) st.meta.run(meta[0], meta[1]);
   return rows.map((row) => {
+  let sourceId = UNKNOWN_SOURCE_ID;
+  const sp = row.source;
+  if (sp) {
+    const key = JSON.stringify(sp);
+    sourceId = sources.get(key) ?? freshSources.get(key);
+    if (sourceId === undefined) {
+      st.sourceInsert.run(...sp);
+      sourceId = st.sourceSelect.get(...sp);
+      freshSources.set(key, sourceId);
+    }
+  }
   if (row.aggregate) {
-    const existing = st.aggFind.get(row.aggregate[0]);
+    const existing = st.aggFind.get(...row.aggregate[0], sourceId);
     if (existing !== undefined) {
       st.aggMerge.run(...row.aggregate[1], existing);
       return existing;
@@ -65,7 +82,7 @@ const write = db && db.transaction((rows, fresh, meta) => {
       fresh.push([fp, chainId]);
     }
   }
-  const id = Number(st.exchange.run(exchangeParams(ex, chainId)).lastInsertRowid);
+  const id = Number(st.exchange.run(exchangeParams(ex, chainId, sourceId)).lastInsertRowid);
   st.detail.run(id, detailJson(ex));
   for (const kind of row.flags) st.flag.run(id, kind);
   if (row.aggregate) st.aggSet.run(row.aggregate[1][0], row.aggregate[1][2], id);
@@ -76,9 +93,11 @@ parentPort.on("message", (msg) => {
   if (msg.close) { if (db) db.close(); parentPort.postMessage({ closed: true }); return; }
   if (openError) { parentPort.postMessage({ seq: msg.seq, error: openError.message, code: openError.code || "" }); return; }
   const fresh = [];
+  const freshSources = new Map();
   try {
-    const ids = write.immediate(msg.rows, fresh, msg.meta);
+    const ids = write.immediate(msg.rows, fresh, freshSources, msg.meta);
     for (const [fp, id] of fresh) chains.set(fp, id);
+    for (const [key, id] of freshSources) sources.set(key, id);
     parentPort.postMessage({ seq: msg.seq, ids });
   } catch (err) {
     parentPort.postMessage({ seq: msg.seq, error: err.message, code: err.code || "" });
@@ -119,6 +138,7 @@ export class StoreWriter implements BatchWriter {
           flag: INSERT_FLAG_SQL,
           meta: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
           aggFind: FIND_AGGREGATE_SQL, aggMerge: MERGE_AGGREGATE_SQL, aggSet: SET_AGGREGATE_SQL,
+          sourceInsert: INSERT_SOURCE_SQL, sourceSelect: SELECT_SOURCE_ID_SQL,
         },
       },
     });
@@ -142,6 +162,7 @@ export class StoreWriter implements BatchWriter {
       json: textOf?.(ex) ?? JSON.stringify(ex),
       flags: flagsOf ? flagsOf(ex) : [],
       aggregate: aggregateParams(ex),
+      source: sourceParams(ex),
     }));
     const seq = ++this.seq;
     return new Promise<number[]>((resolve, reject) => {

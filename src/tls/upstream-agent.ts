@@ -29,6 +29,8 @@ export class UpstreamError extends Error {
     readonly code: string,
     readonly phase: "dns" | "connect" | "tls" | "headers" | "body" | "credentials",
     readonly chain: CertInfo[] = [],
+    /** the kubeconfig's proxy-url (scheme://host:port, never its credentials) when reaching it is what failed */
+    readonly proxy?: string,
   ) {
     super(message);
     this.name = "UpstreamError";
@@ -231,6 +233,7 @@ export function hostMismatchDetail(host: string, leaf: CertInfo | undefined): st
 function tunnel(proxyUrl: string, host: string, port: number, timeoutMs: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const proxy = new URL(proxyUrl);
+    const at = `${proxy.protocol}//${proxy.host}`; // without the credentials a proxy-url may carry
     const headers: Record<string, string> = { host: `${host}:${port}` };
     if (proxy.username) {
       const cred = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
@@ -249,11 +252,11 @@ function tunnel(proxyUrl: string, host: string, port: number, timeoutMs: number)
       if (res.statusCode === 200) resolve(socket);
       else {
         socket.destroy();
-        reject(new UpstreamError(`proxy ${proxy.host} refused CONNECT to ${host}:${port}: ${res.statusCode}`, "PROXY_CONNECT", "connect"));
+        reject(new UpstreamError(`proxy ${proxy.host} refused CONNECT to ${host}:${port}: ${res.statusCode}`, "PROXY_CONNECT", "connect", [], at));
       }
     });
-    req.once("timeout", () => req.destroy(new UpstreamError(`proxy ${proxy.host} did not answer CONNECT within ${timeoutMs} ms`, "ETIMEDOUT", "connect")));
-    req.once("error", (err: NodeJS.ErrnoException) => reject(err instanceof UpstreamError ? err : new UpstreamError(`proxy ${proxy.host}: ${err.message}`, err.code ?? "PROXY_CONNECT", "connect")));
+    req.once("timeout", () => req.destroy(new UpstreamError(`proxy ${proxy.host} did not answer CONNECT within ${timeoutMs} ms`, "ETIMEDOUT", "connect", [], at)));
+    req.once("error", (err: NodeJS.ErrnoException) => reject(err instanceof UpstreamError ? err : new UpstreamError(`proxy ${proxy.host}: ${err.message}`, err.code ?? "PROXY_CONNECT", "connect", [], at)));
     req.end();
   });
 }

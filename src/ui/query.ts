@@ -1,11 +1,10 @@
 // The web view's query string → the store's ListFilter: the same filters as `ls` (status class,
-// verb, resource, namespace, name, since, until, flag, origin, context, free text), bad values named.
+// verb, resource, namespace, name, since, until, flag, origin, context, source, free text), bad values named.
 import { UserError } from "../errors.js";
 import type { ListFilter } from "../store/store.js";
 import { rules } from "../analyze/index.js";
-
-/** API groups without a dot are exactly these built-in ones; every other group has a dot (as `ls --resource`). */
-const DOTLESS_GROUPS = ["apps", "autoscaling", "batch", "extensions", "policy"];
+import { parseResourceArg } from "../resource-arg.js";
+import { parseSourceSelector } from "../store/source-selector.js";
 
 function status(v: string): ListFilter["status"] {
   if (v === "4xx" || v === "5xx" || v === "error") return v;
@@ -33,13 +32,7 @@ export function filterFromQuery(q: URLSearchParams, now = Date.now()): ListFilte
     if (v) f[k] = v;
   }
   const resource = get("resource");
-  if (resource) {
-    const parts = resource.split("/");
-    if (parts.length === 3) [f.group, f.resource, f.subresource] = parts;
-    else if (parts.length === 2 && (parts[0].includes(".") || DOTLESS_GROUPS.includes(parts[0]))) [f.group, f.resource] = parts;
-    else if (parts.length === 2) [f.resource, f.subresource] = parts;
-    else f.resource = parts[0];
-  }
+  if (resource) Object.assign(f, parseResourceArg(resource, "resource"));
   const since = get("since");
   if (since) f.since = time("since", since, now);
   const until = get("until");
@@ -49,6 +42,8 @@ export function filterFromQuery(q: URLSearchParams, now = Date.now()): ListFilte
     if (!rules.some((r) => r.kind === flag)) throw new UserError(`flag "${flag}" is not a kind kubewire raises`);
     f.flag = flag;
   }
+  const source = get("source");
+  if (source) f.source = parseSourceSelector(source, "source");
   const text = get("q");
   if (text) f.pathContains = text;
   return f;

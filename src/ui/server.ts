@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { UserError } from "../errors.js";
 import { Store, type ListFilter } from "../store/store.js";
 import { rules } from "../analyze/index.js";
-import { toHarEntry, HAR_VERSION } from "../export/har.js";
+import { toHarEntry, HAR_VERSION } from "../export/har-write.js";
 import { planReplay, mutationReason, type SendPlan } from "../replay/safety-policy.js";
 import type { Comparison } from "../replay/compare.js";
 import type { Exchange } from "../types.js";

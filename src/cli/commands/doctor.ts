@@ -2,12 +2,14 @@
 // (kubeconfig, credentials, network, TLS, health, who am I, what may I do) and says what to fix.
 import { Command, Option } from "commander";
 import { UserError } from "../../errors.js";
+import { parseResourceArg } from "../../resource-arg.js";
 import type { DoctorReport, StepReport } from "../../doctor/index.js";
 import { SERVICE_ACCOUNT_DIR, VERBS } from "../../doctor/lib/constants.js";
 import type { CheckStatus } from "../../types.js";
 import { parseDuration } from "../durations.js";
 import { dbOption } from "../db-option.js";
-import { checkFormat, json, paint, yaml, type Paint } from "../../format/output.js";
+import { json, paint, yaml, type Paint } from "../../format/output.js";
+import { outputOf, printObject } from "../../format/printers.js";
 
 export function makeDoctorCommand(): Command {
   const cmd = new Command("doctor")
@@ -16,7 +18,7 @@ export function makeDoctorCommand(): Command {
     .option("--context <name>", "kubeconfig context to check (default: current-context)")
     .option("-n, --namespace <ns>", "namespace for the permission checks (default: the context's)")
     .option("--can <verb-resource...>", "also check VERB RESOURCE (repeatable: --can list pods --can create deployments.apps)")
-    .addOption(new Option("-o, --output <format>", "table, json or yaml").default("table"))
+    .addOption(new Option("-o, --output <format>", "table, json, yaml, jsonpath=TEMPLATE or custom-columns=SPEC (over the -o json object)").default("table"))
     .addOption(new Option("--timeout <duration>", "limit for each DNS lookup, connection, TLS handshake, request and exec plugin").default(5000, "5s").argParser(parseDuration))
     .option("--in-cluster", "also check what InClusterConfig would use (automatic inside a Pod)")
     .addOption(dbOption("database to record the run into: a SQLite file or a postgres:// URL (default: $KUBEWIRE_DB, else STATE_DIR/kubewire.db)"))
@@ -37,7 +39,7 @@ Examples:
   kubewire doctor --kubeconfig ./ci.kubeconfig --timeout 2s -o json`,
     )
     .action(async (opts) => {
-      const format = checkFormat(opts.output, ["table", "json", "yaml"]);
+      const { format, printer } = outputOf(opts.output, ["table", "json", "yaml"]);
       const can = canPairs(opts.can ?? []);
       const { runDoctor } = await import("../../doctor/index.js"); // loads client-node: only when run
       const p = paint(process.stdout);
@@ -62,7 +64,7 @@ Examples:
         warn: (l) => process.stderr.write(`${l}\n`),
         onStep,
       });
-      process.stdout.write(format === "json" ? json(report) : format === "yaml" ? yaml(report) : printed ? renderSummary(report, p) : renderReport(report, p));
+      process.stdout.write(printer ? printObject(printer, report) : format === "json" ? json(report) : format === "yaml" ? yaml(report) : printed ? renderSummary(report, p) : renderReport(report, p));
       process.exitCode = report.ok ? 0 : 1;
     });
   return cmd;
@@ -76,6 +78,7 @@ export function canPairs(words: string[]): Array<[string, string]> {
     const verb = words[i].toLowerCase();
     if (!VERBS.includes(verb)) throw new UserError(`--can ${words[i]} ${words[i + 1]}: "${words[i]}" is not a Kubernetes verb (${VERBS.join(", ")})`);
     if (!/^[a-z0-9*][a-z0-9.*-]*(\/[a-z0-9-]+)?$/i.test(words[i + 1])) throw new UserError(`--can ${words[i]} ${words[i + 1]}: "${words[i + 1]}" is not a resource (examples: pods, deployments.apps, pods/log)`);
+    if (!words[i + 1].includes("*")) parseResourceArg(words[i + 1], `--can ${words[i]}`); // the --resource grammar, refused here rather than mid-run
     pairs.push([verb, words[i + 1]]);
   }
   return pairs;

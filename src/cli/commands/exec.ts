@@ -5,6 +5,13 @@ import { Command } from "commander";
 import { UserError } from "../../errors.js";
 import { addSessionOptions, addUiOption, sessionOptionsFrom } from "../session-options.js"; // ui: addUiOption
 
+/**
+ * A command that ends within this long has its exchanges written when it ends, so the writer thread
+ * never starts (about a third of a short run's CPU); a longer one is recorded in batches as by `start`.
+ * Nothing waits in memory only: each exchange is journaled as it is recorded.
+ */
+const DEFER_WRITES_MS = 2000;
+
 export function makeExecCommand(): Command {
   const cmd = new Command("exec")
     .description("Run a command with its Kubernetes traffic recorded through a temporary proxy")
@@ -22,7 +29,8 @@ Examples:
   addUiOption(addSessionOptions(cmd, null)).action(async (argv: string[], opts) => { // ui: addUiOption
     const warn = (l: string) => process.stderr.write(`${l}\n`);
     const { describeStats, startSession } = await import("../../session/recording-session.js");
-    const session = await startSession({ ...sessionOptionsFrom(opts, warn), ephemeralKubeconfig: true });
+    // ui: the web view shows exchanges as they are written, so they are not held back
+    const session = await startSession({ ...sessionOptionsFrom(opts, warn), ephemeralKubeconfig: true, deferWritesMs: opts.ui ? 0 : DEFER_WRITES_MS });
     if (session.extras?.metricsUrl && !opts.quiet) warn(`kubewire: metrics at ${session.extras?.metricsUrl}`); // fault:
     const ui = opts.ui ? await (await import("./ui.js")).serveUi({ db: session.dbPath, kubeconfig: opts.kubeconfig, stateDir: opts.stateDir, warn }) : null; // ui:
     if (ui) warn(`kubewire: web view: ${ui.url}`); // ui:
@@ -37,7 +45,7 @@ Examples:
       const stats = await session.stop(200);
       if (!opts.quiet || stats.dropped || stats.spilled) warn(`${describeStats(stats)} into ${session.dbPath}`);
     }
-    if (!opts.quiet) for (const line of (await import("../exec-verdict.js")).execVerdict(session.dbPath, since, argv[0])) warn(line);
+    if (!opts.quiet) for (const line of (await import("../exec-verdict.js")).execVerdict(session.dbPath, since, argv[0], session.source.run)) warn(line);
     if (ui) { // ui: the page stays up after CMD, until Ctrl-C
       warn(`kubewire: ${argv[0]} exited with ${code}; the web view stays open until Ctrl-C`);
       await (await import("./ui.js")).untilInterrupted();

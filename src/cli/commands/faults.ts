@@ -5,7 +5,8 @@ import { Command, Option } from "commander";
 import { UserError } from "../../errors.js";
 import { callControl, findControls, type ControlFile } from "../../control/control.js";
 import { stateDirPath } from "../../tls/state-dir.js";
-import { checkFormat, json, table, yaml } from "../../format/output.js";
+import { json, table, yaml } from "../../format/output.js";
+import { outputOf, printList, printObject } from "../../format/printers.js";
 
 function pick(opts: { stateDir?: string; pid?: string }): ControlFile {
   const runs = findControls(stateDirPath(opts.stateDir));
@@ -46,10 +47,11 @@ Examples:
   cmd.addCommand(
     common(new Command("ls"))
       .description("List the rules with how often each matched and fired")
-      .addOption(new Option("-o, --output <format>", "table, json or yaml").default("table"))
+      .addOption(new Option("-o, --output <format>", "table, json, yaml, jsonpath=TEMPLATE or custom-columns=SPEC (over {faults: [...]})").default("table"))
       .action(async (opts) => {
-        const format = checkFormat(opts.output, ["table", "json", "yaml"]);
+        const { format, printer } = outputOf(opts.output, ["table", "json", "yaml"]);
         const { faults } = await callControl(pick(opts), "GET", "/faults");
+        if (printer) return void process.stdout.write(printer.kind === "custom-columns" ? printList(printer, faults) : printObject(printer, { faults }));
         if (format === "json") return void process.stdout.write(json({ faults }));
         if (format === "yaml") return void process.stdout.write(yaml({ faults }));
         const rows = (faults as Array<Record<string, any>>).map((f) => [

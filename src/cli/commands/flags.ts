@@ -10,14 +10,18 @@ import { kubeconfigFiles } from "../../kubeconfig/read.js";
 import type { CredentialFacts } from "../../analyze/lib/rule.js";
 import { diagnose } from "../diagnose.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
-import { checkFormat, escapeDeep, json, paint, table, yaml, type Paint } from "../../format/output.js";
+import { escapeDeep, json, paint, table, yaml, type Paint } from "../../format/output.js";
+import { checkSortBy, outputOf, printList, sortBy } from "../../format/printers.js";
+import { sourceLabel } from "../../store/source-selector.js";
 
 export function makeFlagsCommand(): Command {
   const kinds = rules.map((r) => `  ${r.kind.padEnd(24)} ${r.severity.padEnd(8)} ${r.help}`).join("\n");
   const cmd = new Command("flags")
     .alias("diagnose")
     .description("What is wrong in the recorded traffic, and what to do about it (exit 1 on errors)")
-    .addOption(new Option("-o, --output <format>", "table, json, yaml or name (one kind a line)").default("table"))
+    .addOption(new Option("-o, --output <format>", "table, json, yaml, name (one kind a line), jsonpath=TEMPLATE or custom-columns=SPEC").default("table"))
+    .option("--sort-by <jsonpath>", "order the findings by a field of the -o json shape, e.g. .count (default: errors first)")
+    .option("--no-headers", "omit the header row of custom-columns")
     .option("--kubeconfig <path>", "kubeconfig to read credentials from, to explain 401s and expiry (default: $KUBECONFIG, else ~/.kube/config)")
     .addHelpText(
       "after",
@@ -29,11 +33,14 @@ Examples:
   kubewire flags
   kubewire flags --since 1h -o json | jq '.[].kind'
   kubewire flags -o name                   # the kinds found, one a line
+  kubewire flags -o custom-columns=KIND:.kind,COUNT:.count,IDS:.requestIds --sort-by .count
   kubewire diagnose --flag forbidden
+  kubewire flags --source run=7f3a9c1e     # one recording run of a shared database
   kubewire flags --context prod --kubeconfig ~/.kube/prod.yaml || exit 1`,
     );
   addFilterOptions(addDbOption(cmd)).action((opts) => {
-    const format = opts.output === "name" ? "name" : checkFormat(opts.output, ["table", "json", "yaml", "name" as never]);
+    const { format, printer } = outputOf(opts.output, ["table", "json", "yaml", "name"]);
+    checkSortBy(opts.sortBy);
     const filter = filterFrom(opts);
     const whole = isWholeRecording(filter);
     // kubewire's own replays and doctor probes are not your program's failures: judged only when asked for
@@ -49,11 +56,13 @@ Examples:
       store.close();
     }
     if (whole) persistSetFlags(store.path, result.setFlags);
+    const findings = opts.sortBy ? sortBy(result.findings, opts.sortBy) : result.findings;
     const out =
-      format === "json" ? json(result.findings)
-      : format === "yaml" ? yaml(result.findings)
-      : format === "name" ? result.findings.map((f) => `${f.kind}\n`).join("")
-      : renderFindings(result.findings, result.examined, paint(process.stdout));
+      printer ? printList(printer, findings, !opts.headers)
+      : format === "json" ? json(findings)
+      : format === "yaml" ? yaml(findings)
+      : format === "name" ? findings.map((f) => `${f.kind}\n`).join("")
+      : renderFindings(findings, result.examined, paint(process.stdout));
     process.stdout.write(out);
     if (result.findings.some((f) => f.severity === "error")) process.exitCode = 1;
   });
@@ -96,17 +105,29 @@ function persistSetFlags(path: string, setFlags: Map<string, number[]>): void {
   }
 }
 
+/** The sources of a finding as the SOURCE column writes them (RUN@HOST), the first `max` and how many more. */
+function sourcesText(f: Finding, max: number): string {
+  const labels = (f.sources ?? []).map(sourceLabel);
+  if (labels.length === 0) return "-";
+  return labels.slice(0, max).join(", ") + (labels.length > max ? ` +${labels.length - max} more` : "");
+}
+
 function renderFindings(wireFindings: Finding[], examined: number, p: Paint): string {
   const findings = escapeDeep(wireFindings); // messages and evidence quote the API server
   if (findings.length === 0) return `No problems found in ${examined} recorded exchange${examined === 1 ? "" : "s"}.\n`;
   const out: string[] = [];
-  // a short table first (one line a kind), then each kind explained
-  out.push(table(["KIND", "SEVERITY", "EXCHANGES", "FIRST SEEN", "LAST SEEN"], findings.map((f) => [f.kind, f.severity, String(f.count), f.firstSeen, f.lastSeen])));
+  // a short table first (one line a kind), then each kind explained; where they were recorded when the store holds several sources
+  const several = findings.some((f) => f.sources);
+  out.push(table(
+    ["KIND", "SEVERITY", "EXCHANGES", "FIRST SEEN", "LAST SEEN", ...(several ? ["SOURCES"] : [])],
+    findings.map((f) => [f.kind, f.severity, String(f.count), f.firstSeen, f.lastSeen, ...(several ? [sourcesText(f, 3)] : [])]),
+  ));
   for (const f of findings) {
     const sev = f.severity === "error" ? p.red("ERROR") : f.severity === "warning" ? p.yellow("WARNING") : "INFO";
     const ids = f.requestIds.join(", ") + (f.count > f.requestIds.length ? `, ... (${f.count - f.requestIds.length} more)` : "");
     out.push(`${p.bold(f.kind)}  ${sev}  ${f.count} exchange${f.count === 1 ? "" : "s"}  ${f.firstSeen} .. ${f.lastSeen}  IDs ${ids}`);
     out.push(`  ${f.message}`);
+    if (f.sources) out.push(`  Recorded at: ${sourcesText(f, 20)}`);
     if (f.evidence.length) {
       out.push("  Evidence:");
       for (const e of f.evidence) out.push(`    - ${e}`);

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { UserError } from "../../errors.js";
-import { fromHarEntry } from "../../export/har.js";
+import { fromHarEntry } from "../../export/har-read.js";
 import { Store } from "../../store/store.js";
 import { flagsOf } from "../../analyze/lib/engine.js";
 import { plural } from "../../analyze/lib/util.js";

@@ -4,14 +4,17 @@ import { Command, Option } from "commander";
 import type { ExchangeRow, ListFilter, Store } from "../../store/store.js";
 import { openRecording, addDbOption } from "../db-option.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
-import { age, bytes, checkFormat, escapeDeep, json, latency, paint, table, yaml, type Paint } from "../../format/output.js";
+import { age, bytes, escapeDeep, json, latency, paint, table, yaml, type Paint } from "../../format/output.js";
+import { checkSortBy, outputOf, printEach, printList, sortBy, type Printer } from "../../format/printers.js";
 import { parseDuration } from "../durations.js";
 import { fitColumns, terminalWidth } from "../fit-width.js";
+import { sourceLabel } from "../../store/source-selector.js";
 
 export function makeLsCommand(): Command {
   const cmd = new Command("ls")
     .description("List recorded exchanges in the order they started, newest last (an ID is given when an exchange ends, so IDs may step back)")
-    .addOption(new Option("-o, --output <format>", "table, wide, json, yaml or name (exchange/ID)").default("table"))
+    .addOption(new Option("-o, --output <format>", "table, wide, json, yaml, name (exchange/ID), jsonpath=TEMPLATE, jsonpath-as-json=TEMPLATE, custom-columns=SPEC, or jsonpath-file=/custom-columns-file=FILE").default("table"))
+    .option("--sort-by <jsonpath>", "order by a field of the -o json shape, e.g. .durationMs or .status (with --limit: the newest N, sorted)")
     .option("--no-headers", "omit the header row")
     .option("-f, --follow", "after the list, print new exchanges as they are recorded (as kubewire tail)")
     .option("-w, --watch", "the same as --follow (kubectl's word for it)")
@@ -25,11 +28,15 @@ Examples:
   kubewire ls --flag forbidden --limit 20
   kubewire ls -w --namespace kube-system             # -w is --follow
   kubewire ls --injected                             # what kubewire's fault rules acted on
-  kubewire ls --status 5xx -o name                   # exchange/ID, one a line`,
+  kubewire ls --status 5xx -o name                   # exchange/ID, one a line
+  kubewire ls --source run=7f3a9c1e                  # one recording run of a shared database
+  kubewire ls -o jsonpath='{range .items[?(@.status==403)]}{.id}{"\t"}{.path}{"\n"}{end}'
+  kubewire ls -o custom-columns=ID:.id,VERB:.verb,CODE:.error.code --sort-by .durationMs`,
     );
   addFollowOptions(addFilterOptions(addDbOption(cmd))).action(async (opts) => {
     if (opts.watch) opts.follow = true;
-    const format = opts.output === "name" ? "name" : checkFormat(opts.output, opts.follow ? ["table", "wide", "json"] : ["table", "wide", "json", "yaml", "name" as never]);
+    const { format, printer } = outputOf(opts.output, opts.follow ? ["table", "wide", "json"] : ["table", "wide", "json", "yaml", "name"]);
+    checkSortBy(opts.sortBy);
     const filter = filterFrom(opts);
     if (opts.injected) filter.flag = "injected"; // fault:
     const store = openRecording(opts);
@@ -37,16 +44,20 @@ Examples:
       if (opts.follow) {
         await follow(store, { ...filter, limit: undefined }, {
           format,
+          printer,
+          sortBy: opts.sortBy,
           noHeaders: !opts.headers,
           intervalMs: opts.interval,
           stopAfterMs: opts.stopAfter,
           backlog: filter.limit ?? 10,
           write: (t) => process.stdout.write(t),
+          warn: (l) => process.stderr.write(`${l}\n`),
         });
         return;
       }
-      const rows = store.list(filter);
-      process.stdout.write(renderRows(rows, format, !opts.headers, paint(process.stdout)));
+      const listed = store.list(filter);
+      const rows = opts.sortBy ? sortBy(listed, opts.sortBy) : listed;
+      process.stdout.write(printer ? printList(printer, rows, !opts.headers) : renderRows(rows, format, !opts.headers, paint(process.stdout), { source: store.severalSources() }));
     } finally {
       store.close();
     }
@@ -72,16 +83,18 @@ function objectText(r: ExchangeRow): string {
   return r.namespace || r.name || "";
 }
 
-export function renderRows(wireRows: ExchangeRow[], format: string, noHeaders: boolean, p: Paint, now = Date.now()): string {
+/** source: add the SOURCE column (when the store holds exchanges of more than one source). */
+export function renderRows(wireRows: ExchangeRow[], format: string, noHeaders: boolean, p: Paint, o: { now?: number; source?: boolean } = {}): string {
+  const now = o.now ?? Date.now();
   if (format === "name") return wireRows.map((r) => `exchange/${r.id}\n`).join("");
   if (format === "json") return json(wireRows);
   if (format === "yaml") return yaml(wireRows);
   const rows = escapeDeep(wireRows); // paths, user agents and error texts came from the wire
   const colour = (r: ExchangeRow, s: string) => (r.error || (r.status ?? 0) >= 500 ? p.red(s) : (r.status ?? 0) >= 400 ? p.yellow(s) : s);
-  const headers = ["ID", "AGE", "VERB", "RESOURCE", "NAMESPACE/NAME", "STATUS", "LATENCY", "FLAGS"];
+  const headers = ["ID", "AGE", ...(o.source ? ["SOURCE"] : []), "VERB", "RESOURCE", "NAMESPACE/NAME", "STATUS", "LATENCY", "FLAGS"];
   if (format === "wide") headers.push("ORIGIN", "USER-AGENT", "CONTEXT", "BYTES", "ERROR");
   const body = rows.map((r) => {
-    const cells = [String(r.id), age(now - Date.parse(r.time)), r.verb || "-", resourceText(r), objectText(r), statusText(r), latency(r.durationMs), r.flags.join(",")];
+    const cells = [String(r.id), age(now - Date.parse(r.time)), ...(o.source ? [sourceLabel(r.source)] : []), r.verb || "-", resourceText(r), objectText(r), statusText(r), latency(r.durationMs), r.flags.join(",")];
     if (format === "wide") cells.push(r.replayOf ? `replay of ${r.replayOf}` : r.origin, r.userAgent.split(" ")[0] || "-", r.context, `${bytes(r.bytesIn)}/${bytes(r.bytesOut)}`, r.error?.message ?? "");
     return cells;
   });
@@ -97,6 +110,10 @@ export function renderRows(wireRows: ExchangeRow[], format: string, noHeaders: b
 
 export interface FollowOptions {
   format: string;
+  /** a template (-o jsonpath=, custom-columns=), applied to each exchange as it comes */
+  printer?: Printer;
+  /** orders the already-recorded exchanges printed first; new ones print as they come */
+  sortBy?: string;
   noHeaders: boolean;
   intervalMs: number;
   /** stop after this long (for scripts and tests); undefined follows until interrupted */
@@ -104,26 +121,38 @@ export interface FollowOptions {
   /** how many already-recorded exchanges to print first */
   backlog: number;
   write: (text: string) => void;
+  warn?: (line: string) => void;
 }
 
 /** Prints the newest `backlog` matches, then every new match until stopped. */
 export async function follow(store: Store, filter: ListFilter, o: FollowOptions): Promise<void> {
   const p = paint(process.stdout);
   let headerShown = o.noHeaders;
+  let source = false;
   const print = (rows: ReturnType<Store["list"]>) => {
     if (rows.length === 0) return;
+    if (o.printer) {
+      o.write(printEach(o.printer, rows, headerShown));
+      headerShown = true;
+      return;
+    }
     if (o.format === "json") {
       // one JSON object per line, so a pipe can read them as they come
       o.write(rows.map((r) => json(r, 0)).join(""));
       return;
     }
-    o.write(renderRows(rows, o.format, headerShown, p));
+    // a second source (another run recording into the same database) adds the SOURCE column, under a new header
+    const several = store.severalSources();
+    if (several !== source && !o.noHeaders) headerShown = false;
+    source = several;
+    o.write(renderRows(rows, o.format, headerShown, p, { source }));
     headerShown = true;
   };
+  if (o.sortBy) o.warn?.("warning: --sort-by orders the exchanges already recorded; new ones print as they come");
   let after = store.lastId();
   if (o.backlog > 0) {
-    const first = store.list({ ...filter, limit: o.backlog, afterId: undefined });
-    print(first.filter((r) => r.id <= after));
+    const first = store.list({ ...filter, limit: o.backlog, afterId: undefined }).filter((r) => r.id <= after);
+    print(o.sortBy ? sortBy(first, o.sortBy) : first);
   }
   const stopAt = o.stopAfterMs === undefined ? Infinity : Date.now() + o.stopAfterMs;
   let stopped = false;

@@ -13,7 +13,8 @@ import type { ListFilter } from "../../store/store.js";
 import { addDbOption, openRecording } from "../db-option.js";
 import { parseDuration } from "../durations.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
-import { checkFormat, json as asJson, latency, paint, yaml, type Paint } from "../../format/output.js";
+import { json as asJson, latency, paint, yaml, type Paint } from "../../format/output.js";
+import { outputOf, printObject, type Printer } from "../../format/printers.js";
 
 interface ReplayOptions {
   ids: number[];
@@ -28,6 +29,8 @@ interface ReplayOptions {
   concurrency: number;
   timeoutMs: number;
   format: "table" | "json" | "yaml";
+  /** -o jsonpath= or custom-columns=, over what -o json prints */
+  printer?: Printer;
 }
 
 interface Refused {
@@ -59,7 +62,7 @@ export function makeReplayCommand(): Command {
     .addOption(new Option("--concurrency <n>", "replays in flight at once").default(4).argParser(whole("--concurrency", 1, 64)))
     .addOption(new Option("--request-timeout <duration>", "give up on one replayed request after this long").default(30_000, "30s").argParser(parseDuration))
     .option("--dry-run", "show what would be sent, send nothing")
-    .addOption(new Option("-o, --output <format>", "table, json or yaml").default("table"))
+    .addOption(new Option("-o, --output <format>", "table, json, yaml, jsonpath=TEMPLATE or custom-columns=SPEC (over the -o json object)").default("table"))
     .addHelpText(
       "after",
       `
@@ -95,8 +98,14 @@ function complete(ids: number[], opts: Record<string, any>): ReplayOptions {
     dryRun: !!opts.dryRun,
     concurrency: opts.concurrency,
     timeoutMs: opts.requestTimeout,
-    format: checkFormat(opts.output, ["table", "json", "yaml"]) as "table" | "json" | "yaml",
+    ...output(opts.output),
   };
+}
+
+/** -o: a plain format, or a template over what -o json prints ("template" prints like json, through the printer). */
+function output(value: string): { format: "table" | "json" | "yaml"; printer?: Printer } {
+  const { format, printer } = outputOf(value, ["table", "json", "yaml"]);
+  return { format: printer ? "json" : (format as "table" | "json" | "yaml"), printer };
 }
 
 function validate(o: ReplayOptions): void {
@@ -108,7 +117,7 @@ function validate(o: ReplayOptions): void {
 }
 
 async function run(o: ReplayOptions, out: NodeJS.WriteStream, warn: (l: string) => void): Promise<number> {
-  const json = (value: unknown) => (o.format === "yaml" ? yaml(value) : asJson(value));
+  const json = (value: unknown) => (o.printer ? printObject(o.printer, value) : o.format === "yaml" ? yaml(value) : asJson(value));
   const store = openRecording(o);
   const planned: PlannedSend[] = [];
   const refused: Refused[] = [];

@@ -4,12 +4,13 @@ import { Command, Option } from "commander";
 import { CLIENT_GO_REFERENCE, judgeRetries, RETRY_WINDOW_MS } from "../../fault/retries.js";
 import { addDbOption, openRecording } from "../db-option.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
-import { checkFormat, json } from "../../format/output.js";
+import { json } from "../../format/output.js";
+import { outputOf, printList } from "../../format/printers.js";
 
 export function makeRetriesCommand(): Command {
   const cmd = new Command("retries")
     .description("Judge how clients reacted to the faults kubewire injected: retries, backoff, Retry-After, relists")
-    .addOption(new Option("-o, --output <format>", "text or json").default("text"))
+    .addOption(new Option("-o, --output <format>", "text, json, jsonpath=TEMPLATE or custom-columns=SPEC").default("text"))
     .option("--reference", "also print client-go's defaults the verdicts are read against")
     .addHelpText(
       "after",
@@ -20,7 +21,7 @@ Examples:
   kubewire retries --since 10m -o json`,
     );
   addFilterOptions(addDbOption(cmd)).action((opts) => {
-    const format = opts.output === "text" ? "text" : checkFormat(opts.output, ["json"]);
+    const { format, printer } = outputOf(opts.output, ["text", "json"]);
     const store = openRecording(opts);
     let verdicts;
     try {
@@ -31,8 +32,9 @@ Examples:
     } finally {
       store.close();
     }
-    if (format === "json") {
-      process.stdout.write(json(verdicts.map(({ line, ...v }) => ({ ...v, verdict: line }))));
+    if (format !== "text") {
+      const data = verdicts.map(({ line, ...v }) => ({ ...v, verdict: line }));
+      process.stdout.write(printer ? printList(printer, data) : json(data));
       return;
     }
     if (verdicts.length === 0) process.stdout.write("no injected failure recorded (inject some with --fault or --faults on start/exec)\n");

@@ -3,7 +3,8 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { UserError } from "../../errors.js";
 import type { CapturedBody, Exchange, Headers } from "../../types.js";
 import { addDbOption, openRecording } from "../db-option.js";
-import { bytes, checkFormat, escapeDeep, escapeTerminal, json, latency, paint, yaml, type Paint } from "../../format/output.js";
+import { outputOf, printObject } from "../../format/printers.js";
+import { bytes, escapeDeep, escapeTerminal, json, latency, paint, yaml, type Paint } from "../../format/output.js";
 import { protobufText } from "../../proxy/protobuf.js";
 import { rules } from "../../analyze/index.js";
 import { isExchangeRule } from "../../analyze/lib/rule.js";
@@ -20,16 +21,17 @@ export function makeShowCommand(): Command {
       if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`"${v}" is not an exchange ID (a number from kubewire ls)`);
       return Number(v);
     })
-    .addOption(new Option("-o, --output <format>", "page, json or yaml").default("page"))
+    .addOption(new Option("-o, --output <format>", "page, json, yaml, jsonpath=TEMPLATE or custom-columns=SPEC (over the -o json shape)").default("page"))
     .addHelpText(
       "after",
       `
 Examples:
   kubewire show 42
-  kubewire show 42 -o json | jq .tls.chain`,
+  kubewire show 42 -o json | jq .tls.chain
+  kubewire show 42 -o jsonpath='{.response.status}{"\n"}'`,
     );
   addDbOption(cmd).action((id: number, opts) => {
-    const format = opts.output === "page" ? "page" : checkFormat(opts.output, ["json", "yaml"]);
+    const { format, printer } = outputOf(opts.output, ["page", "json", "yaml"]);
     const store = openRecording(opts);
     try {
       const ex = store.get(id);
@@ -37,7 +39,8 @@ Examples:
       const kinds = store.list({ ids: [id] })[0]?.flags ?? [];
       const flags = explainFlags(ex, kinds, safeFacts, kinds.includes("throttled") ? sameRequestThrottled(store, ex) : undefined);
       const data = { ...showData(ex), flags };
-      if (format === "json") process.stdout.write(json(data));
+      if (printer) process.stdout.write(printObject(printer, data));
+      else if (format === "json") process.stdout.write(json(data));
       else if (format === "yaml") process.stdout.write(yaml(data));
       else process.stdout.write(renderPage(ex, paint(process.stdout), flags));
     } finally {
@@ -127,12 +130,22 @@ function waterfall(ex: Exchange): string[] {
   return lines;
 }
 
+/** Where it was recorded, each part named: host, run, pod (namespace/name) and service account. */
+function sourceText(s: NonNullable<Exchange["source"]>): string {
+  const parts: string[] = [];
+  if (s.host) parts.push(`host ${s.host}`);
+  if (s.run) parts.push(`run ${s.run}`);
+  if (s.pod || s.namespace) parts.push(s.pod ? `pod ${s.namespace ? `${s.namespace}/` : ""}${s.pod}` : `namespace ${s.namespace}`);
+  if (s.serviceAccount) parts.push(`service account ${s.serviceAccount}`);
+  return parts.join("  ");
+}
+
 export function renderPage(wire: Exchange, p: Paint, wireFlags: ShownFlag[] = []): string {
   const ex = escapeDeep(wire); // everything recorded came from the wire: no control character reaches the terminal
   const flags = escapeDeep(wireFlags);
   const out: string[] = [];
   const section = (title: string) => out.push("", p.bold(title));
-  const status = ex.response ? `${ex.response.status}${ex.response.fromProxy ? " (answered by kubewire)" : ""}` : "no response";
+  const status = ex.response ? String(ex.response.status) : ex.proxyAnswer ? `no response from the API server; kubewire answered the client ${ex.proxyAnswer.status}` : "no response";
   out.push(p.bold(`Exchange ${ex.id}`) + `  ${new Date(ex.startedAt).toISOString()}`);
   out.push(`${ex.request.method || "(no request)"} ${ex.request.path}${ex.request.query ? `?${ex.request.query}` : ""}`);
   out.push(`Status:   ${ex.error || (ex.response?.status ?? 0) >= 400 ? p.red(status) : p.green(status)}`);
@@ -140,6 +153,7 @@ export function renderPage(wire: Exchange, p: Paint, wireFlags: ShownFlag[] = []
   if (ex.injected) out.push(`Injected: ${p.yellow(`${ex.injected.action} by fault rule ${ex.injected.rule}`)} (kubewire did this on purpose)`); // fault:
   out.push(`Context:  ${ex.context}  cluster ${ex.clusterUrl}  user ${ex.kubeUser || "-"}`);
   out.push(`Client:   ${ex.client.address}  ${ex.client.userAgent}`);
+  if (ex.source) out.push(`Source:   ${sourceText(ex.source)}`);
   if (ex.origin !== "proxy") out.push(`Origin:   ${ex.origin === "replay" ? `kubewire replay${ex.replayOf ? ` of exchange ${ex.replayOf}` : ""}` : ex.origin === "doctor" ? "a kubewire doctor probe" : "imported from a HAR file"}`);
   if (ex.repeat) out.push(`Repeated: ${ex.repeat.count} requests like this one from ${ex.client.address || "?"}, the last at ${new Date(ex.repeat.lastSeenAt).toISOString()} (headers kept from the first)`);
   if (flags.length) {
@@ -194,6 +208,11 @@ export function renderPage(wire: Exchange, p: Paint, wireFlags: ShownFlag[] = []
     out.push(...headerLines(ex.response.headers).map((l) => `  ${l}`));
     section(`Response body (${sizeText(ex.response.bytes, ex.response.wireBytes, ex.response.body)})`);
     out.push(...bodyPreview(wire.response!.body, contentTypeOf(ex.response.headers)).map((l) => `  ${l}`));
+  }
+  if (ex.proxyAnswer) {
+    section(`Answered by kubewire (${ex.proxyAnswer.status}, not from the API server)`);
+    out.push(...headerLines(ex.proxyAnswer.headers).map((l) => `  ${l}`));
+    out.push(...bodyPreview(wire.proxyAnswer!.body, contentTypeOf(ex.proxyAnswer.headers)).map((l) => `  ${l}`));
   }
   if (ex.request.method) {
     section("Same request by hand");

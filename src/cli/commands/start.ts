@@ -51,7 +51,7 @@ Examples:
     else out.write(`kubewire: recording context "${session.upstream.contextName}" (${session.upstream.server.origin}) into ${session.dbPath}\n`);
     out.write(`kubewire: listening on ${session.proxy.url}\n`);
     const others = session.listeners.length - 1;
-    if (others > 0) out.write(`kubewire: and for the ${others} other context${others === 1 ? "" : "s"} of the kubeconfig, each at its own port (kubectl --context NAME)\n`);
+    if (others > 0) out.write(`kubewire: and for the ${others} other cluster${others === 1 ? "" : "s"} of the kubeconfig, each at its own port; every context works (kubectl --context NAME)\n`);
     out.write(`kubewire: client kubeconfig written to ${session.kubeconfigPath}\n`);
     out.write(`  export KUBECONFIG=${session.kubeconfigPath}\n`);
     if (session.extras?.metricsUrl) out.write(`kubewire: metrics at ${session.extras?.metricsUrl}\n`); // fault:

@@ -4,7 +4,8 @@ import { Command, Option } from "commander";
 import type { GroupKey, LatencyGroup } from "../../store/store.js";
 import { addDbOption, openRecording } from "../db-option.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
-import { bytes, checkFormat, json, latency, table, yaml } from "../../format/output.js";
+import { bytes, json, latency, table, yaml } from "../../format/output.js";
+import { checkSortBy, outputOf, printList, sortBy } from "../../format/printers.js";
 
 export interface StatsRow extends GroupKey {
   count: number;
@@ -77,7 +78,8 @@ function renderStats(rows: StatsRow[], noHeaders: boolean): string {
 export function makeStatsCommand(): Command {
   const cmd = new Command("stats")
     .description("Count, error rate, latency percentiles and bytes per verb, API group and resource")
-    .addOption(new Option("-o, --output <format>", "table, json or yaml").default("table"))
+    .addOption(new Option("-o, --output <format>", "table, json, yaml, jsonpath=TEMPLATE or custom-columns=SPEC").default("table"))
+    .option("--sort-by <jsonpath>", "order the rows by a field of the -o json shape, e.g. .p99Ms (default: most exchanges first)")
     .option("--no-headers", "omit the header row")
     .addHelpText(
       "after",
@@ -85,10 +87,12 @@ export function makeStatsCommand(): Command {
 Examples:
   kubewire stats
   kubewire stats --since 1h --resource pods
-  kubewire stats -o json | jq 'sort_by(-.p99Ms) | .[0]'`,
+  kubewire stats -o json | jq 'sort_by(-.p99Ms) | .[0]'
+  kubewire stats --sort-by .p99Ms -o custom-columns=VERB:.verb,RESOURCE:.resource,P99:.p99Ms`,
     );
   addFilterOptions(addDbOption(cmd)).action((opts) => {
-    const format = checkFormat(opts.output, ["table", "json", "yaml"]);
+    const { format, printer } = outputOf(opts.output, ["table", "json", "yaml"]);
+    checkSortBy(opts.sortBy);
     const filter = filterFrom(opts);
     const store = openRecording(opts);
     let rows: StatsRow[];
@@ -97,7 +101,9 @@ Examples:
     } finally {
       store.close();
     }
-    if (format === "json") process.stdout.write(json(rows));
+    if (opts.sortBy) rows = sortBy(rows, opts.sortBy);
+    if (printer) process.stdout.write(printList(printer, rows, !opts.headers));
+    else if (format === "json") process.stdout.write(json(rows));
     else if (format === "yaml") process.stdout.write(yaml(rows));
     else process.stdout.write(rows.length ? renderStats(rows, !opts.headers) : "No exchanges recorded that match.\n");
   });

@@ -2,14 +2,15 @@
 // spilled or dropped, and what a kill -9 would lose.
 import { Command, Option } from "commander";
 import { stateDirPath } from "../../tls/state-dir.js";
-import { age, checkFormat, json, table } from "../../format/output.js";
+import { age, json, table } from "../../format/output.js";
+import { outputOf, printList } from "../../format/printers.js";
 import { readRunStatuses } from "../../session/run-status.js";
 
 export function makeStatusCommand(): Command {
   return new Command("status")
     .description("Show the running kubewire proxies and their recording counts")
     .option("--state-dir <path>", "state directory (default: $KUBEWIRE_HOME, else ~/.kubewire)")
-    .addOption(new Option("-o, --output <format>", "table or json").default("table"))
+    .addOption(new Option("-o, --output <format>", "table, json, jsonpath=TEMPLATE or custom-columns=SPEC").default("table"))
     .addHelpText(
       "after",
       `
@@ -18,10 +19,10 @@ Examples:
   kubewire status -o json`,
     )
     .action((opts) => {
-      const format = checkFormat(opts.output, ["table", "json"]);
+      const { format, printer } = outputOf(opts.output, ["table", "json"]);
       const runs = readRunStatuses(stateDirPath(opts.stateDir));
-      if (format === "json") {
-        process.stdout.write(json(runs));
+      if (format !== "table") {
+        process.stdout.write(printer ? printList(printer, runs) : json(runs));
         return;
       }
       if (runs.length === 0) {
@@ -29,8 +30,9 @@ Examples:
         return;
       }
       const now = Date.now();
-      const rows = runs.map((r) => [String(r.pid), r.url, r.context, age(now - Date.parse(r.startedAt)), String(r.stats.written), String(r.stats.queued), String(r.stats.spilled), String(r.stats.dropped), r.db]);
-      process.stdout.write(table(["PID", "URL", "CONTEXT", "UP", "RECORDED", "QUEUED", "SPILLED", "DROPPED", "DATABASE"], rows));
+      // RUN: the id its exchanges carry as their source (ls --source run=ID)
+      const rows = runs.map((r) => [String(r.pid), r.run || "-", r.url, r.context, age(now - Date.parse(r.startedAt)), String(r.stats.written), String(r.stats.queued), String(r.stats.spilled), String(r.stats.dropped), r.db]);
+      process.stdout.write(table(["PID", "RUN", "URL", "CONTEXT", "UP", "RECORDED", "QUEUED", "SPILLED", "DROPPED", "DATABASE"], rows));
       const unjournaled = runs.filter((r) => r.stats.journal === false);
       process.stdout.write(
         unjournaled.length === 0

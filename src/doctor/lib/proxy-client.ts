@@ -75,7 +75,7 @@ export class ProxyClient {
 
 /** The kubewire explanation in a 502 (without the "kubewire: " prefix), or the body's first line. */
 export function answerText(a: ProxyAnswer): string {
-  if (a.json && typeof a.json.message === "string") return a.json.message;
+  if (a.json && typeof a.json.message === "string") return a.json.message.replace(/^kubewire: /, ""); // kubewire's own Status too
   return a.text.split("\n")[0].replace(/^kubewire: /, "").slice(0, 400);
 }
 
