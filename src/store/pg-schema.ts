@@ -134,8 +134,9 @@ export const pgMigrations: PgMigration[] = [
     // (status NULL, bytes_out 0, detail.response null); faults injected on purpose stay responses. No PostgreSQL
     // recording was written before this release, so the step normally changes nothing; it is the real UPDATE
     // all the same, so that a database at version 5 with such rows (a pre-release build's) reads as SQLite's
-    // does and the numbering stays the same on both engines. The detail is read as json, not jsonb, which
-    // would refuse a \u0000 escape that a recorded body may hold; the object is rebuilt key by key.
+    // does and the numbering stays the same on both engines. PostgreSQL's json functions refuse a detail
+    // holding the escape \u0000 (a NUL in a recorded body): such a detail is not parsed (CASE decides first,
+    // as AND does not) and stays as it was, rather than failing the step and leaving the database unopenable.
     sql: `
       UPDATE exchange_details d SET detail = (
           SELECT json_object_agg(kv.k, kv.v)::text FROM (
@@ -147,11 +148,12 @@ export const pgMigrations: PgMigration[] = [
           ) kv)
         FROM exchanges e
         WHERE e.id = d.exchange_id AND e.error_code IS NOT NULL AND e.status IS NOT NULL
-          AND d.detail::json -> 'response' ->> 'fromProxy' = 'true'
-          AND coalesce(d.detail::json ->> 'injected', 'null') = 'null';
+          AND CASE WHEN strpos(d.detail, '\\u0000') > 0 THEN false
+            ELSE d.detail::json -> 'response' ->> 'fromProxy' = 'true' AND coalesce(d.detail::json ->> 'injected', 'null') = 'null' END;
       UPDATE exchanges e SET status = NULL, bytes_out = 0
         WHERE e.error_code IS NOT NULL AND e.status IS NOT NULL
-          AND EXISTS (SELECT 1 FROM exchange_details d WHERE d.exchange_id = e.id AND d.detail::json -> 'proxyAnswer' IS NOT NULL);
+          AND EXISTS (SELECT 1 FROM exchange_details d WHERE d.exchange_id = e.id
+            AND CASE WHEN strpos(d.detail, '\\u0000') > 0 THEN false ELSE d.detail::json -> 'proxyAnswer' IS NOT NULL END);
     `,
   },
 ];
