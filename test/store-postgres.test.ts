@@ -75,6 +75,19 @@ describe.skipIf(!havePostgres)("a shared PostgreSQL store", () => {
     expect(stats.stdout).toMatch(/demo-viewer\s+list\s+core\s+pods\s+5\s+5 /);
     expect(ls.stdout + flags.stdout + flags.stderr + stats.stdout).not.toContain(PG_PASSWORD);
 
+    // each process is its own source: ls shows SOURCE, --source picks one run's rows, flags says where
+    const runOf = new Map((items as Array<{ context: string; source?: { run?: string } }>).map((r) => [r.context, r.source?.run]));
+    expect(new Set(runOf.values()).size).toBe(2);
+    for (const r of items as Array<{ context: string; source?: { run?: string; host?: string } }>) expect(r.source?.run).toBe(runOf.get(r.context));
+    const table = await kubewire(["ls", "--db", url], { env: env() });
+    expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+AGE\s+SOURCE\s/);
+    const picked = JSON.parse((await kubewire(["ls", "--db", url, "--source", `run=${runOf.get("demo-viewer")}`, "-o", "json"], { env: env() })).stdout);
+    const pickedRows = (Array.isArray(picked) ? picked : picked.items) as Array<{ context: string }>;
+    expect(pickedRows.length).toBe(recorded(viewer));
+    expect(pickedRows.every((r) => r.context === "demo-viewer")).toBe(true);
+    expect(flags.stdout.split("\n")[0]).toMatch(/\sSOURCES$/);
+    expect(flags.stdout).toContain(`${runOf.get("demo-viewer")}@`);
+
     // the other readers: one exchange, the export, the tail's backlog
     const forbiddenId = items.find((r) => r.status === 403)!.id;
     const show = await kubewire(["show", String(forbiddenId), "--db", url, "-o", "json"], { env: env() });
