@@ -1,5 +1,5 @@
 // The recording store's API, as every consumer uses it (cli, analyze, replay, export, ui, recorder), whatever the
-// engine behind it: a SQLite file or a shared PostgreSQL database. Synchronous on both (see pg-bridge.ts).
+// engine behind it: a SQLite file or a shared PostgreSQL database. Synchronous on both (see pg-engine.ts).
 import type { CertInfo, Exchange, ExchangeSource } from "../types.js";
 import type { ListFilter } from "./filter.js";
 import type { ExchangeRow } from "./rows.js";
