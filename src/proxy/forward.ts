@@ -7,7 +7,7 @@ import https from "node:https";
 import type { Readable } from "node:stream";
 import type { Upstream } from "../kubeconfig/upstream.js";
 import { connectionInfo, UpstreamError, type ConnectionInfo, type UpstreamAgent } from "../tls/upstream-agent.js";
-import type { Exchange, Timing } from "../types.js";
+import type { Exchange, Headers, Timing } from "../types.js";
 import { BodyCapture } from "./body-capture.js";
 import { forwardedRequestHeaders, type ForwardRules } from "./headers.js";
 import { answer, noteFailure } from "./proxy-answer.js";
@@ -51,11 +51,10 @@ export function splitUrl(url: string): { path: string; query: string } {
   return q === -1 ? { path: url, query: "" } : { path: url.slice(0, q), query: url.slice(q + 1) };
 }
 
-/** The request's headers without HTTP/2 pseudo-headers (`:authority` recorded as Host, as HTTP/1.1 has it). */
-function plainHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  if (!(":method" in headers)) return headers;
-  const out: IncomingHttpHeaders = {};
-  for (const [k, v] of Object.entries(headers)) if (!k.startsWith(":")) out[k] = v;
+/** The request's headers as recorded: redacted, without HTTP/2 pseudo-headers (`:authority` recorded as Host, as HTTP/1.1 has it). */
+function recordedRequestHeaders(headers: IncomingHttpHeaders): Headers {
+  if (headers[":method"] === undefined) return redactHeaders(headers);
+  const out = redactHeaders(headers, true);
   if (out.host === undefined && typeof headers[":authority"] === "string") out.host = headers[":authority"];
   return out;
 }
@@ -71,7 +70,7 @@ export function newExchange(req: ClientRequestIn, upstream: Upstream, startedAt:
     context: upstream.contextName,
     clusterUrl: upstream.server.origin + (upstream.server.pathname === "/" ? "" : upstream.server.pathname),
     kubeUser: upstream.userName,
-    request: { method: req.method ?? "GET", path, query: redactQuery(query), headers: redactHeaders(plainHeaders(req.headers)), body: null, bytes: 0 },
+    request: { method: req.method ?? "GET", path, query: redactQuery(query), headers: recordedRequestHeaders(req.headers), body: null, bytes: 0 },
     info: parseRequestInfo(req.method ?? "GET", path, query),
     response: null,
     timing: emptyTiming(),
@@ -109,7 +108,21 @@ function h1ResponseHeaders(raw: string[]): string[] {
 /** The upstream's response headers for an HTTP/2 client: an object without connection-specific or pseudo headers. */
 function h2ResponseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
-  for (const [k, v] of Object.entries(headers)) if (v !== undefined && k[0] !== ":" && !CONNECTION_SPECIFIC.has(k)) out[k] = v;
+  for (const k of Object.keys(headers)) {
+    const v = headers[k];
+    if (v !== undefined && k.charCodeAt(0) !== 58 && !CONNECTION_SPECIFIC.has(k)) out[k] = v; // 58: ":"
+  }
+  return out;
+}
+
+/** Each Warning header value apart (Node joins repeated headers it does not know into one); null when there is none. */
+function warningsOf(headers: IncomingHttpHeaders, raw: string[] | null): string[] | null {
+  if (!raw) return headers.warning === undefined ? null : ([] as string[]).concat(headers.warning);
+  let out: string[] | null = null;
+  for (let j = 0; j < raw.length; j += 2) {
+    const name = raw[j];
+    if (name.length === 7 && name.toLowerCase() === "warning") (out ??= []).push(raw[j + 1]);
+  }
   return out;
 }
 
@@ -230,11 +243,10 @@ export function makeForwarder(opts: ForwardOptions) {
       exchange.timing.ttfbMs = round(performance.now() - t0);
       exchange.tls = upInfo?.tls ?? null;
       copyHandshake(exchange, upInfo);
-      const recordHeaders: IncomingHttpHeaders = raw ? { ...headers } : Object.fromEntries(Object.entries(headers).filter(([k]) => k[0] !== ":"));
-      // each Warning header kept apart (Node joins repeated headers it does not know into one)
-      const warnings = raw ? raw.filter((_, j) => j % 2 === 1 && raw[j - 1].toLowerCase() === "warning") : ([] as string[]).concat(headers.warning ?? []);
-      if (warnings.length) (recordHeaders as Record<string, unknown>).warning = warnings;
-      exchange.response = { status, headers: redactHeaders(recordHeaders), body: null, bytes: 0 };
+      const recordHeaders = redactHeaders(headers, raw === null);
+      const warnings = warningsOf(headers, raw);
+      if (warnings) recordHeaders.warning = warnings;
+      exchange.response = { status, headers: recordHeaders, body: null, bytes: 0 };
       if (status === 401) upstream.invalidate();
       const captured = (resBody = new BodyCapture(opts.captureLimit, streaming, { contentEncoding: headers["content-encoding"], contentType: headers["content-type"], watch: info.verb === "watch" }));
       body.on("data", (chunk: Buffer) => {
