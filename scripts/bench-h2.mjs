@@ -6,8 +6,11 @@
 // from /proc) beside its throughput; first N concurrent watches through kubewire, every one delivered
 // an event, with kubewire's memory per watch.
 // Usage: npm run build && node scripts/bench-h2.mjs [--seconds 3] [--rounds 2] [--conc 1,16,256] [--watchers 1000]
-//          [--before DIR] [--no-mitmdump] [--profile DIR]
+//          [--before DIR] [--no-mitmdump] [--unrecorded] [--profile DIR]
 //   --before DIR   also run the kubewire built in DIR (a checkout with dist/), as "kubewire-before"
+//   --unrecorded   also run a kubewire that forwards and builds each exchange but records none
+//                  (`start --capture-for 1s`, measured after that second), as "kubewire-unrecorded":
+//                  what recording costs, apart from forwarding
 //   --profile DIR  run kubewire under node --cpu-prof, profiles written to DIR on exit (read them with
 //                  scripts/bench-profile.mjs; use --watchers 0 and one --conc to profile one load)
 import http2 from "node:http2";
@@ -21,7 +24,7 @@ import { parse as parseYaml } from "yaml";
 import { cpuSeconds, fmt, freePort, median, parseHey, quiet, rssMiB, run, sleep, spawnReady, stopProcess, waitForPort } from "./bench-lib.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const o = { seconds: 3, rounds: 2, conc: [1, 16, 256], watchers: 1000, before: null, mitmdump: true, profile: null, path: "/api/v1/namespaces/default/pods/web-1" };
+const o = { seconds: 3, rounds: 2, conc: [1, 16, 256], watchers: 1000, before: null, mitmdump: true, unrecorded: false, profile: null, path: "/api/v1/namespaces/default/pods/web-1" };
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
   const v = process.argv[++i];
@@ -31,8 +34,9 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (a === "--watchers") o.watchers = Number(v);
   else if (a === "--before") o.before = resolve(v);
   else if (a === "--profile") o.profile = resolve(v);
-  else if (a === "--no-mitmdump") {
-    o.mitmdump = false;
+  else if (a === "--no-mitmdump" || a === "--unrecorded") {
+    if (a === "--no-mitmdump") o.mitmdump = false;
+    else o.unrecorded = true;
     i--;
   }
   else throw new Error(`unknown option ${a}`);
@@ -47,11 +51,11 @@ try {
   const caFile = join(tmp, "demo-ca.crt");
   writeFileSync(caFile, Buffer.from(parseYaml(readFileSync(demoKc, "utf8")).clusters[0].cluster["certificate-authority-data"], "base64"));
   /** `kubewire start` from the checkout at root, recording into its own database. */
-  const startKubewire = async (root, name, nodeArgs = []) => {
+  const startKubewire = async (root, name, nodeArgs = [], startArgs = []) => {
     const kc = join(tmp, `${name}.kubeconfig`);
     const { proc, info: url } = await spawnReady(
       process.execPath,
-      [...nodeArgs, join(root, "bin/kubewire.js"), "start", "--kubeconfig", demoKc, "--listen", "127.0.0.1:0", "--db", join(tmp, `${name}.db`), "--state-dir", join(tmp, "state"), "--write-kubeconfig", kc],
+      [...nodeArgs, join(root, "bin/kubewire.js"), "start", "--kubeconfig", demoKc, "--listen", "127.0.0.1:0", "--db", join(tmp, `${name}.db`), "--state-dir", join(tmp, "state"), "--write-kubeconfig", kc, ...startArgs],
       (l) => /listening on (https:\/\/\S+)/.exec(l)?.[1] ?? null,
       { label: name },
     );
@@ -64,6 +68,10 @@ try {
   procs.push(bareProc);
   const variants = [kw, { name: "bare-h2", url: bare.url, token: cluster.token, pid: bareProc.pid }];
   if (o.before) variants.push(await startKubewire(o.before, "kubewire-before"));
+  if (o.unrecorded) {
+    variants.push(await startKubewire(ROOT, "kubewire-unrecorded", [], ["--capture-for", "1s"]));
+    await sleep(1100);
+  }
   if (o.mitmdump) variants.push(await startMitmdump(cluster, join(tmp, "state"), tmp, procs));
   log(`cluster ${cluster.url}; ${variants.map((v) => `${v.name} ${v.url}`).join(", ")}`);
 

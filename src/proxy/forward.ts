@@ -164,7 +164,9 @@ export function makeForwarder(opts: ForwardOptions) {
     exchange.protocol = { client: leg.protocol, upstream: "" };
     exchange.connection = { client: { id: leg.id, stream: leg.stream }, upstream: null };
     const streaming = info.verb === "watch" || STREAMING_SUBRESOURCES.has(info.subresource) || /(^|&)follow=(true|1)/.test(exchange.request.query);
-    const reqBody = new BodyCapture(opts.captureLimit, false, { contentEncoding: req.headers["content-encoding"] });
+    /** made with the first byte of a request body (most requests have none) */
+    let reqBody: BodyCapture | null = null;
+    const captureRequest = (chunk: Buffer) => (reqBody ??= new BodyCapture(opts.captureLimit, false, { contentEncoding: req.headers["content-encoding"] })).push(chunk);
     let resBody: BodyCapture | null = null;
     let headerTimer: NodeJS.Timeout | null = null;
     /** cancels the upstream request (once one was sent) */
@@ -199,16 +201,17 @@ export function makeForwarder(opts: ForwardOptions) {
         exchange.error ??= { code: "CLIENT_ABORTED", message: "the client closed the connection before the response was complete", phase: exchange.response ? "body" : "headers" };
         cancel?.(); // cancel upstream
       }
-      exchange.request.bytes = reqBody.size;
-      if (reqBody.wireSize !== reqBody.size) exchange.request.wireBytes = reqBody.wireSize;
-      exchange.request.body = redactBody(reqBody.result(), info, String(req.headers["content-type"] ?? ""));
+      const sent: BodyCapture | null = reqBody;
+      exchange.request.bytes = sent?.size ?? 0;
+      if (sent && sent.wireSize !== sent.size) exchange.request.wireBytes = sent.wireSize;
+      exchange.request.body = sent ? redactBody(sent.result(), info, String(req.headers["content-type"] ?? "")) : null;
       if (resBody && exchange.response) {
         exchange.response.bytes = resBody.size;
         exchange.response.wireBytes = resBody.wireSize;
         exchange.response.body = redactBody(resBody.result(), info, String(exchange.response.headers["content-type"] ?? ""));
         if (streaming) {
           const endedBy = exchange.error?.code === "CLIENT_ABORTED" ? "client" : (rawOf(req.socket ?? {}) as { kubewireCut?: boolean }).kubewireCut ? "proxy" : "server";
-          exchange.stream = { kind: info.verb === "watch" ? "watch" : "stream", events: resBody.newlines, bytesIn: reqBody.size, bytesOut: resBody.size, durationMs: round(total), endedBy, ...resBody.watchSummary() };
+          exchange.stream = { kind: info.verb === "watch" ? "watch" : "stream", events: resBody.newlines, bytesIn: sent?.size ?? 0, bytesOut: resBody.size, durationMs: round(total), endedBy, ...resBody.watchSummary() };
           if (endedBy === "client") exchange.error = null; // ending a watch or a log stream is normal
         }
       }
@@ -254,7 +257,19 @@ export function makeForwarder(opts: ForwardOptions) {
         if (h2conn) pool.touch(h2conn);
       });
       let ended = false;
-      body.once("end", () => (ended = true));
+      /** set once the client has the response's head: trailers then follow the body */
+      let passTrailers = false;
+      body.once("end", () => {
+        ended = true;
+        const t = passTrailers ? trailers() : null;
+        if (t && Object.keys(t).length && !res.destroyed) {
+          try {
+            res.addTrailers(h2ResponseHeaders(t) as Record<string, string>);
+          } catch {
+            // an HTTP/1.1 client answered without chunked framing cannot take trailers
+          }
+        }
+      });
       const cut = () => {
         if (ended) return; // the whole body arrived: what the connection does afterwards is no failure of this exchange
         if (!done) {
@@ -271,16 +286,7 @@ export function makeForwarder(opts: ForwardOptions) {
       if (res.destroyed) return;
       if (h2client) (res as Http2ServerResponse).writeHead(status, h2ResponseHeaders(headers));
       else (res as ServerResponse).writeHead(status, statusMessage, raw ? h1ResponseHeaders(raw) : rawPairs(h2ResponseHeaders(headers)));
-      body.once("end", () => {
-        const t = trailers();
-        if (t && Object.keys(t).length && !res.destroyed) {
-          try {
-            res.addTrailers(h2ResponseHeaders(t) as Record<string, string>);
-          } catch {
-            // an HTTP/1.1 client answered without chunked framing cannot take trailers
-          }
-        }
-      });
+      passTrailers = true;
       faultPipe(exchange, body, res).pipe(res as NodeJS.WritableStream); // fault: the identity unless a fault shapes this body
     };
 
@@ -306,7 +312,7 @@ export function makeForwarder(opts: ForwardOptions) {
         fail(err);
       });
       req.on("error", () => up.destroy());
-      req.on("data", (chunk: Buffer) => reqBody.push(chunk));
+      req.on("data", captureRequest);
       req.pipe(up);
     };
 
@@ -350,9 +356,10 @@ export function makeForwarder(opts: ForwardOptions) {
         if (!exchange.response && !exchange.error && !done) fail(lostBeforeHeaders(conn) ?? new UpstreamError(`the API server reset the stream (code ${stream.rstCode})`, "ECONNRESET", "headers"));
       });
       req.on("error", () => stream.destroy());
-      req.on("data", (chunk: Buffer) => reqBody.push(chunk));
-      if (bodyFollows) req.pipe(stream);
-      else req.resume();
+      if (bodyFollows) {
+        req.on("data", captureRequest);
+        req.pipe(stream);
+      } else req.resume();
     };
 
     const onLease = (err: Error | null, lease?: Lease) => {
