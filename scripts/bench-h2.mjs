@@ -8,6 +8,9 @@
 // Usage: npm run build && node scripts/bench-h2.mjs [--seconds 3] [--rounds 2] [--conc 1,16,256] [--watchers 1000]
 //          [--before DIR] [--no-mitmdump] [--unrecorded] [--profile DIR]
 //   --before DIR   also run the kubewire built in DIR (a checkout with dist/), as "kubewire-before"
+//   --paired       with --before: instead of the alternating runs, load kubewire and kubewire-before at
+//                  the same time (one hey each), so both meet the same machine: their CPU per request
+//                  compares the two builds even when other jobs make alternating runs swing 2x
 //   --unrecorded   also run a kubewire that forwards and builds each exchange but records none
 //                  (`start --capture-for 1s`, measured after that second), as "kubewire-unrecorded":
 //                  what recording costs, apart from forwarding
@@ -24,7 +27,7 @@ import { parse as parseYaml } from "yaml";
 import { cpuSeconds, fmt, freePort, median, parseHey, quiet, rssMiB, run, sleep, spawnReady, stopProcess, waitForPort } from "./bench-lib.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const o = { seconds: 3, rounds: 2, conc: [1, 16, 256], watchers: 1000, before: null, mitmdump: true, unrecorded: false, profile: null, path: "/api/v1/namespaces/default/pods/web-1" };
+const o = { seconds: 3, rounds: 2, conc: [1, 16, 256], watchers: 1000, before: null, mitmdump: true, unrecorded: false, paired: false, profile: null, path: "/api/v1/namespaces/default/pods/web-1" };
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
   const v = process.argv[++i];
@@ -34,8 +37,9 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (a === "--watchers") o.watchers = Number(v);
   else if (a === "--before") o.before = resolve(v);
   else if (a === "--profile") o.profile = resolve(v);
-  else if (a === "--no-mitmdump" || a === "--unrecorded") {
+  else if (a === "--no-mitmdump" || a === "--unrecorded" || a === "--paired") {
     if (a === "--no-mitmdump") o.mitmdump = false;
+    else if (a === "--paired") o.paired = true;
     else o.unrecorded = true;
     i--;
   }
@@ -120,29 +124,53 @@ try {
     for (const s of clients) s.destroy();
   }
   // small GETs
-  const results = {};
-  const pids = [clusterProc.pid, ...variants.map((v) => v.pid)];
-  for (let r = 0; r < o.rounds; r++) {
-    for (const c of o.conc) {
-      for (const v of r % 2 ? [...variants].reverse() : variants) {
-        await quiet(pids);
-        const cpu0 = cpuSeconds(v.pid);
-        const { stdout } = await run("hey", ["-h2", "-z", `${o.seconds}s`, "-c", String(c), "-H", `Authorization: Bearer ${v.token}`, v.url + o.path], { timeoutMs: (o.seconds + 60) * 1000 });
-        const h = parseHey(stdout);
-        // the proxy's CPU per answered request, all its threads (kubewire's database writer included)
-        h.cpuUs = ((cpuSeconds(v.pid) - cpu0) * 1e6) / Math.max(1, h.responses);
-        ((results[c] ??= {})[v.name] ??= []).push(h);
-        log(`round ${r + 1} c=${c} ${v.name}: ${fmt(h.rps, 0)} req/s, p50 ${fmt(h.p50)} ms, ${fmt(h.cpuUs, 0)} µs CPU/req${h.errors ? `, ${h.errors} errors: ${h.errorText}` : ""}${h.statuses["200"] !== h.responses ? `, statuses ${JSON.stringify(h.statuses)}` : ""}`);
+  const hey = async (v, c) => {
+    const cpu0 = cpuSeconds(v.pid);
+    const { stdout } = await run("hey", ["-h2", "-z", `${o.seconds}s`, "-c", String(c), "-H", `Authorization: Bearer ${v.token}`, v.url + o.path], { timeoutMs: (o.seconds + 60) * 1000 });
+    const h = parseHey(stdout);
+    // the proxy's CPU per answered request, all its threads (kubewire's database writer included)
+    h.cpuUs = ((cpuSeconds(v.pid) - cpu0) * 1e6) / Math.max(1, h.responses);
+    // throughput counts answers (200s) only: hey's req/s also counts requests that failed (mitmdump at 256 streams)
+    h.okRps = (h.statuses["200"] ?? 0) / h.totalSecs;
+    return h;
+  };
+  if (o.paired && o.before) {
+    const pair = variants.filter((v) => v.name === "kubewire" || v.name === "kubewire-before");
+    const res = {};
+    for (let r = 0; r < o.rounds; r++) {
+      for (const c of o.conc) {
+        await quiet([clusterProc.pid, ...variants.map((v) => v.pid)]);
+        const hs = await Promise.all(pair.map((v) => hey(v, c)));
+        pair.forEach((v, i) => ((res[c] ??= {})[v.name] ??= []).push(hs[i]));
+        log(`paired round ${r + 1} c=${c}: ${pair.map((v, i) => `${v.name} ${fmt(hs[i].okRps, 0)} answered/s, ${fmt(hs[i].cpuUs, 0)} µs CPU/req`).join("; ")}`);
       }
     }
-  }
-  console.log(`small GETs, h2 on both legs, ${o.seconds}s x ${o.rounds} rounds alternating (median req/s, median p50, median proxy CPU per request):`);
-  for (const c of o.conc) {
-    const m = (name, f) => median(results[c][name].map(f));
-    const row = variants.map((v) => `${v.name} ${fmt(m(v.name, (x) => x.rps), 0)} req/s (p50 ${fmt(m(v.name, (x) => x.p50))} ms, ${fmt(m(v.name, (x) => x.cpuUs), 0)} µs CPU/req)`);
-    const kr = m("kubewire", (x) => x.rps);
-    const ratios = variants.filter((v) => v.name !== "kubewire").map((v) => `${fmt(kr / m(v.name, (x) => x.rps))}x ${v.name}`);
-    console.log(`  ${String(c).padStart(3)} streams: ${row.join(", ")}; kubewire = ${ratios.join(", ")}`);
+    console.log(`paired (kubewire and kubewire-before loaded at once, one hey each), ${o.seconds}s x ${o.rounds} rounds (median 200s per second, median CPU per answered request):`);
+    for (const c of o.conc) {
+      const m = (name, f) => median(res[c][name].map(f));
+      console.log(`  ${String(c).padStart(3)} streams: ${pair.map((v) => `${v.name} ${fmt(m(v.name, (x) => x.okRps), 0)} req/s, ${fmt(m(v.name, (x) => x.cpuUs), 0)} µs CPU/req`).join("; ")}; CPU per request after/before ${fmt(m("kubewire", (x) => x.cpuUs) / m("kubewire-before", (x) => x.cpuUs))}`);
+    }
+  } else {
+    const results = {};
+    const pids = [clusterProc.pid, ...variants.map((v) => v.pid)];
+    for (let r = 0; r < o.rounds; r++) {
+      for (const c of o.conc) {
+        for (const v of r % 2 ? [...variants].reverse() : variants) {
+          await quiet(pids);
+          const h = await hey(v, c);
+          ((results[c] ??= {})[v.name] ??= []).push(h);
+          log(`round ${r + 1} c=${c} ${v.name}: ${fmt(h.okRps, 0)} answered/s, p50 ${fmt(h.p50)} ms, ${fmt(h.cpuUs, 0)} µs CPU/req${h.errors ? `, ${h.errors} errors: ${h.errorText}` : ""}${h.statuses["200"] !== h.responses ? `, statuses ${JSON.stringify(h.statuses)}` : ""}`);
+        }
+      }
+    }
+    console.log(`small GETs, h2 on both legs, ${o.seconds}s x ${o.rounds} rounds alternating (median 200s per second, median p50, median proxy CPU per answered request):`);
+    for (const c of o.conc) {
+      const m = (name, f) => median(results[c][name].map(f));
+      const row = variants.map((v) => `${v.name} ${fmt(m(v.name, (x) => x.okRps), 0)} req/s (p50 ${fmt(m(v.name, (x) => x.p50))} ms, ${fmt(m(v.name, (x) => x.cpuUs), 0)} µs CPU/req)`);
+      const kr = m("kubewire", (x) => x.okRps);
+      const ratios = variants.filter((v) => v.name !== "kubewire").map((v) => `${fmt(kr / m(v.name, (x) => x.okRps))}x ${v.name}`);
+      console.log(`  ${String(c).padStart(3)} streams: ${row.join(", ")}; kubewire = ${ratios.join(", ")}`);
+    }
   }
 } finally {
   await Promise.all(procs.map((p) => stopProcess(p, 5000)));
