@@ -7,7 +7,7 @@ import https from "node:https";
 import type { Readable } from "node:stream";
 import type { Upstream } from "../kubeconfig/upstream.js";
 import { connectionInfo, UpstreamError, type ConnectionInfo, type UpstreamAgent } from "../tls/upstream-agent.js";
-import type { Exchange, Timing } from "../types.js";
+import type { Exchange, Headers, Timing } from "../types.js";
 import { BodyCapture } from "./body-capture.js";
 import { forwardedRequestHeaders, type ForwardRules } from "./headers.js";
 import { answer, noteFailure } from "./proxy-answer.js";
@@ -51,11 +51,10 @@ export function splitUrl(url: string): { path: string; query: string } {
   return q === -1 ? { path: url, query: "" } : { path: url.slice(0, q), query: url.slice(q + 1) };
 }
 
-/** The request's headers without HTTP/2 pseudo-headers (`:authority` recorded as Host, as HTTP/1.1 has it). */
-function plainHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  if (!(":method" in headers)) return headers;
-  const out: IncomingHttpHeaders = {};
-  for (const [k, v] of Object.entries(headers)) if (!k.startsWith(":")) out[k] = v;
+/** The request's headers as recorded: redacted, without HTTP/2 pseudo-headers (`:authority` recorded as Host, as HTTP/1.1 has it). */
+function recordedRequestHeaders(headers: IncomingHttpHeaders): Headers {
+  if (headers[":method"] === undefined) return redactHeaders(headers);
+  const out = redactHeaders(headers, true);
   if (out.host === undefined && typeof headers[":authority"] === "string") out.host = headers[":authority"];
   return out;
 }
@@ -71,7 +70,7 @@ export function newExchange(req: ClientRequestIn, upstream: Upstream, startedAt:
     context: upstream.contextName,
     clusterUrl: upstream.server.origin + (upstream.server.pathname === "/" ? "" : upstream.server.pathname),
     kubeUser: upstream.userName,
-    request: { method: req.method ?? "GET", path, query: redactQuery(query), headers: redactHeaders(plainHeaders(req.headers)), body: null, bytes: 0 },
+    request: { method: req.method ?? "GET", path, query: redactQuery(query), headers: recordedRequestHeaders(req.headers), body: null, bytes: 0 },
     info: parseRequestInfo(req.method ?? "GET", path, query),
     response: null,
     timing: emptyTiming(),
@@ -109,7 +108,21 @@ function h1ResponseHeaders(raw: string[]): string[] {
 /** The upstream's response headers for an HTTP/2 client: an object without connection-specific or pseudo headers. */
 function h2ResponseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
-  for (const [k, v] of Object.entries(headers)) if (v !== undefined && k[0] !== ":" && !CONNECTION_SPECIFIC.has(k)) out[k] = v;
+  for (const k of Object.keys(headers)) {
+    const v = headers[k];
+    if (v !== undefined && k.charCodeAt(0) !== 58 && !CONNECTION_SPECIFIC.has(k)) out[k] = v; // 58: ":"
+  }
+  return out;
+}
+
+/** Each Warning header value apart (Node joins repeated headers it does not know into one); null when there is none. */
+function warningsOf(headers: IncomingHttpHeaders, raw: string[] | null): string[] | null {
+  if (!raw) return headers.warning === undefined ? null : ([] as string[]).concat(headers.warning);
+  let out: string[] | null = null;
+  for (let j = 0; j < raw.length; j += 2) {
+    const name = raw[j];
+    if (name.length === 7 && name.toLowerCase() === "warning") (out ??= []).push(raw[j + 1]);
+  }
   return out;
 }
 
@@ -151,7 +164,9 @@ export function makeForwarder(opts: ForwardOptions) {
     exchange.protocol = { client: leg.protocol, upstream: "" };
     exchange.connection = { client: { id: leg.id, stream: leg.stream }, upstream: null };
     const streaming = info.verb === "watch" || STREAMING_SUBRESOURCES.has(info.subresource) || /(^|&)follow=(true|1)/.test(exchange.request.query);
-    const reqBody = new BodyCapture(opts.captureLimit, false, { contentEncoding: req.headers["content-encoding"] });
+    /** made with the first byte of a request body (most requests have none) */
+    let reqBody: BodyCapture | null = null;
+    const captureRequest = (chunk: Buffer) => (reqBody ??= new BodyCapture(opts.captureLimit, false, { contentEncoding: req.headers["content-encoding"] })).push(chunk);
     let resBody: BodyCapture | null = null;
     let headerTimer: NodeJS.Timeout | null = null;
     /** cancels the upstream request (once one was sent) */
@@ -186,16 +201,17 @@ export function makeForwarder(opts: ForwardOptions) {
         exchange.error ??= { code: "CLIENT_ABORTED", message: "the client closed the connection before the response was complete", phase: exchange.response ? "body" : "headers" };
         cancel?.(); // cancel upstream
       }
-      exchange.request.bytes = reqBody.size;
-      if (reqBody.wireSize !== reqBody.size) exchange.request.wireBytes = reqBody.wireSize;
-      exchange.request.body = redactBody(reqBody.result(), info, String(req.headers["content-type"] ?? ""));
+      const sent: BodyCapture | null = reqBody;
+      exchange.request.bytes = sent?.size ?? 0;
+      if (sent && sent.wireSize !== sent.size) exchange.request.wireBytes = sent.wireSize;
+      exchange.request.body = sent ? redactBody(sent.result(), info, String(req.headers["content-type"] ?? "")) : null;
       if (resBody && exchange.response) {
         exchange.response.bytes = resBody.size;
         exchange.response.wireBytes = resBody.wireSize;
         exchange.response.body = redactBody(resBody.result(), info, String(exchange.response.headers["content-type"] ?? ""));
         if (streaming) {
           const endedBy = exchange.error?.code === "CLIENT_ABORTED" ? "client" : (rawOf(req.socket ?? {}) as { kubewireCut?: boolean }).kubewireCut ? "proxy" : "server";
-          exchange.stream = { kind: info.verb === "watch" ? "watch" : "stream", events: resBody.newlines, bytesIn: reqBody.size, bytesOut: resBody.size, durationMs: round(total), endedBy, ...resBody.watchSummary() };
+          exchange.stream = { kind: info.verb === "watch" ? "watch" : "stream", events: resBody.newlines, bytesIn: sent?.size ?? 0, bytesOut: resBody.size, durationMs: round(total), endedBy, ...resBody.watchSummary() };
           if (endedBy === "client") exchange.error = null; // ending a watch or a log stream is normal
         }
       }
@@ -230,11 +246,10 @@ export function makeForwarder(opts: ForwardOptions) {
       exchange.timing.ttfbMs = round(performance.now() - t0);
       exchange.tls = upInfo?.tls ?? null;
       copyHandshake(exchange, upInfo);
-      const recordHeaders: IncomingHttpHeaders = raw ? { ...headers } : Object.fromEntries(Object.entries(headers).filter(([k]) => k[0] !== ":"));
-      // each Warning header kept apart (Node joins repeated headers it does not know into one)
-      const warnings = raw ? raw.filter((_, j) => j % 2 === 1 && raw[j - 1].toLowerCase() === "warning") : ([] as string[]).concat(headers.warning ?? []);
-      if (warnings.length) (recordHeaders as Record<string, unknown>).warning = warnings;
-      exchange.response = { status, headers: redactHeaders(recordHeaders), body: null, bytes: 0 };
+      const recordHeaders = redactHeaders(headers, raw === null);
+      const warnings = warningsOf(headers, raw);
+      if (warnings) recordHeaders.warning = warnings;
+      exchange.response = { status, headers: recordHeaders, body: null, bytes: 0 };
       if (status === 401) upstream.invalidate();
       const captured = (resBody = new BodyCapture(opts.captureLimit, streaming, { contentEncoding: headers["content-encoding"], contentType: headers["content-type"], watch: info.verb === "watch" }));
       body.on("data", (chunk: Buffer) => {
@@ -242,7 +257,19 @@ export function makeForwarder(opts: ForwardOptions) {
         if (h2conn) pool.touch(h2conn);
       });
       let ended = false;
-      body.once("end", () => (ended = true));
+      /** set once the client has the response's head: trailers then follow the body */
+      let passTrailers = false;
+      body.once("end", () => {
+        ended = true;
+        const t = passTrailers ? trailers() : null;
+        if (t && Object.keys(t).length && !res.destroyed) {
+          try {
+            res.addTrailers(h2ResponseHeaders(t) as Record<string, string>);
+          } catch {
+            // an HTTP/1.1 client answered without chunked framing cannot take trailers
+          }
+        }
+      });
       const cut = () => {
         if (ended) return; // the whole body arrived: what the connection does afterwards is no failure of this exchange
         if (!done) {
@@ -259,16 +286,7 @@ export function makeForwarder(opts: ForwardOptions) {
       if (res.destroyed) return;
       if (h2client) (res as Http2ServerResponse).writeHead(status, h2ResponseHeaders(headers));
       else (res as ServerResponse).writeHead(status, statusMessage, raw ? h1ResponseHeaders(raw) : rawPairs(h2ResponseHeaders(headers)));
-      body.once("end", () => {
-        const t = trailers();
-        if (t && Object.keys(t).length && !res.destroyed) {
-          try {
-            res.addTrailers(h2ResponseHeaders(t) as Record<string, string>);
-          } catch {
-            // an HTTP/1.1 client answered without chunked framing cannot take trailers
-          }
-        }
-      });
+      passTrailers = true;
       faultPipe(exchange, body, res).pipe(res as NodeJS.WritableStream); // fault: the identity unless a fault shapes this body
     };
 
@@ -294,7 +312,7 @@ export function makeForwarder(opts: ForwardOptions) {
         fail(err);
       });
       req.on("error", () => up.destroy());
-      req.on("data", (chunk: Buffer) => reqBody.push(chunk));
+      req.on("data", captureRequest);
       req.pipe(up);
     };
 
@@ -338,9 +356,10 @@ export function makeForwarder(opts: ForwardOptions) {
         if (!exchange.response && !exchange.error && !done) fail(lostBeforeHeaders(conn) ?? new UpstreamError(`the API server reset the stream (code ${stream.rstCode})`, "ECONNRESET", "headers"));
       });
       req.on("error", () => stream.destroy());
-      req.on("data", (chunk: Buffer) => reqBody.push(chunk));
-      if (bodyFollows) req.pipe(stream);
-      else req.resume();
+      if (bodyFollows) {
+        req.on("data", captureRequest);
+        req.pipe(stream);
+      } else req.resume();
     };
 
     const onLease = (err: Error | null, lease?: Lease) => {

@@ -23,13 +23,17 @@ export function protocolEntries(value: string | string[] | undefined): string[] 
   return (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(",")).map((s) => s.trim()).filter((s) => s !== "");
 }
 
+const NONE: ReadonlySet<string> = new Set();
+
 /** Header names the client's Connection header nominates as hop-by-hop (`Connection: keep-alive, X-Foo`). */
-function nominated(raw: string[]): Set<string> {
-  const out = new Set<string>();
+function nominated(raw: string[]): ReadonlySet<string> {
+  let out: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].toLowerCase() !== "connection") continue;
+    if (raw[i].length !== 10 || raw[i].toLowerCase() !== "connection") continue;
+    out ??= new Set<string>();
     for (const name of raw[i + 1].split(",")) if (name.trim()) out.add(name.trim().toLowerCase());
   }
+  if (!out) return NONE; // no Connection header (every HTTP/2 request): nothing nominated, nothing allocated
   out.delete("upgrade");
   return out;
 }
@@ -44,10 +48,11 @@ export interface ForwardRules {
  * The credential headers kubewire adds. The kubeconfig's impersonation (as, as-groups...) gives way when
  * the client impersonates itself (`kubectl --as`), as kubectl's flag wins over the kubeconfig direct.
  */
-function addedCredentials(raw: string[], credentials: Record<string, string>): Array<[string, string]> {
-  const added = Object.entries(credentials);
-  const clientImpersonates = raw.some((h, i) => i % 2 === 0 && h.toLowerCase().startsWith("impersonate-"));
-  return clientImpersonates ? added.filter(([k]) => !k.toLowerCase().startsWith("impersonate-")) : added;
+function addCredentials(out: string[], credentials: Record<string, string>, clientImpersonates: boolean): void {
+  for (const k of Object.keys(credentials)) {
+    if (clientImpersonates && k.toLowerCase().startsWith("impersonate-")) continue;
+    out.push(k, credentials[k]);
+  }
 }
 
 /**
@@ -61,8 +66,10 @@ export function forwardedRequestHeaders(raw: string[], credentials: Record<strin
   const out: string[] = ["Host", hostHeader];
   const drop = nominated(raw);
   let connection = false;
+  let clientImpersonates = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
+    if (name.startsWith("impersonate-")) clientImpersonates = true;
     if (upgrade && name === "connection") {
       if (!connection) out.push(raw[i], "Upgrade");
       connection = true;
@@ -77,7 +84,7 @@ export function forwardedRequestHeaders(raw: string[], credentials: Record<strin
     if (rules.disableCompression && name === "accept-encoding") continue;
     out.push(raw[i], raw[i + 1]);
   }
-  for (const [k, v] of addedCredentials(raw, credentials)) out.push(k, v);
+  addCredentials(out, credentials, clientImpersonates);
   return out;
 }
 

@@ -35,17 +35,18 @@ export function makeProxyAuth(tokens: string | string[]): (req: IncomingMessage)
     if (!expected.has(digest(`Bearer ${t}`))) expected.set(digest(`Bearer ${t}`), i);
   });
   const match = (header: string) => expected.get(digest(header));
-  // A keep-alive connection that proved a token once is not hashed again for the same header.
+  // A connection that proved a token once is not hashed again for the same header: keyed by the
+  // HTTP/2 session (an h2 compat request's socket is a new proxy object per stream) or the socket.
   const proven = new WeakMap<object, { header: string; identity: number }>();
   return (req) => {
-    const socket = req.socket as TLSSocket;
     const header = req.headers.authorization;
-    const known = proven.get(socket);
+    const connection: object = (req as { stream?: { session?: object } }).stream?.session ?? req.socket;
+    const known = proven.get(connection);
     if (header !== undefined && known?.header === header) return { ok: true, identity: known.identity };
     if (header) {
       const identity = match(header);
       if (identity !== undefined) {
-        proven.set(socket, { header, identity });
+        proven.set(connection, { header, identity });
         return { ok: true, identity };
       }
     }
@@ -54,6 +55,7 @@ export function makeProxyAuth(tokens: string | string[]): (req: IncomingMessage)
       const identity = match(`Bearer ${t}`);
       if (identity !== undefined) return { ok: true, identity };
     }
+    const socket = req.socket as TLSSocket;
     if (socket.authorized === true && socket.getPeerCertificate?.()?.raw) return { ok: true, identity: 0 };
     if (header || fromProtocol.length) return { ok: false, reason: "wrong proxy token: the client sent credentials that are not this kubewire run's token" };
     return { ok: false, reason: "no credentials: this client did not send the proxy token" };

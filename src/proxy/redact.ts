@@ -49,14 +49,45 @@ export function redactQuery(query: string): string {
     .join("&");
 }
 
-export function redactHeaders(headers: Record<string, string | string[] | undefined>): Headers {
+/** How a header name's values are kept: as they are, as a credential, or as WebSocket subprotocols. */
+const enum HeaderKind {
+  Plain,
+  Credential,
+  WebSocketProtocols,
+}
+
+/** Header names seen so far and their kind: the same few dozen names recur on every request, so each is classified once. */
+const headerKinds = new Map<string, HeaderKind>();
+const MAX_KNOWN_HEADERS = 4096;
+
+function headerKind(name: string): HeaderKind {
+  let kind = headerKinds.get(name);
+  if (kind !== undefined) return kind;
+  const lower = name.toLowerCase();
+  if (SECRET_HEADERS.has(lower) || (SECRET_HEADER_NAME.test(lower) && !NOT_SECRET_HEADERS.has(lower))) kind = HeaderKind.Credential;
+  else if (lower === "sec-websocket-protocol") kind = HeaderKind.WebSocketProtocols;
+  else kind = HeaderKind.Plain;
+  if (headerKinds.size >= MAX_KNOWN_HEADERS) headerKinds.clear(); // a client inventing names cannot grow it without bound
+  headerKinds.set(name, kind);
+  return kind;
+}
+
+/** The headers as kept: credential values redacted. `withoutPseudo`: HTTP/2 pseudo-headers (`:path`...) are left out. */
+export function redactHeaders(headers: Record<string, string | string[] | undefined>, withoutPseudo = false): Headers {
   const out: Headers = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    const lower = name.toLowerCase();
-    if (SECRET_HEADERS.has(lower) || (SECRET_HEADER_NAME.test(lower) && !NOT_SECRET_HEADERS.has(lower))) out[name] = mapValue(value, redactCredential);
-    else if (lower === "sec-websocket-protocol") out[name] = mapValue(value, redactWebSocketProtocols);
-    else out[name] = value;
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    if (value === undefined || (withoutPseudo && name.charCodeAt(0) === 58)) continue; // 58: ":"
+    switch (headerKind(name)) {
+      case HeaderKind.Plain:
+        out[name] = value;
+        break;
+      case HeaderKind.Credential:
+        out[name] = mapValue(value, redactCredential);
+        break;
+      case HeaderKind.WebSocketProtocols:
+        out[name] = mapValue(value, redactWebSocketProtocols);
+    }
   }
   return out;
 }

@@ -29,6 +29,7 @@ function nonResource(method: string): RequestInfo {
 }
 
 function decodeSegment(segment: string): string {
+  if (!segment.includes("%")) return segment; // nothing to decode (the common case): no try, no copy
   try {
     return decodeURIComponent(segment);
   } catch {
@@ -85,6 +86,7 @@ export function parseRequestInfo(method: string, path: string, query: string): R
  * server routes by its path as it does an origin-form one; any other path is returned as it is.
  */
 export function originForm(path: string): string {
+  if (path.charCodeAt(0) === 47) return path; // "/": origin-form already (every path but an absolute-form target)
   const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(path);
   return m ? path.slice(m[0].length) || "/" : path;
 }
