@@ -75,7 +75,6 @@ export const lsSteps: CommandSteps<LsOptions> = {
           stopAfterMs: o.stopAfterMs,
           backlog: o.filter.limit ?? 10,
           out,
-          write: (t) => out.write(t),
           warn: lineTo(err),
         });
         return;
@@ -108,9 +107,9 @@ function objectText(r: ExchangeRow): string {
 }
 
 /** source: add the SOURCE column (when the store holds exchanges of more than one source). */
-/** out: the stream the table goes to, whose width it is fitted to and whether it is coloured (default: stdout). */
-export function renderRows(wireRows: ExchangeRow[], format: string, noHeaders: boolean, p: Paint, o: { now?: number; source?: boolean; out?: Sink } = {}): string {
-  const out = o.out ?? process.stdout;
+/** out: the stream the table goes to, whose width it is fitted to and whether it is coloured. */
+export function renderRows(wireRows: ExchangeRow[], format: string, noHeaders: boolean, p: Paint, o: { now?: number; source?: boolean; out: Sink }): string {
+  const out = o.out;
   const now = o.now ?? Date.now();
   if (format === "name") return wireRows.map((r) => `exchange/${r.id}\n`).join("");
   if (format === "json") return json(wireRows);
@@ -147,34 +146,33 @@ export interface FollowOptions {
   /** how many already-recorded exchanges to print first */
   backlog: number;
   /** where the rows go; its width and colour decide the table's */
-  out?: Sink;
-  write: (text: string) => void;
+  out: Sink;
   warn?: (line: string) => void;
 }
 
 /** Prints the newest `backlog` matches, then every new match until stopped. */
 export async function follow(store: Store, filter: ListFilter, o: FollowOptions): Promise<void> {
-  const out = o.out ?? process.stdout;
+  const out = o.out;
   const p = paint(out);
   let headerShown = o.noHeaders;
   let source = false;
   const print = (rows: ReturnType<Store["list"]>) => {
     if (rows.length === 0) return;
     if (o.printer) {
-      o.write(printEach(o.printer, rows, headerShown));
+      out.write(printEach(o.printer, rows, headerShown));
       headerShown = true;
       return;
     }
     if (o.format === "json") {
       // one JSON object per line, so a pipe can read them as they come
-      o.write(rows.map((r) => json(r, 0)).join(""));
+      out.write(rows.map((r) => json(r, 0)).join(""));
       return;
     }
     // a second source (another run recording into the same database) adds the SOURCE column, under a new header
     const several = store.severalSources();
     if (several !== source && !o.noHeaders) headerShown = false;
     source = several;
-    o.write(renderRows(rows, o.format, headerShown, p, { source, out }));
+    out.write(renderRows(rows, o.format, headerShown, p, { source, out }));
     headerShown = true;
   };
   if (o.sortBy) o.warn?.("warning: --sort-by orders the exchanges already recorded; new ones print as they come");

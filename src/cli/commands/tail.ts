@@ -67,7 +67,6 @@ export const tailSteps: CommandSteps<TailOptions> = {
         stopAfterMs: o.stopAfterMs,
         backlog: o.backlog,
         out,
-        write: (t) => out.write(t),
         warn: lineTo(err),
       });
     } finally {
