@@ -2,8 +2,9 @@
 // kubectl made through a recording session: each prints what the spawned CLI prints for the same words.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Command } from "commander";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { demoWorld, kubectl, kubewire, record, type World } from "./helpers/world.js";
+import { demoWorld, kubectl, kubewire, record, ROOT, type World } from "./helpers/world.js";
 import { runSteps, type CommandSteps, type RawInput, type Sink } from "../src/cli/command-shape.js";
 import { UserError } from "../src/errors.js";
 import { lsSteps, makeLsCommand } from "../src/cli/commands/ls.js";
@@ -103,5 +104,18 @@ describe("commands run in-process", () => {
     expect(spawned.code).toBe(2);
     expect(spawned.stdout).toBe("");
     expect(spawned.stderr).toBe(`error: ${(here as UserError).message}\n`);
+  });
+});
+
+describe("the command shape", () => {
+  const files = readdirSync(join(ROOT, "src/cli/commands")).filter((f) => f.endsWith(".ts") && f !== "index.ts");
+  it.each(files)("%s exports its steps: complete, validate and run", async (file) => {
+    const mod: Record<string, unknown> = await import(`../src/cli/commands/${file}`);
+    const steps = Object.entries(mod).filter(([name, v]) => name.endsWith("Steps") && typeof v === "object" && v !== null);
+    expect(steps.length).toBeGreaterThan(0);
+    for (const [, v] of steps) {
+      const s = v as Record<string, unknown>;
+      expect([typeof s.complete, typeof s.validate, typeof s.run]).toEqual(["function", "function", "function"]);
+    }
   });
 });
