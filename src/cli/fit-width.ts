@@ -2,7 +2,7 @@
 // fit process.stdout.columns (or $COLUMNS); output to a pipe or file is left whole for scripts.
 
 /** The width to fit to: the terminal's, or $COLUMNS when set; undefined when writing to a pipe or file. */
-export function terminalWidth(stream: NodeJS.WriteStream = process.stdout, env: NodeJS.ProcessEnv = process.env): number | undefined {
+export function terminalWidth(stream: { isTTY?: boolean; columns?: number } = process.stdout, env: NodeJS.ProcessEnv = process.env): number | undefined {
   const fromEnv = Number(env.COLUMNS);
   if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
   return stream.isTTY && stream.columns ? stream.columns : undefined;

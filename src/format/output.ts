@@ -62,7 +62,7 @@ export interface Paint {
   bold(s: string): string;
 }
 
-export function paint(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv = process.env): Paint {
+export function paint(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): Paint {
   const on = !!stream.isTTY && !("NO_COLOR" in env) && env.TERM !== "dumb";
   const wrap = (code: string) => (s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
   return { red: wrap("31"), yellow: wrap("33"), green: wrap("32"), dim: wrap("2"), bold: wrap("1") };

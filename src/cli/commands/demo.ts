@@ -14,12 +14,14 @@ import { ensureStateDir, stateDirPath } from "../../tls/state-dir.js";
 import { paint, type Paint } from "../../format/output.js";
 import type { RecordingSession } from "../../session/recording-session.js";
 import { renderRows } from "./ls.js";
+import { actionOf, lineTo, type CommandSteps, type Sink } from "../command-shape.js";
 
-interface DemoOptions {
+export interface DemoOptions {
   db?: string;
-  stateDir?: string;
-  keepRunning?: boolean;
-  clusterOnly?: boolean;
+  /** the state directory, resolved (created when the demo runs) */
+  stateDir: string;
+  keepRunning: boolean;
+  clusterOnly: boolean;
 }
 
 // Where a running demo's kubeconfigs live: in the state directory, at the same path every run, so a second
@@ -46,14 +48,23 @@ Examples:
   npx kubewire demo --keep-running     # then: export KUBECONFIG=<the printed kubeconfig>; kubectl get pods
   npx kubewire demo --cluster-only     # the simulated cluster alone, for your own program`,
     )
-    .action(async (opts: DemoOptions) => {
-      if (opts.clusterOnly && opts.keepRunning) throw new UserError("--cluster-only runs until Ctrl-C already", "drop --keep-running");
-      if (opts.clusterOnly && opts.db) throw new UserError("--cluster-only records nothing, so it takes no --db", "drop --db, or drop --cluster-only to record the scripted demo");
-      const stateDir = ensureStateDir(stateDirPath(opts.stateDir));
-      if (opts.clusterOnly) await runClusterOnly(stateDir);
-      else await runDemo(opts, stateDir);
-    });
+    .action(actionOf(demoSteps));
 }
+
+export const demoSteps: CommandSteps<DemoOptions> = {
+  complete({ opts }, env) {
+    return { db: opts.db, stateDir: stateDirPath(opts.stateDir, env), keepRunning: !!opts.keepRunning, clusterOnly: !!opts.clusterOnly };
+  },
+  validate(o) {
+    if (o.clusterOnly && o.keepRunning) throw new UserError("--cluster-only runs until Ctrl-C already", "drop --keep-running");
+    if (o.clusterOnly && o.db) throw new UserError("--cluster-only records nothing, so it takes no --db", "drop --db, or drop --cluster-only to record the scripted demo");
+  },
+  async run(o, { out, err }) {
+    const stateDir = ensureStateDir(o.stateDir, lineTo(err));
+    if (o.clusterOnly) await runClusterOnly(stateDir, out);
+    else await runDemo(o, stateDir, out);
+  },
+};
 
 /** Resolves on the first SIGINT or SIGTERM. */
 function untilStopped(): Promise<void> {
@@ -94,10 +105,9 @@ function nextSteps(title: string, next: Array<[string, string]>): string {
   return `\n${title}\n${next.map(([c, why]) => `  ${c.padEnd(width)}   ${why}\n`).join("")}`;
 }
 
-async function runClusterOnly(stateDir: string): Promise<void> {
+async function runClusterOnly(stateDir: string, out: Sink): Promise<void> {
   const { startDemoCluster } = await import("../../demo/cluster.js");
   const { writeDemoKubeconfig } = await import("../../demo/kubeconfig.js");
-  const out = process.stdout;
   const p = paint(out);
   const kubeconfig = resolve(stateDir, CLUSTER_KUBECONFIG);
   const db = defaultDbPath(stateDir);
@@ -128,14 +138,13 @@ async function runClusterOnly(stateDir: string): Promise<void> {
   }
 }
 
-async function runDemo(opts: DemoOptions, stateDir: string): Promise<void> {
+async function runDemo(opts: DemoOptions, stateDir: string, out: Sink): Promise<void> {
   // the cluster and the proxy load @kubernetes/client-node: only when the command runs
   const { startDemoCluster } = await import("../../demo/cluster.js");
   const { writeDemoKubeconfig } = await import("../../demo/kubeconfig.js");
   const { runDemoScript } = await import("../../demo/session-script.js");
   const { Recorder } = await import("../../record/recorder.js");
   const { startSession } = await import("../../session/recording-session.js");
-  const out = process.stdout;
   const p = paint(out);
   const dbPath = resolve(opts.db ?? join(stateDir, "demo.db"));
   for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`, `${dbPath}.spill.jsonl`]) rmSync(f, { force: true });
@@ -178,7 +187,7 @@ async function runDemo(opts: DemoOptions, stateDir: string): Promise<void> {
     const store = Store.open(dbPath, { readonly: true });
     try {
       out.write(`\n${p.bold("What kubewire recorded")} (npx kubewire ls --db ${dbPath}):\n\n`);
-      out.write(renderRows(store.list({}), "table", false, p));
+      out.write(renderRows(store.list({}), "table", false, p, { out }));
     } finally {
       store.close();
     }

@@ -9,7 +9,8 @@ import type { CheckStatus } from "../../types.js";
 import { parseDuration } from "../durations.js";
 import { dbOption } from "../db-option.js";
 import { json, paint, yaml, type Paint } from "../../format/output.js";
-import { outputOf, printObject } from "../../format/printers.js";
+import { outputOf, printObject, type Printer } from "../../format/printers.js";
+import { actionOf, lineTo, type CommandSteps } from "../command-shape.js";
 
 export function makeDoctorCommand(): Command {
   const cmd = new Command("doctor")
@@ -38,37 +39,72 @@ Examples:
   # Machine-readable, with a short limit for each network step
   kubewire doctor --kubeconfig ./ci.kubeconfig --timeout 2s -o json`,
     )
-    .action(async (opts) => {
-      const { format, printer } = outputOf(opts.output, ["table", "json", "yaml"]);
-      const can = canPairs(opts.can ?? []);
-      const { runDoctor } = await import("../../doctor/index.js"); // loads client-node: only when run
-      const p = paint(process.stdout);
-      let printed = 0;
-      // the table is printed a step at a time, as each ends: a slow network step is not a blank screen
-      const onStep = format === "table"
-        ? (s: StepReport, context: string | null) => {
-            process.stdout.write(`${printed++ === 0 && context ? renderHeader(context) : ""}${renderStep(s, p)}`);
-          }
-        : undefined;
-      const report = await runDoctor({
-        kubeconfig: opts.kubeconfig,
-        context: opts.context,
-        namespace: opts.namespace,
-        can,
-        timeoutMs: opts.timeout,
-        inCluster: !!opts.inCluster,
-        db: opts.db,
-        stateDir: opts.stateDir,
-        env: process.env,
-        serviceAccountDir: process.env.KUBEWIRE_SERVICE_ACCOUNT_DIR || SERVICE_ACCOUNT_DIR,
-        warn: (l) => process.stderr.write(`${l}\n`),
-        onStep,
-      });
-      process.stdout.write(printer ? printObject(printer, report) : format === "json" ? json(report) : format === "yaml" ? yaml(report) : printed ? renderSummary(report, p) : renderReport(report, p));
-      process.exitCode = report.ok ? 0 : 1;
-    });
+    .action(actionOf(doctorSteps));
   return cmd;
 }
+
+export interface DoctorOptions {
+  format: string;
+  printer?: Printer;
+  can: Array<[string, string]>;
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  timeoutMs: number;
+  inCluster: boolean;
+  db?: string;
+  stateDir?: string;
+  env: NodeJS.ProcessEnv;
+  serviceAccountDir: string;
+}
+
+export const doctorSteps: CommandSteps<DoctorOptions> = {
+  complete({ opts }, env) {
+    const { format, printer } = outputOf(opts.output ?? "table", ["table", "json", "yaml"]);
+    return {
+      format,
+      printer,
+      can: canPairs(opts.can ?? []),
+      kubeconfig: opts.kubeconfig,
+      context: opts.context,
+      namespace: opts.namespace,
+      timeoutMs: opts.timeout ?? 5000,
+      inCluster: !!opts.inCluster,
+      db: opts.db,
+      stateDir: opts.stateDir,
+      env,
+      serviceAccountDir: env.KUBEWIRE_SERVICE_ACCOUNT_DIR || SERVICE_ACCOUNT_DIR,
+    };
+  },
+  validate() {},
+  async run(o, { out, err }) {
+    const { runDoctor } = await import("../../doctor/index.js"); // loads client-node: only when run
+    const p = paint(out);
+    let printed = 0;
+    // the table is printed a step at a time, as each ends: a slow network step is not a blank screen
+    const onStep = o.format === "table"
+      ? (s: StepReport, context: string | null) => {
+          out.write(`${printed++ === 0 && context ? renderHeader(context) : ""}${renderStep(s, p)}`);
+        }
+      : undefined;
+    const report = await runDoctor({
+      kubeconfig: o.kubeconfig,
+      context: o.context,
+      namespace: o.namespace,
+      can: o.can,
+      timeoutMs: o.timeoutMs,
+      inCluster: o.inCluster,
+      db: o.db,
+      stateDir: o.stateDir,
+      env: o.env,
+      serviceAccountDir: o.serviceAccountDir,
+      warn: lineTo(err),
+      onStep,
+    });
+    out.write(o.printer ? printObject(o.printer, report) : o.format === "json" ? json(report) : o.format === "yaml" ? yaml(report) : printed ? renderSummary(report, p) : renderReport(report, p));
+    return report.ok ? 0 : 1;
+  },
+};
 
 /** `--can list pods create deployments` → [["list","pods"],["create","deployments"]]; bad input is a UserError. */
 export function canPairs(words: string[]): Array<[string, string]> {

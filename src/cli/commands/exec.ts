@@ -4,6 +4,8 @@ import { spawn } from "node:child_process";
 import { Command } from "commander";
 import { UserError } from "../../errors.js";
 import { addSessionOptions, addUiOption, sessionOptionsFrom } from "../session-options.js"; // ui: addUiOption
+import type { SessionOptions } from "../../session/recording-session.js";
+import { actionOf, lineTo, type CommandSteps } from "../command-shape.js";
 
 /**
  * A command that ends within this long has its exchanges written when it ends, so the writer thread
@@ -26,35 +28,54 @@ Examples:
   kubectl wire exec -- kubectl auth can-i list pods
   kubewire exec --fault verb=list,resource=pods,status=429,retryAfter=1,times=3 -- kubectl get pods`,
     );
-  addUiOption(addSessionOptions(cmd, null)).action(async (argv: string[], opts) => { // ui: addUiOption
-    const warn = (l: string) => process.stderr.write(`${l}\n`);
+  addUiOption(addSessionOptions(cmd, null)).action(actionOf(execSteps)); // ui: addUiOption
+  return cmd;
+}
+
+export interface ExecOptions {
+  argv: string[];
+  /** the recording session's options; its warn is the err stream, set by run */
+  session: SessionOptions;
+  quiet: boolean;
+  ui: boolean; // ui:
+  env: NodeJS.ProcessEnv;
+}
+
+export const execSteps: CommandSteps<ExecOptions> = {
+  complete({ args, opts }, env) {
+    return { argv: args[0] as string[], session: sessionOptionsFrom(opts, () => {}), quiet: !!opts.quiet, ui: !!opts.ui, env };
+  },
+  validate() {},
+  async run(o, { err }) {
+    const warn = lineTo(err);
+    const { argv } = o;
     const { describeStats, startSession } = await import("../../session/recording-session.js");
     // ui: the web view shows exchanges as they are written, so they are not held back
-    const session = await startSession({ ...sessionOptionsFrom(opts, warn), ephemeralKubeconfig: true, deferWritesMs: opts.ui ? 0 : DEFER_WRITES_MS });
-    if (session.extras?.metricsUrl && !opts.quiet) warn(`kubewire: metrics at ${session.extras?.metricsUrl}`); // fault:
-    const ui = opts.ui ? await (await import("./ui.js")).serveUi({ db: session.dbPath, kubeconfig: opts.kubeconfig, stateDir: opts.stateDir, warn }) : null; // ui:
+    const session = await startSession({ ...o.session, warn, ephemeralKubeconfig: true, deferWritesMs: o.ui ? 0 : DEFER_WRITES_MS });
+    if (session.extras?.metricsUrl && !o.quiet) warn(`kubewire: metrics at ${session.extras?.metricsUrl}`); // fault:
+    const ui = o.ui ? await (await import("./ui.js")).serveUi({ db: session.dbPath, kubeconfig: o.session.kubeconfig, stateDir: o.session.stateDir, warn }) : null; // ui:
     if (ui) warn(`kubewire: web view: ${ui.url}`); // ui:
     let code: number;
     const since = Date.now();
     try {
-      code = await run(argv, { ...process.env, KUBECONFIG: session.kubeconfigPath });
-    } catch (err) {
+      // CMD's own output is its own: it inherits the terminal, not kubewire's out/err
+      code = await run(argv, { ...o.env, KUBECONFIG: session.kubeconfigPath });
+    } catch (error) {
       await ui?.close(); // ui: CMD could not run: the page goes too
-      throw err;
+      throw error;
     } finally {
       const stats = await session.stop(200);
-      if (!opts.quiet || stats.dropped || stats.spilled) warn(`${describeStats(stats)} into ${session.dbPath}`);
+      if (!o.quiet || stats.dropped || stats.spilled) warn(`${describeStats(stats)} into ${session.dbPath}`);
     }
-    if (!opts.quiet) for (const line of (await import("../exec-verdict.js")).execVerdict(session.dbPath, since, argv[0], session.source.run)) warn(line);
+    if (!o.quiet) for (const line of (await import("../exec-verdict.js")).execVerdict(session.dbPath, since, argv[0], session.source.run)) warn(line);
     if (ui) { // ui: the page stays up after CMD, until Ctrl-C
       warn(`kubewire: ${argv[0]} exited with ${code}; the web view stays open until Ctrl-C`);
       await (await import("./ui.js")).untilInterrupted();
       await ui.close();
     }
-    process.exitCode = code;
-  });
-  return cmd;
-}
+    return code;
+  },
+};
 
 function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {

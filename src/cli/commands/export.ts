@@ -7,6 +7,8 @@ import { exportHar, exportJsonl } from "../../export/write-export.js";
 import { addDbOption, openRecording } from "../db-option.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
 import { kubewireVersion } from "../top-level.js";
+import type { ListFilter } from "../../store/store.js";
+import { actionOf, type CommandSteps } from "../command-shape.js";
 
 export function makeExportCommand(): Command {
   const cmd = new Command("export")
@@ -21,18 +23,33 @@ Examples:
   kubewire export --har failed.har --status 4xx --since 1h
   kubewire export --jsonl - --resource pods | jq -r .request.path`,
     );
-  addFilterOptions(addDbOption(cmd)).action((opts) => {
-    if (Boolean(opts.har) === Boolean(opts.jsonl)) throw new UserError("choose one output: --har FILE or --jsonl FILE", "kubewire export --har kubewire.har");
-    const filter = filterFrom(opts);
-    const store = openRecording(opts);
+  addFilterOptions(addDbOption(cmd)).action(actionOf(exportSteps));
+  return cmd;
+}
+
+export interface ExportOptions {
+  recording: { db?: string; stateDir?: string };
+  har?: string;
+  jsonl?: string;
+  filter: ListFilter;
+}
+
+export const exportSteps: CommandSteps<ExportOptions> = {
+  complete({ opts }) {
+    return { recording: { db: opts.db, stateDir: opts.stateDir }, har: opts.har, jsonl: opts.jsonl, filter: filterFrom(opts) };
+  },
+  validate(o) {
+    if (Boolean(o.har) === Boolean(o.jsonl)) throw new UserError("choose one output: --har FILE or --jsonl FILE", "kubewire export --har kubewire.har");
+  },
+  run(o, { err }) {
+    const store = openRecording(o.recording);
     try {
-      const file: string = opts.har ?? opts.jsonl;
-      const counts = opts.har ? exportHar(store, filter, file, kubewireVersion()) : exportJsonl(store, filter, file);
+      const file = (o.har ?? o.jsonl)!;
+      const counts = o.har ? exportHar(store, o.filter, file, kubewireVersion()) : exportJsonl(store, o.filter, file);
       const skipped = counts.skipped ? ` (${counts.skipped} without a request left out: the client failed its TLS handshake)` : "";
-      process.stderr.write(`kubewire: exported ${plural(counts.written, "exchange")} to ${file === "-" ? "stdout" : file}${skipped}\n`);
+      err.write(`kubewire: exported ${plural(counts.written, "exchange")} to ${file === "-" ? "stdout" : file}${skipped}\n`);
     } finally {
       store.close();
     }
-  });
-  return cmd;
-}
+  },
+};

@@ -6,7 +6,8 @@ import { UserError } from "../../errors.js";
 import { callControl, findControls, type ControlFile } from "../../control/control.js";
 import { stateDirPath } from "../../tls/state-dir.js";
 import { json, table, yaml } from "../../format/output.js";
-import { outputOf, printList, printObject } from "../../format/printers.js";
+import { outputOf, printList, printObject, type Printer } from "../../format/printers.js";
+import { actionOf, type CommandSteps } from "../command-shape.js";
 
 function pick(opts: { stateDir?: string; pid?: string }): ControlFile {
   const runs = findControls(stateDirPath(opts.stateDir));
@@ -35,45 +36,90 @@ Examples:
       .description("Add rules: inline (the --fault syntax) or from a rules file")
       .argument("[rules...]", "inline rules, e.g. verb=list,resource=pods,status=429,times=3")
       .option("-f, --file <path>", "a rules file (faults: [...])")
-      .action(async (inline: string[], opts) => {
-        if (!inline.length && !opts.file) throw new UserError("give an inline rule or -f FILE");
-        const run = pick(opts);
-        const added: string[] = [];
-        if (opts.file) added.push(...(await callControl(run, "POST", "/faults", { yaml: readFileSync(opts.file, "utf8") })).added);
-        if (inline.length) added.push(...(await callControl(run, "POST", "/faults", { inline })).added);
-        process.stdout.write(`added ${added.join(", ")}\n`);
-      }),
+      .action(actionOf(faultsAddSteps)),
   );
   cmd.addCommand(
     common(new Command("ls"))
       .description("List the rules with how often each matched and fired")
       .addOption(new Option("-o, --output <format>", "table, json, yaml, jsonpath=TEMPLATE or custom-columns=SPEC (over {faults: [...]})").default("table"))
-      .action(async (opts) => {
-        const { format, printer } = outputOf(opts.output, ["table", "json", "yaml"]);
-        const { faults } = await callControl(pick(opts), "GET", "/faults");
-        if (printer) return void process.stdout.write(printer.kind === "custom-columns" ? printList(printer, faults) : printObject(printer, { faults }));
-        if (format === "json") return void process.stdout.write(json({ faults }));
-        if (format === "yaml") return void process.stdout.write(yaml({ faults }));
-        const rows = (faults as Array<Record<string, any>>).map((f) => [
-          f.name,
-          Object.entries(f.match).map(([k, v]) => `${k}=${v}`).join(",") || "(everything)",
-          Object.entries(f.action).map(([k, v]) => `${k}=${v}`).join(","),
-          [f.times !== undefined ? `times=${f.times}` : "", f.after !== undefined ? `after=${f.after}` : "", f.probability !== undefined ? `probability=${f.probability}` : "", f.until ? `until=${f.until}` : ""].filter(Boolean).join(",") || "-",
-          String(f.matched),
-          String(f.fired),
-        ]);
-        process.stdout.write(rows.length ? table(["NAME", "MATCH", "ACTION", "HOW OFTEN", "MATCHED", "FIRED"], rows) : "no fault rules\n");
-      }),
+      .action(actionOf(faultsLsSteps)),
   );
   cmd.addCommand(
     common(new Command("rm"))
       .description("Remove rules by name")
       .argument("<names...>")
-      .action(async (names: string[], opts) => {
-        const run = pick(opts);
-        for (const n of names) await callControl(run, "DELETE", `/faults/${encodeURIComponent(n)}`);
-        process.stdout.write(`removed ${names.join(", ")}\n`);
-      }),
+      .action(actionOf(faultsRmSteps)),
   );
   return cmd;
 }
+
+/** Which running start to talk to: its state directory and, when several run, its pid. */
+interface RunChoice {
+  stateDir?: string;
+  pid?: string;
+}
+
+export interface FaultsAddOptions extends RunChoice {
+  inline: string[];
+  file?: string;
+}
+
+export const faultsAddSteps: CommandSteps<FaultsAddOptions> = {
+  complete({ args, opts }) {
+    return { stateDir: opts.stateDir, pid: opts.pid, inline: (args[0] as string[] | undefined) ?? [], file: opts.file };
+  },
+  validate(o) {
+    if (!o.inline.length && !o.file) throw new UserError("give an inline rule or -f FILE");
+  },
+  async run(o, { out }) {
+    const run = pick(o);
+    const added: string[] = [];
+    if (o.file) added.push(...(await callControl(run, "POST", "/faults", { yaml: readFileSync(o.file, "utf8") })).added);
+    if (o.inline.length) added.push(...(await callControl(run, "POST", "/faults", { inline: o.inline })).added);
+    out.write(`added ${added.join(", ")}\n`);
+  },
+};
+
+export interface FaultsLsOptions extends RunChoice {
+  format: string;
+  printer?: Printer;
+}
+
+export const faultsLsSteps: CommandSteps<FaultsLsOptions> = {
+  complete({ opts }) {
+    const { format, printer } = outputOf(opts.output ?? "table", ["table", "json", "yaml"]);
+    return { stateDir: opts.stateDir, pid: opts.pid, format, printer };
+  },
+  validate() {},
+  async run(o, { out }) {
+    const { faults } = await callControl(pick(o), "GET", "/faults");
+    if (o.printer) return void out.write(o.printer.kind === "custom-columns" ? printList(o.printer, faults) : printObject(o.printer, { faults }));
+    if (o.format === "json") return void out.write(json({ faults }));
+    if (o.format === "yaml") return void out.write(yaml({ faults }));
+    const rows = (faults as Array<Record<string, any>>).map((f) => [
+      f.name,
+      Object.entries(f.match).map(([k, v]) => `${k}=${v}`).join(",") || "(everything)",
+      Object.entries(f.action).map(([k, v]) => `${k}=${v}`).join(","),
+      [f.times !== undefined ? `times=${f.times}` : "", f.after !== undefined ? `after=${f.after}` : "", f.probability !== undefined ? `probability=${f.probability}` : "", f.until ? `until=${f.until}` : ""].filter(Boolean).join(",") || "-",
+      String(f.matched),
+      String(f.fired),
+    ]);
+    out.write(rows.length ? table(["NAME", "MATCH", "ACTION", "HOW OFTEN", "MATCHED", "FIRED"], rows) : "no fault rules\n");
+  },
+};
+
+export interface FaultsRmOptions extends RunChoice {
+  names: string[];
+}
+
+export const faultsRmSteps: CommandSteps<FaultsRmOptions> = {
+  complete({ args, opts }) {
+    return { stateDir: opts.stateDir, pid: opts.pid, names: args[0] as string[] };
+  },
+  validate() {},
+  async run(o, { out }) {
+    const run = pick(o);
+    for (const n of o.names) await callControl(run, "DELETE", `/faults/${encodeURIComponent(n)}`);
+    out.write(`removed ${o.names.join(", ")}\n`);
+  },
+};

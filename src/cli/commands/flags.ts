@@ -11,7 +11,8 @@ import type { CredentialFacts } from "../../analyze/lib/rule.js";
 import { diagnose } from "../diagnose.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
 import { escapeDeep, json, paint, table, yaml, type Paint } from "../../format/output.js";
-import { checkSortBy, outputOf, printList, sortBy } from "../../format/printers.js";
+import { checkSortBy, outputOf, printList, sortBy, type Printer } from "../../format/printers.js";
+import { actionOf, type CommandSteps } from "../command-shape.js";
 import { sourceLabel } from "../../store/source-selector.js";
 
 export function makeFlagsCommand(): Command {
@@ -38,36 +39,57 @@ Examples:
   kubewire flags --source run=7f3a9c1e     # one recording run of a shared database
   kubewire flags --context prod --kubeconfig ~/.kube/prod.yaml || exit 1`,
     );
-  addFilterOptions(addDbOption(cmd)).action((opts) => {
-    const { format, printer } = outputOf(opts.output, ["table", "json", "yaml", "name"]);
-    checkSortBy(opts.sortBy);
+  addFilterOptions(addDbOption(cmd)).action(actionOf(flagsSteps));
+  return cmd;
+}
+
+export interface FlagsOptions {
+  recording: { db?: string; stateDir?: string };
+  format: string;
+  printer?: Printer;
+  sortBy?: string;
+  noHeaders: boolean;
+  filter: ListFilter;
+  /** the filter named nothing but --flag: the pass covers the whole recording, so set kinds are stored */
+  whole: boolean;
+  kubeconfig?: string;
+}
+
+export const flagsSteps: CommandSteps<FlagsOptions> = {
+  complete({ opts }) {
+    const { format, printer } = outputOf(opts.output ?? "table", ["table", "json", "yaml", "name"]);
     const filter = filterFrom(opts);
     const whole = isWholeRecording(filter);
     // kubewire's own replays and doctor probes are not your program's failures: judged only when asked for
     filter.origin ??= ["proxy", "import"];
-    const only = filter.flag ? [filter.flag] : undefined; // filterFrom checked the kind
-    const store = openRecording(opts);
+    return { recording: { db: opts.db, stateDir: opts.stateDir }, format, printer, sortBy: opts.sortBy, noHeaders: opts.headers === false, filter, whole, kubeconfig: opts.kubeconfig };
+  },
+  validate(o) {
+    checkSortBy(o.sortBy);
+  },
+  run(o, { out }) {
+    const only = o.filter.flag ? [o.filter.flag] : undefined; // filterFrom checked the kind
+    const store = openRecording(o.recording);
     let result;
     try {
-      const credentials = credentialFacts(opts.kubeconfig);
-      const ctx = { now: Date.now(), credentials, kubeconfigRead: kubeconfigRead(opts.kubeconfig, credentials) };
-      result = diagnose(store, filter, ctx, only);
+      const credentials = credentialFacts(o.kubeconfig);
+      const ctx = { now: Date.now(), credentials, kubeconfigRead: kubeconfigRead(o.kubeconfig, credentials) };
+      result = diagnose(store, o.filter, ctx, only);
     } finally {
       store.close();
     }
-    if (whole) persistSetFlags(store.path, result.setFlags);
-    const findings = opts.sortBy ? sortBy(result.findings, opts.sortBy) : result.findings;
-    const out =
-      printer ? printList(printer, findings, !opts.headers)
-      : format === "json" ? json(findings)
-      : format === "yaml" ? yaml(findings)
-      : format === "name" ? findings.map((f) => `${f.kind}\n`).join("")
-      : renderFindings(findings, result.examined, paint(process.stdout));
-    process.stdout.write(out);
-    if (result.findings.some((f) => f.severity === "error")) process.exitCode = 1;
-  });
-  return cmd;
-}
+    if (o.whole) persistSetFlags(store.path, result.setFlags);
+    const findings = o.sortBy ? sortBy(result.findings, o.sortBy) : result.findings;
+    out.write(
+      o.printer ? printList(o.printer, findings, o.noHeaders)
+      : o.format === "json" ? json(findings)
+      : o.format === "yaml" ? yaml(findings)
+      : o.format === "name" ? findings.map((f) => `${f.kind}\n`).join("")
+      : renderFindings(findings, result.examined, paint(out)),
+    );
+    return result.findings.some((f) => f.severity === "error") ? 1 : undefined;
+  },
+};
 
 /** Which kubeconfig the credential facts came from, as a message names it when a recorded context is not there. */
 function kubeconfigRead(kubeconfig: string | undefined, facts: Map<string, CredentialFacts>): string {

@@ -11,6 +11,7 @@ import { stateDirPath } from "../../tls/state-dir.js";
 import type { Exchange } from "../../types.js";
 import { addDbOption } from "../db-option.js";
 import { defaultDbPath } from "../../session/db-path.js";
+import { actionOf, type CommandSteps } from "../command-shape.js";
 
 export function makeImportCommand(): Command {
   const cmd = new Command("import")
@@ -23,9 +24,23 @@ Examples:
   kubewire import --har colleague.har --db ./shared.db
   kubewire import --har devtools-export.har && kubewire ls --status 4xx`,
     );
-  addDbOption(cmd).action((opts) => {
-    const read = readHar(opts.har);
-    const store = Store.open(defaultDbPath(stateDirPath(opts.stateDir), opts.db));
+  addDbOption(cmd).action(actionOf(importSteps));
+  return cmd;
+}
+
+export interface ImportOptions {
+  har: string;
+  recording: { db?: string; stateDir?: string };
+}
+
+export const importSteps: CommandSteps<ImportOptions> = {
+  complete({ opts }) {
+    return { har: opts.har, recording: { db: opts.db, stateDir: opts.stateDir } };
+  },
+  validate() {},
+  run(o, { out }) {
+    const read = readHar(o.har);
+    const store = Store.open(defaultDbPath(stateDirPath(o.recording.stateDir), o.recording.db));
     let ids: number[];
     let exchanges: Exchange[];
     try {
@@ -38,10 +53,9 @@ Examples:
     const range = ids.length ? ` as IDs ${ids[0]}-${ids[ids.length - 1]}` : "";
     const known = read.length - exchanges.length;
     const skipped = known ? `; ${plural(known, "exchange was", "exchanges were")} imported before and ${known === 1 ? "is" : "are"} not added again` : "";
-    process.stdout.write(`imported ${plural(ids.length, "exchange")}${range} (${plural(kube, "Kubernetes API request")}) into ${store.path}${skipped}\n`);
-  });
-  return cmd;
-}
+    out.write(`imported ${plural(ids.length, "exchange")}${range} (${plural(kube, "Kubernetes API request")}) into ${store.path}${skipped}\n`);
+  },
+};
 
 /** What identifies an imported exchange: its start time, request line, status and context (a HAR has no other id). */
 function importKey(r: { startedAt: number; method: string; path: string; query: string; status: number | null; context: string }): string {

@@ -5,6 +5,7 @@ import { injectText, uninjectText } from "../../inject/inject.js";
 import { readManifests } from "../../inject/read-input.js";
 import { DEFAULT_SIDECAR } from "../../inject/sidecar.js";
 import { parseDuration, parseSize } from "../durations.js";
+import { actionOf, type CommandSteps } from "../command-shape.js";
 
 export function makeInjectCommand(): Command {
   return new Command("inject")
@@ -27,20 +28,37 @@ Examples:
   # Take it out again
   kubectl get deploy web -o yaml | kubewire inject --uninject | kubectl apply -f -`,
     )
-    .action(async (opts) => {
-      parseSize(opts.maxDbSize); // validated here, passed to the sidecar as written
-      parseDuration(opts.captureFor);
-      const sources = await readManifests(opts.filename);
-      const texts: string[] = [];
-      for (const s of sources) {
-        if (opts.uninject) {
-          texts.push(uninjectText(s.text).text);
-          continue;
-        }
-        const r = injectText(s.text, { image: opts.image, maxDbSize: opts.maxDbSize, captureFor: opts.captureFor });
-        for (const n of r.notes) process.stderr.write(`kubewire inject: ${n.object}: ${n.message}\n`);
-        texts.push(r.text);
-      }
-      process.stdout.write(texts.map((t, i) => (i < texts.length - 1 && !t.endsWith("\n") ? `${t}\n` : t)).join("---\n"));
-    });
+    .action(actionOf(injectSteps));
 }
+
+export interface InjectOptions {
+  filename?: string;
+  image: string;
+  maxDbSize: string;
+  captureFor: string;
+  uninject: boolean;
+}
+
+export const injectSteps: CommandSteps<InjectOptions> = {
+  complete({ opts }) {
+    return { filename: opts.filename, image: opts.image ?? DEFAULT_SIDECAR.image, maxDbSize: opts.maxDbSize ?? DEFAULT_SIDECAR.maxDbSize, captureFor: opts.captureFor ?? DEFAULT_SIDECAR.captureFor, uninject: !!opts.uninject };
+  },
+  validate(o) {
+    parseSize(o.maxDbSize); // validated here, passed to the sidecar as written
+    parseDuration(o.captureFor);
+  },
+  async run(o, { out, err }) {
+    const sources = await readManifests(o.filename);
+    const texts: string[] = [];
+    for (const s of sources) {
+      if (o.uninject) {
+        texts.push(uninjectText(s.text).text);
+        continue;
+      }
+      const r = injectText(s.text, { image: o.image, maxDbSize: o.maxDbSize, captureFor: o.captureFor });
+      for (const n of r.notes) err.write(`kubewire inject: ${n.object}: ${n.message}\n`);
+      texts.push(r.text);
+    }
+    out.write(texts.map((t, i) => (i < texts.length - 1 && !t.endsWith("\n") ? `${t}\n` : t)).join("---\n"));
+  },
+};

@@ -9,6 +9,7 @@ import { checkSortBy, outputOf, printEach, printList, sortBy, type Printer } fro
 import { parseDuration } from "../durations.js";
 import { fitColumns, terminalWidth } from "../fit-width.js";
 import { sourceLabel } from "../../store/source-selector.js";
+import { actionOf, lineTo, type CommandSteps, type Sink } from "../command-shape.js";
 
 export function makeLsCommand(): Command {
   const cmd = new Command("ls")
@@ -33,37 +34,59 @@ Examples:
   kubewire ls -o jsonpath='{range .items[?(@.status==403)]}{.id}{"\t"}{.path}{"\n"}{end}'
   kubewire ls -o custom-columns=ID:.id,VERB:.verb,CODE:.error.code --sort-by .durationMs`,
     );
-  addFollowOptions(addFilterOptions(addDbOption(cmd))).action(async (opts) => {
-    if (opts.watch) opts.follow = true;
-    const { format, printer } = outputOf(opts.output, opts.follow ? ["table", "wide", "json"] : ["table", "wide", "json", "yaml", "name"]);
-    checkSortBy(opts.sortBy);
-    const filter = filterFrom(opts);
-    if (opts.injected) filter.flag = "injected"; // fault:
-    const store = openRecording(opts);
+  addFollowOptions(addFilterOptions(addDbOption(cmd))).action(actionOf(lsSteps));
+  return cmd;
+}
+
+export interface LsOptions {
+  recording: { db?: string; stateDir?: string };
+  format: string;
+  printer?: Printer;
+  sortBy?: string;
+  noHeaders: boolean;
+  filter: ListFilter;
+  follow: boolean;
+  intervalMs: number;
+  stopAfterMs?: number;
+}
+
+export const lsSteps: CommandSteps<LsOptions> = {
+  complete({ opts }) {
+    const follow = !!(opts.follow || opts.watch);
+    const { format, printer } = outputOf(opts.output ?? "table", follow ? ["table", "wide", "json"] : ["table", "wide", "json", "yaml", "name"]);
+    const o: LsOptions = { recording: { db: opts.db, stateDir: opts.stateDir }, format, printer, sortBy: opts.sortBy, noHeaders: opts.headers === false, filter: {}, follow, intervalMs: opts.interval ?? 250, stopAfterMs: opts.stopAfter };
+    o.filter = filterFrom(opts);
+    if (opts.injected) o.filter.flag = "injected"; // fault:
+    return o;
+  },
+  validate(o) {
+    checkSortBy(o.sortBy);
+  },
+  async run(o, { out, err }) {
+    const store = openRecording(o.recording);
     try {
-      if (opts.follow) {
-        await follow(store, { ...filter, limit: undefined }, {
-          format,
-          printer,
-          sortBy: opts.sortBy,
-          noHeaders: !opts.headers,
-          intervalMs: opts.interval,
-          stopAfterMs: opts.stopAfter,
-          backlog: filter.limit ?? 10,
-          write: (t) => process.stdout.write(t),
-          warn: (l) => process.stderr.write(`${l}\n`),
+      if (o.follow) {
+        await follow(store, { ...o.filter, limit: undefined }, {
+          format: o.format,
+          printer: o.printer,
+          sortBy: o.sortBy,
+          noHeaders: o.noHeaders,
+          intervalMs: o.intervalMs,
+          stopAfterMs: o.stopAfterMs,
+          backlog: o.filter.limit ?? 10,
+          out,
+          warn: lineTo(err),
         });
         return;
       }
-      const listed = store.list(filter);
-      const rows = opts.sortBy ? sortBy(listed, opts.sortBy) : listed;
-      process.stdout.write(printer ? printList(printer, rows, !opts.headers) : renderRows(rows, format, !opts.headers, paint(process.stdout), { source: store.severalSources() }));
+      const listed = store.list(o.filter);
+      const rows = o.sortBy ? sortBy(listed, o.sortBy) : listed;
+      out.write(o.printer ? printList(o.printer, rows, o.noHeaders) : renderRows(rows, o.format, o.noHeaders, paint(out), { source: store.severalSources(), out }));
     } finally {
       store.close();
     }
-  });
-  return cmd;
-}
+  },
+};
 
 export function statusText(r: ExchangeRow): string {
   const times = r.repeat ? ` ×${r.repeat.count}` : ""; // an aggregated row: requests without the proxy token
@@ -84,7 +107,9 @@ function objectText(r: ExchangeRow): string {
 }
 
 /** source: add the SOURCE column (when the store holds exchanges of more than one source). */
-export function renderRows(wireRows: ExchangeRow[], format: string, noHeaders: boolean, p: Paint, o: { now?: number; source?: boolean } = {}): string {
+/** out: the stream the table goes to, whose width it is fitted to and whether it is coloured. */
+export function renderRows(wireRows: ExchangeRow[], format: string, noHeaders: boolean, p: Paint, o: { now?: number; source?: boolean; out: Sink }): string {
+  const out = o.out;
   const now = o.now ?? Date.now();
   if (format === "name") return wireRows.map((r) => `exchange/${r.id}\n`).join("");
   if (format === "json") return json(wireRows);
@@ -99,10 +124,10 @@ export function renderRows(wireRows: ExchangeRow[], format: string, noHeaders: b
     return cells;
   });
   // fitted to the terminal: RESOURCE, NAMESPACE/NAME and FLAGS (and wide's USER-AGENT and ERROR) give way
-  const width = terminalWidth();
+  const width = terminalWidth(out);
   const shrinkable = ["RESOURCE", "NAMESPACE/NAME", "FLAGS", "USER-AGENT", "ERROR"].map((h) => headers.indexOf(h)).filter((i) => i >= 0);
   const text = table(headers, width ? fitColumns(headers, body, width, shrinkable) : body, noHeaders);
-  if (format === "wide" || !process.stdout.isTTY) return text;
+  if (format === "wide" || !out.isTTY) return text;
   const lines = text.split("\n");
   const offset = noHeaders ? 0 : 1;
   return lines.map((l, i) => (i >= offset && rows[i - offset] ? colour(rows[i - offset], l) : l)).join("\n");
@@ -120,32 +145,34 @@ export interface FollowOptions {
   stopAfterMs?: number;
   /** how many already-recorded exchanges to print first */
   backlog: number;
-  write: (text: string) => void;
+  /** where the rows go; its width and colour decide the table's */
+  out: Sink;
   warn?: (line: string) => void;
 }
 
 /** Prints the newest `backlog` matches, then every new match until stopped. */
 export async function follow(store: Store, filter: ListFilter, o: FollowOptions): Promise<void> {
-  const p = paint(process.stdout);
+  const out = o.out;
+  const p = paint(out);
   let headerShown = o.noHeaders;
   let source = false;
   const print = (rows: ReturnType<Store["list"]>) => {
     if (rows.length === 0) return;
     if (o.printer) {
-      o.write(printEach(o.printer, rows, headerShown));
+      out.write(printEach(o.printer, rows, headerShown));
       headerShown = true;
       return;
     }
     if (o.format === "json") {
       // one JSON object per line, so a pipe can read them as they come
-      o.write(rows.map((r) => json(r, 0)).join(""));
+      out.write(rows.map((r) => json(r, 0)).join(""));
       return;
     }
     // a second source (another run recording into the same database) adds the SOURCE column, under a new header
     const several = store.severalSources();
     if (several !== source && !o.noHeaders) headerShown = false;
     source = several;
-    o.write(renderRows(rows, o.format, headerShown, p, { source }));
+    out.write(renderRows(rows, o.format, headerShown, p, { source, out }));
     headerShown = true;
   };
   if (o.sortBy) o.warn?.("warning: --sort-by orders the exchanges already recorded; new ones print as they come");

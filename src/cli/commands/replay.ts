@@ -15,8 +15,9 @@ import { parseDuration } from "../durations.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
 import { json as asJson, latency, paint, yaml, type Paint } from "../../format/output.js";
 import { outputOf, printObject, type Printer } from "../../format/printers.js";
+import { actionOf, lineTo, type CommandSteps, type Sink } from "../command-shape.js";
 
-interface ReplayOptions {
+export interface ReplayOptions {
   ids: number[];
   failed: boolean;
   filter: ListFilter;
@@ -75,13 +76,15 @@ Examples:
   addFilterOptions(addDbOption(cmd));
   const context = cmd.options.find((o) => o.long === "--context");
   if (context) context.description = "send every replay to this kubeconfig context (default: the context each exchange was recorded with)";
-  cmd.action(async (ids: number[] | undefined, opts: Record<string, any>) => {
-    const o = complete(ids ?? [], opts);
-    validate(o);
-    process.exitCode = await run(o, process.stdout, (l) => process.stderr.write(`${l}\n`));
-  });
+  cmd.action(actionOf(replaySteps));
   return cmd;
 }
+
+export const replaySteps: CommandSteps<ReplayOptions> = {
+  complete: ({ args, opts }) => complete((args[0] as number[] | undefined) ?? [], opts),
+  validate,
+  run: (o, { out, err }) => run(o, out, lineTo(err)),
+};
 
 function complete(ids: number[], opts: Record<string, any>): ReplayOptions {
   const filter = filterFrom(opts);
@@ -116,7 +119,7 @@ function validate(o: ReplayOptions): void {
   if (o.policy.as === "") throw new UserError("--as needs a user name (for example system:serviceaccount:NAMESPACE:NAME)");
 }
 
-async function run(o: ReplayOptions, out: NodeJS.WriteStream, warn: (l: string) => void): Promise<number> {
+async function run(o: ReplayOptions, out: Sink, warn: (l: string) => void): Promise<number> {
   const json = (value: unknown) => (o.printer ? printObject(o.printer, value) : o.format === "yaml" ? yaml(value) : asJson(value));
   const store = openRecording(o);
   const planned: PlannedSend[] = [];

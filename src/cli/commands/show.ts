@@ -3,7 +3,8 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { UserError } from "../../errors.js";
 import type { CapturedBody, Exchange, Headers } from "../../types.js";
 import { addDbOption, openRecording } from "../db-option.js";
-import { outputOf, printObject } from "../../format/printers.js";
+import { outputOf, printObject, type Printer } from "../../format/printers.js";
+import { actionOf, type CommandSteps } from "../command-shape.js";
 import { bytes, escapeDeep, escapeTerminal, json, latency, paint, yaml, type Paint } from "../../format/output.js";
 import { protobufText } from "../../proxy/protobuf.js";
 import { rules } from "../../analyze/index.js";
@@ -30,25 +31,42 @@ Examples:
   kubewire show 42 -o json | jq .tls.chain
   kubewire show 42 -o jsonpath='{.response.status}{"\n"}'`,
     );
-  addDbOption(cmd).action((id: number, opts) => {
-    const { format, printer } = outputOf(opts.output, ["page", "json", "yaml"]);
-    const store = openRecording(opts);
+  addDbOption(cmd).action(actionOf(showSteps));
+  return cmd;
+}
+
+export interface ShowOptions {
+  recording: { db?: string; stateDir?: string };
+  id: number;
+  format: string;
+  printer?: Printer;
+}
+
+export const showSteps: CommandSteps<ShowOptions> = {
+  complete({ args, opts }) {
+    const { format, printer } = outputOf(opts.output ?? "page", ["page", "json", "yaml"]);
+    return { recording: { db: opts.db, stateDir: opts.stateDir }, id: Number(args[0]), format, printer };
+  },
+  validate(o) {
+    if (!Number.isInteger(o.id) || o.id < 0) throw new UserError(`"${o.id}" is not an exchange ID (a number from kubewire ls)`);
+  },
+  run(o, { out }) {
+    const store = openRecording(o.recording);
     try {
-      const ex = store.get(id);
-      if (!ex) throw new UserError(`no exchange with ID ${id} in ${store.path}`, "list them with: kubewire ls");
-      const kinds = store.list({ ids: [id] })[0]?.flags ?? [];
+      const ex = store.get(o.id);
+      if (!ex) throw new UserError(`no exchange with ID ${o.id} in ${store.path}`, "list them with: kubewire ls");
+      const kinds = store.list({ ids: [o.id] })[0]?.flags ?? [];
       const flags = explainFlags(ex, kinds, safeFacts, kinds.includes("throttled") ? sameRequestThrottled(store, ex) : undefined);
       const data = { ...showData(ex), flags };
-      if (printer) process.stdout.write(printObject(printer, data));
-      else if (format === "json") process.stdout.write(json(data));
-      else if (format === "yaml") process.stdout.write(yaml(data));
-      else process.stdout.write(renderPage(ex, paint(process.stdout), flags));
+      if (o.printer) out.write(printObject(o.printer, data));
+      else if (o.format === "json") out.write(json(data));
+      else if (o.format === "yaml") out.write(yaml(data));
+      else out.write(renderPage(ex, paint(out), flags));
     } finally {
       store.close();
     }
-  });
-  return cmd;
-}
+  },
+};
 
 /** The throttled exchanges of the same request, oldest first: whether a 429 was retried is read from them, as flags does. */
 function sameRequestThrottled(store: Store, ex: Exchange): Exchange[] {

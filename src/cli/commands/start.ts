@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { parseDuration, parseSize } from "../durations.js";
 import { UserError } from "../../errors.js";
 import { addSessionOptions, addUiOption, sessionOptionsFrom } from "../session-options.js"; // ui: addUiOption
+import type { SessionOptions } from "../../session/recording-session.js";
+import { actionOf, lineTo, type CommandSteps } from "../command-shape.js";
 
 export function makeStartCommand(): Command {
   const cmd = new Command("start")
@@ -32,22 +34,43 @@ Examples:
     .option("--shared-dir <dir>", "write the client kubeconfig (and the local CA as ca.crt) into this directory, e.g. an emptyDir shared with the app")
     .addOption(new Option("--max-db-size <size>", "prune the oldest exchanges so the database stays under this size").argParser(parseSize))
     .addOption(new Option("--capture-for <duration>", "stop recording after this long, but keep forwarding").argParser(parseDuration));
-  addUiOption(addSessionOptions(cmd)).action(async (opts) => { // ui: addUiOption
-    const out = process.stdout;
+  addUiOption(addSessionOptions(cmd)).action(actionOf(startSteps)); // ui: addUiOption
+  return cmd;
+}
+
+export interface StartOptions {
+  /** the recording session's options; its warn is the err stream, set by run */
+  session: SessionOptions;
+  inCluster: boolean;
+  saDir?: string;
+  sharedDir?: string;
+  /** given as --kubeconfig or --context (refused with --in-cluster) */
+  kubeconfigGiven: boolean;
+  ui: boolean; // ui:
+}
+
+export const startSteps: CommandSteps<StartOptions> = {
+  complete({ opts }) {
+    const session = sessionOptionsFrom(opts, () => {});
+    session.extras = { ...session.extras, control: true }; // fault: `kubewire faults add|ls|rm` reach this run
+    if (opts.sharedDir) session.writeKubeconfig = join(opts.sharedDir, "kubeconfig");
+    session.maxDbBytes = opts.maxDbSize;
+    session.captureForMs = opts.captureFor;
+    return { session, inCluster: !!opts.inCluster, saDir: opts.saDir, sharedDir: opts.sharedDir, kubeconfigGiven: !!(opts.kubeconfig || opts.context), ui: !!opts.ui };
+  },
+  validate(o) {
+    if (o.inCluster && o.kubeconfigGiven) throw new UserError("--in-cluster takes the API server from the pod (KUBERNETES_SERVICE_HOST/PORT and the service account directory), not from a kubeconfig", "drop --kubeconfig and --context, or drop --in-cluster");
+    if (!o.inCluster && o.saDir) throw new UserError("--sa-dir is for --in-cluster only");
+  },
+  async run(o, { out, err }) {
     const { describeStats, startSession, startInClusterSession } = await import("../../session/recording-session.js");
-    if (opts.inCluster && (opts.kubeconfig || opts.context)) throw new UserError("--in-cluster takes the API server from the pod (KUBERNETES_SERVICE_HOST/PORT and the service account directory), not from a kubeconfig", "drop --kubeconfig and --context, or drop --in-cluster");
-    if (!opts.inCluster && opts.saDir) throw new UserError("--sa-dir is for --in-cluster only");
-    const options = sessionOptionsFrom(opts, (l) => process.stderr.write(`${l}\n`));
-    options.extras = { ...options.extras, control: true }; // fault: `kubewire faults add|ls|rm` reach this run
-    if (opts.sharedDir) options.writeKubeconfig = join(opts.sharedDir, "kubeconfig");
-    options.maxDbBytes = opts.maxDbSize;
-    options.captureForMs = opts.captureFor;
-    const session = opts.inCluster ? await startInClusterSession({ ...options, inCluster: { saDir: opts.saDir } }) : await startSession(options);
-    if (opts.sharedDir) {
+    const options = { ...o.session, warn: lineTo(err) };
+    const session = o.inCluster ? await startInClusterSession({ ...options, inCluster: { saDir: o.saDir } }) : await startSession(options);
+    if (o.sharedDir) {
       const { writeFileSync } = await import("node:fs");
-      writeFileSync(join(opts.sharedDir, "ca.crt"), session.client.caPem, { mode: 0o644 });
+      writeFileSync(join(o.sharedDir, "ca.crt"), session.client.caPem, { mode: 0o644 });
     }
-    if (opts.inCluster) out.write(`kubewire: recording in-cluster traffic to ${session.upstream.server.origin} into ${session.dbPath}; each client's own service account token passes through\n`);
+    if (o.inCluster) out.write(`kubewire: recording in-cluster traffic to ${session.upstream.server.origin} into ${session.dbPath}; each client's own service account token passes through\n`);
     else out.write(`kubewire: recording context "${session.upstream.contextName}" (${session.upstream.server.origin}) into ${session.dbPath}\n`);
     out.write(`kubewire: listening on ${session.proxy.url}\n`);
     const others = session.listeners.length - 1;
@@ -56,11 +79,11 @@ Examples:
     out.write(`  export KUBECONFIG=${session.kubeconfigPath}\n`);
     if (session.extras?.metricsUrl) out.write(`kubewire: metrics at ${session.extras?.metricsUrl}\n`); // fault:
     if (session.extras?.faults?.size) out.write(`kubewire: ${session.extras?.faults.size} fault rule(s) active; see kubewire faults ls\n`); // fault:
-    const ui = opts.ui ? await (await import("./ui.js")).serveUi({ db: session.dbPath, kubeconfig: opts.kubeconfig, stateDir: opts.stateDir }) : null; // ui:
+    const ui = o.ui ? await (await import("./ui.js")).serveUi({ db: session.dbPath, kubeconfig: o.session.kubeconfig, stateDir: o.session.stateDir, warn: lineTo(err) }) : null; // ui:
     if (ui) out.write(`kubewire: web view: ${ui.url}\n`); // ui:
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
-        process.stderr.write(`kubewire: ${signal}: stopping, flushing records...\n`);
+        err.write(`kubewire: ${signal}: stopping, flushing records...\n`);
         resolve();
       };
       process.once("SIGINT", () => stop("SIGINT"));
@@ -68,7 +91,6 @@ Examples:
     });
     await ui?.close(); // ui:
     const stats = await session.stop(1000);
-    process.stderr.write(`${describeStats(stats)}\n`);
-  });
-  return cmd;
-}
+    err.write(`${describeStats(stats)}\n`);
+  },
+};

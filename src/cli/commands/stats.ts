@@ -1,11 +1,12 @@
 // `kubewire stats`: per verb, API group and resource (and per context when several were recorded) the
 // count, error rate, p50/p90/p99 latency and bytes of the recorded exchanges.
 import { Command, Option } from "commander";
-import type { GroupKey, LatencyGroup } from "../../store/store.js";
+import type { GroupKey, LatencyGroup, ListFilter } from "../../store/store.js";
 import { addDbOption, openRecording } from "../db-option.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
 import { bytes, json, latency, table, yaml } from "../../format/output.js";
-import { checkSortBy, outputOf, printList, sortBy } from "../../format/printers.js";
+import { checkSortBy, outputOf, printList, sortBy, type Printer } from "../../format/printers.js";
+import { actionOf, type CommandSteps } from "../command-shape.js";
 
 export interface StatsRow extends GroupKey {
   count: number;
@@ -90,22 +91,39 @@ Examples:
   kubewire stats -o json | jq 'sort_by(-.p99Ms) | .[0]'
   kubewire stats --sort-by .p99Ms -o custom-columns=VERB:.verb,RESOURCE:.resource,P99:.p99Ms`,
     );
-  addFilterOptions(addDbOption(cmd)).action((opts) => {
-    const { format, printer } = outputOf(opts.output, ["table", "json", "yaml"]);
-    checkSortBy(opts.sortBy);
-    const filter = filterFrom(opts);
-    const store = openRecording(opts);
+  addFilterOptions(addDbOption(cmd)).action(actionOf(statsSteps));
+  return cmd;
+}
+
+export interface StatsOptions {
+  recording: { db?: string; stateDir?: string };
+  format: string;
+  printer?: Printer;
+  sortBy?: string;
+  noHeaders: boolean;
+  filter: ListFilter;
+}
+
+export const statsSteps: CommandSteps<StatsOptions> = {
+  complete({ opts }) {
+    const { format, printer } = outputOf(opts.output ?? "table", ["table", "json", "yaml"]);
+    return { recording: { db: opts.db, stateDir: opts.stateDir }, format, printer, sortBy: opts.sortBy, noHeaders: opts.headers === false, filter: filterFrom(opts) };
+  },
+  validate(o) {
+    checkSortBy(o.sortBy);
+  },
+  run(o, { out }) {
+    const store = openRecording(o.recording);
     let rows: StatsRow[];
     try {
-      rows = statsRows(store.latencyGroups(filter, [0.5, 0.9, 0.99, 1]));
+      rows = statsRows(store.latencyGroups(o.filter, [0.5, 0.9, 0.99, 1]));
     } finally {
       store.close();
     }
-    if (opts.sortBy) rows = sortBy(rows, opts.sortBy);
-    if (printer) process.stdout.write(printList(printer, rows, !opts.headers));
-    else if (format === "json") process.stdout.write(json(rows));
-    else if (format === "yaml") process.stdout.write(yaml(rows));
-    else process.stdout.write(rows.length ? renderStats(rows, !opts.headers) : "No exchanges recorded that match.\n");
-  });
-  return cmd;
-}
+    if (o.sortBy) rows = sortBy(rows, o.sortBy);
+    if (o.printer) out.write(printList(o.printer, rows, o.noHeaders));
+    else if (o.format === "json") out.write(json(rows));
+    else if (o.format === "yaml") out.write(yaml(rows));
+    else out.write(rows.length ? renderStats(rows, o.noHeaders) : "No exchanges recorded that match.\n");
+  },
+};

@@ -3,7 +3,9 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { addDbOption, openRecording } from "../db-option.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
-import { checkSortBy, outputOf } from "../../format/printers.js";
+import { checkSortBy, outputOf, type Printer } from "../../format/printers.js";
+import type { ListFilter } from "../../store/store.js";
+import { actionOf, lineTo, type CommandSteps } from "../command-shape.js";
 import { addFollowOptions, follow } from "./ls.js";
 
 function parseBacklog(v: string): number {
@@ -28,26 +30,47 @@ Examples:
   kubewire tail -o jsonpath='{.id} {.verb} {.path} {.status}{"\n"}'
   kubewire ls --follow --resource pods`,
     );
-  addFollowOptions(addFilterOptions(addDbOption(cmd))).action(async (opts) => {
-    const { format, printer } = outputOf(opts.output, ["table", "wide", "json"]);
-    checkSortBy(opts.sortBy);
+  addFollowOptions(addFilterOptions(addDbOption(cmd))).action(actionOf(tailSteps));
+  return cmd;
+}
+
+export interface TailOptions {
+  recording: { db?: string; stateDir?: string };
+  format: string;
+  printer?: Printer;
+  sortBy?: string;
+  noHeaders: boolean;
+  filter: ListFilter;
+  intervalMs: number;
+  stopAfterMs?: number;
+  backlog: number;
+}
+
+export const tailSteps: CommandSteps<TailOptions> = {
+  complete({ opts }) {
+    const { format, printer } = outputOf(opts.output ?? "table", ["table", "wide", "json"]);
     const filter = filterFrom(opts);
-    const store = openRecording(opts);
+    return { recording: { db: opts.db, stateDir: opts.stateDir }, format, printer, sortBy: opts.sortBy, noHeaders: opts.headers === false, filter, intervalMs: opts.interval ?? 250, stopAfterMs: opts.stopAfter, backlog: filter.limit ?? opts.backlog ?? 10 };
+  },
+  validate(o) {
+    checkSortBy(o.sortBy);
+  },
+  async run(o, { out, err }) {
+    const store = openRecording(o.recording);
     try {
-      await follow(store, { ...filter, limit: undefined }, {
-        format,
-        printer,
-        sortBy: opts.sortBy,
-        noHeaders: !opts.headers,
-        intervalMs: opts.interval,
-        stopAfterMs: opts.stopAfter,
-        backlog: filter.limit ?? opts.backlog,
-        write: (t) => process.stdout.write(t),
-        warn: (l) => process.stderr.write(`${l}\n`),
+      await follow(store, { ...o.filter, limit: undefined }, {
+        format: o.format,
+        printer: o.printer,
+        sortBy: o.sortBy,
+        noHeaders: o.noHeaders,
+        intervalMs: o.intervalMs,
+        stopAfterMs: o.stopAfterMs,
+        backlog: o.backlog,
+        out,
+        warn: lineTo(err),
       });
     } finally {
       store.close();
     }
-  });
-  return cmd;
-}
+  },
+};

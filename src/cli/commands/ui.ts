@@ -11,6 +11,7 @@ import { runReplays } from "../../replay/replay-run.js";
 import { assignTargets, kubeconfigServers } from "../../replay/targets.js";
 import { UserError } from "../../errors.js";
 import { credentialFacts } from "../credential-facts.js";
+import { actionOf, lineTo, type CommandSteps } from "../command-shape.js";
 
 export function makeUiCommand(): Command {
   const cmd = new Command("ui")
@@ -27,15 +28,31 @@ Examples:
   kubewire ui --db ./incident.db --open
   kubewire exec --ui -- kubectl get pods`,
     );
-  addDbOption(cmd).action(async (opts) => {
-    const db = defaultDbPath(stateDirPath(opts.stateDir), opts.db);
-    const ui = await serveUi({ db, listen: opts.listen, allowRemote: !!opts.allowRemote, kubeconfig: opts.kubeconfig, stateDir: opts.stateDir, open: !!opts.open });
-    process.stdout.write(`kubewire: web view of ${db}\n  ${ui.url}\n`);
-    await untilInterrupted();
-    await ui.close();
-  });
+  addDbOption(cmd).action(actionOf(uiSteps));
   return cmd;
 }
+
+export interface UiOptions {
+  db: string;
+  stateDir?: string;
+  listen?: { host: string; port: number };
+  allowRemote: boolean;
+  kubeconfig?: string;
+  open: boolean;
+}
+
+export const uiSteps: CommandSteps<UiOptions> = {
+  complete({ opts }, env) {
+    return { db: defaultDbPath(stateDirPath(opts.stateDir, env), opts.db, env), stateDir: opts.stateDir, listen: opts.listen, allowRemote: !!opts.allowRemote, kubeconfig: opts.kubeconfig, open: !!opts.open };
+  },
+  validate() {},
+  async run(o, { out, err }) {
+    const ui = await serveUi({ ...o, warn: lineTo(err) });
+    out.write(`kubewire: web view of ${o.db}\n  ${ui.url}\n`);
+    await untilInterrupted();
+    await ui.close();
+  },
+};
 
 export interface ServeOptions {
   db: string;
