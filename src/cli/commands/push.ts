@@ -11,6 +11,7 @@ import { stateDirPath } from "../../tls/state-dir.js";
 import type { Exchange } from "../../types.js";
 import { defaultDbPath } from "../../session/db-path.js";
 import { addDbOption } from "../db-option.js";
+import { actionOf, type CommandSteps } from "../command-shape.js";
 
 /** meta key of a recording's own id, which push records beside each exchange it uploads */
 export const RECORDING_ID_KEY = "recording.id";
@@ -31,18 +32,33 @@ Examples:
   PGPASSWORD=... kubewire push --to postgresql://kw@127.0.0.1/kubewire   # the default recording
   kubewire ls --db postgres://kw@db.internal:5432/kubewire --status 403`,
     );
-  addDbOption(cmd).action((opts: { db?: string; stateDir?: string; to: string }) => {
-    const from = defaultDbPath(stateDirPath(opts.stateDir), opts.db);
-    const to = parseDbSpec(opts.to, "--to");
-    const toSpec = to.kind === "postgres" ? to.url : defaultDbPath(stateDirPath(opts.stateDir), to.path);
-    if (toSpec === from) throw new UserError(`--to names the recording being pushed (${from})`);
-    const result = push(from, toSpec);
-    const range = result.ids.length ? ` as IDs ${Math.min(...result.ids)}-${Math.max(...result.ids)}` : "";
-    const before = result.before ? `; ${plural(result.before, "exchange was", "exchanges were")} pushed before and ${result.before === 1 ? "is" : "are"} not added again` : "";
-    process.stdout.write(`pushed ${plural(result.ids.length, "exchange")} from ${from} to ${result.to}${range}${before}\n`);
-  });
+  addDbOption(cmd).action(actionOf(pushSteps));
   return cmd;
 }
+
+export interface PushOptions {
+  /** the local recording pushed */
+  from: string;
+  /** the store pushed into: a postgres:// URL (password masked) or a file path */
+  to: string;
+}
+
+export const pushSteps: CommandSteps<PushOptions> = {
+  complete({ opts }) {
+    const from = defaultDbPath(stateDirPath(opts.stateDir), opts.db);
+    const to = parseDbSpec(String(opts.to), "--to");
+    return { from, to: to.kind === "postgres" ? to.url : defaultDbPath(stateDirPath(opts.stateDir), to.path) };
+  },
+  validate(o) {
+    if (o.to === o.from) throw new UserError(`--to names the recording being pushed (${o.from})`);
+  },
+  run(o, { out }) {
+    const result = push(o.from, o.to);
+    const range = result.ids.length ? ` as IDs ${Math.min(...result.ids)}-${Math.max(...result.ids)}` : "";
+    const before = result.before ? `; ${plural(result.before, "exchange was", "exchanges were")} pushed before and ${result.before === 1 ? "is" : "are"} not added again` : "";
+    out.write(`pushed ${plural(result.ids.length, "exchange")} from ${o.from} to ${result.to}${range}${before}\n`);
+  },
+};
 
 /** Uploads what of the recording at from is not yet in the store at to; returns the new ids and how many were there already. */
 export function push(from: string, to: string): { ids: number[]; before: number; to: string } {
