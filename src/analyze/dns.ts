@@ -1,7 +1,8 @@
 // dns: the API server's host name does not resolve (wrong server in the kubeconfig, a
 // cluster that was deleted, or DNS/VPN trouble on this machine).
 import { networkRule } from "./lib/network-rule.js";
-import { distinct, hostOf } from "./lib/util.js";
+import { distinct } from "./lib/util.js";
+import { hostOf } from "../url.js";
 
 export const rule = networkRule({
   kind: "dns",
@@ -13,6 +14,6 @@ export const rule = networkRule({
     `check this machine's DNS: getent hosts ${distinct(group.map((ex) => hostOf(ex.clusterUrl))).join(" ")}; a private cluster may need its VPN`,
   ],
   proxyAdvice: (group, proxies) => [
-    `the host name of the proxy ${proxies.join(", ")} (proxy-url of the cluster of context "${group[0].context}") does not resolve: check it, and this machine's DNS (getent hosts ${distinct(proxies.map(hostOf)).join(" ")})`,
+    `the host name of the proxy ${proxies.join(", ")} (proxy-url of the cluster of context "${group[0].context}") does not resolve: check it, and this machine's DNS (getent hosts ${distinct(proxies.map((u) => hostOf(u))).join(" ")})`,
   ],
 });

@@ -2,7 +2,8 @@
 // connects to ("x509: certificate is valid for 10.96.0.1, not 127.0.0.1").
 import type { Exchange } from "../types.js";
 import { tlsRule, leaf } from "./lib/tls-rule.js";
-import { clusterField, distinct, hostOf, requests } from "./lib/util.js";
+import { clusterField, distinct, requests } from "./lib/util.js";
+import { hostOf } from "../url.js";
 
 function sans(group: Exchange[]): string[] {
   return (leaf(group)?.san ?? []).map((s) => s.replace(/^(DNS|IP|IP Address):/, ""));

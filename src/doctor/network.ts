@@ -3,7 +3,8 @@
 import { lookup } from "node:dns/promises";
 import net from "node:net";
 import type { CheckResult } from "../types.js";
-import { defaultPort, effectiveProxy, hostOf } from "../kubeconfig/proxy-env.js";
+import { defaultPort, effectiveProxy } from "../kubeconfig/proxy-env.js";
+import { hostOf } from "../url.js";
 import { fail, pass, warn, type DoctorContext, type Step, type StepOutcome } from "./lib/step.js";
 
 const LATER = [4, 5, 6, 7];

@@ -6,7 +6,8 @@ import tls, { type PeerCertificate } from "node:tls";
 import { hostMismatchDetail, connectionInfo, UpstreamAgent, verifyMessage, type ConnectionInfo } from "../tls/upstream-agent.js";
 import { adviceFor, classifyFailure } from "../proxy/failure-message.js";
 import type { CertInfo, CheckResult } from "../types.js";
-import { defaultPort, hostOf } from "../kubeconfig/proxy-env.js";
+import { defaultPort } from "../kubeconfig/proxy-env.js";
+import { hostOf } from "../url.js";
 import { fail, pass, relative, skip, warn, type DoctorContext, type Step, type StepOutcome } from "./lib/step.js";
 
 const LATER = [5, 6, 7];

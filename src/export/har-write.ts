@@ -1,6 +1,7 @@
 // Writing HAR 1.2: an Exchange as a HAR entry (timings from the recorded phases, bodies as captured,
 // protobuf shown as its field tree with the bytes kept under "_kubewire", credentials redacted, the rest
 // under "_kubewire"). A failure without a response is status 0 with _error, as mitmproxy writes it.
+import { hostOf } from "../url.js";
 import { isIP } from "node:net";
 import { STATUS_CODES } from "node:http";
 import { header } from "../analyze/lib/util.js";
@@ -114,7 +115,7 @@ export function toHarEntry(ex: Exchange): HarEntry | null {
     }
   }
   if (ex.error) entry.response._error = `${ex.error.code}: ${ex.error.message}`;
-  const host = hostOf(ex.clusterUrl);
+  const host = hostOf(ex.clusterUrl, "");
   if (host && isIP(host)) entry.serverIPAddress = host;
   if (ex.error) entry.comment = `${ex.error.code}${ex.error.phase ? ` (${ex.error.phase})` : ""}: ${ex.error.message}${ex.proxyAnswer ? `; kubewire answered the client ${ex.proxyAnswer.status}` : ""}`;
   entry._kubewire = {
@@ -160,14 +161,6 @@ function noResponse(): HarEntry["response"] {
     bodySize: -1,
     _transferSize: 0,
   };
-}
-
-function hostOf(url: string): string {
-  try {
-    return new URL(url).hostname.replace(/^\[|\]$/g, "");
-  } catch {
-    return "";
-  }
 }
 
 /** HAR's httpVersion for the ALPN protocol a leg spoke (HTTP/1.1 when unknown, as before). */

@@ -1,13 +1,10 @@
 // Which forward proxy a Go client (kubectl, client-go) uses for the API server: the
 // kubeconfig's proxy-url, else HTTPS_PROXY unless NO_PROXY exempts the host; kubewire does the same.
+import { hostOf } from "../url.js";
 import net from "node:net";
 
 export function defaultPort(url: URL): number {
   return Number(url.port || (url.protocol === "http:" ? 80 : 443));
-}
-
-export function hostOf(url: URL): string {
-  return url.hostname.replace(/^\[|\]$/g, "");
 }
 
 /** True when NO_PROXY (as Go's httpproxy reads it) exempts host:port. */

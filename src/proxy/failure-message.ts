@@ -1,5 +1,6 @@
 // Words for an upstream failure: classifies the error (code and phase) and writes the
 // one-line `kubewire:` explanation that kubectl shows verbatim from a text/plain 502.
+import { hostOf } from "../url.js";
 import type { CertInfo, ExchangeError } from "../types.js";
 import { UpstreamError } from "../tls/upstream-agent.js";
 
@@ -28,14 +29,6 @@ export function classifyFailure(err: unknown, target: string): ClassifiedFailure
   else if (code === "ECONNREFUSED") message = `dial ${hostPort(target)}: connection refused`;
   else if (code === "ECONNRESET") message = `connection to ${hostPort(target)} was reset by the API server`;
   return { error: { code, message, phase }, chain: [] };
-}
-
-function hostOf(target: string): string {
-  try {
-    return new URL(target).hostname;
-  } catch {
-    return target;
-  }
 }
 
 function hostPort(target: string): string {

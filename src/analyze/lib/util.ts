@@ -127,14 +127,6 @@ export function chainEvidence(group: Exchange[]): string[] {
   return ex.tls!.chain.map(certLine);
 }
 
-export function hostOf(url: string): string {
-  try {
-    return new URL(url).hostname.replace(/^\[|\]$/g, "");
-  } catch {
-    return url;
-  }
-}
-
 /** The kubeconfig place to fix, for the context the exchanges were recorded with. */
 export function clusterField(ex: Exchange, field: string): string {
   return `${field} of the cluster that context "${ex.context}" uses (server ${ex.clusterUrl})`;

@@ -3,7 +3,7 @@
 import https from "node:https";
 import { adviceFor } from "../../proxy/failure-message.js";
 import type { CheckResult } from "../../types.js";
-import { hostOf } from "../../kubeconfig/proxy-env.js";
+import { hostOf } from "../../url.js";
 import type { RecordingSession } from "../../session/recording-session.js";
 import { fail, warn } from "./check.js";
 
