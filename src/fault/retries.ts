@@ -2,6 +2,7 @@
 // many retries, the gaps against exponential backoff with jitter, whether Retry-After was waited
 // for, whether a watch ended with 410 was followed by a relist, whether and when the client gave up.
 import type { Exchange } from "../types.js";
+import { durationText } from "../analyze/lib/util.js";
 
 /** client-go's own behaviour, the reference each verdict is read against. */
 export const CLIENT_GO_REFERENCE = [
@@ -74,10 +75,6 @@ function describe(ex: Exchange): string {
   return `${info.verb === "watch" ? "watch" : info.verb} ${res}${info.name ? ` ${info.name}` : ""}${where}`;
 }
 
-function seconds(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(1)}s`;
-}
-
 function backoffOf(gaps: number[]): Verdict["backoff"] {
   if (gaps.length === 0) return "none";
   if (gaps.every((g) => g < 20)) return "hot-loop";
@@ -143,17 +140,17 @@ export function judgeRetries(exchanges: Exchange[]): Verdict[] {
     for (const f of failures) counts.set(f, (counts.get(f) ?? 0) + 1);
     const what = [...counts].map(([o, n]) => (n > 1 ? `${o}×${n}` : o)).join(", ");
     const parts = [`${what} injected by ${first.injected.rule}`];
-    if (isWatch) parts.push(relisted ? `relisted after ${seconds(gaps[attempts.findIndex((a, k) => k > 0 && chain[k].info.verb === "list") - 1] ?? 0)}` : retries ? "re-watched WITHOUT relisting" : "did not relist");
+    if (isWatch) parts.push(relisted ? `relisted after ${durationText(gaps[attempts.findIndex((a, k) => k > 0 && chain[k].info.verb === "list") - 1] ?? 0)}` : retries ? "re-watched WITHOUT relisting" : "did not relist");
     else if (retries === 0) parts.push("no retry");
-    else parts.push(`retried ${retries} time${retries === 1 ? "" : "s"} after ${gaps.map(seconds).join(", ")}${backoff === "exponential" ? " (exponential backoff)" : backoff === "hot-loop" ? " (NO backoff: a hot loop)" : backoff === "constant" ? " (constant)" : ""}`);
+    else parts.push(`retried ${retries} time${retries === 1 ? "" : "s"} after ${gaps.map((g) => durationText(g)).join(", ")}${backoff === "exponential" ? " (exponential backoff)" : backoff === "hot-loop" ? " (NO backoff: a hot loop)" : backoff === "constant" ? " (constant)" : ""}`);
     const retryAfterHonoured = asked === 0 ? null : honoured === asked;
     if (asked > 0) parts.push(honoured === asked ? "Retry-After honoured" : `Retry-After IGNORED ${asked - honoured} of ${asked} times`);
     parts.push(
       outcome === "succeeded"
-        ? `succeeded ${seconds(elapsedMs)} after the first failure`
+        ? `succeeded ${durationText(elapsedMs)} after the first failure`
         : outcome === "timed-out"
-          ? `gave up waiting after ${seconds(last.timing.totalMs)} (its own timeout)`
-          : `gave up after ${retries + 1} tr${retries ? "ies" : "y"}, ${seconds(elapsedMs)} after the first failure`,
+          ? `gave up waiting after ${durationText(last.timing.totalMs)} (its own timeout)`
+          : `gave up after ${retries + 1} tr${retries ? "ies" : "y"}, ${durationText(elapsedMs)} after the first failure`,
     );
     verdicts.push({
       client: product(first.client.userAgent),
