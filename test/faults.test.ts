@@ -11,7 +11,7 @@ import { parse, stringify } from "yaml";
 import { Store } from "../src/store/store.js";
 import { Recorder } from "../src/record/recorder.js";
 import type { RecordingSession } from "../src/session/recording-session.js";
-import { demoWorld, record, ROOT, type World } from "./helpers/world.js";
+import { demoWorld, eventually, record, ROOT, type World } from "./helpers/world.js";
 
 interface Answer {
   status: number;
@@ -131,8 +131,7 @@ describe("faults", () => {
     try {
       other.exec("BEGIN IMMEDIATE");
       for (let i = 0; i < 20; i++) expect((await get(s.kubeconfigPath, `/api/v1/namespaces/default/pods?n=${i}`)).status).toBe(200);
-      await new Promise((r) => setTimeout(r, 300));
-      expect(s.recorder.stats().spilled).toBeGreaterThan(0);
+      await eventually(() => (s.recorder.stats().spilled > 0 ? true : undefined), 20_000); // the batch met the lock and spilled
       other.exec("ROLLBACK");
     } finally {
       other.close();
@@ -174,14 +173,22 @@ describe("faults", () => {
     for (let i = 0; i < 400 && !out.includes("listening on"); i++) await new Promise((r) => setTimeout(r, 50));
     const before = 100;
     for (let i = 0; i < before; i++) await get(kc, `/api/v1/namespaces/default/pods?before=${i}`);
-    await new Promise((r) => setTimeout(r, 300)); // longer than a batch (at most 100 ms)
+    // the first 100 are in the database before the kill (their batch committed)
+    await eventually(() => {
+      const seen = Store.open(db, { readonly: true });
+      try {
+        return seen.count({ pathContains: "/pods" }) >= before ? true : undefined;
+      } finally {
+        seen.close();
+      }
+    }, 20_000);
     let stop = false;
+    let sent = 0;
     const load = (async () => {
-      let n = 0;
-      while (!stop) await get(kc, `/api/v1/namespaces/default/pods?during=${n++}`).catch(() => (stop = true));
-      return n;
+      while (!stop) await get(kc, `/api/v1/namespaces/default/pods?during=${sent++}`).catch(() => (stop = true));
+      return sent;
     })();
-    await new Promise((r) => setTimeout(r, 400));
+    await eventually(() => (sent >= 20 ? true : undefined), 20_000); // the kill lands mid-load
     const exit = new Promise((r) => child.once("exit", r));
     child.kill("SIGKILL");
     await exit;

@@ -6,6 +6,7 @@ import { parseDuration } from "./durations.js";
 import { ruleFor } from "../analyze/lib/engine.js";
 import { parseResourceArg, RESOURCE_HELP } from "../resource-arg.js";
 import { parseSourceSelector, SOURCE_SELECTOR_HELP } from "../store/source-selector.js";
+import { checkSortBy, outputOf, type Printer } from "../format/printers.js";
 
 function parseStatus(v: string): ListFilter["status"] {
   if (v === "error") return v;
@@ -66,4 +67,25 @@ export function filterFrom(o: Record<string, any>): ListFilter {
   if (o.source !== undefined) f.source = parseSourceSelector(String(o.source)); // bad input is a UserError naming --source
   if (o.limit) f.limit = o.limit;
   return f;
+}
+
+/** What every listing command (ls, tail, flags, stats) completes alike: the recording, the output, the filter. */
+export interface ListingOptions {
+  recording: { db?: string; stateDir?: string };
+  format: string;
+  printer?: Printer;
+  sortBy?: string;
+  noHeaders: boolean;
+  filter: ListFilter;
+}
+
+/** The listing part of a command's complete step; formats: the -o values it prints besides templates. */
+export function listingFrom(opts: Record<string, any>, formats: string[]): ListingOptions {
+  const { format, printer } = outputOf(opts.output ?? "table", formats);
+  return { recording: { db: opts.db, stateDir: opts.stateDir }, format, printer, sortBy: opts.sortBy, noHeaders: opts.headers === false, filter: filterFrom(opts) };
+}
+
+/** The listing part of a command's validate step. */
+export function validateListing(o: ListingOptions): void {
+  checkSortBy(o.sortBy);
 }

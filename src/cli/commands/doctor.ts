@@ -1,5 +1,6 @@
 // `kubewire doctor`: walks the seven checks people do by hand when a program cannot connect
 // (kubeconfig, credentials, network, TLS, health, who am I, what may I do) and says what to fix.
+import type { DoctorOptions as DoctorRunOptions } from "../../doctor/lib/step.js";
 import { Command, Option } from "commander";
 import { UserError } from "../../errors.js";
 import { parseResourceArg } from "../../resource-arg.js";
@@ -43,19 +44,10 @@ Examples:
   return cmd;
 }
 
-export interface DoctorOptions {
+/** doctor's own inputs (its steps' warn and onStep are the run's), and how to print them */
+export interface DoctorOptions extends Omit<DoctorRunOptions, "warn" | "onStep"> {
   format: string;
   printer?: Printer;
-  can: Array<[string, string]>;
-  kubeconfig?: string;
-  context?: string;
-  namespace?: string;
-  timeoutMs: number;
-  inCluster: boolean;
-  db?: string;
-  stateDir?: string;
-  env: NodeJS.ProcessEnv;
-  serviceAccountDir: string;
 }
 
 export const doctorSteps: CommandSteps<DoctorOptions> = {

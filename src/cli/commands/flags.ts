@@ -9,9 +9,9 @@ import { credentialFacts } from "../credential-facts.js";
 import { kubeconfigFiles } from "../../kubeconfig/read.js";
 import type { CredentialFacts } from "../../analyze/lib/rule.js";
 import { diagnose } from "../diagnose.js";
-import { addFilterOptions, filterFrom } from "../list-filters.js";
+import { addFilterOptions, listingFrom, type ListingOptions, validateListing } from "../list-filters.js";
 import { escapeDeep, json, paint, table, yaml, type Paint } from "../../format/output.js";
-import { checkSortBy, outputOf, printList, sortBy, type Printer } from "../../format/printers.js";
+import { printList, sortBy } from "../../format/printers.js";
 import { actionOf, type CommandSteps } from "../command-shape.js";
 import { sourceLabel } from "../../store/source-selector.js";
 
@@ -43,13 +43,7 @@ Examples:
   return cmd;
 }
 
-export interface FlagsOptions {
-  recording: { db?: string; stateDir?: string };
-  format: string;
-  printer?: Printer;
-  sortBy?: string;
-  noHeaders: boolean;
-  filter: ListFilter;
+export interface FlagsOptions extends ListingOptions {
   /** the filter named nothing but --flag: the pass covers the whole recording, so set kinds are stored */
   whole: boolean;
   kubeconfig?: string;
@@ -57,16 +51,13 @@ export interface FlagsOptions {
 
 export const flagsSteps: CommandSteps<FlagsOptions> = {
   complete({ opts }) {
-    const { format, printer } = outputOf(opts.output ?? "table", ["table", "json", "yaml", "name"]);
-    const filter = filterFrom(opts);
-    const whole = isWholeRecording(filter);
+    const listing = listingFrom(opts, ["table", "json", "yaml", "name"]);
+    const whole = isWholeRecording(listing.filter);
     // kubewire's own replays and doctor probes are not your program's failures: judged only when asked for
-    filter.origin ??= ["proxy", "import"];
-    return { recording: { db: opts.db, stateDir: opts.stateDir }, format, printer, sortBy: opts.sortBy, noHeaders: opts.headers === false, filter, whole, kubeconfig: opts.kubeconfig };
+    listing.filter.origin ??= ["proxy", "import"];
+    return { ...listing, whole, kubeconfig: opts.kubeconfig };
   },
-  validate(o) {
-    checkSortBy(o.sortBy);
-  },
+  validate: validateListing,
   run(o, { out }) {
     const only = o.filter.flag ? [o.filter.flag] : undefined; // filterFrom checked the kind
     const store = openRecording(o.recording);

@@ -3,9 +3,9 @@
 import { Command, Option } from "commander";
 import type { ExchangeRow, ListFilter, Store } from "../../store/store.js";
 import { openRecording, addDbOption } from "../db-option.js";
-import { addFilterOptions, filterFrom } from "../list-filters.js";
+import { addFilterOptions, listingFrom, type ListingOptions, validateListing } from "../list-filters.js";
 import { age, bytes, escapeDeep, json, latency, paint, table, yaml, type Paint } from "../../format/output.js";
-import { checkSortBy, outputOf, printEach, printList, sortBy, type Printer } from "../../format/printers.js";
+import { printEach, printList, sortBy, type Printer } from "../../format/printers.js";
 import { parseDuration } from "../durations.js";
 import { fitColumns, terminalWidth } from "../fit-width.js";
 import { sourceLabel } from "../../store/source-selector.js";
@@ -38,13 +38,7 @@ Examples:
   return cmd;
 }
 
-export interface LsOptions {
-  recording: { db?: string; stateDir?: string };
-  format: string;
-  printer?: Printer;
-  sortBy?: string;
-  noHeaders: boolean;
-  filter: ListFilter;
+export interface LsOptions extends ListingOptions {
   follow: boolean;
   intervalMs: number;
   stopAfterMs?: number;
@@ -53,15 +47,11 @@ export interface LsOptions {
 export const lsSteps: CommandSteps<LsOptions> = {
   complete({ opts }) {
     const follow = !!(opts.follow || opts.watch);
-    const { format, printer } = outputOf(opts.output ?? "table", follow ? ["table", "wide", "json"] : ["table", "wide", "json", "yaml", "name"]);
-    const o: LsOptions = { recording: { db: opts.db, stateDir: opts.stateDir }, format, printer, sortBy: opts.sortBy, noHeaders: opts.headers === false, filter: {}, follow, intervalMs: opts.interval ?? 250, stopAfterMs: opts.stopAfter };
-    o.filter = filterFrom(opts);
+    const o: LsOptions = { ...listingFrom(opts, follow ? ["table", "wide", "json"] : ["table", "wide", "json", "yaml", "name"]), follow, intervalMs: opts.interval ?? 250, stopAfterMs: opts.stopAfter };
     if (opts.injected) o.filter.flag = "injected"; // fault:
     return o;
   },
-  validate(o) {
-    checkSortBy(o.sortBy);
-  },
+  validate: validateListing,
   async run(o, { out, err }) {
     const store = openRecording(o.recording);
     try {

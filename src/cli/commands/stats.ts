@@ -1,11 +1,11 @@
 // `kubewire stats`: per verb, API group and resource (and per context when several were recorded) the
 // count, error rate, p50/p90/p99 latency and bytes of the recorded exchanges.
 import { Command, Option } from "commander";
-import type { GroupKey, LatencyGroup, ListFilter } from "../../store/store.js";
+import type { GroupKey, LatencyGroup } from "../../store/store.js";
 import { addDbOption, openRecording } from "../db-option.js";
-import { addFilterOptions, filterFrom } from "../list-filters.js";
+import { addFilterOptions, listingFrom, type ListingOptions, validateListing } from "../list-filters.js";
 import { bytes, json, latency, table, yaml } from "../../format/output.js";
-import { checkSortBy, outputOf, printList, sortBy, type Printer } from "../../format/printers.js";
+import { printList, sortBy } from "../../format/printers.js";
 import { actionOf, type CommandSteps } from "../command-shape.js";
 
 export interface StatsRow extends GroupKey {
@@ -95,23 +95,13 @@ Examples:
   return cmd;
 }
 
-export interface StatsOptions {
-  recording: { db?: string; stateDir?: string };
-  format: string;
-  printer?: Printer;
-  sortBy?: string;
-  noHeaders: boolean;
-  filter: ListFilter;
-}
+export type StatsOptions = ListingOptions;
 
 export const statsSteps: CommandSteps<StatsOptions> = {
   complete({ opts }) {
-    const { format, printer } = outputOf(opts.output ?? "table", ["table", "json", "yaml"]);
-    return { recording: { db: opts.db, stateDir: opts.stateDir }, format, printer, sortBy: opts.sortBy, noHeaders: opts.headers === false, filter: filterFrom(opts) };
+    return listingFrom(opts, ["table", "json", "yaml"]);
   },
-  validate(o) {
-    checkSortBy(o.sortBy);
-  },
+  validate: validateListing,
   run(o, { out }) {
     const store = openRecording(o.recording);
     let rows: StatsRow[];

@@ -2,9 +2,7 @@
 // as a running proxy records them, with the ls filters (the following itself lives in ls.ts).
 import { Command, InvalidArgumentError, Option } from "commander";
 import { addDbOption, openRecording } from "../db-option.js";
-import { addFilterOptions, filterFrom } from "../list-filters.js";
-import { checkSortBy, outputOf, type Printer } from "../../format/printers.js";
-import type { ListFilter } from "../../store/store.js";
+import { addFilterOptions, listingFrom, type ListingOptions, validateListing } from "../list-filters.js";
 import { actionOf, lineTo, type CommandSteps } from "../command-shape.js";
 import { addFollowOptions, follow } from "./ls.js";
 
@@ -34,13 +32,7 @@ Examples:
   return cmd;
 }
 
-export interface TailOptions {
-  recording: { db?: string; stateDir?: string };
-  format: string;
-  printer?: Printer;
-  sortBy?: string;
-  noHeaders: boolean;
-  filter: ListFilter;
+export interface TailOptions extends ListingOptions {
   intervalMs: number;
   stopAfterMs?: number;
   backlog: number;
@@ -48,13 +40,10 @@ export interface TailOptions {
 
 export const tailSteps: CommandSteps<TailOptions> = {
   complete({ opts }) {
-    const { format, printer } = outputOf(opts.output ?? "table", ["table", "wide", "json"]);
-    const filter = filterFrom(opts);
-    return { recording: { db: opts.db, stateDir: opts.stateDir }, format, printer, sortBy: opts.sortBy, noHeaders: opts.headers === false, filter, intervalMs: opts.interval ?? 250, stopAfterMs: opts.stopAfter, backlog: filter.limit ?? opts.backlog ?? 10 };
+    const listing = listingFrom(opts, ["table", "wide", "json"]);
+    return { ...listing, intervalMs: opts.interval ?? 250, stopAfterMs: opts.stopAfter, backlog: listing.filter.limit ?? opts.backlog ?? 10 };
   },
-  validate(o) {
-    checkSortBy(o.sortBy);
-  },
+  validate: validateListing,
   async run(o, { out, err }) {
     const store = openRecording(o.recording);
     try {
