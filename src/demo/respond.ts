@@ -119,12 +119,6 @@ export function readBody(req: IncomingMessage, limit = 3 * 1024 * 1024): Promise
   });
 }
 
-/** Writes, awaiting 'drain' when the socket buffer is full (for streaming big bodies). */
-export function writeChunk(res: ServerResponse, chunk: string): Promise<void> {
-  if (res.destroyed) return Promise.reject(new Error("client went away"));
-  return res.write(chunk) ? Promise.resolve() : waitDrain(res);
-}
-
 /**
  * A streamed body written as kube-apiserver's deferredResponseWriter does: writes are held until
  * they pass GZIP_THRESHOLD, then the head goes out, gzipped when the client accepts it; a body

@@ -2,14 +2,6 @@
 // latencies in kubectl's style, colour only on a terminal (NO_COLOR honoured), and the
 // escaping of terminal control characters in anything that came from the wire.
 import { stringify } from "yaml";
-import { UserError } from "../errors.js";
-
-export type OutputFormat = "table" | "wide" | "json" | "yaml";
-
-export function checkFormat(value: string, allowed: OutputFormat[]): OutputFormat {
-  if (!(allowed as string[]).includes(value)) throw new UserError(`-o ${value} is not supported here; choose one of: ${allowed.join(", ")}`);
-  return value as OutputFormat;
-}
 
 export function table(headers: string[], rows: string[][], noHeaders = false): string {
   const all = noHeaders ? rows : [headers, ...rows];
