@@ -5,7 +5,7 @@
 //  2. `ls --status 403 --since 1h` and `flags` over N generated exchanges (default 1,000,000) in each engine,
 //     each a new CLI process as a user runs it, median of R runs (target: PostgreSQL within 2x).
 // It starts its own throw-away PostgreSQL 15 (Debian's; as the postgres user when run as root), default settings.
-// Usage: npm run build && node scripts/bench-postgres.mjs [--seconds 4] [--rounds 5] [--count 1000000] [--runs 3] [--skip load|queries]
+// Usage: npm run build && node scripts/bench-postgres.mjs [--seconds 4] [--rounds 5] [--count 1000000] [--runs 3] [--skip load|queries] [--h2]
 import { execFileSync } from "node:child_process";
 import { chownSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,6 +25,8 @@ const SECONDS = Number(arg("seconds", 4));
 const ROUNDS = Number(arg("rounds", 5));
 const COUNT = Number(arg("count", 1_000_000));
 const RUNS = Number(arg("runs", 3));
+/** --h2: the clients speak HTTP/2 to kubewire (as kubectl and client-go do); default HTTP/1.1 */
+const WIRE = process.argv.includes("--h2") ? ["-h2"] : [];
 const SKIP = new Set(String(arg("skip", "")).split(","));
 const BIN = "/usr/lib/postgresql/15/bin";
 const log = (line) => process.stderr.write(`bench: ${line}\n`);
@@ -73,10 +75,10 @@ try {
       procs.push(proc);
       variants.push({ name, db, proc, url: `${url}/api/v1/namespaces/default/pods/web-1`, token: parseYaml(readFileSync(kc, "utf8")).users[0].user.token, rps: [], sent: 0 });
     }
-    for (const v of variants) v.sent += parseHey((await run("hey", ["-z", "1s", "-c", "4", "-H", `Authorization: Bearer ${v.token}`, v.url])).stdout).responses; // warm up
+    for (const v of variants) v.sent += parseHey((await run("hey", [...WIRE, "-z", "1s", "-c", "4", "-H", `Authorization: Bearer ${v.token}`, v.url])).stdout).responses; // warm up
     for (let r = 0; r < ROUNDS; r++) {
       for (const v of r % 2 ? [...variants].reverse() : variants) {
-        const { stdout } = await run("hey", ["-z", `${SECONDS}s`, "-c", "8", "-H", `Authorization: Bearer ${v.token}`, v.url]);
+        const { stdout } = await run("hey", [...WIRE, "-z", `${SECONDS}s`, "-c", "8", "-H", `Authorization: Bearer ${v.token}`, v.url]);
         const h = parseHey(stdout);
         v.rps.push(h.rps);
         v.sent += h.responses;
