@@ -1,13 +1,10 @@
 #!/usr/bin/env node
-// Entry point for `kubewire` and the kubectl plugin `kubectl-wire`: runs the compiled CLI.
-// `exec` loads its own command alone: its start-up is added to every wrapped command's run.
-if (process.argv[2] === "exec") {
-  const [{ runProgram }, { makeExecCommand }] = await Promise.all([import("../dist/cli/program.js"), import("../dist/cli/commands/exec.js")]);
-  await runProgram(process.argv, [makeExecCommand]);
-  // Every record is written, every file closed and the output written (synchronously, as Node writes to
-  // files and pipes): exit without tearing the VM down, which a wrapped command's run would also wait for.
-  process.exit();
-} else {
-  const { main } = await import("../dist/cli/main.js");
-  await main(process.argv);
-}
+// Entry point for `kubewire` and the kubectl plugin `kubectl-wire`: runs the compiled CLI, from the bundle
+// `npm run build` makes (dist/bundle: a few files load much faster than hundreds of modules) unless tsc
+// has compiled the sources since (dist/cli), so a rebuild with tsc alone never runs stale code.
+import { statSync } from "node:fs";
+
+const mtime = (path) => statSync(new URL(path, import.meta.url), { throwIfNoEntry: false })?.mtimeMs ?? -1;
+const bundled = mtime("../dist/bundle/entry.js") >= mtime("../dist/cli/entry.js");
+const { run } = await import(bundled ? "../dist/bundle/entry.js" : "../dist/cli/entry.js");
+await run(process.argv);

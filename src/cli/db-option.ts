@@ -2,9 +2,6 @@
 // state directory's database. A --db of a scheme kubewire does not know is refused as the option is parsed.
 import { Command, Option } from "commander";
 import { parseDbSpec } from "../store/db-spec.js";
-import { Store } from "../store/store.js";
-import { stateDirPath } from "../tls/state-dir.js";
-import { defaultDbPath } from "../session/db-path.js";
 
 /** The --db option, checked when parsed (so a command never acts on a URL it cannot use); description per command. */
 export function dbOption(description: string): Option {
@@ -18,8 +15,4 @@ export function addDbOption(cmd: Command): Command {
   return cmd
     .addOption(dbOption("recording to read: a SQLite file or a postgres:// URL (default: $KUBEWIRE_DB, else STATE_DIR/kubewire.db)"))
     .option("--state-dir <path>", "state directory (default: $KUBEWIRE_HOME, else ~/.kubewire)");
-}
-
-export function openRecording(opts: { db?: string; stateDir?: string }): Store {
-  return Store.open(defaultDbPath(stateDirPath(opts.stateDir), opts.db), { readonly: true });
 }

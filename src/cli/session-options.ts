@@ -3,8 +3,8 @@
 import { Command, Option } from "commander";
 import { parseDuration, parseListen, parseSize } from "./durations.js";
 import { dbOption } from "./db-option.js";
-import type { SessionOptions } from "../session/recording-session.js";
-import { loadRules } from "../control/extras.js"; // fault: bad rules fail before anything starts
+import type { SessionOptions } from "../session/prepare.js";
+import { loadRules } from "../fault/rules.js"; // fault: bad rules fail before anything starts
 
 /** defaultListen null: the chosen context's cluster listens on its stable port (see kubeconfig/stable-port.ts), as every other cluster does. */
 export function addSessionOptions(cmd: Command, defaultListen: string | null = "127.0.0.1:8443"): Command {

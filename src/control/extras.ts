@@ -2,10 +2,9 @@
 // (rules from --fault/--faults, changeable through the control endpoint), the Prometheus endpoint
 // and the JSON connection log, all fed by wrapping the session's ExchangeSink. Metrics (prom-client)
 // and the control endpoint are loaded only when asked for: every exec run starts through here.
-import { readFileSync } from "node:fs";
 import { UserError } from "../errors.js";
 import { FaultEngine, type RecordSink } from "../fault/engine.js";
-import { ruleFromInline, rulesFromYaml, type FaultRule } from "../fault/rules.js";
+import { loadRules, type FaultRule } from "../fault/rules.js";
 import { ConnectionLog } from "../metrics/log.js";
 import type { KubewireMetrics, RecorderGauges } from "../metrics/registry.js";
 import type { MetricsEndpoint } from "../metrics/server.js";
@@ -35,27 +34,6 @@ export interface SessionExtras {
   metricsUrl: string | null;
   controlUrl: string | null;
   close(): Promise<void>;
-}
-
-/** The rules of --faults FILE then --fault ..., named fault-1, fault-2, ... when unnamed; a bad one is a UserError. */
-export function loadRules(o: ExtrasOptions): FaultRule[] {
-  const rules: FaultRule[] = [...(o.rules ?? [])];
-  if (o.faultsFile) {
-    let text: string;
-    try {
-      text = readFileSync(o.faultsFile, "utf8");
-    } catch (err) {
-      throw new UserError(`--faults ${o.faultsFile}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
-    }
-    rules.push(...rulesFromYaml(text, o.faultsFile, rules.length + 1));
-  }
-  for (const f of o.fault ?? []) rules.push(ruleFromInline(f, rules.length + 1));
-  const seen = new Set<string>();
-  for (const r of rules) {
-    if (seen.has(r.name)) throw new UserError(`fault ${r.name}: name: used by two rules`);
-    seen.add(r.name);
-  }
-  return rules;
 }
 
 export async function startExtras(o: ExtrasOptions | undefined, ctx: { sink: RecordSink & RecorderGauges; token: string; stateDir: string }): Promise<SessionExtras> {

@@ -1,5 +1,6 @@
 // The fault rules' data: the stable YAML shape (faults: [{name, match, action, times, after,
 // probability, until}]), the inline `--fault` syntax, and their validation (one line naming rule and field).
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type YAML from "yaml";
 import { UserError } from "../errors.js";
@@ -215,4 +216,25 @@ export function ruleToYamlObject(r: FaultRule): Record<string, unknown> {
   if (r.probability !== undefined) out.probability = r.probability;
   if (r.until !== undefined) out.until = new Date(r.until).toISOString();
   return out;
+}
+
+/** The rules of --faults FILE then --fault ..., named fault-1, fault-2, ... when unnamed; a bad one is a UserError. */
+export function loadRules(o: { rules?: FaultRule[]; faultsFile?: string; fault?: string[] }): FaultRule[] {
+  const rules: FaultRule[] = [...(o.rules ?? [])];
+  if (o.faultsFile) {
+    let text: string;
+    try {
+      text = readFileSync(o.faultsFile, "utf8");
+    } catch (err) {
+      throw new UserError(`--faults ${o.faultsFile}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
+    }
+    rules.push(...rulesFromYaml(text, o.faultsFile, rules.length + 1));
+  }
+  for (const f of o.fault ?? []) rules.push(ruleFromInline(f, rules.length + 1));
+  const seen = new Set<string>();
+  for (const r of rules) {
+    if (seen.has(r.name)) throw new UserError(`fault ${r.name}: name: used by two rules`);
+    seen.add(r.name);
+  }
+  return rules;
 }

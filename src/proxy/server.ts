@@ -7,7 +7,6 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
-import { UserError } from "../errors.js";
 import type { Upstream } from "../kubeconfig/upstream.js";
 import type { KeyPair } from "../tls/cert-factory.js";
 import { UpstreamAgent, UpstreamError } from "../tls/upstream-agent.js";
@@ -20,6 +19,7 @@ import { round, upstreamTarget } from "./upstream-target.js";
 import { makeProxyAuth } from "./proxy-auth.js";
 import { makeListenerGuard, rawOf } from "./listener-guard.js";
 import { proxyUpgrade } from "./upgrade.js";
+import { listenError } from "./listen-error.js";
 import { constants as cryptoConstants } from "node:crypto";
 import { serviceAccountOf } from "../kubeconfig/in-cluster.js";
 import type { FaultEngine } from "../fault/engine.js"; // fault:
@@ -62,6 +62,8 @@ export interface ProxyOptions {
   keepaliveIdleMs?: number;
   /** give an upstream HTTP/2 session up when its PING is not answered within this (default 15 s, as client-go) */
   keepaliveTimeoutMs?: number;
+  /** a port already bound (by the session, before the proxy was loaded): the proxy takes its connections instead of listening */
+  listener?: { host: string; port: number; take(onSocket: (socket: Socket) => void): void; close(): void };
   /** fault rules applied at each request's arrival */
   faults?: FaultEngine; // fault:
 }
@@ -181,9 +183,21 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   };
   const guard = makeListenerGuard(opts.maxUnauthenticated ?? 256);
   const sockets = new Set<Duplex>();
+  let drained: (() => void) | null = null;
   const track = (s: Duplex) => {
     sockets.add(s);
-    s.once("close", () => sockets.delete(s));
+    s.once("close", () => {
+      sockets.delete(s);
+      if (sockets.size === 0 && drained) drained();
+    });
+  };
+  /** Calls done once no client socket is open (a listener's handed-over sockets: the server counts none). */
+  const whenNoSockets = (done: () => void) => {
+    if (sockets.size === 0) return void setImmediate(done);
+    drained = () => {
+      drained = null;
+      done();
+    };
   };
 
   const credentialsFor = (up: Upstream, onReady: (c: Record<string, string>) => void, onFail: (e: UpstreamError) => void) => {
@@ -327,18 +341,16 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     sink.record(clientFailure(tlsSocket, "CLIENT_TLS", `TLS handshake with the client failed: ${err.message.split("\n")[0]}`));
   });
 
-  const host = opts.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", (err: NodeJS.ErrnoException) => {
-      if (err.code === "EADDRINUSE") reject(new UserError(`cannot listen on ${host}:${opts.port}: the port is in use`, "choose another with --listen HOST:PORT (port 0 picks a free one)"));
-      else if (err.code === "EADDRNOTAVAIL" || err.code === "ENOTFOUND") reject(new UserError(`cannot listen on ${host}: no such local address`));
-      else if (err.code === "EACCES") reject(new UserError(`cannot listen on ${host}:${opts.port}: permission denied`));
-      else reject(err);
+  const host = opts.listener?.host ?? opts.host ?? "127.0.0.1";
+  if (opts.listener) opts.listener.take((s) => server.emit("connection", s));
+  else {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (err: NodeJS.ErrnoException) => reject(listenError(err, host, opts.port ?? 8443)));
+      server.listen(opts.port ?? 8443, host, () => resolve());
     });
-    server.listen(opts.port ?? 8443, host, () => resolve());
-  });
+  }
   server.on("error", () => undefined);
-  const address = server.address() as { port: number };
+  const address = { port: opts.listener?.port ?? (server.address() as { port: number }).port };
   const urlHost = host.includes(":") ? `[${host}]` : host;
 
   return {
@@ -347,7 +359,13 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     port: address.port,
     close: (graceMs = 2000) =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        // a listener's sockets were handed over, so the server counts none of them: wait for them here
+        if (opts.listener) {
+          opts.listener.close();
+          whenNoSockets(() => server.emit("close"));
+        }
+        server.once("close", () => resolve());
+        if (!opts.listener) server.close();
         (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
         // HTTP/2 clients get a GOAWAY: streams in flight finish (within the grace), new requests go elsewhere
         for (const s of clientSessions) if (!s.closed && !s.destroyed) s.close();

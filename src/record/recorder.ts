@@ -67,6 +67,11 @@ export interface RecorderOptions {
    * the writer thread, a second V8 environment, never starts). Default 0: batches go out every batchMs.
    */
   deferMs?: number;
+  /**
+   * Run SQLite's quick_check when the file is opened (default true). It reads the whole file, so `exec`, which
+   * starts before every wrapped command, turns it off: a damaged file then shows when a batch fails to write.
+   */
+  check?: boolean;
 }
 
 /** How long the writer thread waits for another process's lock before the batch spills. */
@@ -94,6 +99,7 @@ export class Recorder {
   private flagsLoading: Promise<void> | null = null;
   private readonly useJournal: boolean;
   private readonly deferMs: number;
+  private readonly check: boolean;
   /** epoch ms before which no batch is written while the recorder is open (see deferMs) */
   private deferUntil = 0;
   /** null before open, when turned off, or after a journal write failed */
@@ -137,12 +143,13 @@ export class Recorder {
     else this.loadFlagsOf = opts.flagsOf?.load;
     this.useJournal = opts.journal ?? process.env.KUBEWIRE_JOURNAL !== "off";
     this.deferMs = Math.max(opts.deferMs ?? 0, 0);
+    this.check = opts.check ?? true;
   }
 
   /** Opens the store (creating it) and loads back what an earlier run spilled. Throws UserError for a file that is not a recording. */
   open(): void {
     if (this.state !== "new") return;
-    this.openStore(true);
+    this.openStore(this.check);
     this.state = "open";
     if (this.deferMs > 0) this.deferUntil = Date.now() + this.deferMs;
     this.openJournal();

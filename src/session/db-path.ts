@@ -3,8 +3,7 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { UserError } from "../errors.js";
-import { isPostgresSpec, parseDbSpec } from "../store/db-spec.js";
-import { localFilesBase } from "../record/recorder.js";
+import { parseDbSpec } from "../store/db-spec.js";
 
 /**
  * The recording's path, or its postgres:// URL with the password masked; a --db or $KUBEWIRE_DB whose folder
@@ -21,9 +20,4 @@ export function defaultDbPath(stateDir: string, explicit?: string, env: NodeJS.P
   if (!existsSync(dir)) throw new UserError(`${from} ${given}: folder ${dir} does not exist`, `create it first (mkdir -p ${dir}) or pick another path`);
   if (!statSync(dir).isDirectory()) throw new UserError(`${from} ${given}: ${dir} is not a folder`);
   return path;
-}
-
-/** Where the recorder keeps its local files (spill, journal) for a recording: beside a file, in the state directory for PostgreSQL. */
-export function recorderFilesBase(stateDir: string, dbPath: string): string | undefined {
-  return isPostgresSpec(dbPath) ? localFilesBase(stateDir, dbPath) : undefined;
 }

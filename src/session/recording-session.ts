@@ -2,21 +2,14 @@
 // recorder → one proxy listener per cluster entry (a token per user entry selects the credentials)
 // → client kubeconfig, and the orderly shutdown.
 import { randomBytes } from "node:crypto";
-import { lookup } from "node:dns/promises";
-import { rmSync } from "node:fs";
-import net from "node:net";
 import { join, resolve } from "node:path";
-import { contextOf } from "../kubeconfig/load.js";
-import { firstUserOf, identitiesOf, pairOf } from "../kubeconfig/identities.js";
+import { firstUserOf, pairOf } from "../kubeconfig/identities.js";
 import { impersonationOf, type ImpersonationAdded } from "../kubeconfig/impersonation.js";
-import { kubeconfigFiles, mergeKubeconfigs, readKubeconfigFile } from "../kubeconfig/read.js";
 import { failingUpstream, resolveUpstream, type Upstream } from "../kubeconfig/upstream.js";
-import { writeClientKubeconfig } from "../kubeconfig/client-kubeconfig.js";
-import { stablePort, STABLE_PORT_TRIES } from "../kubeconfig/stable-port.js";
 import { ensureStateDir, stateDirPath } from "../tls/state-dir.js";
 import { loadLocalCa } from "../tls/local-ca.js";
 import { startProxy, type ProxyOptions, type RunningProxy } from "../proxy/server.js";
-import { Recorder, type RecorderStats } from "../record/recorder.js";
+import { localFilesBase, Recorder, type RecorderStats } from "../record/recorder.js";
 import { UserError } from "../errors.js";
 import type { Exchange, ExchangeSource } from "../types.js";
 import { publishRunStatus, runStatusFile } from "./run-status.js";
@@ -25,48 +18,14 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { DEFAULT_SA_DIR, inClusterKubeconfigYaml, inClusterUpstream, readInClusterConfig } from "../kubeconfig/in-cluster.js";
 import { captureFor, startPruner } from "../record/guardrails.js";
-import { defaultDbPath, recorderFilesBase } from "./db-path.js";
+import { defaultDbPath } from "./db-path.js";
 import { inClusterSource, localSource, newRunId, withSource } from "./source.js";
-import { startExtras, type ExtrasOptions, type SessionExtras } from "../control/extras.js"; // fault:
+import { isPostgresSpec } from "../store/db-spec.js";
+import { isLoopback, prepareSession, type PreparedSession, type SessionOptions } from "./prepare.js";
+import type { HeldPort } from "./held-port.js";
+import { startExtras, type SessionExtras } from "../control/extras.js"; // fault:
 
-
-export interface SessionOptions {
-  kubeconfig?: string;
-  context?: string;
-  /** where the chosen context's cluster listens; without it, a stable port per cluster on 127.0.0.1 */
-  listen?: { host: string; port: number };
-  allowRemote?: boolean;
-  /** the generated kubeconfig holds the user's whole kubeconfig: a listener per cluster entry, a token per user entry (start, exec) */
-  wholeKubeconfig?: boolean;
-  db?: string;
-  stateDir?: string;
-  writeKubeconfig?: string;
-  /** write the client kubeconfig to a per-run file in the state dir, removed on stop */
-  ephemeralKubeconfig?: boolean;
-  captureLimit?: number;
-  connectTimeoutMs?: number;
-  headersTimeoutMs?: number;
-  /** upstream liveness (client-go's HTTP/2 health check) and the client handshake deadline: see ProxyOptions */
-  keepaliveIdleMs?: number;
-  keepaliveTimeoutMs?: number;
-  handshakeTimeoutMs?: number;
-  /** what the recorded exchanges say they came from (default "proxy") */
-  origin?: "proxy" | "doctor" | "replay";
-  /** record into this (shared, already open) recorder instead of opening one for the db */
-  recorder?: Recorder;
-  /** the run's own recorder holds its batches back this long (see RecorderOptions.deferMs; exec) */
-  deferWritesMs?: number;
-  /** warnings and notices (stderr) */
-  warn: (line: string) => void;
-  /** in-cluster: the upstream from KUBERNETES_SERVICE_* and the service account directory; clients' own tokens pass through */
-  inCluster?: { saDir?: string; env?: NodeJS.ProcessEnv };
-  /** guardrail: stop recording (keep forwarding) after this long */
-  captureForMs?: number;
-  /** guardrail: prune the oldest exchanges so the database's pages in use stay under this */
-  maxDbBytes?: number;
-  /** fault rules, metrics endpoint, JSON connection log, control endpoint */
-  extras?: ExtrasOptions; // fault:
-}
+export { checkListenHost, prepareSession, type PreparedSession, type SessionOptions } from "./prepare.js";
 
 /** One cluster entry's listener: the chosen context's cluster's proxy runs from the start, the others' on their first connection. */
 export interface SessionListener {
@@ -102,34 +61,6 @@ export interface RecordingSession {
 /** analyze's flagsOf, loaded with the first exchange recorded: its rules are not loaded before a wrapped command starts */
 const flagsOf = { load: () => import("../analyze/lib/engine.js").then((m) => m.flagsOf) };
 
-function isLoopback(address: string): boolean {
-  const a = address.toLowerCase().replace(/^::ffff:/, "");
-  return a === "::1" || (net.isIPv4(a) && a.startsWith("127."));
-}
-
-/** --listen HOST: every address it resolves to must be loopback unless --allow-remote; a name is resolved, not judged by its spelling. */
-export async function checkListenHost(
-  host: string,
-  allowRemote: boolean,
-  warn: (l: string) => void,
-  resolveName: (name: string) => Promise<Array<{ address: string }>> = (name) => lookup(name, { all: true }),
-): Promise<void> {
-  let addresses: string[];
-  if (net.isIP(host)) addresses = [host];
-  else {
-    try {
-      addresses = (await resolveName(host)).map((a) => a.address);
-    } catch (err) {
-      throw new UserError(`--listen ${host}: cannot resolve the name (${(err as NodeJS.ErrnoException).code ?? "error"})`);
-    }
-  }
-  const remote = addresses.filter((a) => !isLoopback(a));
-  if (remote.length === 0) return;
-  const what = net.isIP(host) ? `${host} is not a loopback address` : `${host} resolves to ${remote.join(", ")}, which ${remote.length === 1 ? "is" : "are"} not loopback`;
-  if (!allowRemote) throw new UserError(`--listen ${what}`, "add --allow-remote to expose the proxy (and your cluster credentials) to other machines");
-  warn(`kubewire: WARNING: listening on ${host}: anyone who can reach this port and holds the proxy token uses YOUR cluster credentials`);
-}
-
 /** Records what kubewire added upstream on the user's behalf (the exchange's kubeconfig user entry's as, as-groups...) with each forwarded exchange. */
 function sinkFor(recorder: ProxyOptions["sink"], merged: Record<string, any>): ProxyOptions["sink"] {
   const added = new Map<string, ImpersonationAdded>();
@@ -147,100 +78,79 @@ function sinkFor(recorder: ProxyOptions["sink"], merged: Record<string, any>): P
   };
 }
 
-function clusterServer(merged: Record<string, any>, cluster: string): string {
-  return (merged.clusters as Array<Record<string, any>>).find((c) => c.name === cluster)?.cluster?.server ?? "";
+/** Where the recorder keeps its local files (spill, journal): beside a SQLite file, in the state directory for PostgreSQL. */
+function recorderFilesBase(stateDir: string, dbPath: string): string | undefined {
+  return isPostgresSpec(dbPath) ? localFilesBase(stateDir, dbPath) : undefined;
 }
 
-/**
- * A cluster's port, bound at once by a plain TCP listener (cheap: start-up is the budget of a wrapped
- * kubectl run); the cluster's proxy starts on the first connection, on a loopback port, and each
- * connection is relayed to it byte for byte (TLS runs end to end between the client and the proxy).
- */
-function listenLazily(clusterName: string, host: string, port: number, start: () => Promise<{ upstream: Upstream; proxy: RunningProxy }>): Promise<SessionListener> {
-  let inner: Promise<{ upstream: Upstream; proxy: RunningProxy }> | null = null;
+/** A held port whose proxy starts on its first connection (a cluster entry other than the chosen context's). */
+function startOnFirstConnection(clusterName: string, held: HeldPort, start: () => Promise<{ upstream: Upstream; proxy: RunningProxy }>): SessionListener {
   let running: { upstream: Upstream; proxy: RunningProxy } | null = null;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer({ allowHalfOpen: true }, (client) => {
-    sockets.add(client);
-    client.once("close", () => sockets.delete(client));
-    client.on("error", () => client.destroy());
-    inner ??= start().then((r) => (running = r));
-    inner.then(
-      ({ proxy }) => {
-        if (client.destroyed) return;
-        const to = net.connect({ port: proxy.port, host: "127.0.0.1", allowHalfOpen: true });
-        sockets.add(to);
-        // An orderly end reaches the client through the pipe, after what is queued; only a failure cuts it.
-        to.once("close", (hadError) => {
-          sockets.delete(to);
-          if (hadError) client.destroy();
-        });
-        to.on("error", () => to.destroy());
-        client.once("close", () => to.destroy());
-        client.pipe(to).pipe(client);
-      },
-      () => client.destroy(),
+  let starting: Promise<unknown> | null = null;
+  held.onFirstConnection(() => {
+    // the proxy takes the held connections when it starts; one that cannot start refuses them all
+    starting = start().then(
+      (r) => void (running = r),
+      () => held.take((s) => s.destroy()),
     );
   });
-  return new Promise<SessionListener>((resolveListener, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      server.on("error", () => undefined);
-      const bound = (server.address() as net.AddressInfo).port;
-      const urlHost = host.includes(":") ? `[${host}]` : host;
-      resolveListener({
-        clusterName,
-        url: `https://${urlHost}:${bound}`,
-        port: bound,
-        upstream: () => running?.upstream ?? null,
-        close: async (graceMs) => {
-          server.close();
-          if (inner) await inner.then(({ proxy }) => proxy.close(graceMs), () => undefined);
-          for (const s of sockets) s.destroy();
-        },
-      });
-    });
-  });
+  return {
+    clusterName,
+    url: held.url,
+    port: held.port,
+    upstream: () => running?.upstream ?? null,
+    close: async (graceMs) => {
+      held.close();
+      await starting;
+      await running?.proxy.close(graceMs);
+    },
+  };
 }
 
 export async function startSession(o: SessionOptions): Promise<RecordingSession> {
-  const host = o.listen?.host ?? "127.0.0.1";
-  await checkListenHost(host, !!o.allowRemote, o.warn);
-  const files = kubeconfigFiles(o.kubeconfig, process.env);
-  const merged = mergeKubeconfigs(files.map(readKubeconfigFile));
-  const loaded = contextOf(files, merged, o.context);
-  const upstream = await resolveUpstream(loaded);
+  return startPrepared(await prepareSession(o));
+}
+
+/**
+ * The second half of a run: credentials, recorder, extras, and the chosen context's proxy on its held port
+ * (connections that waited are served first); the other clusters' proxies start on their first connection.
+ */
+export async function startPrepared(p: PreparedSession): Promise<RecordingSession> {
+  const o = p.options;
+  const { loaded, ids, stateDir, dbPath, local, token } = p;
+  let upstream: Upstream;
+  try {
+    upstream = await resolveUpstream(loaded);
+  } catch (err) {
+    p.abort();
+    throw err;
+  }
   try {
     await upstream.headers();
   } catch (err) {
     o.warn(`kubewire: warning: ${(err as Error).message}; requests will be answered with this error until it is fixed`);
   }
-  const ids = o.wholeKubeconfig ? identitiesOf(loaded) : null;
-  const stateDir = ensureStateDir(stateDirPath(o.stateDir));
-  const dbPath = defaultDbPath(stateDir, o.db);
   const ownRecorder = !o.recorder;
-  const recorder = o.recorder ?? new Recorder({ dbPath, filesBase: recorderFilesBase(stateDir, dbPath), flagsOf, deferMs: o.deferWritesMs, onError: (m) => o.warn(`kubewire: recording problem: ${m}`) });
-  if (ownRecorder) recorder.open();
-  const local = loadLocalCa(stateDir);
-  const token = ids?.tokens.get(loaded.userName) ?? randomBytes(32).toString("base64url");
+  const recorder = o.recorder ?? new Recorder({ dbPath, filesBase: recorderFilesBase(stateDir, dbPath), flagsOf, deferMs: o.deferWritesMs, check: o.checkDb, onError: (m) => o.warn(`kubewire: recording problem: ${m}`) });
   let extras: SessionExtras; // fault:
   try {
+    if (ownRecorder) recorder.open();
     extras = await startExtras(o.extras, { sink: recorder, token, stateDir }); // fault:
   } catch (err) {
+    p.abort();
     if (ownRecorder) await recorder.close();
     throw err;
   }
   const guard = guardrails(o, dbPath);
   const source = localSource(newRunId());
-  const sink = withSource(guard.sink(sinkFor(extras.sink, merged)), source); // fault: metrics and logs see each exchange on its way to the recorder
+  const sink = withSource(guard.sink(sinkFor(extras.sink, p.merged)), source); // fault: metrics and logs see each exchange on its way to the recorder
   /** A (cluster, user) pair's upstream, resolved when a client first uses it; one that cannot be read answers with why. */
   const pairUpstream = (cluster: string, user: string) => {
     const pair = pairOf(loaded, cluster, user);
     return resolveUpstream(pair).catch((err: Error) => failingUpstream(pair, err));
   };
-  /** A cluster's listener: its first user's identity, and every other user's token selecting that user's. */
-  const listen = (up: Upstream, port: number, on = host) =>
+  /** A cluster's proxy on its held port: its first user's identity, and every other user's token selecting that user's. */
+  const serve = (up: Upstream, listener: HeldPort) =>
     startProxy({
       upstream: up,
       sink,
@@ -249,56 +159,28 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
       server: local.server,
       token: ids?.tokens.get(up.userName) ?? token,
       identities: ids ? [...ids.tokens].filter(([user]) => user !== up.userName).map(([user, t]) => ({ token: t, upstream: () => pairUpstream(up.clusterName, user) })) : [],
-      host: on,
-      port,
+      listener,
       ...proxyLimits(o),
     });
-  /** The cluster's stable port, else its next candidates, else any free port. */
-  const onStablePort = async <T>(cluster: string, bind: (port: number) => Promise<T>): Promise<T> => {
-    const key = { files, cluster, server: String(clusterServer(merged, cluster)) };
-    for (let i = 0; i < STABLE_PORT_TRIES; i++) {
-      try {
-        return await bind(stablePort(key, i));
-      } catch {
-        /* busy (another kubewire, another program): the next candidate */
-      }
-    }
-    return bind(0);
-  };
-  const listeners: SessionListener[] = [];
   let proxy: RunningProxy;
   try {
-    proxy = o.listen ? await listen(upstream, o.listen.port) : await onStablePort(loaded.clusterName, (port) => listen(upstream, port));
-    listeners.push({ clusterName: upstream.clusterName, url: proxy.url, port: proxy.port, upstream: () => upstream, close: (g) => proxy.close(g) });
-    const rest = await Promise.allSettled(
-      (ids?.clusters ?? []).slice(1).map((cluster) =>
-        onStablePort(cluster, (port) =>
-          listenLazily(cluster, host, port, async () => {
-            const up = await pairUpstream(cluster, firstUserOf(loaded, cluster));
-            return { upstream: up, proxy: await listen(up, 0, "127.0.0.1") };
-          }),
-        ),
-      ),
-    );
-    for (const r of rest) if (r.status === "fulfilled") listeners.push(r.value);
-    const failed = rest.find((r) => r.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    proxy = await serve(upstream, p.ports[0].port);
   } catch (err) {
-    await Promise.all(listeners.map((l) => l.close(0)));
+    p.abort();
     await extras.close(); // fault:
     if (ownRecorder) await recorder.close();
     throw err;
   }
-  const ephemeral = !o.writeKubeconfig && !!o.ephemeralKubeconfig;
-  const kubeconfigPath = resolve(o.writeKubeconfig ?? join(stateDir, ephemeral ? `kubeconfig-${process.pid}-${proxy.port}` : "kubeconfig"));
-  writeClientKubeconfig(kubeconfigPath, {
-    contextName: upstream.contextName,
-    namespace: upstream.namespace,
-    proxyUrl: proxy.url,
-    caPem: local.ca.certPem,
-    token,
-    ...(ids ? { merged, clusterUrls: new Map(listeners.map((l) => [l.clusterName, l.url])), tokens: ids.tokens } : {}),
-  });
+  const listeners: SessionListener[] = [
+    { clusterName: upstream.clusterName, url: proxy.url, port: proxy.port, upstream: () => upstream, close: (g) => proxy.close(g) },
+    ...p.ports.slice(1).map(({ clusterName, port }) =>
+      startOnFirstConnection(clusterName, port, async () => {
+        const up = await pairUpstream(clusterName, firstUserOf(loaded, clusterName));
+        return { upstream: up, proxy: await serve(up, port) };
+      }),
+    ),
+  ];
+  const kubeconfigPath = p.kubeconfigPath;
   return runningSession(
     { upstream, proxy, listeners, recorder, source, dbPath, kubeconfigPath, client: { url: new URL(proxy.url), caPem: local.ca.certPem, token }, stateDir, extras }, // fault: extras
     {
@@ -307,7 +189,7 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
       closeListeners: (graceMs) => Promise.all(listeners.map((l) => l.close(graceMs))).then(() => undefined),
       afterClose: async () => {
         await extras.close(); // fault:
-        if (ephemeral) rmSync(kubeconfigPath, { force: true });
+        if (p.ephemeral) p.abort();
       },
     },
   );

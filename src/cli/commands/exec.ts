@@ -4,7 +4,8 @@ import { spawn } from "node:child_process";
 import { Command } from "commander";
 import { UserError } from "../../errors.js";
 import { addSessionOptions, addUiOption, sessionOptionsFrom } from "../session-options.js"; // ui: addUiOption
-import type { SessionOptions } from "../../session/recording-session.js";
+import type { RecordingSession } from "../../session/recording-session.js";
+import type { SessionOptions } from "../../session/prepare.js";
 import { actionOf, lineTo, type CommandSteps } from "../command-shape.js";
 
 /**
@@ -49,23 +50,35 @@ export const execSteps: CommandSteps<ExecOptions> = {
   async run(o, { err }) {
     const warn = lineTo(err);
     const { argv } = o;
-    const { describeStats, startSession } = await import("../../session/recording-session.js");
+    // The ports are bound and the kubeconfig written first, and CMD starts at once: the proxy and the
+    // database load while it starts up (its first connections wait on the bound ports meanwhile).
+    const { prepareSession } = await import("../../session/prepare.js");
     // ui: the web view shows exchanges as they are written, so they are not held back
-    const session = await startSession({ ...o.session, warn, ephemeralKubeconfig: true, deferWritesMs: o.ui ? 0 : DEFER_WRITES_MS });
-    if (session.extras?.metricsUrl && !o.quiet) warn(`kubewire: metrics at ${session.extras?.metricsUrl}`); // fault:
-    const ui = o.ui ? await (await import("./ui.js")).serveUi({ db: session.dbPath, kubeconfig: o.session.kubeconfig, stateDir: o.session.stateDir, warn }) : null; // ui:
-    if (ui) warn(`kubewire: web view: ${ui.url}`); // ui:
-    let code: number;
+    const prepared = await prepareSession({ ...o.session, warn, ephemeralKubeconfig: true, deferWritesMs: o.ui ? 0 : DEFER_WRITES_MS, checkDb: false });
     const since = Date.now();
+    // CMD's own output is its own: it inherits the terminal, not kubewire's out/err
+    const child = runCommand(argv, { ...o.env, KUBECONFIG: prepared.kubeconfigPath });
+    let session: RecordingSession;
     try {
-      // CMD's own output is its own: it inherits the terminal, not kubewire's out/err
-      code = await run(argv, { ...o.env, KUBECONFIG: session.kubeconfigPath });
+      session = await (await import("../../session/recording-session.js")).startPrepared(prepared);
+    } catch (error) {
+      child.stop();
+      await child.exited.catch(() => undefined);
+      throw error;
+    }
+    if (session.extras?.metricsUrl && !o.quiet) warn(`kubewire: metrics at ${session.extras?.metricsUrl}`); // fault:
+    let ui: { url: string; close(): Promise<void> } | null = null; // ui:
+    let code: number;
+    try {
+      ui = o.ui ? await (await import("./ui.js")).serveUi({ db: session.dbPath, kubeconfig: o.session.kubeconfig, stateDir: o.session.stateDir, warn }) : null; // ui:
+      if (ui) warn(`kubewire: web view: ${ui.url}`); // ui:
+      code = await child.exited;
     } catch (error) {
       await ui?.close(); // ui: CMD could not run: the page goes too
       throw error;
     } finally {
       const stats = await session.stop(200);
-      if (!o.quiet || stats.dropped || stats.spilled) warn(`${describeStats(stats)} into ${session.dbPath}`);
+      if (!o.quiet || stats.dropped || stats.spilled) warn(`${(await import("../../session/recording-session.js")).describeStats(stats)} into ${session.dbPath}`);
     }
     if (!o.quiet) for (const line of (await import("../exec-verdict.js")).execVerdict(session.dbPath, since, argv[0], session.source.run)) warn(line);
     if (ui) { // ui: the page stays up after CMD, until Ctrl-C
@@ -77,14 +90,15 @@ export const execSteps: CommandSteps<ExecOptions> = {
   },
 };
 
-function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: "inherit", env });
-    const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
-    const onInt = forward("SIGINT");
-    const onTerm = forward("SIGTERM");
-    process.on("SIGINT", onInt);
-    process.on("SIGTERM", onTerm);
+/** CMD started with the terminal and the signals kubewire gets; exited: its exit code (128+N for signal N). */
+function runCommand(argv: string[], env: NodeJS.ProcessEnv): { exited: Promise<number>; stop(): void } {
+  const child = spawn(argv[0], argv.slice(1), { stdio: "inherit", env });
+  const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+  const onInt = forward("SIGINT");
+  const onTerm = forward("SIGTERM");
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
+  const exited = new Promise<number>((resolve, reject) => {
     child.once("error", (err: NodeJS.ErrnoException) => {
       process.off("SIGINT", onInt);
       process.off("SIGTERM", onTerm);
@@ -96,6 +110,8 @@ function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 1) : 1));
     });
   });
+  exited.catch(() => undefined); // awaited later: a CMD that cannot run is not an unhandled rejection meanwhile
+  return { exited, stop: () => child.kill("SIGTERM") };
 }
 
 function signalNumber(signal: NodeJS.Signals): number | undefined {

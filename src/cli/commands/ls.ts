@@ -2,7 +2,8 @@
 // with --follow (and as `kubewire tail`) it then polls the recording read-only for new ones.
 import { Command, Option } from "commander";
 import type { ExchangeRow, ListFilter, Store } from "../../store/store.js";
-import { openRecording, addDbOption } from "../db-option.js";
+import { addDbOption } from "../db-option.js";
+import { openRecording } from "../open-recording.js";
 import { addFilterOptions, listingFrom, type ListingOptions, validateListing } from "../list-filters.js";
 import { age, bytes, escapeDeep, json, latency, paint, table, yaml, type Paint } from "../../format/output.js";
 import { printEach, printList, sortBy, type Printer } from "../../format/printers.js";

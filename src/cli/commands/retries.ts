@@ -2,7 +2,8 @@
 // against exponential backoff, Retry-After, relist after 410, giving up), one verdict line each.
 import { Command, Option } from "commander";
 import { CLIENT_GO_REFERENCE, judgeRetries, RETRY_WINDOW_MS } from "../../fault/retries.js";
-import { addDbOption, openRecording } from "../db-option.js";
+import { addDbOption } from "../db-option.js";
+import { openRecording } from "../open-recording.js";
 import { addFilterOptions, filterFrom } from "../list-filters.js";
 import { json } from "../../format/output.js";
 import { outputOf, printList, type Printer } from "../../format/printers.js";

@@ -2,7 +2,8 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { UserError } from "../../errors.js";
 import type { CapturedBody, Exchange, Headers } from "../../types.js";
-import { addDbOption, openRecording } from "../db-option.js";
+import { addDbOption } from "../db-option.js";
+import { openRecording } from "../open-recording.js";
 import { outputOf, printObject, type Printer } from "../../format/printers.js";
 import { actionOf, type CommandSteps } from "../command-shape.js";
 import { bytes, escapeDeep, escapeTerminal, json, latency, paint, yaml, type Paint } from "../../format/output.js";

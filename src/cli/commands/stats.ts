@@ -2,7 +2,8 @@
 // count, error rate, p50/p90/p99 latency and bytes of the recorded exchanges.
 import { Command, Option } from "commander";
 import type { GroupKey, LatencyGroup } from "../../store/store.js";
-import { addDbOption, openRecording } from "../db-option.js";
+import { addDbOption } from "../db-option.js";
+import { openRecording } from "../open-recording.js";
 import { addFilterOptions, listingFrom, type ListingOptions, validateListing } from "../list-filters.js";
 import { bytes, json, latency, table, yaml } from "../../format/output.js";
 import { printList, sortBy } from "../../format/printers.js";

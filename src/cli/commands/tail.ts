@@ -1,7 +1,8 @@
 // `kubewire tail`: `ls --follow` under its own name, printing the last few first; prints exchanges
 // as a running proxy records them, with the ls filters (the following itself lives in ls.ts).
 import { Command, InvalidArgumentError, Option } from "commander";
-import { addDbOption, openRecording } from "../db-option.js";
+import { addDbOption } from "../db-option.js";
+import { openRecording } from "../open-recording.js";
 import { addFilterOptions, listingFrom, type ListingOptions, validateListing } from "../list-filters.js";
 import { actionOf, lineTo, type CommandSteps } from "../command-shape.js";
 import { addFollowOptions, follow } from "./ls.js";

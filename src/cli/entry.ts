@@ -1,0 +1,12 @@
+// What `kubewire` runs (bin/kubewire.js loads this, bundled): `exec` loads its own command alone, as its
+// start-up is added to every wrapped command's run; every other command goes through the whole program.
+export async function run(argv: string[]): Promise<void> {
+  if (argv[2] === "exec") {
+    const [{ runProgram }, { makeExecCommand }] = await Promise.all([import("./program.js"), import("./commands/exec.js")]);
+    await runProgram(argv, [makeExecCommand]);
+    // Every record is written, every file closed and the output written (synchronously, as Node writes to
+    // files and pipes): exit without tearing the VM down, which a wrapped command's run would also wait for.
+    process.exit();
+  }
+  await (await import("./main.js")).main(argv);
+}
