@@ -18,7 +18,7 @@ await build({
   format: "esm",
   platform: "node",
   target: "node20",
-  external: ["better-sqlite3", "pg", "@kubernetes/client-node", "node-forge"],
+  external: ["pg", "@kubernetes/client-node", "node-forge"],
   // bundled CommonJS packages call require() for Node's own modules
   banner: { js: 'import { createRequire as kubewireRequire } from "node:module"; const require = kubewireRequire(import.meta.url);' },
   logLevel: "warning",

@@ -3,7 +3,6 @@
 // here loads the proxy or the database; `startPrepared` (recording-session.ts) does that, while `exec`'s
 // command starts up, and connections that arrive meanwhile wait on the held ports.
 import { randomBytes } from "node:crypto";
-import { lookup } from "node:dns/promises";
 import { rmSync } from "node:fs";
 import net from "node:net";
 import { join, resolve } from "node:path";
@@ -93,7 +92,7 @@ export async function checkListenHost(
   host: string,
   allowRemote: boolean,
   warn: (l: string) => void,
-  resolveName: (name: string) => Promise<Array<{ address: string }>> = (name) => lookup(name, { all: true }),
+  resolveName: (name: string) => Promise<Array<{ address: string }>> = async (name) => (await import("node:dns/promises")).lookup(name, { all: true }),
 ): Promise<void> {
   let addresses: string[];
   if (net.isIP(host)) addresses = [host];

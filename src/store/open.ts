@@ -1,6 +1,7 @@
 // Opening a recording file safely: creates it (0600, folder 0700) for the writer, tightens a loose
 // mode, refuses what is not SQLite, not kubewire's, damaged, or newer than this build, and migrates.
 import { closeSync, chmodSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { UserError } from "../errors.js";
@@ -21,7 +22,7 @@ export function openDatabase(path: string, opts: OpenOptions): Database.Database
 
   let db: Database.Database;
   try {
-    db = new Database(path, { readonly, fileMustExist: !create, timeout: opts.busyTimeoutMs ?? 5000 });
+    db = new Database(path, { readonly, fileMustExist: !create, timeout: opts.busyTimeoutMs ?? 5000, nativeBinding: nativeBinding() });
   } catch (err) {
     throw new UserError(`cannot open ${path}: ${(err as Error).message}`);
   }
@@ -42,6 +43,24 @@ export function openDatabase(path: string, opts: OpenOptions): Database.Database
     db.close();
     throw err;
   }
+}
+
+let addonPath: string | null | undefined;
+
+/**
+ * better-sqlite3's compiled addon, named directly: without it better-sqlite3 finds it through the `bindings`
+ * package, which probes a dozen paths and parses a stack trace (about 15 ms of every command's start-up).
+ * undefined (the package finds it) when the build is not where npm puts it.
+ */
+function nativeBinding(): string | undefined {
+  if (addonPath === undefined) {
+    try {
+      addonPath = createRequire(import.meta.url).resolve("better-sqlite3/build/Release/better_sqlite3.node");
+    } catch {
+      addonPath = null;
+    }
+  }
+  return addonPath ?? undefined;
 }
 
 function makeFile(path: string): void {
