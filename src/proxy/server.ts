@@ -64,6 +64,8 @@ export interface ProxyOptions {
   keepaliveTimeoutMs?: number;
   /** a port already bound (by the session, before the proxy was loaded): the proxy takes its connections instead of listening */
   listener?: { host: string; port: number; take(onSocket: (socket: Socket) => void): void; close(): void };
+  /** open the first identity's upstream connection at once (exec: while the wrapped command starts), not with the first request */
+  preconnect?: boolean;
   /** fault rules applied at each request's arrival */
   faults?: FaultEngine; // fault:
 }
@@ -152,6 +154,15 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   // identity i: the route once open, else its opening (an identity's upstream is resolved on its first request)
   const routes: Array<Route | Promise<Route> | null> = [openRoute(upstream), ...(opts.identities ?? []).map(() => null)];
   let closed = false;
+  if (opts.preconnect) {
+    // the first identity's upstream session opens now, while the client starts up; a failure is left for the first request to meet
+    const first = routes[0] as Route;
+    first.pool.acquire((err, lease) => {
+      if (err || lease?.kind !== "h2") return;
+      lease.conn.info.ahead = true;
+      first.pool.release(lease.conn);
+    });
+  }
   /** Calls `use` with the identity's route: at once when it is open (the synchronous forward path), else once it is. */
   const withRoute = (identity: number, use: (r: Route) => void, failed: (err: Error) => void) => {
     const r = routes[identity];

@@ -37,7 +37,7 @@ export function countConnectionUse(ex: Exchange, socket: Socket | null | undefin
 /** The same, given the connection (an HTTP/2 session's, or an HTTP/1.1 socket's). */
 export function countUse(ex: Exchange, conn: ConnectionInfo | undefined): void {
   if (!conn) return;
-  if (conn.uses > 0) ex.timing.reusedConnection = true;
+  if (conn.uses > 0 || conn.ahead) ex.timing.reusedConnection = true;
   conn.uses++;
 }
 

@@ -45,6 +45,11 @@ export interface SessionOptions {
   recorder?: Recorder;
   /** the run's own recorder holds its batches back this long (see RecorderOptions.deferMs; exec) */
   deferWritesMs?: number;
+  /**
+   * open the chosen context's upstream connection as soon as the proxy runs, not with the first request (exec:
+   * the handshake happens while the wrapped command starts up; that request then shows a reused connection)
+   */
+  preconnect?: boolean;
   /** the run's own recorder runs quick_check on the file when it opens it (default true; see RecorderOptions.check) */
   checkDb?: boolean;
   /** warnings and notices (stderr) */

@@ -150,7 +150,7 @@ export async function startPrepared(p: PreparedSession): Promise<RecordingSessio
     return resolveUpstream(pair).catch((err: Error) => failingUpstream(pair, err));
   };
   /** A cluster's proxy on its held port: its first user's identity, and every other user's token selecting that user's. */
-  const serve = (up: Upstream, listener: HeldPort) =>
+  const serve = (up: Upstream, listener: HeldPort, preconnect = false) =>
     startProxy({
       upstream: up,
       sink,
@@ -160,11 +160,12 @@ export async function startPrepared(p: PreparedSession): Promise<RecordingSessio
       token: ids?.tokens.get(up.userName) ?? token,
       identities: ids ? [...ids.tokens].filter(([user]) => user !== up.userName).map(([user, t]) => ({ token: t, upstream: () => pairUpstream(up.clusterName, user) })) : [],
       listener,
+      preconnect,
       ...proxyLimits(o),
     });
   let proxy: RunningProxy;
   try {
-    proxy = await serve(upstream, p.ports[0].port);
+    proxy = await serve(upstream, p.ports[0].port, !!o.preconnect);
   } catch (err) {
     p.abort();
     await extras.close(); // fault:

@@ -18,6 +18,8 @@ export interface ConnectionInfo {
   tls: TlsSession | null;
   /** requests sent on this connection so far */
   uses: number;
+  /** opened ahead of any request (exec's preconnect): its first request reuses it, as a later one would */
+  ahead?: boolean;
   /** numbered per process, as exchanges name the upstream connection they rode */
   id: number;
 }

@@ -54,7 +54,7 @@ export const execSteps: CommandSteps<ExecOptions> = {
     // database load while it starts up (its first connections wait on the bound ports meanwhile).
     const { prepareSession } = await import("../../session/prepare.js");
     // ui: the web view shows exchanges as they are written, so they are not held back
-    const prepared = await prepareSession({ ...o.session, warn, ephemeralKubeconfig: true, deferWritesMs: o.ui ? 0 : DEFER_WRITES_MS, checkDb: false });
+    const prepared = await prepareSession({ ...o.session, warn, ephemeralKubeconfig: true, deferWritesMs: o.ui ? 0 : DEFER_WRITES_MS, checkDb: false, preconnect: true });
     const since = Date.now();
     // CMD's own output is its own: it inherits the terminal, not kubewire's out/err
     const child = runCommand(argv, { ...o.env, KUBECONFIG: prepared.kubeconfigPath });
