@@ -4,7 +4,9 @@
 // round after round, so a change in the machine's load falls on all of them alike; each run's wall
 // time and CPU time (user + system, children included) come from bash's EPOCHREALTIME and `times`.
 // Also counts the requests each exec recorded, and times `node -e 0`, the floor of any Node program.
-// Usage: node scripts/bench-exec.mjs [RUNS] [--before CHECKOUT]...   (build first: npx tsc -p tsconfig.json)
+// Usage: node scripts/bench-exec.mjs [RUNS] [--before CHECKOUT]... [--no-extra-ca]   (build first: npm run build)
+//   --no-extra-ca: every variant runs without NODE_EXTRA_CA_CERTS (set on these machines: Node reads that
+//   bundle of ~140 certificates as it starts, about 35 ms of every Node process; kubectl does not read it)
 //   --before: also time CHECKOUT's bin/kubewire.js (another built checkout, e.g. `git archive main | tar -x`
 //   into a folder, node_modules linked, tsc run); repeatable, to see what each step of a change bought
 import { execFile, spawn } from "node:child_process";
@@ -14,6 +16,8 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 
 const args = process.argv.slice(2);
+const noExtraCa = args.includes("--no-extra-ca");
+if (noExtraCa) args.splice(args.indexOf("--no-extra-ca"), 1);
 const before = [];
 for (let at; (at = args.indexOf("--before")) >= 0; ) before.push(resolve(args.splice(at, 2)[1]));
 const runs = Number(args[0] ?? 20);
@@ -26,6 +30,7 @@ await new Promise((resolve, reject) => {
   cluster.once("exit", () => reject(new Error("the cluster did not start")));
 });
 const env = { ...process.env, KUBEWIRE_HOME: join(dir, "state") };
+if (noExtraCa) delete env.NODE_EXTRA_CA_CERTS;
 const db = join(dir, "exec.db");
 const direct = ["kubectl", "--kubeconfig", kubeconfig, "--cache-dir", join(dir, "cache-direct"), "get", "pods"];
 const exec = (bin, quiet = true) => [
@@ -74,7 +79,7 @@ try {
   }
   const [d] = variants;
   const ms = (x) => `${x.toFixed(0)} ms`;
-  console.log(`requests recorded by the second exec: ${second} (the first recorded ${afterFirst}); ${runs} rounds, medians`);
+  console.log(`requests recorded by the second exec: ${second} (the first recorded ${afterFirst}); ${runs} rounds, medians${noExtraCa ? "; NODE_EXTRA_CA_CERTS unset" : ""}`);
   for (const v of variants) {
     const w = median(v.wall);
     const c = median(v.cpu);
