@@ -1,11 +1,11 @@
 // The journal: a recorder killed with SIGKILL loses nothing it was handed, once the next start loads
 // what the journal kept; a segment whose batch was committed is never loaded twice.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { JOURNAL_META_PREFIX } from "../src/record/journal.js";
+import { Journal, JOURNAL_META_PREFIX } from "../src/record/journal.js";
 import { Recorder } from "../src/record/recorder.js";
 import { Store } from "../src/store/store.js";
 import { exchange, FIXED_START } from "./fixtures/exchange.js";
@@ -31,6 +31,34 @@ async function afterNextStart(): Promise<number[]> {
   } finally {
     store.close();
   }
+}
+
+/**
+ * Leaves a journal as a killed run leaves it (its files written, nothing committed) and lets the next
+ * start treat its run as dead: the segment is renamed to a run id whose process has exited.
+ */
+async function killedJournal(journal: Journal): Promise<void> {
+  const dead = spawnSync(process.execPath, ["-e", ""]).pid;
+  const segment = journal.seal()!;
+  await journal.close();
+  renameSync(segment.path, segment.path.replace(journal.run, `${dead}-1700000000000-1`));
+}
+
+/** Exchanges with every part a record line carries: source, h2 legs, an error without a response, a watch's Status, an aggregated row. */
+const rich = [
+  exchange({ source: { host: "vm", run: "r1" }, protocol: { client: "h2", upstream: "h2" }, connection: { client: { id: 1, stream: 3 }, upstream: { id: 2, stream: 5 } } }),
+  exchange({ startedAt: FIXED_START + 1, response: null, error: { code: "ECONNREFUSED", message: "connect ECONNREFUSED", phase: "connect" }, tls: null }),
+  exchange({ startedAt: FIXED_START + 2, stream: { kind: "watch", events: 3, lastError: { code: 410, reason: "Expired", message: "too old" }, bytesIn: 0, bytesOut: 90, durationMs: 5, endedBy: "server" } }),
+  exchange({ startedAt: FIXED_START + 3, client: { address: "10.0.0.9" }, repeat: { count: 4, lastSeenAt: FIXED_START + 9 } }),
+];
+
+/** The exchanges as a batch committed on the main thread gives them back (without ids). */
+function committedDirectly(exchanges: typeof rich): Array<Omit<(typeof rich)[number], "id">> {
+  const direct = Store.open(join(dir, "direct.db"));
+  direct.insertMany(exchanges.map((ex) => structuredClone(ex)));
+  const got = [...direct.iterate({})].map(({ id, ...ex }) => ex);
+  direct.close();
+  return got;
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -70,6 +98,32 @@ describe("the journal", () => {
     await killedRecorder(50, 30);
     expect(await afterNextStart()).toEqual(range(80));
     expect(readdirSync(dir).filter((n) => n.includes(".journal-") || n.includes(".spill"))).toEqual([]);
+  });
+
+  it("loads back from its lines everything a committed exchange keeps: detail, chain, source, error, stream, aggregate", async () => {
+    const want = committedDirectly(rich);
+    // what the journal keeps, loaded at the next start
+    const journal = new Journal(dbPath);
+    for (const ex of rich) journal.append(structuredClone(ex));
+    await killedJournal(journal);
+    await afterNextStart();
+    const store = Store.open(dbPath, { readonly: true });
+    const got = [...store.iterate({})].map(({ id, ...ex }) => ex);
+    store.close();
+    expect(got).toEqual(want);
+  });
+
+  it("lets the writer thread store each exchange from its line as it is, as a direct insert would", async () => {
+    const want = committedDirectly(rich);
+    const r = new Recorder({ dbPath });
+    r.open();
+    for (const ex of rich) r.record(structuredClone(ex));
+    await r.flush(); // through the writer thread
+    expect((await r.close()).written).toBe(7); // the aggregated row counts the 4 requests it stands for
+    const store = Store.open(dbPath, { readonly: true });
+    const got = [...store.iterate({})].map(({ id, ...ex }) => ex);
+    store.close();
+    expect(got).toEqual(want);
   });
 
   it("is what makes the difference: without it the same kill loses the batch still in memory", async () => {

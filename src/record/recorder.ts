@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { RecordLine } from "../store/rows.js";
 import { isPostgresSpec, openStoreWriter, Store, type BatchWriter } from "../store/store.js";
 import { stateDirPath } from "../tls/state-dir.js";
 import type { Exchange } from "../types.js";
@@ -104,8 +105,8 @@ export class Recorder {
   private queue: Exchange[] = [];
   /** the aggregated rows (requests without the proxy token) in the queue, by aggregateKey */
   private aggregates = new Map<string, Exchange>();
-  /** each journaled exchange's JSON text, which the writer reuses (aggregated rows change, so are not kept) */
-  private texts = new WeakMap<Exchange, string>();
+  /** each journaled exchange's record line, which the writer stores (aggregated rows change, so are not kept) */
+  private lines = new WeakMap<Exchange, RecordLine>();
   private inFlight: { size: number; done: Promise<void> } | null = null;
   private timer: NodeJS.Timeout | null = null;
   /** main-thread connection: creation, migrations, spill reload */
@@ -176,9 +177,9 @@ export class Recorder {
         exchange = started;
         this.aggregates.set(key, exchange);
       } else if (this.journal && looksLikeExchange(exchange)) {
-        const text = this.journaled(exchange);
-        if (text === null) return;
-        if (text !== undefined) this.texts.set(exchange, text);
+        const line = this.journaled(exchange);
+        if (line === null) return;
+        if (line !== undefined) this.lines.set(exchange, line);
       }
       this.queue.push(exchange);
       if (this.flagsLoading === null && this.loadFlagsOf) void this.flagsReady();
@@ -213,14 +214,14 @@ export class Recorder {
   }
 
   /**
-   * Appends to the journal and returns the JSON text; null when the exchange cannot be serialized (then
+   * Appends to the journal and returns the record line; null when the exchange cannot be serialized (then
    * dropped: it could never be stored); undefined when the journal failed (recording goes on without it).
    */
-  private journaled(ex: Exchange): string | null | undefined {
+  private journaled(ex: Exchange): RecordLine | null | undefined {
     try {
-      const text = this.journal!.append(ex);
-      if (text === null) this.drop(1, "it cannot be serialized");
-      return text;
+      const line = this.journal!.append(ex);
+      if (line === null) this.drop(1, "it cannot be serialized");
+      return line;
     } catch (err) {
       this.journalFailed(err as Error);
       return undefined;
@@ -411,7 +412,7 @@ export class Recorder {
         // the main-thread connection is opened again when a spill needs loading back.
         if (this.store === null && !this.postgres) this.openStore();
         this.writer ??= openStoreWriter(this.postgres ? this.dbPath : this.store!.path, { busyTimeoutMs: WRITER_BUSY_TIMEOUT_MS });
-        await this.writer.insertMany(batch, this.flagsOf, segment?.meta, (ex) => this.texts.get(ex));
+        await this.writer.insertMany(batch, this.flagsOf, segment?.meta, (ex) => this.lines.get(ex));
       }
     } catch (err) {
       const reason = this.failed(err as Error);
