@@ -42,7 +42,10 @@ export interface RecorderOptions {
    * STATE_DIR/postgres-<hash of the URL> unless given
    */
   filesBase?: string;
-  /** longest wait before a batch is written (default 50, at most 100) */
+  /**
+   * longest wait before a batch is written (default 50, at most 100); under steady traffic, with the
+   * journal on, 4 times that (see batchWindowMs)
+   */
   batchMs?: number;
   /** records held in memory before the excess goes to the spill file (default 10000) */
   maxQueue?: number;
@@ -78,6 +81,9 @@ const MAX_RETRY_DELAY_MS = 1000;
 const LIVE_RELOAD_MAX_BYTES = 1 << 20;
 /** deferMs ends early once this many exchanges wait: close() then has no more than this to write on the main thread. */
 const DEFER_MAX_QUEUE = 500;
+/** A batch of at least this many exchanges means steady traffic: the next batch gathers BUSY_WINDOW_FACTOR × batchMs. */
+const BUSY_BATCH = 16;
+const BUSY_WINDOW_FACTOR = 4;
 
 export class Recorder {
   onWritten?: (exchanges: Exchange[]) => void;
@@ -108,6 +114,8 @@ export class Recorder {
   /** each journaled exchange's record line, which the writer stores (aggregated rows change, so are not kept) */
   private lines = new WeakMap<Exchange, RecordLine>();
   private inFlight: { size: number; done: Promise<void> } | null = null;
+  /** exchanges in the last batch taken (see batchWindowMs) */
+  private lastBatchSize = 0;
   private timer: NodeJS.Timeout | null = null;
   /** main-thread connection: creation, migrations, spill reload */
   private store: Store | null = null;
@@ -317,12 +325,22 @@ export class Recorder {
     return { queued: this.queue.length + (this.inFlight?.size ?? 0), ...this.counts, lastError: this.lastError, journal: this.journaling };
   }
 
+  /**
+   * How long the next batch gathers: batchMs, or, under steady traffic (the last batch held BUSY_BATCH or
+   * more) and while the journal keeps every exchange meanwhile, BUSY_WINDOW_FACTOR times that. A commit has
+   * a fixed cost (a page of each index, of the table and of meta written to the WAL), so under load fewer,
+   * bigger batches cost less per exchange; without a journal the window stays batchMs (what a SIGKILL may lose).
+   */
+  batchWindowMs(): number {
+    return this.journal !== null && this.lastBatchSize >= BUSY_BATCH ? this.batchMs * BUSY_WINDOW_FACTOR : this.batchMs;
+  }
+
   private schedule(now = false): void {
     if (this.timer !== null) {
       if (!now) return;
       clearTimeout(this.timer);
     }
-    this.timer = setTimeout(() => this.tick(), now ? 0 : Math.max(this.batchMs, this.deferUntil - Date.now()));
+    this.timer = setTimeout(() => this.tick(), now ? 0 : Math.max(this.batchWindowMs(), this.deferUntil - Date.now()));
     this.timer.unref();
   }
 
@@ -378,6 +396,7 @@ export class Recorder {
     if (this.queue.length === 0) return;
     const batch = this.queue.filter(looksLikeExchange);
     if (batch.length < this.queue.length) this.drop(this.queue.length - batch.length, "record() was given something that is not an exchange");
+    this.lastBatchSize = batch.length;
     this.queue = [];
     this.aggregates.clear();
     const segment = this.sealJournal();
