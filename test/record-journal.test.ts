@@ -4,11 +4,12 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Journal, JOURNAL_META_PREFIX } from "../src/record/journal.js";
 import { Recorder } from "../src/record/recorder.js";
 import { Store } from "../src/store/store.js";
 import { exchange, FIXED_START } from "./fixtures/exchange.js";
+import { ENGINES, freshSpec, stopEngines } from "./helpers/engines.js";
 import { demoWorld, kubewire, record, ROOT } from "./helpers/world.js";
 
 let dir: string;
@@ -18,6 +19,7 @@ beforeEach(() => {
   dbPath = join(dir, "rec.db");
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => stopEngines());
 
 /** Start offsets of what the recording holds, after a recorder opened and closed it as the next start would. */
 async function afterNextStart(): Promise<number[]> {
@@ -53,8 +55,8 @@ const rich = [
 ];
 
 /** The exchanges as a batch committed on the main thread gives them back (without ids). */
-function committedDirectly(exchanges: typeof rich): Array<Omit<(typeof rich)[number], "id">> {
-  const direct = Store.open(join(dir, "direct.db"));
+function committedDirectly(exchanges: typeof rich, spec = join(dir, "direct.db")): Array<Omit<(typeof rich)[number], "id">> {
+  const direct = Store.open(spec);
   direct.insertMany(exchanges.map((ex) => structuredClone(ex)));
   const got = [...direct.iterate({})].map(({ id, ...ex }) => ex);
   direct.close();
@@ -113,14 +115,15 @@ describe("the journal", () => {
     expect(got).toEqual(want);
   });
 
-  it("lets the writer thread store each exchange from its line as it is, as a direct insert would", async () => {
-    const want = committedDirectly(rich);
-    const r = new Recorder({ dbPath });
+  it.each(ENGINES)("lets the %s batch writer store each exchange from its line as it is, as a direct insert would", async (engine) => {
+    const want = committedDirectly(rich, await freshSpec(engine, dir));
+    const spec = await freshSpec(engine, dir);
+    const r = new Recorder({ dbPath: spec, filesBase: join(dir, `files-${engine}`) });
     r.open();
     for (const ex of rich) r.record(structuredClone(ex));
     await r.flush(); // through the writer thread
     expect((await r.close()).written).toBe(7); // the aggregated row counts the 4 requests it stands for
-    const store = Store.open(dbPath, { readonly: true });
+    const store = Store.open(spec, { readonly: true });
     const got = [...store.iterate({})].map(({ id, ...ex }) => ex);
     store.close();
     expect(got).toEqual(want);
