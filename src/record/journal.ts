@@ -1,8 +1,8 @@
-// The journal: every exchange the recorder is handed is appended (one JSON line, its record line as the
-// writer thread stores it, one write(2), no fsync) to a numbered segment file beside the database before
-// it waits in memory, so a SIGKILL loses
-// nothing the recorder was given. Each batch ends the segment it fills; its commit records the segment's
-// number in the same transaction, and the next start hands what no commit covered to the spill loader.
+// The journal: every exchange the recorder is handed is appended (its record line, store/rows.ts, which the
+// writer thread stores as it is; one write(2), no fsync) to a numbered segment file beside the database
+// before it waits in memory, so a SIGKILL loses nothing the recorder was given. Each batch ends the segment
+// it fills; its commit records the segment's number in the same transaction, and the next start hands what
+// no commit covered to the spill loader.
 import { close, closeSync, existsSync, open, openSync, readdirSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";

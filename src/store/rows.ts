@@ -218,7 +218,7 @@ export function detailJson(ex: Exchange): string {
  */
 export interface RecordLine {
   text: string;
-  /** the length of DETAIL (it starts at RECORD_DETAIL_AT) */
+  /** the length of DETAIL (it starts right after '{"detail":', at offset 10) */
   detail: number;
   /** the length of CHAIN ("null" when there is none; it starts right after DETAIL and ',"chain":') */
   chain: number;
