@@ -1,14 +1,15 @@
 // The journal: a recorder killed with SIGKILL loses nothing it was handed, once the next start loads
 // what the journal kept; a segment whose batch was committed is never loaded twice.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { JOURNAL_META_PREFIX } from "../src/record/journal.js";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Journal, JOURNAL_META_PREFIX } from "../src/record/journal.js";
 import { Recorder } from "../src/record/recorder.js";
 import { Store } from "../src/store/store.js";
 import { exchange, FIXED_START } from "./fixtures/exchange.js";
+import { ENGINES, freshSpec, stopEngines } from "./helpers/engines.js";
 import { demoWorld, kubewire, record, ROOT } from "./helpers/world.js";
 
 let dir: string;
@@ -18,6 +19,7 @@ beforeEach(() => {
   dbPath = join(dir, "rec.db");
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => stopEngines());
 
 /** Start offsets of what the recording holds, after a recorder opened and closed it as the next start would. */
 async function afterNextStart(): Promise<number[]> {
@@ -31,6 +33,34 @@ async function afterNextStart(): Promise<number[]> {
   } finally {
     store.close();
   }
+}
+
+/**
+ * Leaves a journal as a killed run leaves it (its files written, nothing committed) and lets the next
+ * start treat its run as dead: the segment is renamed to a run id whose process has exited.
+ */
+async function killedJournal(journal: Journal): Promise<void> {
+  const dead = spawnSync(process.execPath, ["-e", ""]).pid;
+  const segment = journal.seal()!;
+  await journal.close();
+  renameSync(segment.path, segment.path.replace(journal.run, `${dead}-1700000000000-1`));
+}
+
+/** Exchanges with every part a record line carries: source, h2 legs, an error without a response, a watch's Status, an aggregated row. */
+const rich = [
+  exchange({ source: { host: "vm", run: "r1" }, protocol: { client: "h2", upstream: "h2" }, connection: { client: { id: 1, stream: 3 }, upstream: { id: 2, stream: 5 } } }),
+  exchange({ startedAt: FIXED_START + 1, response: null, error: { code: "ECONNREFUSED", message: "connect ECONNREFUSED", phase: "connect" }, tls: null }),
+  exchange({ startedAt: FIXED_START + 2, stream: { kind: "watch", events: 3, lastError: { code: 410, reason: "Expired", message: "too old" }, bytesIn: 0, bytesOut: 90, durationMs: 5, endedBy: "server" } }),
+  exchange({ startedAt: FIXED_START + 3, client: { address: "10.0.0.9" }, repeat: { count: 4, lastSeenAt: FIXED_START + 9 } }),
+];
+
+/** The exchanges as a batch committed on the main thread gives them back (without ids). */
+function committedDirectly(exchanges: typeof rich, spec = join(dir, "direct.db")): Array<Omit<(typeof rich)[number], "id">> {
+  const direct = Store.open(spec);
+  direct.insertMany(exchanges.map((ex) => structuredClone(ex)));
+  const got = [...direct.iterate({})].map(({ id, ...ex }) => ex);
+  direct.close();
+  return got;
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -70,6 +100,33 @@ describe("the journal", () => {
     await killedRecorder(50, 30);
     expect(await afterNextStart()).toEqual(range(80));
     expect(readdirSync(dir).filter((n) => n.includes(".journal-") || n.includes(".spill"))).toEqual([]);
+  });
+
+  it("loads back from its lines everything a committed exchange keeps: detail, chain, source, error, stream, aggregate", async () => {
+    const want = committedDirectly(rich);
+    // what the journal keeps, loaded at the next start
+    const journal = new Journal(dbPath);
+    for (const ex of rich) journal.append(structuredClone(ex));
+    await killedJournal(journal);
+    await afterNextStart();
+    const store = Store.open(dbPath, { readonly: true });
+    const got = [...store.iterate({})].map(({ id, ...ex }) => ex);
+    store.close();
+    expect(got).toEqual(want);
+  });
+
+  it.each(ENGINES)("lets the %s batch writer store each exchange from its line as it is, as a direct insert would", async (engine) => {
+    const want = committedDirectly(rich, await freshSpec(engine, dir));
+    const spec = await freshSpec(engine, dir);
+    const r = new Recorder({ dbPath: spec, filesBase: join(dir, `files-${engine}`) });
+    r.open();
+    for (const ex of rich) r.record(structuredClone(ex));
+    await r.flush(); // through the writer thread
+    expect((await r.close()).written).toBe(7); // the aggregated row counts the 4 requests it stands for
+    const store = Store.open(spec, { readonly: true });
+    const got = [...store.iterate({})].map(({ id, ...ex }) => ex);
+    store.close();
+    expect(got).toEqual(want);
   });
 
   it("is what makes the difference: without it the same kill loses the batch still in memory", async () => {

@@ -61,6 +61,23 @@ function lockDatabase(): Database.Database {
 }
 
 describe("Recorder", () => {
+  it("gathers batches four times as long under steady traffic, while the journal keeps what waits, and goes back when it calms", async () => {
+    const r = recorder({ batchMs: 20 });
+    const plain = new Recorder({ dbPath: join(dir, "plain.db"), batchMs: 20, journal: false });
+    plain.open();
+    expect([r.batchWindowMs(), plain.batchWindowMs()]).toEqual([20, 20]);
+    for (const rec of [r, plain]) {
+      for (const x of many(16)) rec.record(x); // a batch of 16: steady traffic
+      await rec.flush();
+    }
+    expect([r.batchWindowMs(), plain.batchWindowMs()]).toEqual([80, 20]); // without a journal a kill would lose the window
+    for (const x of many(15)) r.record(x);
+    await r.flush();
+    expect(r.batchWindowMs()).toBe(20);
+    expect((await r.close()).written).toBe(31);
+    expect((await plain.close()).written).toBe(16);
+  });
+
   it("writes nothing synchronously, then the whole burst in one batch with ids", async () => {
     const r = recorder({ batchMs: 20 });
     const batches: Exchange[][] = [];

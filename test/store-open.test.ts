@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { UserError } from "../src/errors.js";
 import { LATEST_VERSION, migrations } from "../src/store/migrations.js";
 import { Recorder } from "../src/record/recorder.js";
+import { PAGE_SIZE } from "../src/store/open.js";
 import { Store } from "../src/store/store.js";
 import { kubewire } from "./helpers/world.js";
 import { exchange } from "./fixtures/exchange.js";
@@ -41,6 +42,29 @@ describe("Store.open", () => {
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(statSync(`${path}-wal`).mode & 0o777).toBe(0o600);
     store.close();
+  });
+
+  it("makes a new recording with 16 KiB pages and leaves an existing recording's page size as it is", () => {
+    const fresh = join(dir, "new.db");
+    Store.open(fresh).close();
+    const older = join(dir, "older.db");
+    const seed = new Database(older);
+    seed.pragma("journal_mode = WAL"); // a recording made before: SQLite's default 4 KiB pages
+    seed.close();
+    Store.open(older).close();
+    const store = Store.open(older);
+    store.insertMany([exchange()]);
+    store.close();
+    const pageSize = (path: string) => {
+      const raw = new Database(path, { readonly: true });
+      try {
+        return raw.pragma("page_size", { simple: true });
+      } finally {
+        raw.close();
+      }
+    };
+    expect([pageSize(fresh), pageSize(older)]).toEqual([PAGE_SIZE, 4096]);
+    expect(PAGE_SIZE).toBe(16384);
   });
 
   it("migrates an empty file to the latest schema, marks it as kubewire's, and uses WAL", () => {
@@ -130,8 +154,9 @@ function damagedRecording(path: string, n = 2000): void {
   store.insertMany(Array.from({ length: n }, (_, i) => ({ ...exchange(), startedAt: exchange().startedAt + i })));
   store.close();
   const size = statSync(path).size;
+  const pageSize = readFileSync(path).readUInt16BE(16); // the header's page size
   const fd = openSync(path, "r+");
-  for (let page = 3; page < size / 4096; page += 2) writeSync(fd, Buffer.alloc(64, 0x5a), 0, 64, page * 4096 + 100);
+  for (let page = 3; page < size / pageSize; page += 2) writeSync(fd, Buffer.alloc(64, 0x5a), 0, 64, page * pageSize + 100);
   closeSync(fd);
 }
 

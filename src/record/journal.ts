@@ -1,10 +1,12 @@
-// The journal: every exchange the recorder is handed is appended (one JSON line, one write(2), no
-// fsync) to a numbered segment file beside the database before it waits in memory, so a SIGKILL loses
-// nothing the recorder was given. Each batch ends the segment it fills; its commit records the segment's
-// number in the same transaction, and the next start hands what no commit covered to the spill loader.
+// The journal: every exchange the recorder is handed is appended (its record line, store/rows.ts, which the
+// writer thread stores as it is; one write(2), no fsync) to a numbered segment file beside the database
+// before it waits in memory, so a SIGKILL loses nothing the recorder was given. Each batch ends the segment
+// it fills; its commit records the segment's number in the same transaction, and the next start hands what
+// no commit covered to the spill loader.
 import { close, closeSync, existsSync, open, openSync, readdirSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { recordLine, type RecordLine } from "../store/rows.js";
 import type { Store } from "../store/store.js";
 import type { Exchange } from "../types.js";
 import { adoptIntoSpill } from "./spill.js";
@@ -51,18 +53,18 @@ export class Journal {
 
   /**
    * Appends one exchange, synchronously (one write(2), no fsync: what is written survives a SIGKILL),
-   * and returns its JSON text (the writer reuses it). Returns null when it cannot be serialized
-   * (nothing is written); throws when the file cannot be written.
+   * and returns its record line (the writer thread stores its parts as they are). Returns null when it
+   * cannot be serialized (nothing is written); throws when the file cannot be written.
    */
-  append(ex: Exchange): string | null {
-    let text: string;
+  append(ex: Exchange): RecordLine | null {
+    let line: RecordLine;
     try {
-      text = JSON.stringify(ex.id === undefined ? ex : { ...ex, id: undefined });
+      line = recordLine(ex);
     } catch {
       return null;
     }
-    this.written += writeSync(this.fd, text + "\n");
-    return text;
+    this.written += writeSync(this.fd, line.text + "\n");
+    return line;
   }
 
   /** Ends the segment written so far (the batch taken now) and goes on in the next; null when nothing was written. */

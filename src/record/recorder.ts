@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { RecordLine } from "../store/rows.js";
 import { isPostgresSpec, openStoreWriter, Store, type BatchWriter } from "../store/store.js";
 import { stateDirPath } from "../tls/state-dir.js";
 import type { Exchange } from "../types.js";
@@ -41,7 +42,10 @@ export interface RecorderOptions {
    * STATE_DIR/postgres-<hash of the URL> unless given
    */
   filesBase?: string;
-  /** longest wait before a batch is written (default 50, at most 100) */
+  /**
+   * longest wait before a batch is written (default 50, at most 100); under steady traffic, with the
+   * journal on, 4 times that (see batchWindowMs)
+   */
   batchMs?: number;
   /** records held in memory before the excess goes to the spill file (default 10000) */
   maxQueue?: number;
@@ -82,6 +86,9 @@ const MAX_RETRY_DELAY_MS = 1000;
 const LIVE_RELOAD_MAX_BYTES = 1 << 20;
 /** deferMs ends early once this many exchanges wait: close() then has no more than this to write on the main thread. */
 const DEFER_MAX_QUEUE = 500;
+/** A batch of at least this many exchanges means steady traffic: the next batch gathers BUSY_WINDOW_FACTOR × batchMs. */
+const BUSY_BATCH = 16;
+const BUSY_WINDOW_FACTOR = 4;
 
 export class Recorder {
   onWritten?: (exchanges: Exchange[]) => void;
@@ -110,9 +117,11 @@ export class Recorder {
   private queue: Exchange[] = [];
   /** the aggregated rows (requests without the proxy token) in the queue, by aggregateKey */
   private aggregates = new Map<string, Exchange>();
-  /** each journaled exchange's JSON text, which the writer reuses (aggregated rows change, so are not kept) */
-  private texts = new WeakMap<Exchange, string>();
+  /** each journaled exchange's record line, which the writer stores (aggregated rows change, so are not kept) */
+  private lines = new WeakMap<Exchange, RecordLine>();
   private inFlight: { size: number; done: Promise<void> } | null = null;
+  /** exchanges in the last batch taken (see batchWindowMs) */
+  private lastBatchSize = 0;
   private timer: NodeJS.Timeout | null = null;
   /** main-thread connection: creation, migrations, spill reload */
   private store: Store | null = null;
@@ -183,9 +192,9 @@ export class Recorder {
         exchange = started;
         this.aggregates.set(key, exchange);
       } else if (this.journal && looksLikeExchange(exchange)) {
-        const text = this.journaled(exchange);
-        if (text === null) return;
-        if (text !== undefined) this.texts.set(exchange, text);
+        const line = this.journaled(exchange);
+        if (line === null) return;
+        if (line !== undefined) this.lines.set(exchange, line);
       }
       this.queue.push(exchange);
       if (this.flagsLoading === null && this.loadFlagsOf) void this.flagsReady();
@@ -220,14 +229,14 @@ export class Recorder {
   }
 
   /**
-   * Appends to the journal and returns the JSON text; null when the exchange cannot be serialized (then
+   * Appends to the journal and returns the record line; null when the exchange cannot be serialized (then
    * dropped: it could never be stored); undefined when the journal failed (recording goes on without it).
    */
-  private journaled(ex: Exchange): string | null | undefined {
+  private journaled(ex: Exchange): RecordLine | null | undefined {
     try {
-      const text = this.journal!.append(ex);
-      if (text === null) this.drop(1, "it cannot be serialized");
-      return text;
+      const line = this.journal!.append(ex);
+      if (line === null) this.drop(1, "it cannot be serialized");
+      return line;
     } catch (err) {
       this.journalFailed(err as Error);
       return undefined;
@@ -323,12 +332,22 @@ export class Recorder {
     return { queued: this.queue.length + (this.inFlight?.size ?? 0), ...this.counts, lastError: this.lastError, journal: this.journaling };
   }
 
+  /**
+   * How long the next batch gathers: batchMs, or, under steady traffic (the last batch held BUSY_BATCH or
+   * more) and while the journal keeps every exchange meanwhile, BUSY_WINDOW_FACTOR times that. A commit has
+   * a fixed cost (a page of each index, of the table and of meta written to the WAL), so under load fewer,
+   * bigger batches cost less per exchange; without a journal the window stays batchMs (what a SIGKILL may lose).
+   */
+  batchWindowMs(): number {
+    return this.journal !== null && this.lastBatchSize >= BUSY_BATCH ? this.batchMs * BUSY_WINDOW_FACTOR : this.batchMs;
+  }
+
   private schedule(now = false): void {
     if (this.timer !== null) {
       if (!now) return;
       clearTimeout(this.timer);
     }
-    this.timer = setTimeout(() => this.tick(), now ? 0 : Math.max(this.batchMs, this.deferUntil - Date.now()));
+    this.timer = setTimeout(() => this.tick(), now ? 0 : Math.max(this.batchWindowMs(), this.deferUntil - Date.now()));
     this.timer.unref();
   }
 
@@ -384,6 +403,7 @@ export class Recorder {
     if (this.queue.length === 0) return;
     const batch = this.queue.filter(looksLikeExchange);
     if (batch.length < this.queue.length) this.drop(this.queue.length - batch.length, "record() was given something that is not an exchange");
+    this.lastBatchSize = batch.length;
     this.queue = [];
     this.aggregates.clear();
     const segment = this.sealJournal();
@@ -418,7 +438,7 @@ export class Recorder {
         // the main-thread connection is opened again when a spill needs loading back.
         if (this.store === null && !this.postgres) this.openStore();
         this.writer ??= openStoreWriter(this.postgres ? this.dbPath : this.store!.path, { busyTimeoutMs: WRITER_BUSY_TIMEOUT_MS });
-        await this.writer.insertMany(batch, this.flagsOf, segment?.meta, (ex) => this.texts.get(ex));
+        await this.writer.insertMany(batch, this.flagsOf, segment?.meta, (ex) => this.lines.get(ex));
       }
     } catch (err) {
       const reason = this.failed(err as Error);

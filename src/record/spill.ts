@@ -3,6 +3,7 @@
 import { appendFileSync, existsSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { fromRecordLine, isRecordLine } from "../store/rows.js";
 import type { Store } from "../store/store.js";
 import type { Exchange } from "../types.js";
 import { looksLikeExchange } from "./shape.js";
@@ -96,6 +97,7 @@ function loadOne(store: Store, file: string, name: string, result: ReloadResult,
       let parsed: unknown;
       try {
         parsed = JSON.parse(line);
+        if (isRecordLine(parsed)) parsed = fromRecordLine(parsed); // a journal segment's line
       } catch {
         parsed = undefined;
       }

@@ -12,6 +12,14 @@ import type { OpenOptions } from "./recording-store.js";
 /** The files of one recording that hold recorded traffic: the database and its WAL companions. */
 const COMPANIONS = ["", "-wal", "-shm"];
 
+/**
+ * The page size of a new recording (an existing one keeps its own). An exchange's detail row (headers,
+ * bodies) is a few KiB: with SQLite's default 4 KiB pages each took a page of its own, and each commit
+ * wrote a page per row; 16 KiB pages hold several, and the recorder's commits write about a third less
+ * (BENCHMARKS.md, "Recording cost").
+ */
+export const PAGE_SIZE = 16384;
+
 const NO_RECORDING_HINT = "start kubewire to record traffic, or point it at an existing recording";
 
 export function openDatabase(path: string, opts: OpenOptions): Database.Database {
@@ -34,6 +42,7 @@ export function openDatabase(path: string, opts: OpenOptions): Database.Database
     for (const suffix of COMPANIONS) keepPrivate(path + suffix, notice);
     if (opts.check && version > 0) quickCheck(db, path);
     if (!readonly) {
+      if (version === 0) db.pragma(`page_size = ${PAGE_SIZE}`); // a new file: before WAL mode fixes it
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
       if (version < LATEST_VERSION) migrate(db);

@@ -3,7 +3,7 @@
 // recorder's asynchronous batch writer (pg-writer.ts) alike, and holds PostgreSQL's one batch insert.
 import { createRequire } from "node:module";
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
-import { chainFingerprint, detailJson, exchangeParams, UNKNOWN_SOURCE_ID } from "./rows.js";
+import { chainFingerprint, detailJson, exchangeParams, recordLineParts, UNKNOWN_SOURCE_ID } from "./rows.js";
 import { PG_EXCHANGE_COLUMNS, PG_SQL } from "./pg-schema.js";
 
 /** Rows per multi-row INSERT (30 parameters each: below PostgreSQL's 65,535 bound parameters). */
@@ -17,6 +17,7 @@ const WORKER_SOURCE = `
 const exchangeParams = ${exchangeParams.toString()};
 const detailJson = ${detailJson.toString()};
 const chainFingerprint = ${chainFingerprint.toString()};
+const recordLineParts = ${recordLineParts.toString()};
 const UNKNOWN_SOURCE_ID = ${UNKNOWN_SOURCE_ID};
 const { workerData } = require("node:worker_threads");
 const pg = require(workerData.driver);
@@ -80,20 +81,32 @@ async function insertBatch(rows, meta) {
           continue;
         }
       }
-      const ex = JSON.parse(row.json);
+      // a record line's parts are stored as they are; a plain JSON text is parsed (see writer-thread.ts)
+      let ex = null, params, detail, fp = null, parts = null;
+      if (row.split) {
+        parts = recordLineParts(row.json, row.split[0], row.split[1]);
+        params = parts.row.cols;
+        detail = parts.detail;
+        fp = parts.row.fp;
+      } else {
+        ex = JSON.parse(row.json);
+        params = exchangeParams(ex, null, 0);
+        detail = detailJson(ex);
+        if (ex.tls && ex.tls.chain.length > 0) fp = chainFingerprint(ex.tls.chain);
+      }
       let chainId = null;
-      if (ex.tls && ex.tls.chain.length > 0) {
-        const fp = chainFingerprint(ex.tls.chain);
+      if (fp !== null) {
         chainId = chains.get(fp) ?? batchChains.get(fp);
         if (chainId === undefined) {
-          await client.query(SQL.chainInsert, [fp, JSON.stringify(ex.tls.chain)]);
+          await client.query(SQL.chainInsert, [fp, parts ? parts.chain : JSON.stringify(ex.tls.chain)]);
           chainId = (await client.query({ text: SQL.chainSelect, values: [fp], rowMode: "array" })).rows[0][0];
           batchChains.set(fp, chainId);
         }
       }
-      const params = exchangeParams(ex, chainId, sourceId);
+      params[25] = chainId;
+      params[26] = sourceId;
       params.push(row.aggregate ? row.aggregate[1][0] : 1, row.aggregate ? row.aggregate[1][2] : null);
-      fresh.push({ i, params, detail: detailJson(ex), flags: row.flags });
+      fresh.push({ i, params, detail, flags: row.flags });
     }
     if (fresh.length > 0) {
       const seq = await client.query({ text: SQL.nextIds, values: [fresh.length], rowMode: "array" });

@@ -3,8 +3,8 @@
 import type { Exchange } from "../types.js";
 import { connectionString, parseDbSpec } from "./db-spec.js";
 import { startPgWorker, type PgReply, type PgWorkerHandle } from "./pg-worker.js";
-import { aggregateParams, sourceParams } from "./rows.js";
-import { StoreWriterError, type BatchWriter } from "./writer-thread.js";
+import type { RecordLine } from "./rows.js";
+import { encodeRows, StoreWriterError, type BatchWriter } from "./writer-thread.js";
 
 export class PgStoreWriter implements BatchWriter {
   private readonly handle: PgWorkerHandle;
@@ -22,11 +22,11 @@ export class PgStoreWriter implements BatchWriter {
   }
 
   insertMany(
-    exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[], meta?: [string, string], textOf?: (ex: Exchange) => string | undefined,
+    exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[], meta?: [string, string], lineOf?: (ex: Exchange) => RecordLine | undefined,
   ): Promise<number[]> {
     if (this.dead) return Promise.reject(this.dead);
     if (exchanges.length === 0) return Promise.resolve([]);
-    const rows = exchanges.map((ex) => ({ json: textOf?.(ex) ?? JSON.stringify(ex), flags: flagsOf ? flagsOf(ex) : [], aggregate: aggregateParams(ex), source: sourceParams(ex) }));
+    const rows = encodeRows(exchanges, flagsOf, lineOf);
     const seq = ++this.seq;
     return new Promise<number[]>((resolve, reject) => {
       this.pending.set(seq, { exchanges, resolve, reject });

@@ -210,9 +210,102 @@ export function detailJson(ex: Exchange): string {
   return JSON.stringify(detail);
 }
 
+/**
+ * A record line: how the recorder journals an exchange and hands it to the writer thread. One JSON object
+ * laid out so that the writer takes the detail's and the chain's JSON texts by offset, as they are stored,
+ * and parses only the small row part (the writer neither parses the exchange again nor serializes its
+ * detail): {"detail":DETAIL,"chain":CHAIN,"row":{"cols":[exchangeParams],"fp":FINGERPRINT,"source":[...],"repeat":...}}
+ */
+export interface RecordLine {
+  text: string;
+  /** the length of DETAIL (it starts right after '{"detail":', at offset 10) */
+  detail: number;
+  /** the length of CHAIN ("null" when there is none; it starts right after DETAIL and ',"chain":') */
+  chain: number;
+}
+
+/** The row part of a record line (what the writer parses). */
+export interface RecordRow {
+  /** exchangeParams(ex, null, 0): tls_chain_id and source_id are the writer's to fill in */
+  cols: unknown[];
+  /** chainFingerprint of the chain, null when there is none */
+  fp: string | null;
+  source: string[] | null;
+  repeat?: Exchange["repeat"];
+}
+
+/** A parsed record line. */
+export interface RecordLineValue {
+  detail: Detail;
+  chain: CertInfo[] | null;
+  row: RecordRow;
+}
+
+/** A chain's fingerprint and JSON text, made once per chain: the proxy shares one chain array per upstream connection. */
+const chainTexts = new WeakMap<CertInfo[], [fp: string, text: string]>();
+
+/** The record line of an exchange (see RecordLine). Throws when it cannot be serialized. */
+export function recordLine(ex: Exchange): RecordLine {
+  const detail = detailJson(ex);
+  const chain = ex.tls && ex.tls.chain.length > 0 ? ex.tls.chain : null;
+  let known = chain ? chainTexts.get(chain) : undefined;
+  if (chain && (known === undefined || known[0] !== chainFingerprint(chain))) {
+    known = [chainFingerprint(chain), JSON.stringify(chain)];
+    chainTexts.set(chain, known);
+  }
+  const chainText = known ? known[1] : "null";
+  const row: RecordRow = { cols: exchangeParams(ex, null, 0), fp: known ? known[0] : null, source: sourceParams(ex) };
+  if (ex.repeat) row.repeat = ex.repeat;
+  return { text: `{"detail":${detail},"chain":${chainText},"row":${JSON.stringify(row)}}`, detail: detail.length, chain: chainText.length };
+}
+
+/**
+ * The parts of a record line the writer needs, without parsing the detail or the chain: their texts are
+ * sliced out. Self-contained (the writer thread runs its source).
+ */
+export function recordLineParts(text: string, detailLength: number, chainLength: number): { detail: string; chain: string; row: RecordRow } {
+  const chainAt = 10 + detailLength + 9; // '{"detail":' DETAIL ',"chain":'
+  return {
+    detail: text.substring(10, 10 + detailLength),
+    chain: text.substring(chainAt, chainAt + chainLength),
+    row: JSON.parse(text.substring(chainAt + chainLength + 7, text.length - 1)), // ',"row":' ROW '}'
+  };
+}
+
+/** True for a parsed journal or spill line that is a record line (older lines are plain Exchange JSON). */
+export function isRecordLine(x: unknown): x is RecordLineValue {
+  if (typeof x !== "object" || x === null) return false;
+  const v = x as Partial<RecordLineValue>;
+  return typeof v.detail === "object" && v.detail !== null && typeof v.row === "object" && v.row !== null && Array.isArray(v.row.cols);
+}
+
+/** The Exchange a parsed record line holds (what the store would give back for its rows, without an id). */
+export function fromRecordLine(v: RecordLineValue): Exchange {
+  const p = v.row.cols;
+  const c: ExchangeColumns = {
+    id: undefined as unknown as number,
+    started_at: p[0] as number, method: p[1] as string, path: p[2] as string, query: p[3] as string, verb: p[4] as string,
+    api_group: p[5] as string, api_version: p[6] as string, resource: p[7] as string, subresource: p[8] as string,
+    namespace: p[9] as string, name: p[10] as string, status: p[11] as number | null, duration_ms: p[12] as number,
+    error_code: p[13] as string | null, error_message: p[14] as string | null, context: p[15] as string,
+    cluster_url: p[16] as string, kube_user: p[17] as string, user_agent: p[18] as string, client_address: p[19] as string,
+    bytes_in: p[20] as number, bytes_out: p[21] as number, origin: p[22] as string, replay_of: p[23] as number | null,
+    watch_error_code: p[24] as number | null, tls_chain_id: null, source_id: 0,
+    repeat_count: v.row.repeat?.count ?? 1, last_seen_at: v.row.repeat ? v.row.repeat.lastSeenAt : null,
+  };
+  const s = v.row.source;
+  const source = s ? sourceFrom({ host: s[0]!, run: s[1]!, pod: s[2]!, namespace: s[3]!, service_account: s[4]! }) : undefined;
+  const ex = exchangeFrom(c, v.detail, v.chain, source);
+  delete (ex as Partial<Exchange>).id;
+  return ex;
+}
+
 /** Builds the full Exchange back from its columns, detail JSON, (shared) chain and source. */
 export function toExchange(c: ExchangeColumns, detailText: string, chain: CertInfo[] | null, source?: ExchangeSource): Exchange {
-  const d = JSON.parse(detailText) as Detail;
+  return exchangeFrom(c, JSON.parse(detailText) as Detail, chain, source);
+}
+
+function exchangeFrom(c: ExchangeColumns, d: Detail, chain: CertInfo[] | null, source?: ExchangeSource): Exchange {
   const src = d.serviceAccount && !source?.serviceAccount ? { ...source, serviceAccount: d.serviceAccount } : source;
   const error: Exchange["error"] =
     c.error_code === null ? null : { code: c.error_code, message: c.error_message ?? "" };

@@ -1,18 +1,23 @@
 // StoreWriter: inserts exchanges from a worker thread with its own SQLite connection, so the
-// caller's event loop pays only for one JSON text per exchange (the journal's line when there is one)
-// and one postMessage per batch; the worker builds the rows from it (see record/).
+// caller's event loop pays only for one JSON text per exchange (the journal's record line when there is
+// one) and one postMessage per batch; the worker builds the rows from it (see record/).
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import type { Exchange } from "../types.js";
 import {
-  aggregateParams, chainFingerprint, detailJson, exchangeParams, FIND_AGGREGATE_SQL, INSERT_CHAIN_SQL, INSERT_DETAIL_SQL,
+  aggregateParams, chainFingerprint, detailJson, exchangeParams, FIND_AGGREGATE_SQL, recordLineParts, type RecordLine, INSERT_CHAIN_SQL, INSERT_DETAIL_SQL,
   INSERT_EXCHANGE_SQL, INSERT_FLAG_SQL, INSERT_SOURCE_SQL, MERGE_AGGREGATE_SQL, SELECT_CHAIN_ID_SQL, SELECT_SOURCE_ID_SQL, SET_AGGREGATE_SQL,
   sourceParams, UNKNOWN_SOURCE_ID,
 } from "./rows.js";
 
-/** One exchange as the worker gets it: its JSON text (the worker makes the row, detail and chain from it). */
+/**
+ * One exchange as the worker gets it: its record line (rows.ts RecordLine, split: its detail's and chain's
+ * lengths), whose parts the worker stores as they are; or its plain JSON text (split null), from which the
+ * worker makes the row, detail and chain.
+ */
 interface EncodedRow {
   json: string;
+  split: [detail: number, chain: number] | null;
   /** flag kinds raised on it (analyze's per-exchange rules), written in the same transaction */
   flags: string[];
   /** an aggregated row: added to the minute's row when there is one (see rows.ts aggregateParams) */
@@ -32,6 +37,7 @@ const WORKER_SOURCE = `
 const exchangeParams = ${exchangeParams.toString()};
 const detailJson = ${detailJson.toString()};
 const chainFingerprint = ${chainFingerprint.toString()};
+const recordLineParts = ${recordLineParts.toString()};
 const UNKNOWN_SOURCE_ID = ${UNKNOWN_SOURCE_ID};
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require(workerData.driver);
@@ -71,19 +77,31 @@ const write = db && db.transaction((rows, fresh, freshSources, meta) => {
       return existing;
     }
   }
-  const ex = JSON.parse(row.json);
+  let ex = null, params, detail, fp = null, parts = null;
+  if (row.split) {
+    parts = recordLineParts(row.json, row.split[0], row.split[1]);
+    params = parts.row.cols;
+    detail = parts.detail;
+    fp = parts.row.fp;
+  } else {
+    ex = JSON.parse(row.json);
+    params = exchangeParams(ex, null, 0);
+    detail = detailJson(ex);
+    if (ex.tls && ex.tls.chain.length > 0) fp = chainFingerprint(ex.tls.chain);
+  }
   let chainId = null;
-  if (ex.tls && ex.tls.chain.length > 0) {
-    const fp = chainFingerprint(ex.tls.chain);
+  if (fp !== null) {
     chainId = chains.get(fp);
     if (chainId === undefined) {
-      st.chainInsert.run(fp, JSON.stringify(ex.tls.chain));
+      st.chainInsert.run(fp, parts ? parts.chain : JSON.stringify(ex.tls.chain));
       chainId = st.chainSelect.get(fp);
       fresh.push([fp, chainId]);
     }
   }
-  const id = Number(st.exchange.run(exchangeParams(ex, chainId, sourceId)).lastInsertRowid);
-  st.detail.run(id, detailJson(ex));
+  params[25] = chainId;
+  params[26] = sourceId;
+  const id = Number(st.exchange.run(params).lastInsertRowid);
+  st.detail.run(id, detail);
   for (const kind of row.flags) st.flag.run(id, kind);
   if (row.aggregate) st.aggSet.run(row.aggregate[1][0], row.aggregate[1][2], id);
   return id;
@@ -114,8 +132,22 @@ export class StoreWriterError extends Error {
 
 /** What the recorder writes its batches through, whichever engine: StoreWriter (SQLite) or PgStoreWriter. */
 export interface BatchWriter {
-  insertMany(exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[], meta?: [string, string], textOf?: (ex: Exchange) => string | undefined): Promise<number[]>;
+  insertMany(exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[], meta?: [string, string], lineOf?: (ex: Exchange) => RecordLine | undefined): Promise<number[]>;
   close(): Promise<void>;
+}
+
+/** The rows a batch writer posts to its thread: the record line when the caller has it (the journal's), else plain JSON. */
+export function encodeRows(exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[], lineOf?: (ex: Exchange) => RecordLine | undefined): EncodedRow[] {
+  return exchanges.map((ex) => {
+    const line = lineOf?.(ex);
+    return {
+      json: line ? line.text : JSON.stringify(ex),
+      split: line ? [line.detail, line.chain] : null,
+      flags: flagsOf ? flagsOf(ex) : [],
+      aggregate: aggregateParams(ex),
+      source: sourceParams(ex),
+    };
+  });
 }
 
 export class StoreWriter implements BatchWriter {
@@ -151,19 +183,14 @@ export class StoreWriter implements BatchWriter {
   /**
    * Writes the exchanges (and their flag kinds, when flagsOf is given) in one transaction on the worker;
    * resolves with their ids (also set on each exchange). meta: a [key, value] set in the same transaction.
-   * textOf: the exchange's JSON text when the caller already has it (the journal's line), else it is made here.
+   * lineOf: the exchange's record line when the caller already has it (the journal's), else JSON is made here.
    */
   insertMany(
-    exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[], meta?: [string, string], textOf?: (ex: Exchange) => string | undefined,
+    exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[], meta?: [string, string], lineOf?: (ex: Exchange) => RecordLine | undefined,
   ): Promise<number[]> {
     if (this.dead) return Promise.reject(this.dead);
     if (exchanges.length === 0) return Promise.resolve([]);
-    const rows: EncodedRow[] = exchanges.map((ex) => ({
-      json: textOf?.(ex) ?? JSON.stringify(ex),
-      flags: flagsOf ? flagsOf(ex) : [],
-      aggregate: aggregateParams(ex),
-      source: sourceParams(ex),
-    }));
+    const rows = encodeRows(exchanges, flagsOf, lineOf);
     const seq = ++this.seq;
     return new Promise<number[]>((resolve, reject) => {
       this.pending.set(seq, { exchanges, resolve, reject });
