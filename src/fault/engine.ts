@@ -143,9 +143,19 @@ export class FaultEngine {
    * transform registered for the forwarder) or answers/resets/hangs itself and records the exchange.
    */
   handle(req: IncomingMessage, res: ServerResponse, exchange: Exchange, t0: number, sink: RecordSink, forward: () => void): void {
-    this.opts.onArrival?.(exchange);
-    const rule = this.decide(exchange);
+    const rule = this.arrive(exchange);
     if (!rule) return forward();
+    this.apply(rule, req, res, exchange, t0, sink, forward);
+  }
+
+  /** handle's first half, for a caller that has no request objects until a rule fires (an HTTP/2 stream): the rule that acts on this request, or null. */
+  arrive(exchange: Exchange): FaultRule | null {
+    this.opts.onArrival?.(exchange);
+    return this.decide(exchange);
+  }
+
+  /** handle's second half: applies the rule `arrive` returned. */
+  apply(rule: FaultRule, req: IncomingMessage, res: ServerResponse, exchange: Exchange, t0: number, sink: RecordSink, forward: () => void): void {
     const { action } = rule;
     const injected: Injected = { rule: rule.name, action: actionKind(action) };
     exchange.injected = injected;

@@ -2,7 +2,7 @@
 // chose by ALPN (node:http2 / node:https and pipes), and builds its Exchange as it goes: request
 // info, captured bodies, timing phases, TLS chain, both legs' protocol and connection, error.
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse, ClientHttp2Stream, OutgoingHttpHeaders } from "node:http2";
+import type { Http2ServerRequest, Http2ServerResponse, ClientHttp2Stream, OutgoingHttpHeaders, Http2Session, ServerHttp2Stream } from "node:http2";
 import https from "node:https";
 import type { Readable } from "node:stream";
 import type { Upstream } from "../kubeconfig/upstream.js";
@@ -10,7 +10,7 @@ import { connectionInfo, UpstreamError, type ConnectionInfo, type UpstreamAgent 
 import type { Exchange, Headers, Timing } from "../types.js";
 import { BodyCapture } from "./body-capture.js";
 import { forwardedRequestHeaders, type ForwardRules } from "./headers.js";
-import { answer, noteFailure } from "./proxy-answer.js";
+import { answer, answerStream, noteFailure } from "./proxy-answer.js";
 import { redactBody, redactHeaders, redactQuery } from "./redact.js";
 import { originForm, parseRequestInfo } from "./request-info.js";
 import { rawOf } from "./listener-guard.js";
@@ -26,6 +26,38 @@ export interface ExchangeSink {
 export type ClientRequestIn = IncomingMessage | Http2ServerRequest;
 export type ClientResponseOut = ServerResponse | Http2ServerResponse;
 
+/**
+ * One client request as the forwarder drives it, whichever way it came: HTTP/1.1 (node:http's request and
+ * response), HTTP/2 through the compatibility objects (only where a fault rule acts on the request), or an
+ * HTTP/2 stream as node:http2 hands it over (every other HTTP/2 request: no compatibility objects, their
+ * listeners and their copies per request).
+ */
+export interface ClientCall {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly rawHeaders: string[];
+  /** the request body as it comes in */
+  readonly body: Readable;
+  /** the client's HTTP/2 stream (null over HTTP/1.1) */
+  readonly stream: ServerHttp2Stream | null;
+  /** the response object; null when the stream itself is answered (the stream API) */
+  readonly res: ClientResponseOut | null;
+  /** the client's socket (over HTTP/2, its session's) */
+  readonly socket: object;
+}
+
+/** A request that came through node:http or the HTTP/2 compatibility API. */
+export function compatCall(req: ClientRequestIn, res: ClientResponseOut): ClientCall {
+  const stream = isH2(req) ? (req as Http2ServerRequest).stream : null;
+  return { method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers, rawHeaders: req.rawHeaders, body: req, stream, res, socket: stream?.session?.socket ?? req.socket };
+}
+
+/** A request on an HTTP/2 stream, as the server's 'stream' event hands it over. */
+export function streamCall(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[], socket: object): ClientCall {
+  return { method: (headers[":method"] as string | undefined) ?? "GET", url: (headers[":path"] as string | undefined) ?? "/", headers, rawHeaders, body: stream, stream, res: null, socket };
+}
+
 export interface ForwardOptions {
   upstream: Upstream;
   agent: UpstreamAgent;
@@ -34,7 +66,7 @@ export interface ForwardOptions {
   captureLimit: number;
   headersTimeoutMs: number;
   /** an HTTP/2 client's stream rode this upstream session (to pass its GOAWAY on) */
-  rode?: (client: Http2ServerRequest, conn: H2Connection) => void;
+  rode?: (client: Http2Session, conn: H2Connection) => void;
 }
 
 const STREAMING_SUBRESOURCES = new Set(["exec", "attach", "portforward", "proxy"]);
@@ -60,18 +92,25 @@ function recordedRequestHeaders(headers: IncomingHttpHeaders): Headers {
 }
 
 /** The skeleton of an Exchange for a request that just arrived. */
-export function newExchange(req: ClientRequestIn, upstream: Upstream, startedAt: number, origin: Exchange["origin"] = "proxy"): Exchange {
-  const { path, query } = splitUrl(req.url ?? "/");
+export function newExchange(req: IncomingMessage | Http2ServerRequest, upstream: Upstream, startedAt: number, origin: Exchange["origin"] = "proxy"): Exchange {
+  return exchangeSkeleton(req.method ?? "GET", req.url ?? "/", req.headers, req.socket?.remoteAddress ?? "", upstream, startedAt, origin);
+}
+
+/** The same skeleton from the request's parts (an HTTP/2 stream has no request object). */
+export function exchangeSkeleton(method: string, url: string, headers: IncomingHttpHeaders, address: string, upstream: Upstream, startedAt: number, origin: Exchange["origin"] = "proxy"): Exchange {
+  const q = url.indexOf("?");
+  const path = q === -1 ? url : url.slice(0, q);
+  const query = q === -1 ? "" : url.slice(q + 1);
   return {
     startedAt,
     origin,
     replayOf: null,
-    client: { address: req.socket?.remoteAddress ?? "", userAgent: String(req.headers["user-agent"] ?? "") },
+    client: { address, userAgent: String(headers["user-agent"] ?? "") },
     context: upstream.contextName,
     clusterUrl: upstream.server.origin + (upstream.server.pathname === "/" ? "" : upstream.server.pathname),
     kubeUser: upstream.userName,
-    request: { method: req.method ?? "GET", path, query: redactQuery(query), headers: recordedRequestHeaders(req.headers), body: null, bytes: 0 },
-    info: parseRequestInfo(req.method ?? "GET", path, query),
+    request: { method, path, query: redactQuery(query), headers: recordedRequestHeaders(headers), body: null, bytes: 0 },
+    info: parseRequestInfo(method, path, query),
     response: null,
     timing: emptyTiming(),
     tls: null,
@@ -81,9 +120,9 @@ export function newExchange(req: ClientRequestIn, upstream: Upstream, startedAt:
 }
 
 /** forwardedRequestHeaders for an HTTP/2 upstream stream: lower-case names, pseudo-headers first, nothing connection-specific. */
-function h2RequestHeaders(req: ClientRequestIn, credentials: Record<string, string>, authority: string, path: string, rules: ForwardRules = {}): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = { ":method": req.method ?? "GET", ":path": path, ":authority": authority, ":scheme": "https" };
-  const pairs = forwardedRequestHeaders(req.rawHeaders, credentials, authority, rules);
+function h2RequestHeaders(c: ClientCall, credentials: Record<string, string>, authority: string, path: string, rules: ForwardRules = {}): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = { ":method": c.method, ":path": path, ":authority": authority, ":scheme": "https" };
+  const pairs = forwardedRequestHeaders(c.rawHeaders, credentials, authority, rules);
   // pairs[0] is Host, which :authority carries; names differing only in case (Impersonate-Group,
   // impersonate-group...) become one repeated field
   for (let i = 2; i < pairs.length; i += 2) {
@@ -105,9 +144,9 @@ function h1ResponseHeaders(raw: string[]): string[] {
   return out;
 }
 
-/** The upstream's response headers for an HTTP/2 client: an object without connection-specific or pseudo headers. */
-function h2ResponseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
+/** The upstream's response headers for an HTTP/2 client: an object without connection-specific or pseudo headers (`:status` first when given). */
+function h2ResponseHeaders(headers: IncomingHttpHeaders, status?: number): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = status === undefined ? {} : { ":status": status };
   for (const k of Object.keys(headers)) {
     const v = headers[k];
     if (v !== undefined && k.charCodeAt(0) !== 58 && !CONNECTION_SPECIFIC.has(k)) out[k] = v; // 58: ":"
@@ -142,14 +181,14 @@ function isH2(req: ClientRequestIn): req is Http2ServerRequest {
 const clientIds = new WeakMap<object, { id: number; requests: number }>();
 let nextClientId = 1;
 
-/** The client's connection (numbered per process) and this request's stream on it (h2 id, or ordinal for HTTP/1.1). */
-function clientLeg(req: ClientRequestIn): { id: number; stream: number; protocol: string } {
-  const h2 = isH2(req);
-  const key: object = h2 ? (req as Http2ServerRequest).stream.session ?? req : (req as IncomingMessage).socket;
-  let c = clientIds.get(key);
-  if (!c) clientIds.set(key, (c = { id: nextClientId++, requests: 0 }));
-  c.requests++;
-  return { id: c.id, stream: h2 ? ((req as Http2ServerRequest).stream.id ?? 0) : c.requests, protocol: h2 ? "h2" : "http/1.1" };
+/** Numbers the client's connection (per process) and this request's stream on it (h2 id, or ordinal for HTTP/1.1) on the exchange. */
+function noteClientLeg(c: ClientCall, exchange: Exchange): void {
+  const key: object = c.stream ? (c.stream.session ?? c.stream) : c.socket;
+  let n = clientIds.get(key);
+  if (!n) clientIds.set(key, (n = { id: nextClientId++, requests: 0 }));
+  n.requests++;
+  exchange.protocol = { client: c.stream ? "h2" : "http/1.1", upstream: "" };
+  exchange.connection = { client: { id: n.id, stream: c.stream ? (c.stream.id ?? 0) : n.requests }, upstream: null };
 }
 
 export function makeForwarder(opts: ForwardOptions) {
@@ -157,16 +196,16 @@ export function makeForwarder(opts: ForwardOptions) {
   const target = upstreamTarget(upstream.server);
 
   /** One request's life: everything below closes over its exchange, so nothing is stored on the request. */
-  function handle(req: ClientRequestIn, res: ClientResponseOut, exchange: Exchange, t0: number, credentials: Record<string, string> | UpstreamError): void {
+  function handle(c: ClientCall, exchange: Exchange, t0: number, credentials: Record<string, string> | UpstreamError): void {
     const info = exchange.info;
-    const h2client = isH2(req);
-    const leg = clientLeg(req);
-    exchange.protocol = { client: leg.protocol, upstream: "" };
-    exchange.connection = { client: { id: leg.id, stream: leg.stream }, upstream: null };
+    const { stream: h2stream, res } = c;
+    /** what the response is written to: the response object, or the HTTP/2 stream itself */
+    const out = (res ?? h2stream!) as NodeJS.WritableStream & { destroyed: boolean; headersSent: boolean; writableEnded: boolean; writableFinished: boolean; destroy(): void; once(ev: "close", f: () => void): void };
+    noteClientLeg(c, exchange);
     const streaming = info.verb === "watch" || STREAMING_SUBRESOURCES.has(info.subresource) || /(^|&)follow=(true|1)/.test(exchange.request.query);
     /** made with the first byte of a request body (most requests have none) */
     let reqBody: BodyCapture | null = null;
-    const captureRequest = (chunk: Buffer) => (reqBody ??= new BodyCapture(opts.captureLimit, false, { contentEncoding: req.headers["content-encoding"] })).push(chunk);
+    const captureRequest = (chunk: Buffer) => (reqBody ??= new BodyCapture(opts.captureLimit, false, { contentEncoding: c.headers["content-encoding"] })).push(chunk);
     let resBody: BodyCapture | null = null;
     let headerTimer: NodeJS.Timeout | null = null;
     /** cancels the upstream request (once one was sent) */
@@ -174,18 +213,18 @@ export function makeForwarder(opts: ForwardOptions) {
     let h2conn: H2Connection | null = null;
     let upInfo: ConnectionInfo | undefined;
     let done = false;
-    const clientGone = () => (h2client ? (req as Http2ServerRequest).stream.destroyed : (req as IncomingMessage).socket.destroyed);
+    const clientGone = () => (h2stream ? h2stream.destroyed : (c.socket as { destroyed: boolean }).destroyed);
 
     const fail = (err: Error) => {
       if (headerTimer) clearTimeout(headerTimer);
       if (exchange.proxyAnswer) return; // kubewire already answered for the first failure
-      if ((clientGone() || res.destroyed) && !(err instanceof UpstreamError)) {
+      if ((clientGone() || out.destroyed) && !(err instanceof UpstreamError)) {
         exchange.error ??= { code: "CLIENT_ABORTED", message: "the client closed the connection", phase: "client" };
         return;
       }
-      const { text, headers } = noteFailure(exchange, err, target.href, upInfo, performance.now() - t0, req.headers);
-      if (res.headersSent) res.destroy();
-      else if (!res.destroyed) exchange.proxyAnswer = answer(res as ServerResponse, 502, headers, text); // the record keeps response null
+      const { text, headers } = noteFailure(exchange, err, target.href, upInfo, performance.now() - t0, c.headers);
+      if (out.headersSent) out.destroy();
+      else if (!out.destroyed) exchange.proxyAnswer = res ? answer(res as ServerResponse, 502, headers, text) : answerStream(h2stream!, 502, headers, text); // the record keeps response null
     };
 
     const finish = () => {
@@ -196,7 +235,7 @@ export function makeForwarder(opts: ForwardOptions) {
       const total = performance.now() - t0;
       exchange.timing.totalMs = round(total);
       // (an HTTP/2 response reports writableFinished once its stream closed, even when the client reset it)
-      const complete = h2client ? res.writableEnded && !(req as Http2ServerRequest).stream.rstCode : res.writableFinished;
+      const complete = h2stream ? out.writableEnded && !h2stream.rstCode : out.writableFinished;
       if (!complete) {
         exchange.error ??= { code: "CLIENT_ABORTED", message: "the client closed the connection before the response was complete", phase: exchange.response ? "body" : "headers" };
         cancel?.(); // cancel upstream
@@ -204,24 +243,24 @@ export function makeForwarder(opts: ForwardOptions) {
       const sent: BodyCapture | null = reqBody;
       exchange.request.bytes = sent?.size ?? 0;
       if (sent && sent.wireSize !== sent.size) exchange.request.wireBytes = sent.wireSize;
-      exchange.request.body = sent ? redactBody(sent.result(), info, String(req.headers["content-type"] ?? "")) : null;
+      exchange.request.body = sent ? redactBody(sent.result(), info, String(c.headers["content-type"] ?? "")) : null;
       if (resBody && exchange.response) {
         exchange.response.bytes = resBody.size;
         exchange.response.wireBytes = resBody.wireSize;
         exchange.response.body = redactBody(resBody.result(), info, String(exchange.response.headers["content-type"] ?? ""));
         if (streaming) {
-          const endedBy = exchange.error?.code === "CLIENT_ABORTED" ? "client" : (rawOf(req.socket ?? {}) as { kubewireCut?: boolean }).kubewireCut ? "proxy" : "server";
+          const endedBy = exchange.error?.code === "CLIENT_ABORTED" ? "client" : (rawOf(c.socket) as { kubewireCut?: boolean }).kubewireCut ? "proxy" : "server";
           exchange.stream = { kind: info.verb === "watch" ? "watch" : "stream", events: resBody.newlines, bytesIn: sent?.size ?? 0, bytesOut: resBody.size, durationMs: round(total), endedBy, ...resBody.watchSummary() };
           if (endedBy === "client") exchange.error = null; // ending a watch or a log stream is normal
         }
       }
       sink.record(exchange);
     };
-    res.once("close", finish);
+    out.once("close", finish);
 
     if (credentials instanceof UpstreamError) {
       // kubewire could not forward at all (for example: the exec credential plugin failed)
-      req.resume();
+      c.body.resume();
       fail(credentials);
       return;
     }
@@ -259,14 +298,19 @@ export function makeForwarder(opts: ForwardOptions) {
       let ended = false;
       /** set once the client has the response's head: trailers then follow the body */
       let passTrailers = false;
+      /** the upstream's trailers for an HTTP/2 stream answered directly, sent when it asks for them */
+      let streamTrailers: OutgoingHttpHeaders | null = null;
       body.once("end", () => {
         ended = true;
         const t = passTrailers ? trailers() : null;
-        if (t && Object.keys(t).length && !res.destroyed) {
-          try {
-            res.addTrailers(h2ResponseHeaders(t) as Record<string, string>);
-          } catch {
-            // an HTTP/1.1 client answered without chunked framing cannot take trailers
+        if (t && Object.keys(t).length && !out.destroyed) {
+          if (!res) streamTrailers = h2ResponseHeaders(t);
+          else {
+            try {
+              res.addTrailers(h2ResponseHeaders(t) as Record<string, string>);
+            } catch {
+              // an HTTP/1.1 client answered without chunked framing cannot take trailers
+            }
           }
         }
       });
@@ -279,22 +323,29 @@ export function makeForwarder(opts: ForwardOptions) {
               ? { code: h2conn.lost.code, message: h2conn.lost.message, phase: "body" }
               : { code: "ECONNRESET", message: "the API server closed the connection mid-response", phase: "body" };
         }
-        res.destroy();
+        out.destroy();
       };
       body.once("aborted", cut);
       body.once("error", cut);
-      if (res.destroyed) return;
-      if (h2client) (res as Http2ServerResponse).writeHead(status, h2ResponseHeaders(headers));
+      if (out.destroyed) return;
+      if (!res) {
+        // as the compatibility API answers: trailers (or an empty end of stream) once the body is written
+        const s = h2stream!;
+        s.respond(h2ResponseHeaders(headers, status), { waitForTrailers: true });
+        s.once("wantTrailers", () => {
+          if (!s.destroyed) s.sendTrailers(streamTrailers ?? {});
+        });
+      } else if (h2stream) (res as Http2ServerResponse).writeHead(status, h2ResponseHeaders(headers));
       else (res as ServerResponse).writeHead(status, statusMessage, raw ? h1ResponseHeaders(raw) : rawPairs(h2ResponseHeaders(headers)));
       passTrailers = true;
-      faultPipe(exchange, body, res).pipe(res as NodeJS.WritableStream); // fault: the identity unless a fault shapes this body
+      faultPipe(exchange, body, out).pipe(out); // fault: the identity unless a fault shapes this body
     };
 
-    const path = target.basePath + originForm(req.url ?? "/"); // an absolute-form target goes upstream by its path (h2 has no absolute form)
+    const path = target.basePath + originForm(c.url); // an absolute-form target goes upstream by its path (h2 has no absolute form)
 
     const sendH1 = () => {
       exchange.protocol!.upstream = "http/1.1";
-      const up: ClientRequest = https.request({ agent, host: target.host, port: target.port, method: req.method, path, headers: forwardedRequestHeaders(req.rawHeaders, credentials, target.hostHeader, upstream) });
+      const up: ClientRequest = https.request({ agent, host: target.host, port: target.port, method: c.method, path, headers: forwardedRequestHeaders(c.rawHeaders, credentials, target.hostHeader, upstream) });
       cancel = (err) => up.destroy(err);
       up.once("socket", (socket) => {
         // The handshake of a new connection is still under way here: its phases are read with the response.
@@ -311,21 +362,21 @@ export function makeForwarder(opts: ForwardOptions) {
         upInfo = connectionInfo(up.socket) ?? upInfo;
         fail(err);
       });
-      req.on("error", () => up.destroy());
-      req.on("data", captureRequest);
-      req.pipe(up);
+      c.body.on("error", () => up.destroy());
+      c.body.on("data", captureRequest);
+      c.body.pipe(up);
     };
 
     const sendH2 = (conn: H2Connection) => {
       h2conn = conn;
       upInfo = conn.info;
       exchange.protocol!.upstream = "h2";
-      if (h2client) opts.rode?.(req as Http2ServerRequest, conn);
+      if (h2stream) opts.rode?.(h2stream.session!, conn);
       // Node ends GET and DELETE streams with their headers unless told: say whether a body follows
-      const bodyFollows = h2client ? !(req as Http2ServerRequest).stream.endAfterHeaders : (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0") || req.headers["transfer-encoding"] !== undefined;
+      const bodyFollows = h2stream ? !h2stream.endAfterHeaders : (c.headers["content-length"] !== undefined && c.headers["content-length"] !== "0") || c.headers["transfer-encoding"] !== undefined;
       let stream: ClientHttp2Stream;
       try {
-        stream = conn.session.request(h2RequestHeaders(req, credentials, target.hostHeader, path, upstream), { endStream: !bodyFollows });
+        stream = conn.session.request(h2RequestHeaders(c, credentials, target.hostHeader, path, upstream), { endStream: !bodyFollows });
       } catch (err) {
         // the session closed between the lease and the request (a GOAWAY): nothing was sent, take another
         pool.release(conn);
@@ -355,11 +406,11 @@ export function makeForwarder(opts: ForwardOptions) {
         // a stream reset before any answer (RST_STREAM, the session lost) without an 'error' event
         if (!exchange.response && !exchange.error && !done) fail(lostBeforeHeaders(conn) ?? new UpstreamError(`the API server reset the stream (code ${stream.rstCode})`, "ECONNRESET", "headers"));
       });
-      req.on("error", () => stream.destroy());
+      c.body.on("error", () => stream.destroy());
       if (bodyFollows) {
-        req.on("data", captureRequest);
-        req.pipe(stream);
-      } else req.resume();
+        c.body.on("data", captureRequest);
+        c.body.pipe(stream);
+      } else if (res) c.body.resume(); // (a stream that ended with its headers has nothing to read)
     };
 
     const onLease = (err: Error | null, lease?: Lease) => {
@@ -375,9 +426,9 @@ export function makeForwarder(opts: ForwardOptions) {
   }
 
   return {
-    forward: (req: ClientRequestIn, res: ClientResponseOut, credentials: Record<string, string>, exchange: Exchange, t0: number) => handle(req, res, exchange, t0, credentials),
+    forward: (c: ClientCall, credentials: Record<string, string>, exchange: Exchange, t0: number) => handle(c, exchange, t0, credentials),
     /** Answers a request kubewire could not forward (for example: credentials unavailable). */
-    refuse: (req: ClientRequestIn, res: ClientResponseOut, exchange: Exchange, t0: number, err: UpstreamError) => handle(req, res, exchange, t0, err),
+    refuse: (c: ClientCall, exchange: Exchange, t0: number, err: UpstreamError) => handle(c, exchange, t0, err),
   };
 }
 

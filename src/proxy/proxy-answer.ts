@@ -2,6 +2,7 @@
 // a request Node refused): written to the client once, and recorded as the exchange's proxyAnswer
 // beside its error, never as a response (the API server did not answer).
 import type { ServerResponse } from "node:http";
+import type { ServerHttp2Stream } from "node:http2";
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import type { ConnectionInfo } from "../tls/upstream-agent.js";
@@ -19,6 +20,13 @@ function recorded(status: number, headers: Record<string, string>, text: string)
 export function answer(res: ServerResponse, status: number, headers: Record<string, string>, text: string): ProxyAnswer {
   res.writeHead(status, headers);
   res.end(text);
+  return recorded(status, headers, text);
+}
+
+/** Answers on an HTTP/2 stream (the stream API); returns what to record as the exchange's proxyAnswer. */
+export function answerStream(stream: ServerHttp2Stream, status: number, headers: Record<string, string>, text: string): ProxyAnswer {
+  stream.respond({ ...headers, ":status": status });
+  stream.end(text);
   return recorded(status, headers, text);
 }
 

@@ -3,9 +3,16 @@
 // in a Sec-WebSocket-Protocol bearer entry, found by its SHA-256 digest) or a client certificate from
 // the local CA (the listener's first identity).
 import { createHash } from "node:crypto";
-import type { IncomingMessage } from "node:http";
+import type { IncomingHttpHeaders } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { BEARER_PROTOCOL_PREFIX, protocolEntries } from "./headers.js";
+
+/** What a proxy-token check reads of a request: its headers, its socket and (HTTP/2) its stream. */
+export interface AuthRequest {
+  headers: IncomingHttpHeaders;
+  socket: unknown;
+  stream?: { session?: object };
+}
 
 /** `identity`: the index of the token the client proved (0 for a local-CA client certificate). */
 export type ProxyAuthResult = { ok: true; identity: number } | { ok: false; reason: string };
@@ -14,7 +21,7 @@ export type ProxyAuthResult = { ok: true; identity: number } | { ok: false; reas
  * The bearer tokens a WebSocket upgrade carries in Sec-WebSocket-Protocol, as kube-apiserver reads
  * them: only on `Connection: Upgrade` with `Upgrade: websocket`, base64url without padding.
  */
-export function protocolBearerTokens(req: IncomingMessage): string[] {
+export function protocolBearerTokens(req: { headers: IncomingHttpHeaders }): string[] {
   const connection = String(req.headers.connection ?? "").toLowerCase();
   if (!connection.split(",").some((t) => t.trim() === "upgrade") || String(req.headers.upgrade ?? "").toLowerCase() !== "websocket") return [];
   return protocolEntries(req.headers["sec-websocket-protocol"])
@@ -28,7 +35,7 @@ export function protocolBearerTokens(req: IncomingMessage): string[] {
  * tokens[i] admits a client as identity i. A presented value is looked up by its SHA-256 digest, so
  * the time taken says nothing about how much of a token a guess got right.
  */
-export function makeProxyAuth(tokens: string | string[]): (req: IncomingMessage) => ProxyAuthResult {
+export function makeProxyAuth(tokens: string | string[]): (req: AuthRequest) => ProxyAuthResult {
   const digest = (value: string) => createHash("sha256").update(value).digest("hex");
   const expected = new Map<string, number>();
   (Array.isArray(tokens) ? tokens : [tokens]).forEach((t, i) => {
@@ -40,7 +47,7 @@ export function makeProxyAuth(tokens: string | string[]): (req: IncomingMessage)
   const proven = new WeakMap<object, { header: string; identity: number }>();
   return (req) => {
     const header = req.headers.authorization;
-    const connection: object = (req as { stream?: { session?: object } }).stream?.session ?? req.socket;
+    const connection = (req.stream?.session ?? req.socket) as object;
     const known = proven.get(connection);
     if (header !== undefined && known?.header === header) return { ok: true, identity: known.identity };
     if (header) {

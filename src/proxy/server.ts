@@ -3,7 +3,7 @@
 // that identity's forwarder and HTTP/1.1 upgrades to the socket piper, passes an upstream GOAWAY on
 // to HTTP/2 clients, shuts down cleanly.
 import http2 from "node:http2";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
@@ -11,12 +11,12 @@ import type { Upstream } from "../kubeconfig/upstream.js";
 import type { KeyPair } from "../tls/cert-factory.js";
 import { UpstreamAgent, UpstreamError } from "../tls/upstream-agent.js";
 import type { Exchange } from "../types.js";
-import { emptyTiming, makeForwarder, newExchange, type ClientRequestIn, type ClientResponseOut, type ExchangeSink } from "./forward.js";
+import { compatCall, emptyTiming, exchangeSkeleton, makeForwarder, streamCall, type ClientCall, type ExchangeSink } from "./forward.js";
 import { UpstreamPool } from "./upstream-pool.js";
-import { answer, answerRaw, noteFailure, TEXT_PLAIN, wordAnswer, type ClientHeaders } from "./proxy-answer.js";
+import { answer, answerRaw, answerStream, noteFailure, TEXT_PLAIN, wordAnswer, type ClientHeaders } from "./proxy-answer.js";
 import { REPLAY_HEADER } from "./headers.js";
 import { round, upstreamTarget } from "./upstream-target.js";
-import { makeProxyAuth } from "./proxy-auth.js";
+import { makeProxyAuth, type AuthRequest } from "./proxy-auth.js";
 import { makeListenerGuard, rawOf } from "./listener-guard.js";
 import { proxyUpgrade } from "./upgrade.js";
 import { listenError } from "./listen-error.js";
@@ -89,10 +89,10 @@ function proxyAuthAnswer(client: ClientHeaders, reason: string): { headers: Reco
 }
 
 /** `kubewire replay` marks its requests with the ID they replay; the header goes no further. */
-function markReplay(req: ClientRequestIn, exchange: Exchange): void {
-  const value = req.headers[REPLAY_HEADER];
+function markReplay(headers: IncomingHttpHeaders, exchange: Exchange): void {
+  const value = headers[REPLAY_HEADER];
   if (value === undefined) return;
-  delete req.headers[REPLAY_HEADER];
+  delete headers[REPLAY_HEADER];
   const id = Number(value);
   if (Number.isInteger(id) && id > 0) {
     exchange.replayOf = id;
@@ -101,6 +101,7 @@ function markReplay(req: ClientRequestIn, exchange: Exchange): void {
   delete exchange.request.headers[REPLAY_HEADER];
 }
 
+const ignore = () => undefined;
 
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const { upstream, sink } = opts;
@@ -137,8 +138,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       upstream: up,
       agent,
       pool,
-      rode: (req, conn) => {
-        const session = req.stream.session;
+      rode: (session, conn) => {
         if (!session || conn.riders.has(session)) return;
         conn.riders.add(session);
         session.once("close", () => conn.riders.delete(session));
@@ -175,15 +175,15 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     opening.then(use, failed);
   };
   /** The exchange skeleton, naming the kubeconfig cluster entry too (kubeUser names the user entry). */
-  const exchangeOf = (req: ClientRequestIn, up: Upstream, startedAt: number): Exchange => {
-    const ex = newExchange(req, up, startedAt, opts.origin);
+  const exchangeOf = (req: { method?: string; url?: string; headers: IncomingHttpHeaders; socket?: unknown }, up: Upstream, startedAt: number): Exchange => {
+    const ex = exchangeSkeleton(req.method ?? "GET", req.url ?? "/", req.headers, (req.socket as { remoteAddress?: string } | undefined)?.remoteAddress ?? "", up, startedAt, opts.origin);
     if (up.clusterName) ex.kubeCluster = up.clusterName;
     return ex;
   };
   const tokenAuth = makeProxyAuth([opts.token, ...(opts.identities ?? []).map((i) => i.token)]);
   // in-cluster: the bearer token belongs to the API server, so only the client certificate admits a client
   const authorize = opts.passThroughAuthorization
-    ? (req: { socket: unknown }) => ((req.socket as TLSSocket).authorized === true ? { ok: true as const, identity: 0 } : { ok: false as const, reason: "no client certificate: in-cluster mode admits only the client certificate of the kubeconfig kubewire wrote" })
+    ? (req: AuthRequest) => ((req.socket as TLSSocket).authorized === true ? { ok: true as const, identity: 0 } : { ok: false as const, reason: "no client certificate: in-cluster mode admits only the client certificate of the kubeconfig kubewire wrote" })
     : tokenAuth;
   // in-cluster: the client's Authorization goes upstream as it came, and its service account is recorded
   const withClientAuth = (req: { headers: IncomingMessage["headers"] }, exchange: Exchange, c: Record<string, string>): Record<string, string> => {
@@ -217,52 +217,97 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     up.headers().then(onReady, (err: Error) => onFail(new UpstreamError(err.message, "CREDENTIALS", "credentials")));
   };
 
+  /**
+   * A request that proved the token, either protocol: its exchange, the replay marker, the fault rules, then
+   * forwarding. `compat` gives the request and response objects a fault rule acts on (over HTTP/2 they are
+   * made only when a rule fires).
+   */
+  const admitted = (c: ClientCall, identity: number, t0: number, startedAt: number, compat: () => { req: IncomingMessage; res: ServerResponse }) => {
+    withRoute(
+      identity,
+      ({ upstream: up, forwarder }) => {
+        const exchange = exchangeOf(c, up, startedAt);
+        markReplay(c.headers, exchange);
+        const go = (call: ClientCall) =>
+          credentialsFor(
+            up,
+            (creds) => forwarder.forward(call, withClientAuth(call, exchange, creds), exchange, t0),
+            (e) => forwarder.refuse(call, exchange, t0, e),
+          );
+        if (!opts.faults) return go(c);
+        const rule = opts.faults.arrive(exchange); // fault: may answer, reset, hang, delay or shape the body instead
+        if (!rule) return go(c);
+        const { req, res } = compat();
+        opts.faults.apply(rule, req, res, exchange, t0, sink, () => go(compatCall(req, res)));
+      },
+      () => (c.res ?? c.stream!).destroy(),
+    );
+  };
+
   // h2 and http/1.1 offered by ALPN, as kube-apiserver does; HTTP/1.1 connections (upgrades included)
   // are handled by node:http inside this server, exactly as https.Server would.
-  const server = http2.createSecureServer(
-    {
-      key: opts.server.keyPem,
-      cert: opts.server.certPem,
-      ca: opts.ca.certPem,
-      requestCert: true,
-      rejectUnauthorized: false,
-      handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
-      allowHTTP1: true,
-      // in-cluster: no session tickets, so a resumed session still shows the client certificate
-      ...(opts.passThroughAuthorization ? { secureOptions: cryptoConstants.SSL_OP_NO_TICKET } : {}),
-    },
-    (req: ClientRequestIn, res: ClientResponseOut) => {
-      const t0 = performance.now();
-      const startedAt = Date.now();
-      const auth = authorize(req as IncomingMessage);
-      if (!auth.ok) {
-        const exchange = exchangeOf(req, upstream, startedAt);
-        req.resume();
-        exchange.error = { code: "PROXY_AUTH", message: auth.reason, phase: "client" };
-        const refusal = proxyAuthAnswer(req.headers, auth.reason);
-        exchange.proxyAnswer = answer(res as ServerResponse, 401, refusal.headers, refusal.text);
-        exchange.timing.totalMs = round(performance.now() - t0);
-        sink.record(exchange);
-        return;
-      }
-      guard.authenticated(req.socket);
-      withRoute(
-        auth.identity,
-        ({ upstream: up, forwarder }) => {
-          const exchange = exchangeOf(req, up, startedAt);
-          markReplay(req, exchange);
-          const go = () => credentialsFor(
-            up,
-            (c) => forwarder.forward(req, res, withClientAuth(req, exchange, c), exchange, t0),
-            (e) => forwarder.refuse(req, res, exchange, t0, e),
-          );
-          if (opts.faults) opts.faults.handle(req as IncomingMessage, res as ServerResponse, exchange, t0, sink, go); // fault: may answer, reset, hang, delay or shape the body instead
-          else go();
-        },
-        () => res.destroy(),
-      );
-    },
-  );
+  const server = http2.createSecureServer({
+    key: opts.server.keyPem,
+    cert: opts.server.certPem,
+    ca: opts.ca.certPem,
+    requestCert: true,
+    rejectUnauthorized: false,
+    handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
+    allowHTTP1: true,
+    // in-cluster: no session tickets, so a resumed session still shows the client certificate
+    ...(opts.passThroughAuthorization ? { secureOptions: cryptoConstants.SSL_OP_NO_TICKET } : {}),
+  });
+  // HTTP/1.1 requests come as node:http's request and response.
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    const t0 = performance.now();
+    const startedAt = Date.now();
+    const auth = authorize(req);
+    if (!auth.ok) {
+      const exchange = exchangeOf(req, upstream, startedAt);
+      req.resume();
+      exchange.error = { code: "PROXY_AUTH", message: auth.reason, phase: "client" };
+      const refusal = proxyAuthAnswer(req.headers, auth.reason);
+      exchange.proxyAnswer = answer(res, 401, refusal.headers, refusal.text);
+      exchange.timing.totalMs = round(performance.now() - t0);
+      sink.record(exchange);
+      return;
+    }
+    guard.authenticated(req.socket);
+    admitted(compatCall(req, res), auth.identity, t0, startedAt, () => ({ req, res }));
+  });
+  // HTTP/2 requests are answered on their streams, not through node:http2's compatibility objects, which a
+  // 'request' listener would make for every stream (those the fault engine acts on get them, made below).
+  server.removeAllListeners("stream");
+  server.on("stream", (stream: http2.ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
+    stream.on("error", ignore); // each request records its own end
+    // what the compatibility API answers before any request handler sees a stream
+    if (headers[":method"] === "CONNECT") return void stream.respond({ ":status": 405 }, { endStream: true });
+    if (headers.expect !== undefined) {
+      if (headers.expect !== "100-continue") return void stream.respond({ ":status": 417 }, { endStream: true });
+      stream.additionalHeaders({ ":status": 100 });
+    }
+    const t0 = performance.now();
+    const startedAt = Date.now();
+    const session = stream.session!;
+    const socket = session.socket;
+    const c = streamCall(stream, headers, rawHeaders, socket);
+    const auth = authorize({ headers, socket, stream });
+    if (!auth.ok) {
+      const exchange = exchangeOf(c, upstream, startedAt);
+      stream.resume();
+      exchange.error = { code: "PROXY_AUTH", message: auth.reason, phase: "client" };
+      const refusal = proxyAuthAnswer(headers, auth.reason);
+      exchange.proxyAnswer = answerStream(stream, 401, refusal.headers, refusal.text);
+      exchange.timing.totalMs = round(performance.now() - t0);
+      sink.record(exchange);
+      return;
+    }
+    guard.authenticated(socket);
+    admitted(c, auth.identity, t0, startedAt, () => ({
+      req: new http2.Http2ServerRequest(stream, headers, {}, rawHeaders) as unknown as IncomingMessage,
+      res: new http2.Http2ServerResponse(stream) as unknown as ServerResponse,
+    }));
+  });
   // for HTTP/1.1 connections (node:http reads them from this server); watches and log streams last as long as they last
   Object.assign(server, { keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 0 });
 
@@ -295,7 +340,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       auth.identity,
       ({ upstream: up, agent }) => {
         const exchange = exchangeOf(req, up, startedAt);
-        markReplay(req, exchange);
+        markReplay(req.headers, exchange);
         credentialsFor(
           up,
           (c) => proxyUpgrade({ upstream: up, agent, sink, track }, req, socket, head, withClientAuth(req, exchange, c), exchange, t0, { headersTimeoutMs: opts.headersTimeoutMs ?? 60_000, captureLimit: opts.captureLimit ?? 64 * 1024 }),
