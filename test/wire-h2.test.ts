@@ -3,7 +3,11 @@
 // upstream GOAWAY passed on to the HTTP/2 clients that rode that connection.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { stringify } from "yaml";
+import { loadLocalCa } from "../src/tls/local-ca.js";
+import { ensureStateDir } from "../src/tls/state-dir.js";
 import { join } from "node:path";
 import { Store } from "../src/store/store.js";
 import http2 from "node:http2";
@@ -135,6 +139,48 @@ describe.skipIf(!haveKubectl)("HTTP/2 through kubewire", () => {
     } finally {
       await p.close();
       await goaway.close();
+    }
+  });
+
+  it("passes the API server's HTTP/2 trailers on to an HTTP/2 client after the body, and records the response", async () => {
+    // an API server that ends its answer with trailers (none of kube-apiserver's do; a server behind a gateway may)
+    const local = loadLocalCa(ensureStateDir(join(world.dir, "trailers-upstream")));
+    const upstream = http2.createSecureServer({ key: local.server.keyPem, cert: local.server.certPem });
+    upstream.on("stream", (stream) => {
+      stream.respond({ ":status": 200, "content-type": "application/json" }, { waitForTrailers: true });
+      stream.once("wantTrailers", () => stream.sendTrailers({ "x-checksum": "c0ffee" }));
+      stream.end('{"kind":"PodList","items":[]}');
+    });
+    await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
+    const kubeconfig = join(world.dir, "trailers.kubeconfig");
+    writeFileSync(
+      kubeconfig,
+      stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "t", cluster: { server: `https://127.0.0.1:${(upstream.address() as AddressInfo).port}`, "certificate-authority-data": Buffer.from(local.ca.certPem).toString("base64") } }],
+        users: [{ name: "t", user: { token: "upstream-token" } }],
+        contexts: [{ name: "t", context: { cluster: "t", user: "t" } }],
+        "current-context": "t",
+      }),
+    );
+    const p = await startTestProxy(world, {}, "t", kubeconfig);
+    const client = h2client(p);
+    try {
+      const r = await head(client, p, "/api/v1/namespaces/default/pods");
+      const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => r.stream.once("trailers", resolve));
+      expect(r.status).toBe(200);
+      expect(await body(r.stream)).toBe('{"kind":"PodList","items":[]}');
+      expect((await trailers)["x-checksum"]).toBe("c0ffee");
+      const ex = await eventually(() => p.exchanges[0]);
+      expect(ex.protocol).toEqual({ client: "h2", upstream: "h2" });
+      expect(ex.error).toBeNull();
+      expect(ex.response?.status).toBe(200);
+      expect(ex.response?.body?.data).toBe('{"kind":"PodList","items":[]}');
+    } finally {
+      client.close();
+      await p.close();
+      upstream.close();
     }
   });
 
