@@ -91,6 +91,15 @@ function recordedRequestHeaders(headers: IncomingHttpHeaders): Headers {
   return out;
 }
 
+const clusterUrls = new WeakMap<Upstream, string>();
+
+/** The upstream's URL as recorded (its server's origin and path), worked out once per upstream. */
+function clusterUrlOf(upstream: Upstream): string {
+  let url = clusterUrls.get(upstream);
+  if (url === undefined) clusterUrls.set(upstream, (url = upstream.server.origin + (upstream.server.pathname === "/" ? "" : upstream.server.pathname)));
+  return url;
+}
+
 /** The skeleton of an Exchange for a request that just arrived. */
 export function newExchange(req: IncomingMessage | Http2ServerRequest, upstream: Upstream, startedAt: number, origin: Exchange["origin"] = "proxy"): Exchange {
   return exchangeSkeleton(req.method ?? "GET", req.url ?? "/", req.headers, req.socket?.remoteAddress ?? "", upstream, startedAt, origin);
@@ -107,7 +116,7 @@ export function exchangeSkeleton(method: string, url: string, headers: IncomingH
     replayOf: null,
     client: { address, userAgent: String(headers["user-agent"] ?? "") },
     context: upstream.contextName,
-    clusterUrl: upstream.server.origin + (upstream.server.pathname === "/" ? "" : upstream.server.pathname),
+    clusterUrl: clusterUrlOf(upstream),
     kubeUser: upstream.userName,
     request: { method, path, query: redactQuery(query), headers: recordedRequestHeaders(headers), body: null, bytes: 0 },
     info: parseRequestInfo(method, path, query),
@@ -406,7 +415,8 @@ export function makeForwarder(opts: ForwardOptions) {
         // a stream reset before any answer (RST_STREAM, the session lost) without an 'error' event
         if (!exchange.response && !exchange.error && !done) fail(lostBeforeHeaders(conn) ?? new UpstreamError(`the API server reset the stream (code ${stream.rstCode})`, "ECONNRESET", "headers"));
       });
-      c.body.on("error", () => stream.destroy());
+      // (an HTTP/2 stream answered directly ends with 'close' after an error, and finish cancels the upstream stream)
+      if (res) c.body.on("error", () => stream.destroy());
       if (bodyFollows) {
         c.body.on("data", captureRequest);
         c.body.pipe(stream);

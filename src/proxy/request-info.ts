@@ -39,37 +39,40 @@ function decodeSegment(segment: string): string {
 
 /** `query` is the raw query string without "?". */
 export function parseRequestInfo(method: string, path: string, query: string): RequestInfo {
-  const parts = originForm(path).split("/").filter((p) => p !== "").map(decodeSegment);
-  if (parts.length < 2 || (parts[0] !== "api" && parts[0] !== "apis")) return nonResource(method);
+  // the path's non-empty segments, decoded; `r` indexes the first one not yet read (no copies of the rest)
+  const parts: string[] = [];
+  for (const p of originForm(path).split("/")) if (p !== "") parts.push(decodeSegment(p));
+  const n = parts.length;
+  if (n < 2 || (parts[0] !== "api" && parts[0] !== "apis")) return nonResource(method);
   const info = nonResource(method);
   info.apiPrefix = parts[0];
-  let rest: string[];
+  let r: number;
   if (parts[0] === "api") {
     info.apiVersion = parts[1];
-    rest = parts.slice(2);
+    r = 2;
   } else {
-    if (parts.length < 3) return nonResource(method);
+    if (n < 3) return nonResource(method);
     info.apiGroup = parts[1];
     info.apiVersion = parts[2];
-    rest = parts.slice(3);
+    r = 3;
   }
-  if (rest.length === 0) return info; // discovery (/api/v1, /apis/apps/v1): prefix, group and version kept
+  if (r === n) return info; // discovery (/api/v1, /apis/apps/v1): prefix, group and version kept
   info.isResourceRequest = true;
   info.verb = METHOD_VERBS[method.toUpperCase()] ?? method.toLowerCase();
-  if (SPECIAL_VERBS.has(rest[0])) {
-    if (rest.length < 2) return { ...nonResource(method) };
-    info.verb = rest[0];
-    rest = rest.slice(1);
+  if (SPECIAL_VERBS.has(parts[r])) {
+    if (n - r < 2) return { ...nonResource(method) };
+    info.verb = parts[r];
+    r++;
   }
-  if (rest[0] === "namespaces") {
-    if (rest.length > 1) {
-      info.namespace = rest[1];
-      if (rest.length > 2 && !NAMESPACE_SUBRESOURCES.has(rest[2])) rest = rest.slice(2);
+  if (parts[r] === "namespaces") {
+    if (n - r > 1) {
+      info.namespace = parts[r + 1];
+      if (n - r > 2 && !NAMESPACE_SUBRESOURCES.has(parts[r + 2])) r += 2;
     }
   }
-  info.resource = rest[0] ?? "";
-  if (rest.length >= 2) info.name = rest[1];
-  if (rest.length >= 3 && info.verb !== "proxy") info.subresource = rest[2];
+  info.resource = parts[r] ?? "";
+  if (n - r >= 2) info.name = parts[r + 1];
+  if (n - r >= 3 && info.verb !== "proxy") info.subresource = parts[r + 2];
 
   if (info.name === "" && info.verb === "get") {
     const params = new URLSearchParams(query);

@@ -103,9 +103,24 @@ function markReplay(headers: IncomingHttpHeaders, exchange: Exchange): void {
 
 const ignore = () => undefined;
 
+/** What an HTTP/2 client connection's requests read of its socket. */
+interface ClientConnection {
+  /** the session's socket (a proxy of the TLS socket) */
+  socket: object;
+  /** the accepted TCP socket under it */
+  raw: object;
+  address: string;
+}
+
+function clientConnection(session: http2.ServerHttp2Session): ClientConnection {
+  const socket = session.socket;
+  return { socket, raw: rawOf(socket), address: socket.remoteAddress ?? "" };
+}
+
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const { upstream, sink } = opts;
-  const clientSessions = new Set<http2.ServerHttp2Session>();
+  /** each HTTP/2 client connection, with what its requests read of its socket, taken once (the session's socket is a proxy object) */
+  const clientSessions = new Map<http2.ServerHttp2Session, ClientConnection>();
   /** One identity's way upstream: its TLS agent, HTTP/2 sessions and forwarder (credentials and client certificate differ per user). */
   interface Route {
     upstream: Upstream;
@@ -175,8 +190,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     opening.then(use, failed);
   };
   /** The exchange skeleton, naming the kubeconfig cluster entry too (kubeUser names the user entry). */
-  const exchangeOf = (req: { method?: string; url?: string; headers: IncomingHttpHeaders; socket?: unknown }, up: Upstream, startedAt: number): Exchange => {
-    const ex = exchangeSkeleton(req.method ?? "GET", req.url ?? "/", req.headers, (req.socket as { remoteAddress?: string } | undefined)?.remoteAddress ?? "", up, startedAt, opts.origin);
+  const exchangeOf = (req: { method?: string; url?: string; headers: IncomingHttpHeaders; socket?: { remoteAddress?: string } }, up: Upstream, startedAt: number, address = req.socket?.remoteAddress ?? ""): Exchange => {
+    const ex = exchangeSkeleton(req.method ?? "GET", req.url ?? "/", req.headers, address, up, startedAt, opts.origin);
     if (up.clusterName) ex.kubeCluster = up.clusterName;
     return ex;
   };
@@ -222,11 +237,11 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
    * forwarding. `compat` gives the request and response objects a fault rule acts on (over HTTP/2 they are
    * made only when a rule fires).
    */
-  const admitted = (c: ClientCall, identity: number, t0: number, startedAt: number, compat: () => { req: IncomingMessage; res: ServerResponse }) => {
+  const admitted = (c: ClientCall, address: string, identity: number, t0: number, startedAt: number, compat: () => { req: IncomingMessage; res: ServerResponse }) => {
     withRoute(
       identity,
       ({ upstream: up, forwarder }) => {
-        const exchange = exchangeOf(c, up, startedAt);
+        const exchange = exchangeOf(c, up, startedAt, address);
         markReplay(c.headers, exchange);
         const go = (call: ClientCall) =>
           credentialsFor(
@@ -273,7 +288,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       return;
     }
     guard.authenticated(req.socket);
-    admitted(compatCall(req, res), auth.identity, t0, startedAt, () => ({ req, res }));
+    admitted(compatCall(req, res), req.socket.remoteAddress ?? "", auth.identity, t0, startedAt, () => ({ req, res }));
   });
   // HTTP/2 requests are answered on their streams, not through node:http2's compatibility objects, which a
   // 'request' listener would make for every stream (those the fault engine acts on get them, made below).
@@ -288,12 +303,12 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     }
     const t0 = performance.now();
     const startedAt = Date.now();
-    const session = stream.session!;
-    const socket = session.socket;
-    const c = streamCall(stream, headers, rawHeaders, socket);
-    const auth = authorize({ headers, socket, stream });
+    const session = stream.session as http2.ServerHttp2Session;
+    const conn = clientSessions.get(session) ?? clientConnection(session);
+    const c = streamCall(stream, headers, rawHeaders, conn.raw);
+    const auth = authorize({ headers, socket: conn.socket, stream });
     if (!auth.ok) {
-      const exchange = exchangeOf(c, upstream, startedAt);
+      const exchange = exchangeOf(c, upstream, startedAt, conn.address);
       stream.resume();
       exchange.error = { code: "PROXY_AUTH", message: auth.reason, phase: "client" };
       const refusal = proxyAuthAnswer(headers, auth.reason);
@@ -302,8 +317,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       sink.record(exchange);
       return;
     }
-    guard.authenticated(socket);
-    admitted(c, auth.identity, t0, startedAt, () => ({
+    guard.authenticated(conn.raw);
+    admitted(c, conn.address, auth.identity, t0, startedAt, () => ({
       req: new http2.Http2ServerRequest(stream, headers, {}, rawHeaders) as unknown as IncomingMessage,
       res: new http2.Http2ServerResponse(stream) as unknown as ServerResponse,
     }));
@@ -312,7 +327,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   Object.assign(server, { keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 0 });
 
   server.on("session", (session: http2.ServerHttp2Session) => {
-    clientSessions.add(session);
+    clientSessions.set(session, clientConnection(session));
     session.on("error", () => undefined);
     session.once("close", () => clientSessions.delete(session));
   });
@@ -424,7 +439,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         if (!opts.listener) server.close();
         (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
         // HTTP/2 clients get a GOAWAY: streams in flight finish (within the grace), new requests go elsewhere
-        for (const s of clientSessions) if (!s.closed && !s.destroyed) s.close();
+        for (const s of clientSessions.keys()) if (!s.closed && !s.destroyed) s.close();
         const cut = setTimeout(() => {
           for (const s of sockets) {
             (s as { kubewireCut?: boolean }).kubewireCut = true;
