@@ -8,12 +8,16 @@
 // Usage: npm run build && node scripts/bench-h2.mjs [--seconds 3] [--rounds 2] [--conc 1,16,256] [--watchers 1000]
 //          [--before DIR] [--no-mitmdump] [--unrecorded] [--profile DIR]
 //   --before DIR   also run the kubewire built in DIR (a checkout with dist/), as "kubewire-before"
-//   --paired       with --before: instead of the alternating runs, load kubewire and kubewire-before at
+//   --paired       instead of the alternating runs, load two variants (--pair; kubewire and kubewire-before) at
 //                  the same time (one hey each), so both meet the same machine: their CPU per request
 //                  compares the two builds even when other jobs make alternating runs swing 2x
 //   --unrecorded   also run a kubewire that forwards and builds each exchange but records none
 //                  (`start --capture-for 1s`, measured after that second), as "kubewire-unrecorded":
 //                  what recording costs, apart from forwarding
+//   --pair A,B     with --paired: the two variants loaded at once (default kubewire,kubewire-before), e.g.
+//                  kubewire-unrecorded,bare-h2 (what forwarding alone costs against the bare proxy) or, with
+//                  --before DIR --unrecorded, kubewire-unrecorded,kubewire-before-unrecorded (forwarding alone,
+//                  this build against DIR's: `start --capture-for 1s` of each)
 //   --profile DIR  run kubewire under node --cpu-prof, profiles written to DIR on exit (read them with
 //                  scripts/bench-profile.mjs; use --watchers 0 and one --conc to profile one load)
 import http2 from "node:http2";
@@ -27,7 +31,7 @@ import { parse as parseYaml } from "yaml";
 import { cpuSeconds, fmt, freePort, median, parseHey, quiet, rssMiB, run, sleep, spawnReady, stopProcess, waitForPort } from "./bench-lib.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const o = { seconds: 3, rounds: 2, conc: [1, 16, 256], watchers: 1000, before: null, mitmdump: true, unrecorded: false, paired: false, profile: null, path: "/api/v1/namespaces/default/pods/web-1" };
+const o = { seconds: 3, rounds: 2, conc: [1, 16, 256], watchers: 1000, before: null, mitmdump: true, unrecorded: false, paired: false, pair: ["kubewire", "kubewire-before"], profile: null, path: "/api/v1/namespaces/default/pods/web-1" };
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
   const v = process.argv[++i];
@@ -37,6 +41,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (a === "--watchers") o.watchers = Number(v);
   else if (a === "--before") o.before = resolve(v);
   else if (a === "--profile") o.profile = resolve(v);
+  else if (a === "--pair") o.pair = v.split(",");
   else if (a === "--no-mitmdump" || a === "--unrecorded" || a === "--paired") {
     if (a === "--no-mitmdump") o.mitmdump = false;
     else if (a === "--paired") o.paired = true;
@@ -74,6 +79,7 @@ try {
   if (o.before) variants.push(await startKubewire(o.before, "kubewire-before"));
   if (o.unrecorded) {
     variants.push(await startKubewire(ROOT, "kubewire-unrecorded", [], ["--capture-for", "1s"]));
+    if (o.before) variants.push(await startKubewire(o.before, "kubewire-before-unrecorded", [], ["--capture-for", "1s"]));
     await sleep(1100);
   }
   if (o.mitmdump) variants.push(await startMitmdump(cluster, join(tmp, "state"), tmp, procs));
@@ -134,8 +140,8 @@ try {
     h.okRps = (h.statuses["200"] ?? 0) / h.totalSecs;
     return h;
   };
-  if (o.paired && o.before) {
-    const pair = variants.filter((v) => v.name === "kubewire" || v.name === "kubewire-before");
+  if (o.paired) {
+    const pair = o.pair.map((name) => variants.find((v) => v.name === name) ?? (() => { throw new Error(`--pair: no variant ${name} in this run (${variants.map((v) => v.name).join(", ")})`); })());
     const res = {};
     for (let r = 0; r < o.rounds; r++) {
       for (const c of o.conc) {
@@ -145,10 +151,11 @@ try {
         log(`paired round ${r + 1} c=${c}: ${pair.map((v, i) => `${v.name} ${fmt(hs[i].okRps, 0)} answered/s, ${fmt(hs[i].cpuUs, 0)} µs CPU/req`).join("; ")}`);
       }
     }
-    console.log(`paired (kubewire and kubewire-before loaded at once, one hey each), ${o.seconds}s x ${o.rounds} rounds (median 200s per second, median CPU per answered request):`);
+    const [a, b] = pair.map((v) => v.name);
+    console.log(`paired (${a} and ${b} loaded at once, one hey each), ${o.seconds}s x ${o.rounds} rounds (median 200s per second, median CPU per answered request):`);
     for (const c of o.conc) {
       const m = (name, f) => median(res[c][name].map(f));
-      console.log(`  ${String(c).padStart(3)} streams: ${pair.map((v) => `${v.name} ${fmt(m(v.name, (x) => x.okRps), 0)} req/s, ${fmt(m(v.name, (x) => x.cpuUs), 0)} µs CPU/req`).join("; ")}; CPU per request after/before ${fmt(m("kubewire", (x) => x.cpuUs) / m("kubewire-before", (x) => x.cpuUs))}`);
+      console.log(`  ${String(c).padStart(3)} streams: ${pair.map((v) => `${v.name} ${fmt(m(v.name, (x) => x.okRps), 0)} req/s, ${fmt(m(v.name, (x) => x.cpuUs), 0)} µs CPU/req`).join("; ")}; CPU per request ${a} / ${b} ${fmt(m(a, (x) => x.cpuUs) / m(b, (x) => x.cpuUs))}, req/s ${a} / ${b} ${fmt(m(a, (x) => x.okRps) / m(b, (x) => x.okRps))}`);
     }
   } else {
     const results = {};

@@ -204,7 +204,11 @@ export function makeForwarder(opts: ForwardOptions) {
   const { upstream, agent, pool, sink } = opts;
   const target = upstreamTarget(upstream.server);
 
-  /** One request's life: everything below closes over its exchange, so nothing is stored on the request. */
+  /**
+   * One request's life: everything below closes over its exchange, so nothing is stored on the request.
+   * Listeners for events a stream emits once ('close', 'end', 'response'...) are added with `on`: `once`
+   * would make a wrapper for each, per request, and remove it again.
+   */
   function handle(c: ClientCall, exchange: Exchange, t0: number, credentials: Record<string, string> | UpstreamError): void {
     const info = exchange.info;
     const { stream: h2stream, res } = c;
@@ -265,7 +269,7 @@ export function makeForwarder(opts: ForwardOptions) {
       }
       sink.record(exchange);
     };
-    out.once("close", finish);
+    out.on("close", finish);
 
     if (credentials instanceof UpstreamError) {
       // kubewire could not forward at all (for example: the exec credential plugin failed)
@@ -309,7 +313,7 @@ export function makeForwarder(opts: ForwardOptions) {
       let passTrailers = false;
       /** the upstream's trailers for an HTTP/2 stream answered directly, sent when it asks for them */
       let streamTrailers: OutgoingHttpHeaders | null = null;
-      body.once("end", () => {
+      body.on("end", () => {
         ended = true;
         const t = passTrailers ? trailers() : null;
         if (t && Object.keys(t).length && !out.destroyed) {
@@ -334,14 +338,14 @@ export function makeForwarder(opts: ForwardOptions) {
         }
         out.destroy();
       };
-      body.once("aborted", cut);
-      body.once("error", cut);
+      body.on("aborted", cut);
+      body.on("error", cut);
       if (out.destroyed) return;
       if (!res) {
         // as the compatibility API answers: trailers (or an empty end of stream) once the body is written
         const s = h2stream!;
         s.respond(h2ResponseHeaders(headers, status), { waitForTrailers: true });
-        s.once("wantTrailers", () => {
+        s.on("wantTrailers", () => {
           if (!s.destroyed) s.sendTrailers(streamTrailers ?? {});
         });
       } else if (h2stream) (res as Http2ServerResponse).writeHead(status, h2ResponseHeaders(headers));
@@ -399,19 +403,19 @@ export function makeForwarder(opts: ForwardOptions) {
         if (err) fail(err);
         if (!stream.destroyed) stream.close(0x8); // CANCEL
       };
-      exchange.connection!.upstream = { id: conn.id, stream: 0 };
+      const upLeg = (exchange.connection!.upstream = { id: conn.id, stream: 0 });
       let trailers: IncomingHttpHeaders | null = null;
-      stream.once("trailers", (t) => (trailers = t));
-      stream.once("response", (headers) => {
+      stream.on("trailers", (t) => (trailers = t));
+      stream.on("response", (headers) => {
         pool.touch(conn);
-        exchange.connection!.upstream = { id: conn.id, stream: stream.id ?? 0 };
+        upLeg.stream = stream.id ?? 0;
         respond(Number(headers[":status"] ?? 502), undefined, headers, null, stream, () => trailers);
       });
       stream.on("error", (err) => {
         if (exchange.response) return; // the body's own handler cuts the client's stream
         fail(lostBeforeHeaders(conn) ?? err);
       });
-      stream.once("close", () => {
+      stream.on("close", () => {
         // a stream reset before any answer (RST_STREAM, the session lost) without an 'error' event
         if (!exchange.response && !exchange.error && !done) fail(lostBeforeHeaders(conn) ?? new UpstreamError(`the API server reset the stream (code ${stream.rstCode})`, "ECONNRESET", "headers"));
       });

@@ -44,17 +44,18 @@ export function makeProxyAuth(tokens: string | string[]): (req: AuthRequest) => 
   const match = (header: string) => expected.get(digest(header));
   // A connection that proved a token once is not hashed again for the same header: keyed by the
   // HTTP/2 session (an h2 compat request's socket is a new proxy object per stream) or the socket.
-  const proven = new WeakMap<object, { header: string; identity: number }>();
+  const proven = new WeakMap<object, { header: string; result: ProxyAuthResult }>();
   return (req) => {
     const header = req.headers.authorization;
     const connection = (req.stream?.session ?? req.socket) as object;
     const known = proven.get(connection);
-    if (header !== undefined && known?.header === header) return { ok: true, identity: known.identity };
+    if (header !== undefined && known?.header === header) return known.result;
     if (header) {
       const identity = match(header);
       if (identity !== undefined) {
-        proven.set(connection, { header, identity });
-        return { ok: true, identity };
+        const result: ProxyAuthResult = { ok: true, identity };
+        proven.set(connection, { header, result });
+        return result;
       }
     }
     const fromProtocol = protocolBearerTokens(req);
