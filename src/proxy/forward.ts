@@ -288,7 +288,7 @@ export function makeForwarder(opts: ForwardOptions) {
           : new UpstreamError(`kubewire held the request for ${opts.headersTimeoutMs} ms without sending it to the API server`, "KUBEWIRE_HELD", "headers");
         if (cancel) cancel(err);
         else fail(err);
-      }, Math.max(0, opts.headersTimeoutMs - (performance.now() - t0)));
+      }, Math.max(1, Math.ceil(opts.headersTimeoutMs - (performance.now() - t0)))); // whole ms: Node keeps one timer list per duration, so requests share one
       headerTimer.unref();
     }
 
