@@ -184,6 +184,40 @@ describe.skipIf(!haveKubectl)("HTTP/2 through kubewire", () => {
     }
   });
 
+  it("answers on an HTTP/2 stream what node:http2's compatibility layer answered: CONNECT 405, an unknown Expect 417, 100-continue a 100 and then the API server's answer", async () => {
+    const p = await startTestProxy(world);
+    const client = h2client(p);
+    const ask = (headers: http2.OutgoingHttpHeaders, body?: string) =>
+      new Promise<{ statuses: number[]; text: string }>((resolve, reject) => {
+        const stream = client.request({ authorization: `Bearer ${p.token}`, ...headers }, { endStream: body === undefined });
+        const statuses: number[] = [];
+        let text = "";
+        stream.on("headers", (h) => statuses.push(Number(h[":status"]))); // informational (1xx) heads
+        stream.on("continue", () => stream.end(body));
+        stream.once("response", (h) => statuses.push(Number(h[":status"])));
+        stream.setEncoding("utf8");
+        stream.on("data", (d: string) => (text += d));
+        stream.once("close", () => resolve({ statuses, text }));
+        stream.once("error", reject);
+      });
+    try {
+      expect((await ask({ ":method": "CONNECT", ":authority": "example.com:443" })).statuses).toEqual([405]);
+      expect((await ask({ ":method": "GET", ":path": "/api/v1/namespaces/default/pods", expect: "something-else" })).statuses).toEqual([417]);
+      const body = JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "continued" }, data: { a: "b" } });
+      const created = await ask({ ":method": "POST", ":path": "/api/v1/namespaces/default/configmaps", "content-type": "application/json", expect: "100-continue" }, body);
+      expect(created.statuses).toEqual([100, 201]);
+      expect(created.text).toContain('"name":"continued"');
+      const ex = await eventually(() => p.exchanges.find((e) => e.request.method === "POST"));
+      expect(ex.response?.status).toBe(201);
+      expect(ex.request.body?.data).toBe(body);
+      // neither refused request reached the forwarder
+      expect(p.exchanges).toHaveLength(1);
+    } finally {
+      client.close();
+      await p.close();
+    }
+  });
+
   it("ends a kubectl watch on a frozen API server within the keepalive bound and records UPSTREAM_LOST", async () => {
     const frozen = await demoWorld({ freezable: true });
     const p = await startTestProxy(frozen, { keepaliveIdleMs: 500, keepaliveTimeoutMs: 500 });

@@ -1,7 +1,7 @@
 // The local TLS endpoint clients talk to: accepts connections (HTTP/2 or HTTP/1.1 as the client
 // offers by ALPN), checks the proxy token, which selects the upstream identity, hands requests to
-// that identity's forwarder and HTTP/1.1 upgrades to the socket piper, passes an upstream GOAWAY on
-// to HTTP/2 clients, shuts down cleanly.
+// that identity's forwarder (HTTP/2 ones as streams, HTTP/1.1 ones as node:http requests) and
+// HTTP/1.1 upgrades to the socket piper, passes an upstream GOAWAY on to HTTP/2 clients, shuts down cleanly.
 import http2 from "node:http2";
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
