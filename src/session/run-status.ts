@@ -1,6 +1,7 @@
 // What a running proxy tells `kubewire status`: a small JSON file per run in the state
 // directory (URL, context, database, record counts), refreshed every second, removed on stop.
 import { rmSync, writeFileSync, renameSync } from "node:fs";
+import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { RecorderStats } from "../record/recorder.js";
 import type { ExchangeSource } from "../types.js";
@@ -28,21 +29,36 @@ export function runStatusFile(stateDir: string, pid: number, port: number): stri
   return join(stateDir, `${PREFIX}${pid}-${port}.json`);
 }
 
-/** Publishes the status now and every second until the returned stop function is called. */
+/**
+ * Publishes the status now and every second until the returned stop function is called. The refreshes are
+ * written off the main thread (a busy proxy forwards meanwhile); one finishing after stop removes its file.
+ */
 export function publishRunStatus(file: string, read: () => Omit<RunStatus, "updatedAt">): () => void {
-  const write = () => {
-    try {
-      const tmp = `${file}.tmp`;
-      writeFileSync(tmp, JSON.stringify({ ...read(), updatedAt: new Date().toISOString() }), { mode: 0o600 });
-      renameSync(tmp, file);
-    } catch {
-      /* the state dir went away: status is best effort, recording is not affected */
-    }
+  const tmp = `${file}.tmp`;
+  const text = () => JSON.stringify({ ...read(), updatedAt: new Date().toISOString() });
+  let stopped = false;
+  let writing = false;
+  const refresh = () => {
+    if (writing) return; // the last refresh is still on its way: this one is skipped, not queued
+    writing = true;
+    writeFile(tmp, text(), { mode: 0o600 })
+      .then(() => rename(tmp, file))
+      .catch(() => undefined) // the state dir went away: status is best effort, recording is not affected
+      .finally(() => {
+        writing = false;
+        if (stopped) rmSync(file, { force: true });
+      });
   };
-  write();
-  const timer = setInterval(write, 1000);
+  try {
+    writeFileSync(tmp, text(), { mode: 0o600 });
+    renameSync(tmp, file);
+  } catch {
+    /* as above */
+  }
+  const timer = setInterval(refresh, 1000);
   timer.unref();
   return () => {
+    stopped = true;
     clearInterval(timer);
     rmSync(file, { force: true });
   };
