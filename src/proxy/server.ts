@@ -272,20 +272,22 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     // in-cluster: no session tickets, so a resumed session still shows the client certificate
     ...(opts.passThroughAuthorization ? { secureOptions: cryptoConstants.SSL_OP_NO_TICKET } : {}),
   });
+  /** A client without the proxy token: kubewire's 401, written the client's way (response, stream or raw socket), recorded as PROXY_AUTH. */
+  const refuse = (exchange: Exchange, client: ClientHeaders, reason: string, t0: number, write: (status: number, headers: Record<string, string>, text: string) => Exchange["proxyAnswer"]): void => {
+    exchange.error = { code: "PROXY_AUTH", message: reason, phase: "client" };
+    const refusal = proxyAuthAnswer(client, reason);
+    exchange.proxyAnswer = write(401, refusal.headers, refusal.text);
+    exchange.timing.totalMs = round(performance.now() - t0);
+    sink.record(exchange);
+  };
   // HTTP/1.1 requests come as node:http's request and response.
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     const t0 = performance.now();
     const startedAt = Date.now();
     const auth = authorize(req);
     if (!auth.ok) {
-      const exchange = exchangeOf(req, upstream, startedAt);
       req.resume();
-      exchange.error = { code: "PROXY_AUTH", message: auth.reason, phase: "client" };
-      const refusal = proxyAuthAnswer(req.headers, auth.reason);
-      exchange.proxyAnswer = answer(res, 401, refusal.headers, refusal.text);
-      exchange.timing.totalMs = round(performance.now() - t0);
-      sink.record(exchange);
-      return;
+      return refuse(exchangeOf(req, upstream, startedAt), req.headers, auth.reason, t0, (status, h, text) => answer(res, status, h, text));
     }
     guard.authenticated(req.socket);
     admitted(compatCall(req, res), req.socket.remoteAddress ?? "", auth.identity, t0, startedAt, () => ({ req, res }));
@@ -308,14 +310,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const c = streamCall(stream, headers, rawHeaders, conn.raw);
     const auth = authorize({ headers, socket: conn.socket, stream });
     if (!auth.ok) {
-      const exchange = exchangeOf(c, upstream, startedAt, conn.address);
       stream.resume();
-      exchange.error = { code: "PROXY_AUTH", message: auth.reason, phase: "client" };
-      const refusal = proxyAuthAnswer(headers, auth.reason);
-      exchange.proxyAnswer = answerStream(stream, 401, refusal.headers, refusal.text);
-      exchange.timing.totalMs = round(performance.now() - t0);
-      sink.record(exchange);
-      return;
+      return refuse(exchangeOf(c, upstream, startedAt, conn.address), headers, auth.reason, t0, (status, h, text) => answerStream(stream, status, h, text));
     }
     guard.authenticated(conn.raw);
     admitted(c, conn.address, auth.identity, t0, startedAt, () => ({
@@ -341,15 +337,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const t0 = performance.now();
     const startedAt = Date.now();
     const auth = authorize(req);
-    if (!auth.ok) {
-      const exchange = exchangeOf(req, upstream, startedAt);
-      exchange.error = { code: "PROXY_AUTH", message: auth.reason, phase: "client" };
-      const refusal = proxyAuthAnswer(req.headers, auth.reason);
-      exchange.proxyAnswer = answerRaw(socket, 401, refusal.headers, refusal.text);
-      exchange.timing.totalMs = round(performance.now() - t0);
-      sink.record(exchange);
-      return;
-    }
+    if (!auth.ok) return refuse(exchangeOf(req, upstream, startedAt), req.headers, auth.reason, t0, (status, h, text) => answerRaw(socket, status, h, text));
     guard.authenticated(req.socket);
     withRoute(
       auth.identity,

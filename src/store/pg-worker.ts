@@ -3,7 +3,7 @@
 // recorder's asynchronous batch writer (pg-writer.ts) alike, and holds PostgreSQL's one batch insert.
 import { createRequire } from "node:module";
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
-import { chainFingerprint, detailJson, exchangeParams, recordLineParts, UNKNOWN_SOURCE_ID } from "./rows.js";
+import { chainFingerprint, detailJson, exchangeParams, recordLineParts, rowValues, UNKNOWN_SOURCE_ID } from "./rows.js";
 import { PG_EXCHANGE_COLUMNS, PG_SQL } from "./pg-schema.js";
 
 /** Rows per multi-row INSERT (30 parameters each: below PostgreSQL's 65,535 bound parameters). */
@@ -18,6 +18,7 @@ const exchangeParams = ${exchangeParams.toString()};
 const detailJson = ${detailJson.toString()};
 const chainFingerprint = ${chainFingerprint.toString()};
 const recordLineParts = ${recordLineParts.toString()};
+const rowValues = ${rowValues.toString()};
 const UNKNOWN_SOURCE_ID = ${UNKNOWN_SOURCE_ID};
 const { workerData } = require("node:worker_threads");
 const pg = require(workerData.driver);
@@ -81,24 +82,12 @@ async function insertBatch(rows, meta) {
           continue;
         }
       }
-      // a record line's parts are stored as they are; a plain JSON text is parsed (see writer-thread.ts)
-      let ex = null, params, detail, fp = null, parts = null;
-      if (row.split) {
-        parts = recordLineParts(row.json, row.split[0], row.split[1]);
-        params = parts.row.cols;
-        detail = parts.detail;
-        fp = parts.row.fp;
-      } else {
-        ex = JSON.parse(row.json);
-        params = exchangeParams(ex, null, 0);
-        detail = detailJson(ex);
-        if (ex.tls && ex.tls.chain.length > 0) fp = chainFingerprint(ex.tls.chain);
-      }
+      const { params, detail, fp, chain } = rowValues(row);
       let chainId = null;
       if (fp !== null) {
         chainId = chains.get(fp) ?? batchChains.get(fp);
         if (chainId === undefined) {
-          await client.query(SQL.chainInsert, [fp, parts ? parts.chain : JSON.stringify(ex.tls.chain)]);
+          await client.query(SQL.chainInsert, [fp, chain()]);
           chainId = (await client.query({ text: SQL.chainSelect, values: [fp], rowMode: "array" })).rows[0][0];
           batchChains.set(fp, chainId);
         }

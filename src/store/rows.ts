@@ -272,6 +272,25 @@ export function recordLineParts(text: string, detailLength: number, chainLength:
   };
 }
 
+/**
+ * What a writer stores for one posted row (see writer-thread.ts's EncodedRow): a record line's parts as they
+ * are, a plain JSON text parsed. Self-contained but for recordLineParts, exchangeParams, detailJson and
+ * chainFingerprint, which the writer threads' sources define beside it.
+ */
+export function rowValues(row: { json: string; split: [number, number] | null }): { params: unknown[]; detail: string; fp: string | null; chain: () => string } {
+  if (row.split) {
+    const parts = recordLineParts(row.json, row.split[0], row.split[1]);
+    return { params: parts.row.cols, detail: parts.detail, fp: parts.row.fp, chain: () => parts.chain };
+  }
+  const ex = JSON.parse(row.json);
+  return {
+    params: exchangeParams(ex, null, 0),
+    detail: detailJson(ex),
+    fp: ex.tls && ex.tls.chain.length > 0 ? chainFingerprint(ex.tls.chain) : null,
+    chain: () => JSON.stringify(ex.tls.chain),
+  };
+}
+
 /** True for a parsed journal or spill line that is a record line (older lines are plain Exchange JSON). */
 export function isRecordLine(x: unknown): x is RecordLineValue {
   if (typeof x !== "object" || x === null) return false;

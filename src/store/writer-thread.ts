@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import type { Exchange } from "../types.js";
 import {
-  aggregateParams, chainFingerprint, detailJson, exchangeParams, FIND_AGGREGATE_SQL, recordLineParts, type RecordLine, INSERT_CHAIN_SQL, INSERT_DETAIL_SQL,
+  aggregateParams, chainFingerprint, detailJson, exchangeParams, FIND_AGGREGATE_SQL, recordLineParts, rowValues, type RecordLine, INSERT_CHAIN_SQL, INSERT_DETAIL_SQL,
   INSERT_EXCHANGE_SQL, INSERT_FLAG_SQL, INSERT_SOURCE_SQL, MERGE_AGGREGATE_SQL, SELECT_CHAIN_ID_SQL, SELECT_SOURCE_ID_SQL, SET_AGGREGATE_SQL,
   sourceParams, UNKNOWN_SOURCE_ID,
 } from "./rows.js";
@@ -38,6 +38,7 @@ const exchangeParams = ${exchangeParams.toString()};
 const detailJson = ${detailJson.toString()};
 const chainFingerprint = ${chainFingerprint.toString()};
 const recordLineParts = ${recordLineParts.toString()};
+const rowValues = ${rowValues.toString()};
 const UNKNOWN_SOURCE_ID = ${UNKNOWN_SOURCE_ID};
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require(workerData.driver);
@@ -77,23 +78,12 @@ const write = db && db.transaction((rows, fresh, freshSources, meta) => {
       return existing;
     }
   }
-  let ex = null, params, detail, fp = null, parts = null;
-  if (row.split) {
-    parts = recordLineParts(row.json, row.split[0], row.split[1]);
-    params = parts.row.cols;
-    detail = parts.detail;
-    fp = parts.row.fp;
-  } else {
-    ex = JSON.parse(row.json);
-    params = exchangeParams(ex, null, 0);
-    detail = detailJson(ex);
-    if (ex.tls && ex.tls.chain.length > 0) fp = chainFingerprint(ex.tls.chain);
-  }
+  const { params, detail, fp, chain } = rowValues(row);
   let chainId = null;
   if (fp !== null) {
     chainId = chains.get(fp);
     if (chainId === undefined) {
-      st.chainInsert.run(fp, parts ? parts.chain : JSON.stringify(ex.tls.chain));
+      st.chainInsert.run(fp, chain());
       chainId = st.chainSelect.get(fp);
       fresh.push([fp, chainId]);
     }
