@@ -158,6 +158,19 @@ export const migrations: Migration[] = [
             AND EXISTS (SELECT 1 FROM exchange_details d WHERE d.exchange_id = exchanges.id AND json_extract(d.detail, '$.proxyAnswer') IS NOT NULL);
       `),
   },
+  {
+    version: 7,
+    description: "exchanges_latency also covers origin and source, which flags always filters on",
+    up: (db) =>
+      db.exec(`
+        -- flags judges only the proxy's and imported traffic (origin IN ...), and --source selects source ids:
+        -- without these two columns every row of the latency groups and of their OFFSET walks was looked up in
+        -- the table (17 s instead of 0.4 s over 1,000,000 rows). Appended, so the index keeps its order.
+        DROP INDEX IF EXISTS exchanges_latency;
+        CREATE INDEX exchanges_latency ON exchanges
+          (context, verb, api_group, resource, subresource, duration_ms, status, bytes_in, bytes_out, origin, source_id);
+      `),
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

@@ -55,6 +55,9 @@ export interface ExchangeSummaryRow {
   retryAfter: string | null;
 }
 
+/** The columns of a list or watch that relist-storm reads: no headers, so nothing of the detail is parsed. */
+export type ListWatchRow = Pick<ExchangeSummaryRow, "id" | "startedAt" | "method" | "path" | "verb" | "group" | "resource" | "subresource" | "namespace" | "context" | "durationMs">;
+
 export interface GroupKey {
   context: string;
   verb: string;
@@ -96,6 +99,8 @@ export interface AnalysisQueries {
   latencyGroups(filter?: ListFilter, percentiles?: number[]): LatencyGroup[];
   /** The narrow columns of the matching exchanges of one group that took longer than ms, oldest first. */
   slowerThan(filter: ListFilter, group: GroupKey, ms: number): ExchangeSummaryRow[];
+  /** Every matching list and watch of a whole collection (no subresource), oldest first. */
+  listsAndWatches(filter?: ListFilter): ListWatchRow[];
   /** The failed matching exchanges (status >= 400 or no response) whose request failed at least minRepeats times, oldest first. */
   failures(filter?: ListFilter, minRepeats?: number): ExchangeSummaryRow[];
   /** Each TLS chain used by the matching exchanges: its certificates, last context, count, first/last use and lowest ids. */

@@ -75,16 +75,19 @@ function p50(sorted: number[]): number {
 /** The SetSource over exchanges held in memory (oldest first): the same answers the store gives from its indexes. */
 function memorySource(sorted: Exchange[]): SetSource {
   const rows = sorted.map(summaryOf);
+  let baselines: Baseline[] | undefined;
   return {
     baselines() {
+      if (baselines) return baselines;
       const groups = new Map<string, ExchangeSummary[]>();
       for (const r of rows) pushTo(groups, groupKey(r), r);
-      return [...groups.values()].map((g) => ({
+      return (baselines = [...groups.values()].map((g) => ({
         context: g[0].context, verb: g[0].verb, group: g[0].group, resource: g[0].resource, subresource: g[0].subresource,
         count: g.length, p50Ms: p50(g.map((r) => r.durationMs).sort((a, b) => a - b)),
-      }));
+      })));
     },
     slowerThan: (b: Baseline, ms: number) => rows.filter((r) => groupKey(r) === groupKey(b) && r.durationMs > ms),
+    listsAndWatches: () => rows.filter((r) => (r.verb === "list" || r.verb === "watch") && !r.subresource),
     failures(minRepeats: number) {
       const failed = rows.filter((r) => r.status === null || r.status >= 400);
       const n = new Map<string, number>();

@@ -1,7 +1,7 @@
 // What a rule is: a kind, a severity, a help line and either a cheap per-exchange match with
 // an explanation of the matching group, or a whole-set pass (slow, retry-storm, expiring-credentials).
 import type { CertInfo, Exchange, Finding, Severity } from "../../types.js";
-import type { ExchangeSummaryRow, GroupKey } from "../../store/store.js";
+import type { ExchangeSummaryRow, GroupKey, ListWatchRow } from "../../store/store.js";
 
 /** What the recorded rows cannot say about a context's credentials (tokens are redacted there): read from the kubeconfig. */
 export interface CredentialFacts {
@@ -42,6 +42,9 @@ export interface ExchangeRule {
 /** The narrow columns of one exchange: what whole-set rules read for a million rows (the store's shape). */
 export type ExchangeSummary = ExchangeSummaryRow;
 
+/** A list or watch as relist-storm reads it: the summary's columns without the headers. */
+export type ListOrWatch = ListWatchRow;
+
 /** One verb+resource in one context, and its usual latency. */
 export interface Baseline extends GroupKey {
   count: number;
@@ -64,12 +67,15 @@ export interface ChainUse {
 
 /**
  * What whole-set rules read, as questions rather than rows, so a million exchanges can be
- * answered from indexes (the store) or from memory (tests) alike. Every answer is oldest first.
+ * answered from indexes (the store) or from memory (tests) alike. Every answer is oldest first; baselines are
+ * asked by several rules, so a source computes them once.
  */
 export interface SetSource {
   baselines(): Baseline[];
   /** exchanges of the baseline's group that took longer than ms */
   slowerThan(b: Baseline, ms: number): ExchangeSummary[];
+  /** every list and watch of a whole collection (no subresource) */
+  listsAndWatches(): ListOrWatch[];
   /** failed exchanges (a status of 400 or more, or no response) of requests (context, method, path, query) that failed at least minRepeats times */
   failures(minRepeats: number): ExchangeSummary[];
   chains(): ChainUse[];
