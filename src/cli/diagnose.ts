@@ -58,7 +58,10 @@ function storeSource(store: Store, filter: ListFilter): SetSource {
   return {
     baselines: () => (baselines ??= store.latencyGroups(filter, [0.5]).map((g) => ({ ...g, p50Ms: g.percentiles[0] }))),
     slowerThan: (b: Baseline, ms: number) => real(store.slowerThan(filter, b, ms)), // fault:
-    listsAndWatches: () => real(store.listsAndWatches(filter)), // fault:
+    listsAndWatches: () => {
+      const all = store.listsAndWatches(filter);
+      return injected.size ? { ...all, reads: real(all.reads) } : all; // fault:
+    },
     failures: (minRepeats: number) => real(store.failures(filter, minRepeats)), // fault:
     chains: () => store.chainUses(filter, MAX_IDS),
   };

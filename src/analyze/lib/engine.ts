@@ -3,7 +3,7 @@
 import type { Exchange, Finding } from "../../types.js";
 import { UserError } from "../../errors.js";
 import { rules } from "../index.js";
-import { isExchangeRule, type AnalyzeContext, type Baseline, type ChainUse, type ExchangeRule, type ExchangeSummary, type Rule, type SetRule, type SetSource } from "./rule.js";
+import { isExchangeRule, type AnalyzeContext, type Baseline, type ChainUse, type ExchangeRule, type ExchangeSummary, type ListsAndWatches, type Rule, type SetRule, type SetSource } from "./rule.js";
 import { MAX_IDS, pushTo, summaryOf } from "./util.js";
 
 export const exchangeRules: ExchangeRule[] = rules.filter(isExchangeRule);
@@ -87,7 +87,20 @@ function memorySource(sorted: Exchange[]): SetSource {
       })));
     },
     slowerThan: (b: Baseline, ms: number) => rows.filter((r) => groupKey(r) === groupKey(b) && r.durationMs > ms),
-    listsAndWatches: () => rows.filter((r) => (r.verb === "list" || r.verb === "watch") && !r.subresource),
+    listsAndWatches() {
+      const collections: ListsAndWatches["collections"] = [];
+      const index = new Map<string, number>();
+      const reads = rows.filter((r) => (r.verb === "list" || r.verb === "watch") && !r.subresource).map((r) => {
+        const key = [r.context, r.group, r.resource, r.namespace].join("\u0000");
+        let of = index.get(key);
+        if (of === undefined) {
+          of = collections.push({ context: r.context, group: r.group, resource: r.resource, namespace: r.namespace }) - 1;
+          index.set(key, of);
+        }
+        return { id: r.id, startedAt: r.startedAt, durationMs: r.durationMs, watch: r.verb === "watch", of };
+      });
+      return { collections, reads };
+    },
     failures(minRepeats: number) {
       const failed = rows.filter((r) => r.status === null || r.status >= 400);
       const n = new Map<string, number>();

@@ -1,7 +1,9 @@
 // What a rule is: a kind, a severity, a help line and either a cheap per-exchange match with
 // an explanation of the matching group, or a whole-set pass (slow, retry-storm, expiring-credentials).
 import type { CertInfo, Exchange, Finding, Severity } from "../../types.js";
-import type { ExchangeSummaryRow, GroupKey, ListWatchRow } from "../../store/store.js";
+import type { CollectionRead, ExchangeSummaryRow, GroupKey, ListsAndWatches } from "../../store/store.js";
+
+export type { CollectionRead, ListsAndWatches };
 
 /** What the recorded rows cannot say about a context's credentials (tokens are redacted there): read from the kubeconfig. */
 export interface CredentialFacts {
@@ -42,9 +44,6 @@ export interface ExchangeRule {
 /** The narrow columns of one exchange: what whole-set rules read for a million rows (the store's shape). */
 export type ExchangeSummary = ExchangeSummaryRow;
 
-/** A list or watch as relist-storm reads it: the summary's columns without the headers. */
-export type ListOrWatch = ListWatchRow;
-
 /** One verb+resource in one context, and its usual latency. */
 export interface Baseline extends GroupKey {
   count: number;
@@ -74,8 +73,8 @@ export interface SetSource {
   baselines(): Baseline[];
   /** exchanges of the baseline's group that took longer than ms */
   slowerThan(b: Baseline, ms: number): ExchangeSummary[];
-  /** every list and watch of a whole collection (no subresource) */
-  listsAndWatches(): ListOrWatch[];
+  /** every list and watch of a whole collection (no subresource), each collection named once */
+  listsAndWatches(): ListsAndWatches;
   /** failed exchanges (a status of 400 or more, or no response) of requests (context, method, path, query) that failed at least minRepeats times */
   failures(minRepeats: number): ExchangeSummary[];
   chains(): ChainUse[];
