@@ -158,12 +158,14 @@ export const pgMigrations: PgMigration[] = [
   },
   {
     version: 7,
-    description: "exchanges_latency also covers origin and source, which flags always filters on",
-    // As SQLite's step 7: the latency groups and the rules' reads filter on origin (and --source on source_id).
+    description: "exchanges_latency and exchanges_chain also cover origin and source, which flags always filters on",
+    // As SQLite's step 7: the latency groups and the chains' uses filter on origin (and --source on source_id).
     sql: `
       DROP INDEX IF EXISTS exchanges_latency;
       CREATE INDEX exchanges_latency ON exchanges
         (context, verb, api_group, resource, subresource, duration_ms, status, bytes_in, bytes_out, origin, source_id);
+      DROP INDEX IF EXISTS exchanges_chain;
+      CREATE INDEX exchanges_chain ON exchanges (tls_chain_id, started_at, origin, source_id) WHERE tls_chain_id IS NOT NULL;
     `,
   },
 ];
