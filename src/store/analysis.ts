@@ -136,6 +136,8 @@ export function slowerThan(q: QueryContext, filter: ListFilter, group: GroupKey,
 
 /** Joins a collection's columns in SQL: group, resource and namespace are path segments, which hold no control character. */
 const KEY_SEPARATOR = "\u0001";
+/** Rows a page of listsAndWatches. */
+const PAGE = 20_000;
 
 /**
  * Every matching list and watch of a whole collection (no subresource): what relist-storm reads. One pass over
@@ -146,24 +148,31 @@ const KEY_SEPARATOR = "\u0001";
 export function listsAndWatches(q: QueryContext, filter: ListFilter): ListsAndWatches {
   const where = scope(q, filter);
   const joiner = where.sql ? " AND " : " WHERE ";
-  const rows = q.conn.rows(
-    `SELECT e.id, e.started_at, e.duration_ms, CASE WHEN e.verb = 'watch' THEN 1 ELSE 0 END,
+  const select = `SELECT e.id, e.started_at, e.duration_ms, CASE WHEN e.verb = 'watch' THEN 1 ELSE 0 END,
        e.api_group || ? || e.resource || ? || e.namespace || ? || e.context
-     FROM exchanges e${where.sql}${joiner}e.verb IN ('list', 'watch') AND e.subresource = ''`,
-    [KEY_SEPARATOR, KEY_SEPARATOR, KEY_SEPARATOR, ...where.params],
-  );
+     FROM exchanges e${q.dialect.byPrimaryKey}${where.sql}${joiner}e.verb IN ('list', 'watch') AND e.subresource = ''`;
+  const params = [KEY_SEPARATOR, KEY_SEPARATOR, KEY_SEPARATOR, ...where.params];
+  // Pages along the primary key, so each page's row arrays die young rather than 260,000 at once (the garbage
+  // collector's share halves); one statement under a limit, whose subquery every page would run again.
+  const paged = limitOf(filter) === null;
   const collections: CollectionKey[] = [];
   const index = new Map<string, number>();
-  const reads = rows.map((r): CollectionRead => {
-    const key = r[4] as string;
-    let of = index.get(key);
-    if (of === undefined) {
-      const [group, resource, namespace, ...context] = key.split(KEY_SEPARATOR); // the context last: it may hold anything
-      of = collections.push({ context: context.join(KEY_SEPARATOR), group, resource, namespace }) - 1;
-      index.set(key, of);
+  const reads: CollectionRead[] = [];
+  for (let after = 0; ; ) {
+    const rows = paged ? q.conn.rows(`${select} AND e.id > ? ORDER BY e.id LIMIT ${PAGE}`, [...params, after]) : q.conn.rows(select, params);
+    for (const r of rows) {
+      const key = r[4] as string;
+      let of = index.get(key);
+      if (of === undefined) {
+        const [group, resource, namespace, ...context] = key.split(KEY_SEPARATOR); // the context last: it may hold anything
+        of = collections.push({ context: context.join(KEY_SEPARATOR), group, resource, namespace }) - 1;
+        index.set(key, of);
+      }
+      reads.push({ id: Number(r[0]), startedAt: Number(r[1]), durationMs: Number(r[2]), watch: Number(r[3]) === 1, of });
     }
-    return { id: Number(r[0]), startedAt: Number(r[1]), durationMs: Number(r[2]), watch: Number(r[3]) === 1, of };
-  });
+    if (!paged || rows.length < PAGE) break;
+    after = Number(rows[rows.length - 1][0]);
+  }
   return { collections, reads: reads.sort((a, b) => a.startedAt - b.startedAt || a.id - b.id) };
 }
 
