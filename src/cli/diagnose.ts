@@ -54,9 +54,14 @@ function storeSource(store: Store, filter: ListFilter): SetSource {
   // fault: what kubewire injected on purpose is neither slow nor a retry storm of the API server's making
   const injected = new Set(store.list({ ...filter, flag: "injected" }).map((r) => r.id));
   const real = <T extends { id: number }>(rows: T[]) => (injected.size ? rows.filter((r) => !injected.has(r.id)) : rows);
+  let baselines: Baseline[] | undefined; // slow and relist-storm both ask: one pass over exchanges_latency
   return {
-    baselines: () => store.latencyGroups(filter, [0.5]).map((g) => ({ ...g, p50Ms: g.percentiles[0] })),
+    baselines: () => (baselines ??= store.latencyGroups(filter, [0.5]).map((g) => ({ ...g, p50Ms: g.percentiles[0] }))),
     slowerThan: (b: Baseline, ms: number) => real(store.slowerThan(filter, b, ms)), // fault:
+    listsAndWatches: () => {
+      const all = store.listsAndWatches(filter);
+      return injected.size ? { ...all, reads: real(all.reads) } : all; // fault:
+    },
     failures: (minRepeats: number) => real(store.failures(filter, minRepeats)), // fault:
     chains: () => store.chainUses(filter, MAX_IDS),
   };

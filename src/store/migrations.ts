@@ -158,6 +158,22 @@ export const migrations: Migration[] = [
             AND EXISTS (SELECT 1 FROM exchange_details d WHERE d.exchange_id = exchanges.id AND json_extract(d.detail, '$.proxyAnswer') IS NOT NULL);
       `),
   },
+  {
+    version: 7,
+    description: "exchanges_latency and exchanges_chain also cover origin and source, which flags always filters on",
+    up: (db) =>
+      db.exec(`
+        -- flags judges only the proxy's and imported traffic (origin IN ...), and --source selects source ids:
+        -- without these two columns every row of the latency groups and of their OFFSET walks was looked up in
+        -- the table (17 s instead of 0.4 s over 1,000,000 rows), and every row of a chain's count and lowest
+        -- ids (0.2 s each instead of 0.05). Appended, so each index keeps its order.
+        DROP INDEX IF EXISTS exchanges_latency;
+        CREATE INDEX exchanges_latency ON exchanges
+          (context, verb, api_group, resource, subresource, duration_ms, status, bytes_in, bytes_out, origin, source_id);
+        DROP INDEX IF EXISTS exchanges_chain;
+        CREATE INDEX exchanges_chain ON exchanges (tls_chain_id, started_at, origin, source_id) WHERE tls_chain_id IS NOT NULL;
+      `),
+  },
 ];
 
 export const LATEST_VERSION = migrations[migrations.length - 1]!.version;

@@ -156,6 +156,18 @@ export const pgMigrations: PgMigration[] = [
             AND CASE WHEN strpos(d.detail, '\\u0000') > 0 THEN false ELSE d.detail::json -> 'proxyAnswer' IS NOT NULL END);
     `,
   },
+  {
+    version: 7,
+    description: "exchanges_latency and exchanges_chain also cover origin and source, which flags always filters on",
+    // As SQLite's step 7: the latency groups and the chains' uses filter on origin (and --source on source_id).
+    sql: `
+      DROP INDEX IF EXISTS exchanges_latency;
+      CREATE INDEX exchanges_latency ON exchanges
+        (context, verb, api_group, resource, subresource, duration_ms, status, bytes_in, bytes_out, origin, source_id);
+      DROP INDEX IF EXISTS exchanges_chain;
+      CREATE INDEX exchanges_chain ON exchanges (tls_chain_id, started_at, origin, source_id) WHERE tls_chain_id IS NOT NULL;
+    `,
+  },
 ];
 
 export const PG_LATEST_VERSION = pgMigrations[pgMigrations.length - 1]!.version;

@@ -55,6 +55,31 @@ export interface ExchangeSummaryRow {
   retryAfter: string | null;
 }
 
+/** A collection: one resource of one API group in one namespace ("": all of them) of one context. */
+export interface CollectionKey {
+  context: string;
+  group: string;
+  resource: string;
+  namespace: string;
+}
+
+/** One list or watch of a whole collection as relist-storm reads it: numbers only, the collection named once. */
+export interface CollectionRead {
+  id: number;
+  startedAt: number;
+  durationMs: number;
+  /** a watch, else a list */
+  watch: boolean;
+  /** its collection: an index into ListsAndWatches.collections */
+  of: number;
+}
+
+/** Every list and watch of a whole collection (1,000,000 exchanges may hold 260,000): reads oldest first. */
+export interface ListsAndWatches {
+  collections: CollectionKey[];
+  reads: CollectionRead[];
+}
+
 export interface GroupKey {
   context: string;
   verb: string;
@@ -96,6 +121,8 @@ export interface AnalysisQueries {
   latencyGroups(filter?: ListFilter, percentiles?: number[]): LatencyGroup[];
   /** The narrow columns of the matching exchanges of one group that took longer than ms, oldest first. */
   slowerThan(filter: ListFilter, group: GroupKey, ms: number): ExchangeSummaryRow[];
+  /** Every matching list and watch of a whole collection (no subresource), oldest first. */
+  listsAndWatches(filter?: ListFilter): ListsAndWatches;
   /** The failed matching exchanges (status >= 400 or no response) whose request failed at least minRepeats times, oldest first. */
   failures(filter?: ListFilter, minRepeats?: number): ExchangeSummaryRow[];
   /** Each TLS chain used by the matching exchanges: its certificates, last context, count, first/last use and lowest ids. */

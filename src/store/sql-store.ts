@@ -4,7 +4,7 @@ import { UserError } from "../errors.js";
 import type { CertInfo, Exchange, ExchangeSource } from "../types.js";
 import * as analysis from "./analysis.js";
 import { limitOf, whereClause, type ListFilter, type WhereClause } from "./filter.js";
-import type { ChainUseRow, ExchangeSummaryRow, FlagSummary, GroupKey, LatencyGroup, RecordingStore } from "./recording-store.js";
+import type { ChainUseRow, ExchangeSummaryRow, FlagSummary, GroupKey, LatencyGroup, ListsAndWatches, RecordingStore } from "./recording-store.js";
 import {
   FLAG_SEPARATOR, SELECT_SOURCE_SQL, sourceFrom, toExchange, toExchangeRow, UNKNOWN_SOURCE_ID, type ExchangeColumns, type ExchangeRow, type SourceColumns,
 } from "./rows.js";
@@ -218,6 +218,10 @@ export class SqlStore implements RecordingStore {
 
   slowerThan(filter: ListFilter, group: GroupKey, ms: number): ExchangeSummaryRow[] {
     return analysis.slowerThan(this.q, filter, group, ms);
+  }
+
+  listsAndWatches(filter: ListFilter = {}): ListsAndWatches {
+    return analysis.listsAndWatches(this.q, filter);
   }
 
   failures(filter: ListFilter = {}, minRepeats = 1): ExchangeSummaryRow[] {

@@ -3,7 +3,7 @@
 import type { Exchange, Finding } from "../../types.js";
 import { UserError } from "../../errors.js";
 import { rules } from "../index.js";
-import { isExchangeRule, type AnalyzeContext, type Baseline, type ChainUse, type ExchangeRule, type ExchangeSummary, type Rule, type SetRule, type SetSource } from "./rule.js";
+import { isExchangeRule, type AnalyzeContext, type Baseline, type ChainUse, type ExchangeRule, type ExchangeSummary, type ListsAndWatches, type Rule, type SetRule, type SetSource } from "./rule.js";
 import { MAX_IDS, pushTo, summaryOf } from "./util.js";
 
 export const exchangeRules: ExchangeRule[] = rules.filter(isExchangeRule);
@@ -75,16 +75,32 @@ function p50(sorted: number[]): number {
 /** The SetSource over exchanges held in memory (oldest first): the same answers the store gives from its indexes. */
 function memorySource(sorted: Exchange[]): SetSource {
   const rows = sorted.map(summaryOf);
+  let baselines: Baseline[] | undefined;
   return {
     baselines() {
+      if (baselines) return baselines;
       const groups = new Map<string, ExchangeSummary[]>();
       for (const r of rows) pushTo(groups, groupKey(r), r);
-      return [...groups.values()].map((g) => ({
+      return (baselines = [...groups.values()].map((g) => ({
         context: g[0].context, verb: g[0].verb, group: g[0].group, resource: g[0].resource, subresource: g[0].subresource,
         count: g.length, p50Ms: p50(g.map((r) => r.durationMs).sort((a, b) => a - b)),
-      }));
+      })));
     },
     slowerThan: (b: Baseline, ms: number) => rows.filter((r) => groupKey(r) === groupKey(b) && r.durationMs > ms),
+    listsAndWatches() {
+      const collections: ListsAndWatches["collections"] = [];
+      const index = new Map<string, number>();
+      const reads = rows.filter((r) => (r.verb === "list" || r.verb === "watch") && !r.subresource).map((r) => {
+        const key = [r.context, r.group, r.resource, r.namespace].join("\u0000");
+        let of = index.get(key);
+        if (of === undefined) {
+          of = collections.push({ context: r.context, group: r.group, resource: r.resource, namespace: r.namespace }) - 1;
+          index.set(key, of);
+        }
+        return { id: r.id, startedAt: r.startedAt, durationMs: r.durationMs, watch: r.verb === "watch", of };
+      });
+      return { collections, reads };
+    },
     failures(minRepeats: number) {
       const failed = rows.filter((r) => r.status === null || r.status >= 400);
       const n = new Map<string, number>();

@@ -1,7 +1,9 @@
 // What a rule is: a kind, a severity, a help line and either a cheap per-exchange match with
 // an explanation of the matching group, or a whole-set pass (slow, retry-storm, expiring-credentials).
 import type { CertInfo, Exchange, Finding, Severity } from "../../types.js";
-import type { ExchangeSummaryRow, GroupKey } from "../../store/store.js";
+import type { CollectionRead, ExchangeSummaryRow, GroupKey, ListsAndWatches } from "../../store/store.js";
+
+export type { CollectionRead, ListsAndWatches };
 
 /** What the recorded rows cannot say about a context's credentials (tokens are redacted there): read from the kubeconfig. */
 export interface CredentialFacts {
@@ -64,12 +66,15 @@ export interface ChainUse {
 
 /**
  * What whole-set rules read, as questions rather than rows, so a million exchanges can be
- * answered from indexes (the store) or from memory (tests) alike. Every answer is oldest first.
+ * answered from indexes (the store) or from memory (tests) alike. Every answer is oldest first; baselines are
+ * asked by several rules, so a source computes them once.
  */
 export interface SetSource {
   baselines(): Baseline[];
   /** exchanges of the baseline's group that took longer than ms */
   slowerThan(b: Baseline, ms: number): ExchangeSummary[];
+  /** every list and watch of a whole collection (no subresource), each collection named once */
+  listsAndWatches(): ListsAndWatches;
   /** failed exchanges (a status of 400 or more, or no response) of requests (context, method, path, query) that failed at least minRepeats times */
   failures(minRepeats: number): ExchangeSummary[];
   chains(): ChainUse[];
