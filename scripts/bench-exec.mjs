@@ -33,14 +33,15 @@ const env = { ...process.env, KUBEWIRE_HOME: join(dir, "state") };
 if (noExtraCa) delete env.NODE_EXTRA_CA_CERTS;
 const db = join(dir, "exec.db");
 const direct = ["kubectl", "--kubeconfig", kubeconfig, "--cache-dir", join(dir, "cache-direct"), "get", "pods"];
-const exec = (bin, quiet = true) => [
-  process.execPath, bin, "exec", ...(quiet ? ["-q"] : []), "--kubeconfig", kubeconfig, "--db", db, "--", "kubectl", "--cache-dir", join(dir, "cache-exec"), "get", "pods",
+// another build records into its own file: its schema may be older than this build's
+const exec = (bin, quiet = true, into = db) => [
+  process.execPath, bin, "exec", ...(quiet ? ["-q"] : []), "--kubeconfig", kubeconfig, "--db", into, "--", "kubectl", "--cache-dir", join(dir, "cache-exec"), "get", "pods",
 ];
 const variants = [
   { name: "direct kubectl get pods (warm cache)", argv: direct },
   { name: "kubewire exec -q -- kubectl get pods (second run, warm cache)", argv: exec("bin/kubewire.js") },
   { name: "kubewire exec -- kubectl get pods (the same, with the verdict)", argv: exec("bin/kubewire.js", false) },
-  ...before.map((b) => ({ name: `${b}: kubewire exec -q -- kubectl get pods`, argv: exec(join(b, "bin/kubewire.js")) })),
+  ...before.map((b, i) => ({ name: `${b}: kubewire exec -q -- kubectl get pods`, argv: exec(join(b, "bin/kubewire.js"), true, join(dir, `before-${i}.db`)) })),
   { name: "node -e 0 (Node's own start-up and exit)", argv: [process.execPath, "-e", "0"] },
 ];
 const count = async () => JSON.parse((await run(process.execPath, ["bin/kubewire.js", "ls", "--db", db, "-o", "json"], { env })).stdout).length;
