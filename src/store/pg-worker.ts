@@ -202,9 +202,13 @@ export function callSync(handle: PgWorkerHandle, msg: Record<string, unknown>): 
   const signal = handle.signal!;
   Atomics.store(signal, 0, 0);
   handle.port.postMessage({ ...msg, seq: 0 });
-  Atomics.wait(signal, 0, 0);
-  const got = receiveMessageOnPort(handle.port);
-  if (!got) throw new PgError("the PostgreSQL worker gave no answer", "");
+  // The worker posts its reply, then sets the signal and wakes this thread. The reply is read from the port,
+  // not taken for granted when the signal moves: this loop waits until it is there, or the worker is gone.
+  let got: ReturnType<typeof receiveMessageOnPort>;
+  while (!(got = receiveMessageOnPort(handle.port))) {
+    if (Atomics.load(signal, 0) === 2) throw new PgError("the PostgreSQL worker exited without an answer", "");
+    Atomics.wait(signal, 0, 0, 1000);
+  }
   const reply = got.message as PgReply;
   if ("error" in reply) throw new PgError(reply.error, reply.code);
   return reply.result;
