@@ -3,7 +3,7 @@
 // recorder's asynchronous batch writer (pg-writer.ts) alike, and holds PostgreSQL's one batch insert.
 import { createRequire } from "node:module";
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
-import { chainFingerprint, detailJson, exchangeParams, recordLineParts, rowValues, UNKNOWN_SOURCE_ID } from "./rows.js";
+import { ROW_MAPPING_SOURCE } from "./rows.js";
 import { PG_EXCHANGE_COLUMNS, PG_SQL } from "./pg-schema.js";
 
 /** Rows per multi-row INSERT (30 parameters each: below PostgreSQL's 65,535 bound parameters). */
@@ -14,12 +14,7 @@ const INSERT_CHUNK = 1000;
  * own mapping functions passed as their source, as the SQLite writer does.
  */
 const WORKER_SOURCE = `
-const exchangeParams = ${exchangeParams.toString()};
-const detailJson = ${detailJson.toString()};
-const chainFingerprint = ${chainFingerprint.toString()};
-const recordLineParts = ${recordLineParts.toString()};
-const rowValues = ${rowValues.toString()};
-const UNKNOWN_SOURCE_ID = ${UNKNOWN_SOURCE_ID};
+${ROW_MAPPING_SOURCE}
 const { workerData } = require("node:worker_threads");
 const pg = require(workerData.driver);
 pg.types.setTypeParser(20, (v) => Number(v));

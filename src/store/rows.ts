@@ -409,3 +409,16 @@ export function toExchangeRow(c: ExchangeColumns & { flags: string | null }, sou
 
 /** Joins flag kinds in one column (group_concat); a control character no kind contains. */
 export const FLAG_SEPARATOR = "\u001f";
+
+/**
+ * The row mapping as JavaScript source, for the writer threads (SQLite and PostgreSQL) that run it: each
+ * function by the name its callers use (they use nothing outside one another), and UNKNOWN_SOURCE_ID.
+ */
+export const ROW_MAPPING_SOURCE = [
+  `const exchangeParams = ${exchangeParams.toString()};`,
+  `const detailJson = ${detailJson.toString()};`,
+  `const chainFingerprint = ${chainFingerprint.toString()};`,
+  `const recordLineParts = ${recordLineParts.toString()};`,
+  `const rowValues = ${rowValues.toString()};`,
+  `const UNKNOWN_SOURCE_ID = ${UNKNOWN_SOURCE_ID};`,
+].join("\n");

@@ -5,9 +5,9 @@ import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import type { Exchange } from "../types.js";
 import {
-  aggregateParams, chainFingerprint, detailJson, exchangeParams, FIND_AGGREGATE_SQL, recordLineParts, rowValues, type RecordLine, INSERT_CHAIN_SQL, INSERT_DETAIL_SQL,
+  aggregateParams, FIND_AGGREGATE_SQL, ROW_MAPPING_SOURCE, type RecordLine, INSERT_CHAIN_SQL, INSERT_DETAIL_SQL,
   INSERT_EXCHANGE_SQL, INSERT_FLAG_SQL, INSERT_SOURCE_SQL, MERGE_AGGREGATE_SQL, SELECT_CHAIN_ID_SQL, SELECT_SOURCE_ID_SQL, SET_AGGREGATE_SQL,
-  sourceParams, UNKNOWN_SOURCE_ID,
+  sourceParams,
 } from "./rows.js";
 
 /**
@@ -15,7 +15,7 @@ import {
  * lengths), whose parts the worker stores as they are; or its plain JSON text (split null), from which the
  * worker makes the row, detail and chain.
  */
-interface EncodedRow {
+export interface EncodedRow {
   json: string;
   split: [detail: number, chain: number] | null;
   /** flag kinds raised on it (analyze's per-exchange rules), written in the same transaction */
@@ -34,12 +34,7 @@ type Reply = { seq: number; ids: number[] } | { seq: number; error: string; code
  * is rows.ts's own functions, passed as their source (they use nothing outside themselves).
  */
 const WORKER_SOURCE = `
-const exchangeParams = ${exchangeParams.toString()};
-const detailJson = ${detailJson.toString()};
-const chainFingerprint = ${chainFingerprint.toString()};
-const recordLineParts = ${recordLineParts.toString()};
-const rowValues = ${rowValues.toString()};
-const UNKNOWN_SOURCE_ID = ${UNKNOWN_SOURCE_ID};
+${ROW_MAPPING_SOURCE}
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require(workerData.driver);
 let db = null, openError = null, st = null;
@@ -140,34 +135,25 @@ export function encodeRows(exchanges: Exchange[], flagsOf?: (ex: Exchange) => st
   });
 }
 
-export class StoreWriter implements BatchWriter {
-  private readonly worker: Worker;
+/**
+ * What both batch writers share: each batch posted to a worker thread under a sequence number, its promise
+ * settled by the reply (ids set on the exchanges), every batch in flight failed when the thread dies. An
+ * engine says how a batch is posted and how its thread is asked to close.
+ */
+export abstract class ThreadBatchWriter implements BatchWriter {
   private readonly pending = new Map<number, { exchanges: Exchange[]; resolve: (ids: number[]) => void; reject: (e: Error) => void }>();
-  private seq = 0;
+  protected seq = 0;
   private dead: Error | null = null;
-  private closing: Promise<void> | null = null;
+  protected closing: Promise<void> | null = null;
 
-  /** Starts the worker on a file that Store.open has already created and migrated. */
-  constructor(path: string, opts: { busyTimeoutMs: number }) {
-    this.worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: {
-        path,
-        busyTimeoutMs: opts.busyTimeoutMs,
-        driver: createRequire(import.meta.url).resolve("better-sqlite3"),
-        sql: {
-          exchange: INSERT_EXCHANGE_SQL, detail: INSERT_DETAIL_SQL, chainInsert: INSERT_CHAIN_SQL, chainSelect: SELECT_CHAIN_ID_SQL,
-          flag: INSERT_FLAG_SQL,
-          meta: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-          aggFind: FIND_AGGREGATE_SQL, aggMerge: MERGE_AGGREGATE_SQL, aggSet: SET_AGGREGATE_SQL,
-          sourceInsert: INSERT_SOURCE_SQL, sourceSelect: SELECT_SOURCE_ID_SQL,
-        },
-      },
-    });
-    this.worker.unref();
-    this.worker.on("message", (reply: Reply | { closed: true }) => this.onReply(reply));
-    this.worker.on("error", (err) => this.fail(err));
-    this.worker.on("exit", (code) => this.fail(new Error(`database writer thread exited (code ${code})`)));
+  protected abstract post(seq: number, rows: EncodedRow[], meta: [string, string] | null): void;
+  /** asks the thread to close; resolves once it has exited */
+  protected abstract closeThread(): Promise<void>;
+
+  /** Fails every batch in flight, and every later one, when the thread errs or exits. */
+  protected watch(worker: Worker): void {
+    worker.on("error", (err) => this.fail(err));
+    worker.on("exit", (code) => this.fail(new Error(`database writer thread exited (code ${code})`)));
   }
 
   /**
@@ -184,41 +170,73 @@ export class StoreWriter implements BatchWriter {
     const seq = ++this.seq;
     return new Promise<number[]>((resolve, reject) => {
       this.pending.set(seq, { exchanges, resolve, reject });
-      this.worker.postMessage({ seq, rows, meta: meta ?? null });
+      this.post(seq, rows, meta ?? null);
     });
   }
 
   /** Waits for writes in flight, then closes the worker's connection and the worker. */
   close(): Promise<void> {
-    if (!this.closing) {
-      this.closing = this.dead
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => {
-            this.worker.once("exit", () => resolve());
-            this.worker.postMessage({ close: true });
-          });
-    }
+    this.closing ??= this.dead ? Promise.resolve() : this.closeThread();
     return this.closing;
   }
 
-  private onReply(reply: Reply | { closed: true }): void {
-    if ("closed" in reply) {
-      void this.worker.terminate();
-      return;
-    }
-    const entry = this.pending.get(reply.seq);
-    if (!entry) return;
-    this.pending.delete(reply.seq);
-    if ("error" in reply) entry.reject(new StoreWriterError(reply.error, reply.code));
+  /** Settles batch seq with the worker's answer; false when no batch waits under that number. */
+  protected settle(seq: number, answer: { error: string; code: string } | { ids: number[] }): boolean {
+    const entry = this.pending.get(seq);
+    if (!entry) return false;
+    this.pending.delete(seq);
+    if ("error" in answer) entry.reject(new StoreWriterError(answer.error, answer.code));
     else {
-      entry.exchanges.forEach((ex, i) => (ex.id = reply.ids[i]));
-      entry.resolve(reply.ids);
+      entry.exchanges.forEach((ex, i) => (ex.id = answer.ids[i]));
+      entry.resolve(answer.ids);
     }
+    return true;
   }
 
   private fail(err: Error): void {
     this.dead ??= err;
     for (const entry of this.pending.values()) entry.reject(err);
     this.pending.clear();
+  }
+}
+
+export class StoreWriter extends ThreadBatchWriter {
+  private readonly worker: Worker;
+
+  /** Starts the worker on a file that Store.open has already created and migrated. */
+  constructor(path: string, opts: { busyTimeoutMs: number }) {
+    super();
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        path,
+        busyTimeoutMs: opts.busyTimeoutMs,
+        driver: createRequire(import.meta.url).resolve("better-sqlite3"),
+        sql: {
+          exchange: INSERT_EXCHANGE_SQL, detail: INSERT_DETAIL_SQL, chainInsert: INSERT_CHAIN_SQL, chainSelect: SELECT_CHAIN_ID_SQL,
+          flag: INSERT_FLAG_SQL,
+          meta: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+          aggFind: FIND_AGGREGATE_SQL, aggMerge: MERGE_AGGREGATE_SQL, aggSet: SET_AGGREGATE_SQL,
+          sourceInsert: INSERT_SOURCE_SQL, sourceSelect: SELECT_SOURCE_ID_SQL,
+        },
+      },
+    });
+    this.worker.unref();
+    this.worker.on("message", (reply: Reply | { closed: true }) => {
+      if ("closed" in reply) void this.worker.terminate();
+      else this.settle(reply.seq, reply);
+    });
+    this.watch(this.worker);
+  }
+
+  protected post(seq: number, rows: EncodedRow[], meta: [string, string] | null): void {
+    this.worker.postMessage({ seq, rows, meta });
+  }
+
+  protected closeThread(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.worker.once("exit", () => resolve());
+      this.worker.postMessage({ close: true });
+    });
   }
 }

@@ -57,17 +57,7 @@ export const lsSteps: CommandSteps<LsOptions> = {
     const store = openRecording(o.recording);
     try {
       if (o.follow) {
-        await follow(store, { ...o.filter, limit: undefined }, {
-          format: o.format,
-          printer: o.printer,
-          sortBy: o.sortBy,
-          noHeaders: o.noHeaders,
-          intervalMs: o.intervalMs,
-          stopAfterMs: o.stopAfterMs,
-          backlog: o.filter.limit ?? 10,
-          out,
-          warn: lineTo(err),
-        });
+        await followListing(store, o, o.filter.limit ?? 10, { out, err });
         return;
       }
       const listed = store.list(o.filter);
@@ -139,6 +129,21 @@ export interface FollowOptions {
   /** where the rows go; its width and colour decide the table's */
   out: Sink;
   warn?: (line: string) => void;
+}
+
+/** `ls --follow` and `tail`: a listing's filter and output, the newest `backlog` matches first. */
+export function followListing(store: Store, o: ListingOptions & { intervalMs: number; stopAfterMs?: number }, backlog: number, io: { out: Sink; err: Sink }): Promise<void> {
+  return follow(store, { ...o.filter, limit: undefined }, {
+    format: o.format,
+    printer: o.printer,
+    sortBy: o.sortBy,
+    noHeaders: o.noHeaders,
+    intervalMs: o.intervalMs,
+    stopAfterMs: o.stopAfterMs,
+    backlog,
+    out: io.out,
+    warn: lineTo(io.err),
+  });
 }
 
 /** Prints the newest `backlog` matches, then every new match until stopped. */

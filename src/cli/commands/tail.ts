@@ -5,7 +5,7 @@ import { addDbOption } from "../db-option.js";
 import { openRecording } from "../open-recording.js";
 import { addFilterOptions, listingFrom, type ListingOptions, validateListing } from "../list-filters.js";
 import { actionOf, lineTo, type CommandSteps } from "../command-shape.js";
-import { addFollowOptions, follow } from "./ls.js";
+import { addFollowOptions, followListing } from "./ls.js";
 
 function parseBacklog(v: string): number {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`"${v}" is not a whole number (0 prints none)`);
@@ -48,17 +48,7 @@ export const tailSteps: CommandSteps<TailOptions> = {
   async run(o, { out, err }) {
     const store = openRecording(o.recording);
     try {
-      await follow(store, { ...o.filter, limit: undefined }, {
-        format: o.format,
-        printer: o.printer,
-        sortBy: o.sortBy,
-        noHeaders: o.noHeaders,
-        intervalMs: o.intervalMs,
-        stopAfterMs: o.stopAfterMs,
-        backlog: o.backlog,
-        out,
-        warn: lineTo(err),
-      });
+      await followListing(store, o, o.backlog, { out, err });
     } finally {
       store.close();
     }
