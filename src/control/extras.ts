@@ -2,7 +2,6 @@
 // (rules from --fault/--faults, changeable through the control endpoint), the Prometheus endpoint
 // and the JSON connection log, all fed by wrapping the session's ExchangeSink. Metrics (prom-client)
 // and the control endpoint are loaded only when asked for: every exec run starts through here.
-import { UserError } from "../errors.js";
 import { FaultEngine, type RecordSink } from "../fault/engine.js";
 import { loadRules, type FaultRule } from "../fault/rules.js";
 import { ConnectionLog } from "../metrics/log.js";

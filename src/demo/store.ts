@@ -2,7 +2,7 @@
 // selectors, paging, JSON merge patch, and a change log that watches replay and follow.
 import { randomUUID } from "node:crypto";
 import { seedObjects } from "./seed.js";
-import type { KObject, ObjectMeta } from "./kobject.js";
+import type { KObject } from "./kobject.js";
 
 export type { ObjectMeta } from "./kobject.js";
 

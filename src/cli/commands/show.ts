@@ -8,8 +8,6 @@ import { outputOf, printObject, type Printer } from "../../format/printers.js";
 import { actionOf, type CommandSteps } from "../command-shape.js";
 import { bytes, escapeDeep, escapeTerminal, json, latency, paint, yaml, type Paint } from "../../format/output.js";
 import { protobufText } from "../../proxy/protobuf.js";
-import { rules } from "../../analyze/index.js";
-import { isExchangeRule } from "../../analyze/lib/rule.js";
 import { credentialFacts } from "../credential-facts.js";
 import { explainFlags, replayCommand, showData, type ShownFlag } from "../../report/exchange-report.js";
 import { warningTexts } from "../../analyze/lib/warnings.js";

@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { addDbOption } from "../db-option.js";
 import { openRecording } from "../open-recording.js";
 import { addFilterOptions, listingFrom, type ListingOptions, validateListing } from "../list-filters.js";
-import { actionOf, lineTo, type CommandSteps } from "../command-shape.js";
+import { actionOf, type CommandSteps } from "../command-shape.js";
 import { addFollowOptions, followListing } from "./ls.js";
 
 function parseBacklog(v: string): number {
