@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { checkListenHost } from "../src/session/recording-session.js";
+import { checkListenHost } from "../src/session/prepare.js";
 import { demoWorld, kubectl, KUBECTL, kubewire, record, recorded, type World } from "./helpers/world.js";
 
 const haveKubectl = existsSync(KUBECTL);

@@ -67,9 +67,7 @@ export interface SessionOptions {
 /** A run whose ports are bound and whose client kubeconfig is written, before its proxy and recorder start. */
 export interface PreparedSession {
   options: SessionOptions;
-  /** the kubeconfig files read, merged, and the chosen context */
-  files: string[];
-  merged: Record<string, any>;
+  /** the chosen context, with the kubeconfig files read and their merged content */
   loaded: LoadedKubeconfig;
   /** the whole kubeconfig's listeners and tokens (wholeKubeconfig), else null */
   ids: KubeconfigIdentities | null;
@@ -173,8 +171,6 @@ export async function prepareSession(o: SessionOptions): Promise<PreparedSession
   }
   return {
     options: o,
-    files,
-    merged,
     loaded,
     ids,
     token,

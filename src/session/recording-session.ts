@@ -25,7 +25,6 @@ import { isLoopback, prepareSession, type PreparedSession, type SessionOptions }
 import type { HeldPort } from "./held-port.js";
 import { startExtras, type SessionExtras } from "../control/extras.js"; // fault:
 
-export { checkListenHost, prepareSession, type PreparedSession, type SessionOptions } from "./prepare.js";
 
 /** One cluster entry's listener: the chosen context's cluster's proxy runs from the start, the others' on their first connection. */
 export interface SessionListener {
@@ -143,7 +142,7 @@ export async function startPrepared(p: PreparedSession): Promise<RecordingSessio
   }
   const guard = guardrails(o, dbPath);
   const source = localSource(newRunId());
-  const sink = withSource(guard.sink(sinkFor(extras.sink, p.merged)), source); // fault: metrics and logs see each exchange on its way to the recorder
+  const sink = withSource(guard.sink(sinkFor(extras.sink, loaded.merged)), source); // fault: metrics and logs see each exchange on its way to the recorder
   /** A (cluster, user) pair's upstream, resolved when a client first uses it; one that cannot be read answers with why. */
   const pairUpstream = (cluster: string, user: string) => {
     const pair = pairOf(loaded, cluster, user);

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { parseDuration, parseSize } from "../durations.js";
 import { UserError } from "../../errors.js";
 import { addSessionOptions, addUiOption, sessionOptionsFrom } from "../session-options.js"; // ui: addUiOption
-import type { SessionOptions } from "../../session/recording-session.js";
+import type { SessionOptions } from "../../session/prepare.js";
 import { actionOf, lineTo, type CommandSteps } from "../command-shape.js";
 
 export function makeStartCommand(): Command {
