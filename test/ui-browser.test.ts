@@ -142,7 +142,8 @@ describe.skipIf(!haveChromium)("kubewire ui in Chromium", () => {
     await rowsAre({ method: "POST", path: "configmaps" });
     await rows().first().click();
     const bodies = page.locator('[data-testid="detail"] [data-testid="body"]');
-    await bodies.first().waitFor();
+    // the detail fills in after the click: wait until a body shows the script as text (the test times out if none does)
+    await bodies.filter({ hasText: "<script>window.__pwned=1</script>" }).first().waitFor();
     expect((await bodies.allInnerTexts()).join("\n")).toContain("<script>window.__pwned=1</script>");
     expect(await page.locator('[data-testid="detail"] img, [data-testid="detail"] script').count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
