@@ -3,7 +3,8 @@
 // discovery cache (issue 10: budget ≤ 2× the direct whole-process time). The variants run in turn,
 // round after round, so a change in the machine's load falls on all of them alike; each run's wall
 // time and CPU time (user + system, children included) come from bash's EPOCHREALTIME and `times`.
-// Also counts the requests each exec recorded, and times `node -e 0`, the floor of any Node program.
+// Also counts the requests each exec recorded, and times `node -e 0`, the floor of any Node program, and a
+// Node program that only spawns direct kubectl and waits for it, the floor of any wrapper written for Node.
 // Usage: node scripts/bench-exec.mjs [RUNS] [--before CHECKOUT]... [--no-extra-ca]   (build first: npm run build)
 //   --no-extra-ca: every variant runs without NODE_EXTRA_CA_CERTS (set on these machines: Node reads that
 //   bundle of ~140 certificates as it starts, about 35 ms of every Node process; kubectl does not read it)
@@ -33,6 +34,7 @@ const env = { ...process.env, KUBEWIRE_HOME: join(dir, "state") };
 if (noExtraCa) delete env.NODE_EXTRA_CA_CERTS;
 const db = join(dir, "exec.db");
 const direct = ["kubectl", "--kubeconfig", kubeconfig, "--cache-dir", join(dir, "cache-direct"), "get", "pods"];
+const SPAWN_ONLY = 'require("node:child_process").spawn(process.argv[1], process.argv.slice(2), { stdio: "inherit" }).on("exit", (c) => process.exit(c ?? 1))';
 // another build records into its own file: its schema may be older than this build's
 const exec = (bin, quiet = true, into = db) => [
   process.execPath, bin, "exec", ...(quiet ? ["-q"] : []), "--kubeconfig", kubeconfig, "--db", into, "--", "kubectl", "--cache-dir", join(dir, "cache-exec"), "get", "pods",
@@ -43,6 +45,8 @@ const variants = [
   { name: "kubewire exec -- kubectl get pods (the same, with the verdict)", argv: exec("bin/kubewire.js", false) },
   ...before.map((b, i) => ({ name: `${b}: kubewire exec -q -- kubectl get pods`, argv: exec(join(b, "bin/kubewire.js"), true, join(dir, `before-${i}.db`)) })),
   { name: "node -e 0 (Node's own start-up and exit)", argv: [process.execPath, "-e", "0"] },
+  // the floor of any wrapper written for Node: start, spawn the command, wait for it, exit with its code
+  { name: "Node spawning direct kubectl and waiting (no proxy)", argv: [process.execPath, "-e", SPAWN_ONLY, ...direct] },
 ];
 const count = async () => JSON.parse((await run(process.execPath, ["bin/kubewire.js", "ls", "--db", db, "-o", "json"], { env })).stdout).length;
 

@@ -2,7 +2,7 @@
 // once: a UserError is one line and exit 2; anything else is a bug (see --debug). main.ts runs it
 // with every command; bin/kubewire.js runs `exec` with its command alone, so a wrapped run starts fast.
 import { Command, CommanderError } from "commander";
-import { UserError } from "../errors.js";
+import { errorExitCode } from "./error-exit.js";
 import { debugRequested, kubewireVersion, quietOnClosedPipe } from "./top-level.js";
 
 export function buildProgramOf(commands: Array<() => Command>): Command {
@@ -33,14 +33,5 @@ export function exitCodeFor(err: unknown, debug: boolean): number {
     if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
     return err.exitCode === 0 ? 0 : 2;
   }
-  if (err instanceof UserError) {
-    process.stderr.write(`error: ${err.message}\n`);
-    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
-    return err.exitCode;
-  }
-  const e = err as Error;
-  process.stderr.write(`error: internal error: ${e?.message ?? String(err)}\n`);
-  if (debug && e?.stack) process.stderr.write(`${e.stack}\n`);
-  else process.stderr.write("this is a bug in kubewire; run again with --debug for the stack trace\n");
-  return 70;
+  return errorExitCode(err, debug);
 }

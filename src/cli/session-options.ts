@@ -1,10 +1,9 @@
 // The options shared by every command that runs the proxy (start, exec): the whole kubeconfig,
-// one listener per cluster entry.
+// one listener per cluster entry. Their defaults and what they become: session-defaults.ts.
 import { Command, Option } from "commander";
 import { parseDuration, parseListen, parseSize } from "./durations.js";
 import { dbOption } from "./db-option.js";
-import type { SessionOptions } from "../session/prepare.js";
-import { loadRules } from "../fault/rules.js"; // fault: bad rules fail before anything starts
+import { SESSION_DEFAULTS as D } from "./session-defaults.js";
 
 /** defaultListen null: the chosen context's cluster listens on its stable port (see kubeconfig/stable-port.ts), as every other cluster does. */
 export function addSessionOptions(cmd: Command, defaultListen: string | null = "127.0.0.1:8443"): Command {
@@ -19,17 +18,17 @@ export function addSessionOptions(cmd: Command, defaultListen: string | null = "
     .addOption(dbOption("where to record: a SQLite file or a postgres:// URL (default: $KUBEWIRE_DB, else STATE_DIR/kubewire.db)"))
     .option("--state-dir <path>", "where the local CA and generated kubeconfig live (default: $KUBEWIRE_HOME, else ~/.kubewire)")
     .option("--write-kubeconfig <path>", "where to write the client kubeconfig (default: STATE_DIR/kubeconfig)")
-    .addOption(new Option("--capture-limit <size>", "bytes of each body to keep").default(65536).argParser(parseSize))
-    .addOption(new Option("--connect-timeout <duration>", "upstream TCP/TLS connect timeout").default(10_000, "10s").argParser(parseDuration))
-    .addOption(new Option("--header-timeout <duration>", "upstream response-header timeout (not for watches)").default(60_000, "60s").argParser(parseDuration))
-    .addOption(new Option("--keepalive-idle <duration>", "PING an upstream HTTP/2 connection after this long with nothing read (client-go's read-idle); TCP keepalive idle on HTTP/1.1").default(30_000, "30s").argParser(parseDuration))
-    .addOption(new Option("--keepalive-timeout <duration>", "drop an upstream HTTP/2 connection whose PING is not answered within this, ending its streams (client-go's ping timeout)").default(15_000, "15s").argParser(parseDuration))
-    .addOption(new Option("--handshake-timeout <duration>", "a client's TLS handshake with kubewire must finish within this").default(10_000, "10s").argParser(parseDuration))
+    .addOption(new Option("--capture-limit <size>", "bytes of each body to keep").default(D.captureLimit).argParser(parseSize))
+    .addOption(new Option("--connect-timeout <duration>", "upstream TCP/TLS connect timeout").default(D.connectTimeout, "10s").argParser(parseDuration))
+    .addOption(new Option("--header-timeout <duration>", "upstream response-header timeout (not for watches)").default(D.headerTimeout, "60s").argParser(parseDuration))
+    .addOption(new Option("--keepalive-idle <duration>", "PING an upstream HTTP/2 connection after this long with nothing read (client-go's read-idle); TCP keepalive idle on HTTP/1.1").default(D.keepaliveIdle, "30s").argParser(parseDuration))
+    .addOption(new Option("--keepalive-timeout <duration>", "drop an upstream HTTP/2 connection whose PING is not answered within this, ending its streams (client-go's ping timeout)").default(D.keepaliveTimeout, "15s").argParser(parseDuration))
+    .addOption(new Option("--handshake-timeout <duration>", "a client's TLS handshake with kubewire must finish within this").default(D.handshakeTimeout, "10s").argParser(parseDuration))
     // fault: fault injection, metrics and JSON logs (src/control/extras.ts)
     .addOption(new Option("--fault <rule>", "inject a fault (repeatable): match and action fields as key=value, e.g. verb=list,resource=pods,status=429,retryAfter=1,times=3").argParser((v: string, prev: string[] = []) => [...prev, v]))
     .option("--faults <file>", "inject the faults of a rules file (faults: [{name, match, action, times, after, probability, until}])")
     .addOption(new Option("--metrics <host:port>", "serve Prometheus metrics at http://HOST:PORT/metrics (loopback unless --allow-remote)").argParser(parseListen))
-    .addOption(new Option("--log-format <format>", "text (default): no connection log; json: one line per connection event (opened, failed, TLS failure, retry seen, fault injected)").choices(["text", "json"]).default("text"))
+    .addOption(new Option("--log-format <format>", "text (default): no connection log; json: one line per connection event (opened, failed, TLS failure, retry seen, fault injected)").choices(["text", "json"]).default(D.logFormat))
     .option("--log-file <path>", "write the --log-format json lines here instead of stderr");
 }
 
@@ -38,23 +37,3 @@ export function addUiOption(cmd: Command): Command {
   return cmd.option("--ui", "also serve the live web view of the recording (prints its URL)");
 }
 
-export function sessionOptionsFrom(o: Record<string, any>, warn: (l: string) => void): SessionOptions {
-  return {
-    kubeconfig: o.kubeconfig,
-    context: o.context,
-    listen: o.listen,
-    allowRemote: !!o.allowRemote,
-    wholeKubeconfig: true,
-    db: o.db,
-    stateDir: o.stateDir,
-    writeKubeconfig: o.writeKubeconfig,
-    captureLimit: o.captureLimit,
-    connectTimeoutMs: o.connectTimeout,
-    headersTimeoutMs: o.headerTimeout,
-    keepaliveIdleMs: o.keepaliveIdle,
-    keepaliveTimeoutMs: o.keepaliveTimeout,
-    handshakeTimeoutMs: o.handshakeTimeout,
-    warn,
-    extras: { rules: loadRules({ fault: o.fault, faultsFile: o.faults }), metrics: o.metrics, allowRemote: !!o.allowRemote, logFormat: o.logFormat, logFile: o.logFile }, // fault:
-  };
-}

@@ -11,6 +11,7 @@ import type { Store } from "../store/store.js";
 import type { Exchange } from "../types.js";
 import { adoptIntoSpill } from "./spill.js";
 import { processAlive } from "../tls/state-dir.js";
+import { rmQuiet } from "../remove-file.js";
 
 /** meta key prefix: "journal.<run>" holds the number of the run's last segment committed with its batch */
 export const JOURNAL_META_PREFIX = "journal.";
@@ -166,11 +167,3 @@ export class Journal {
   }
 }
 
-
-export function rmQuiet(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone
-  }
-}

@@ -9,7 +9,8 @@ import { isPostgresSpec, openStoreWriter, Store, type BatchWriter } from "../sto
 import { stateDirPath } from "../tls/state-dir.js";
 import type { Exchange } from "../types.js";
 import { addToAggregate, aggregateKey, isAggregated, startAggregate } from "./aggregate.js";
-import { Journal, rmQuiet, type Segment } from "./journal.js";
+import { Journal, type Segment } from "./journal.js";
+import { rmQuiet } from "../remove-file.js";
 import { looksLikeExchange } from "./shape.js";
 import { appendSpill, reloadSpill, spillSize } from "./spill.js";
 

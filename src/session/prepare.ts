@@ -3,10 +3,10 @@
 // here loads the proxy or the database; `startPrepared` (recording-session.ts) does that, while `exec`'s
 // command starts up, and connections that arrive meanwhile wait on the held ports.
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
 import net from "node:net";
 import { join, resolve } from "node:path";
 import { UserError } from "../errors.js";
+import { rmQuiet } from "../remove-file.js";
 import { contextOf, type LoadedKubeconfig } from "../kubeconfig/load.js";
 import { identitiesOf, type KubeconfigIdentities } from "../kubeconfig/identities.js";
 import { kubeconfigFiles, mergeKubeconfigs, readKubeconfigFile } from "../kubeconfig/read.js";
@@ -182,7 +182,7 @@ export async function prepareSession(o: SessionOptions): Promise<PreparedSession
     ephemeral,
     abort: () => {
       closePorts();
-      if (ephemeral) rmSync(kubeconfigPath, { force: true });
+      if (ephemeral) rmQuiet(kubeconfigPath);
     },
   };
 }

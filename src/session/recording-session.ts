@@ -24,6 +24,9 @@ import { isPostgresSpec } from "../store/db-spec.js";
 import { isLoopback, prepareSession, type PreparedSession, type SessionOptions } from "./prepare.js";
 import type { HeldPort } from "./held-port.js";
 import { startExtras, type SessionExtras } from "../control/extras.js"; // fault:
+// analyze's flagsOf, with this module: it loads after a wrapped command starts (exec imports it then), and
+// compiled here it is ready before the command's first request (loaded with that request, it delayed it)
+import { flagsOf } from "../analyze/lib/engine.js";
 
 
 /** One cluster entry's listener: the chosen context's cluster's proxy runs from the start, the others' on their first connection. */
@@ -57,8 +60,6 @@ export interface RecordingSession {
   stop(graceMs?: number): Promise<RecorderStats>;
 }
 
-/** analyze's flagsOf, loaded with the first exchange recorded: its rules are not loaded before a wrapped command starts */
-const flagsOf = { load: () => import("../analyze/lib/engine.js").then((m) => m.flagsOf) };
 
 /** Records what kubewire added upstream on the user's behalf (the exchange's kubeconfig user entry's as, as-groups...) with each forwarded exchange. */
 function sinkFor(recorder: ProxyOptions["sink"], merged: Record<string, any>): ProxyOptions["sink"] {

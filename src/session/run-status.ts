@@ -1,6 +1,7 @@
 // What a running proxy tells `kubewire status`: a small JSON file per run in the state
 // directory (URL, context, database, record counts), refreshed every second, removed on stop.
-import { rmSync, writeFileSync, renameSync } from "node:fs";
+import { writeFileSync, renameSync } from "node:fs";
+import { rmQuiet } from "../remove-file.js";
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { RecorderStats } from "../record/recorder.js";
@@ -46,7 +47,7 @@ export function publishRunStatus(file: string, read: () => Omit<RunStatus, "upda
       .catch(() => undefined) // the state dir went away: status is best effort, recording is not affected
       .finally(() => {
         writing = false;
-        if (stopped) rmSync(file, { force: true });
+        if (stopped) rmQuiet(file);
       });
   };
   try {
@@ -60,7 +61,7 @@ export function publishRunStatus(file: string, read: () => Omit<RunStatus, "upda
   return () => {
     stopped = true;
     clearInterval(timer);
-    rmSync(file, { force: true });
+    rmQuiet(file);
   };
 }
 

@@ -4,7 +4,8 @@ import { Command, Option } from "commander";
 import { join } from "node:path";
 import { parseDuration, parseSize } from "../durations.js";
 import { UserError } from "../../errors.js";
-import { addSessionOptions, addUiOption, sessionOptionsFrom } from "../session-options.js"; // ui: addUiOption
+import { addSessionOptions, addUiOption } from "../session-options.js"; // ui: addUiOption
+import { sessionOptionsFrom } from "../session-defaults.js";
 import type { SessionOptions } from "../../session/prepare.js";
 import { actionOf, lineTo, type CommandSteps } from "../command-shape.js";
 
