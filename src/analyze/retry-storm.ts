@@ -2,7 +2,7 @@
 // without a growing backoff: it adds load to a struggling server and never succeeds. Shows the
 // schedule observed. Not a storm: client-go's own bounded discovery retries, and 429s retried no
 // sooner than Retry-After asked (throttled reports those as honoured).
-import type { ExchangeSummary, SetRule } from "./lib/rule.js";
+import type { ExchangeSummary, RetryHeaders, SetRule } from "./lib/rule.js";
 import { describeRequest, durationText, findingOf, honoursRetryAfter, pushTo, requestKey, requests, retryAfterMs } from "./lib/util.js";
 
 /** At least this many failed attempts of one request... */
@@ -25,14 +25,46 @@ function counts(r: ExchangeSummary): boolean {
 }
 
 /** One client run's attempts at one request: kubectl names each run (Kubectl-Session); others are told apart by time alone. */
-function runKey(r: ExchangeSummary): string {
-  return `${requestKey(r)}\u0000${r.session}`;
+function runKey(r: ExchangeSummary, h: RetryHeaders | undefined): string {
+  return `${requestKey(r)}\u0000${h?.session ?? ""}`;
+}
+
+/** Attempts (oldest first) split where more than MAX_GAP_MS passed between two. */
+function burstsOf(list: ExchangeSummary[]): ExchangeSummary[][] {
+  let burst: ExchangeSummary[] = [list[0]];
+  const bursts: ExchangeSummary[][] = [];
+  for (let i = 1; i < list.length; i++) {
+    if (list[i].startedAt - list[i - 1].startedAt > MAX_GAP_MS) {
+      bursts.push(burst);
+      burst = [];
+    }
+    burst.push(list[i]);
+  }
+  bursts.push(burst);
+  return bursts;
+}
+
+/**
+ * The failures worth telling apart by client run: those of requests whose attempts, every run's together, make
+ * a burst of MIN_ATTEMPTS (one run's burst lies within such a burst, as more attempts only shorten the gaps).
+ * The rest cannot be a storm, so their headers (a JSON detail each) are never read. In the order given.
+ */
+function mayStorm(failures: ExchangeSummary[]): ExchangeSummary[] {
+  const byRequest = new Map<string, ExchangeSummary[]>();
+  for (const r of failures) pushTo(byRequest, requestKey(r), r);
+  const keep = new Set<string>();
+  for (const [key, list] of byRequest) {
+    if (list.length < MIN_ATTEMPTS) continue;
+    const sorted = [...list].sort((a, b) => a.startedAt - b.startedAt || a.id - b.id);
+    if (burstsOf(sorted).some((b) => b.length >= MIN_ATTEMPTS)) keep.add(key);
+  }
+  return keep.size === 0 ? [] : failures.filter((r) => keep.has(requestKey(r)));
 }
 
 /** Every retry of a 429 came no sooner than its Retry-After asked: the client waited as told. */
-function waitedAsTold(burst: ExchangeSummary[]): boolean {
+function waitedAsTold(burst: ExchangeSummary[], headers: Map<number, RetryHeaders>): boolean {
   for (let i = 1; i < burst.length; i++) {
-    const asked = burst[i - 1].status === 429 ? retryAfterMs(burst[i - 1].retryAfter, burst[i - 1].startedAt) : null;
+    const asked = burst[i - 1].status === 429 ? retryAfterMs(headers.get(burst[i - 1].id)?.retryAfter ?? null, burst[i - 1].startedAt) : null;
     if (asked === null || !honoursRetryAfter(burst[i].startedAt - burst[i - 1].startedAt, asked)) return false;
   }
   return burst.length > 1;
@@ -51,29 +83,19 @@ export const rule: SetRule = {
   severity: "warning",
   help: `the same failing request repeated ${MIN_ATTEMPTS}+ times in a short window without a growing backoff`,
   analyze(source) {
+    const candidates = mayStorm(source.failures(MIN_ATTEMPTS).filter(counts));
+    const headers = source.retryHeaders(candidates.map((r) => r.id));
     const byKey = new Map<string, ExchangeSummary[]>();
-    for (const r of source.failures(MIN_ATTEMPTS)) {
-      if (counts(r)) pushTo(byKey, runKey(r), r);
-    }
+    for (const r of candidates) pushTo(byKey, runKey(r, headers.get(r.id)), r);
     const storm: ExchangeSummary[] = [];
     const evidence: string[] = [];
     for (const list of byKey.values()) {
       if (list.length < MIN_ATTEMPTS) continue;
       list.sort((a, b) => a.startedAt - b.startedAt || a.id - b.id);
-      let burst: ExchangeSummary[] = [list[0]];
-      const bursts: ExchangeSummary[][] = [];
-      for (let i = 1; i < list.length; i++) {
-        if (list[i].startedAt - list[i - 1].startedAt > MAX_GAP_MS) {
-          bursts.push(burst);
-          burst = [];
-        }
-        burst.push(list[i]);
-      }
-      bursts.push(burst);
-      for (const b of bursts) {
+      for (const b of burstsOf(list)) {
         if (b.length < MIN_ATTEMPTS) continue;
         const gaps = b.slice(1).map((r, i) => r.startedAt - b[i].startedAt);
-        if (growing(gaps) || waitedAsTold(b)) continue;
+        if (growing(gaps) || waitedAsTold(b, headers)) continue;
         storm.push(...b);
         const what = b[0].errorCode ?? String(b[0].status);
         const schedule = gaps.slice(0, 10).map(durationText).join(", ") + (gaps.length > 10 ? ", ..." : "");

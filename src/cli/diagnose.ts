@@ -63,6 +63,7 @@ function storeSource(store: Store, filter: ListFilter): SetSource {
       return injected.size ? { ...all, reads: real(all.reads) } : all; // fault:
     },
     failures: (minRepeats: number) => real(store.failures(filter, minRepeats)), // fault:
+    retryHeaders: (ids: number[]) => store.retryHeaders(ids),
     chains: () => store.chainUses(filter, MAX_IDS),
   };
 }

@@ -3,7 +3,7 @@
 // an engine's connection; the fragments that differ come from its dialect.
 import type { CertInfo, ExchangeSource } from "../types.js";
 import { limitOf, whereClause, type ListFilter, type WhereClause } from "./filter.js";
-import type { ChainUseRow, CollectionKey, CollectionRead, ExchangeSummaryRow, FlagSummary, GroupKey, LatencyGroup, ListsAndWatches } from "./recording-store.js";
+import type { ChainUseRow, CollectionKey, CollectionRead, ExchangeSummaryRow, FlagSummary, GroupKey, LatencyGroup, ListsAndWatches, RetryHeaders } from "./recording-store.js";
 import type { Dialect, SqlConnection } from "./sql.js";
 
 export interface QueryContext {
@@ -17,12 +17,9 @@ export interface QueryContext {
 const GROUP_COLUMNS = "context, verb, api_group, resource, subresource";
 const ERRORS = "sum(CASE WHEN status IS NULL OR status >= 400 THEN 1 ELSE 0 END)";
 
-function summaryColumns(d: Dialect): string {
-  return `e.id, e.started_at, e.method, e.path, e.query, e.verb, e.resource, e.api_group, e.subresource, e.namespace, e.context,
-  e.status, e.duration_ms, e.error_code, e.bytes_out, e.tls_chain_id, e.user_agent,
-  (SELECT ${d.jsonText("d.detail", ["requestHeaders", "kubectl-session"])} FROM exchange_details d WHERE d.exchange_id = e.id),
-  (SELECT ${d.jsonText("d.detail", ["response", "headers", "retry-after"])} FROM exchange_details d WHERE d.exchange_id = e.id)`;
-}
+/** The narrow columns: none from the JSON detail, whose pages are most of the file (retryHeaders reads those). */
+const SUMMARY_COLUMNS = `e.id, e.started_at, e.method, e.path, e.query, e.verb, e.resource, e.api_group, e.subresource, e.namespace, e.context,
+  e.status, e.duration_ms, e.error_code, e.bytes_out, e.tls_chain_id, e.user_agent`;
 
 /** A header value read from the JSON detail: text, or a JSON array's text for a repeated header. */
 function headerText(v: unknown): string | null {
@@ -43,19 +40,20 @@ function summaryRow(r: unknown[]): ExchangeSummaryRow {
     verb: r[5] as string, resource: r[6] as string, group: r[7] as string, subresource: r[8] as string, namespace: r[9] as string,
     context: r[10] as string, status: r[11] as number | null, durationMs: r[12] as number, errorCode: r[13] as string | null,
     bytesOut: r[14] as number, tlsChainId: r[15] as number | null, userAgent: r[16] as string,
-    session: headerText(r[17]) ?? "", retryAfter: headerText(r[18]),
   };
 }
 
 export function flagSummary(q: QueryContext, filter: ListFilter, examples: number): FlagSummary[] {
   const where = scope(q, { ...filter, flag: undefined });
   const joiner = where.sql ? " AND " : " WHERE ";
-  const kindFilter = filter.flag === undefined ? "" : `${joiner}f.kind = ?`;
-  const params = filter.flag === undefined ? where.params : [...where.params, filter.flag];
+  const one = filter.flag !== undefined;
+  // the flagged rows in id order, so each table page is read once (joined kind by kind, along exchange_flags_kind,
+  // they were looked up in id order once per kind)
   const totals = q.conn.rows(
     `SELECT f.kind, sum(e.repeat_count), min(e.started_at), max(coalesce(e.last_seen_at, e.started_at))
-     FROM exchange_flags f JOIN exchanges e ON e.id = f.exchange_id${where.sql}${kindFilter} GROUP BY f.kind ORDER BY f.kind`,
-    params,
+     FROM exchanges e JOIN exchange_flags f ON f.exchange_id = e.id${where.sql}${joiner}e.id IN (SELECT exchange_id FROM exchange_flags${one ? " WHERE kind = ?" : ""})${one ? " AND f.kind = ?" : ""}
+     GROUP BY f.kind ORDER BY f.kind`,
+    one ? [...where.params, filter.flag, filter.flag] : where.params,
   );
   const idsOf = `SELECT f.exchange_id FROM exchange_flags f JOIN exchanges e ON e.id = f.exchange_id${where.sql}${joiner}f.kind = ? ORDER BY f.exchange_id LIMIT ?`;
   return totals.map((t) => ({
@@ -183,7 +181,9 @@ export function listsAndWatches(q: QueryContext, filter: ListFilter): ListsAndWa
 export function failures(q: QueryContext, filter: ListFilter, minRepeats: number): ExchangeSummaryRow[] {
   const where = scope(q, { ...filter, status: undefined });
   const joiner = where.sql ? " AND " : " WHERE ";
-  const failed = `${where.sql}${joiner}(e.status >= 400 OR e.status IS NULL)`;
+  // the failed ids from exchanges_status, then their rows in id order: each table page is read once (with
+  // `status >= 400 OR status IS NULL` the rows were looked up in status order, a page again for every row)
+  const failed = `${where.sql}${joiner}e.id IN (SELECT id FROM exchanges WHERE status >= 400 UNION ALL SELECT id FROM exchanges WHERE status IS NULL)`;
   const lists = q.conn.column<string>(
     `SELECT ${q.dialect.idList} FROM exchanges e${failed} GROUP BY e.context, e.method, e.path, e.query HAVING count(*) >= ?`,
     [...where.params, minRepeats],
@@ -215,9 +215,23 @@ export function chainUses(q: QueryContext, filter: ListFilter, examples: number)
   return out;
 }
 
+/** The Kubectl-Session and Retry-After headers of these exchanges, from their JSON details, by id. */
+export function retryHeaders(q: QueryContext, ids: number[]): Map<number, RetryHeaders> {
+  const out = new Map<number, RetryHeaders>();
+  if (ids.length === 0) return out;
+  const d = q.dialect;
+  const rows = q.conn.rows(
+    `SELECT d.exchange_id, ${d.jsonText("d.detail", ["requestHeaders", "kubectl-session"])}, ${d.jsonText("d.detail", ["response", "headers", "retry-after"])}
+     FROM exchange_details d WHERE d.exchange_id IN ${d.idsIn}`,
+    [JSON.stringify(ids)],
+  );
+  for (const r of rows) out.set(Number(r[0]), { session: headerText(r[1]) ?? "", retryAfter: headerText(r[2]) });
+  return out;
+}
+
 function summariesOf(q: QueryContext, ids: number[]): ExchangeSummaryRow[] {
   if (ids.length === 0) return [];
-  const rows = q.conn.rows(`SELECT ${summaryColumns(q.dialect)} FROM exchanges e WHERE e.id IN ${q.dialect.idsIn} ORDER BY e.started_at, e.id`, [JSON.stringify(ids)]);
+  const rows = q.conn.rows(`SELECT ${SUMMARY_COLUMNS} FROM exchanges e WHERE e.id IN ${q.dialect.idsIn} ORDER BY e.started_at, e.id`, [JSON.stringify(ids)]);
   return rows.map(summaryRow);
 }
 

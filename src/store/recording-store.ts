@@ -49,6 +49,10 @@ export interface ExchangeSummaryRow {
   bytesOut: number;
   tlsChainId: number | null;
   userAgent: string;
+}
+
+/** Two headers of one exchange, read from its JSON detail only for the exchanges asked about (retry-storm's). */
+export interface RetryHeaders {
   /** the client's per-run id (kubectl's Kubectl-Session header), "" when it sent none */
   session: string;
   /** the response's Retry-After header, null when absent */
@@ -125,6 +129,8 @@ export interface AnalysisQueries {
   listsAndWatches(filter?: ListFilter): ListsAndWatches;
   /** The failed matching exchanges (status >= 400 or no response) whose request failed at least minRepeats times, oldest first. */
   failures(filter?: ListFilter, minRepeats?: number): ExchangeSummaryRow[];
+  /** The Kubectl-Session and Retry-After headers of these exchanges, by id (a detail read per exchange: ask for few). */
+  retryHeaders(ids: number[]): Map<number, RetryHeaders>;
   /** Each TLS chain used by the matching exchanges: its certificates, last context, count, first/last use and lowest ids. */
   chainUses(filter?: ListFilter, examples?: number): ChainUseRow[];
 }

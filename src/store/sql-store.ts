@@ -4,7 +4,7 @@ import { UserError } from "../errors.js";
 import type { CertInfo, Exchange, ExchangeSource } from "../types.js";
 import * as analysis from "./analysis.js";
 import { limitOf, whereClause, type ListFilter, type WhereClause } from "./filter.js";
-import type { ChainUseRow, ExchangeSummaryRow, FlagSummary, GroupKey, LatencyGroup, ListsAndWatches, RecordingStore } from "./recording-store.js";
+import type { ChainUseRow, ExchangeSummaryRow, FlagSummary, GroupKey, LatencyGroup, ListsAndWatches, RecordingStore, RetryHeaders } from "./recording-store.js";
 import {
   FLAG_SEPARATOR, SELECT_SOURCE_SQL, sourceFrom, toExchange, toExchangeRow, UNKNOWN_SOURCE_ID, type ExchangeColumns, type ExchangeRow, type SourceColumns,
 } from "./rows.js";
@@ -174,12 +174,21 @@ export class SqlStore implements RecordingStore {
     });
   }
 
-  /** Replaces every flag of one kind: the exchanges a whole-set rule (slow, retry-storm) implicates now. */
+  /**
+   * Replaces every flag of one kind: the exchanges a whole-set rule (slow, retry-storm) implicates now. Writes
+   * only the difference from what is stored, so a second `flags` over an unchanged recording writes nothing.
+   */
   replaceFlagKind(kind: string, ids: Iterable<number>): void {
     this.conn.transaction(() => {
-      this.conn.run("DELETE FROM exchange_flags WHERE kind = ?", [kind]);
+      const wanted = new Set<number>();
+      for (const id of ids) wanted.add(Number(id));
+      const stale: number[] = [];
+      for (const id of this.conn.column<number>("SELECT exchange_id FROM exchange_flags WHERE kind = ?", [kind])) {
+        if (!wanted.delete(Number(id))) stale.push(Number(id));
+      }
+      if (stale.length > 0) this.conn.run(`DELETE FROM exchange_flags WHERE kind = ? AND exchange_id IN ${this.dialect.idsIn}`, [kind, JSON.stringify(stale)]);
       let pairs: [number, string][] = [];
-      for (const id of ids) {
+      for (const id of wanted) {
         pairs.push([id, kind]);
         if (pairs.length === 500) {
           this.insertFlags(pairs);
@@ -226,6 +235,10 @@ export class SqlStore implements RecordingStore {
 
   failures(filter: ListFilter = {}, minRepeats = 1): ExchangeSummaryRow[] {
     return analysis.failures(this.q, filter, minRepeats);
+  }
+
+  retryHeaders(ids: number[]): Map<number, RetryHeaders> {
+    return analysis.retryHeaders(this.q, ids);
   }
 
   chainUses(filter: ListFilter = {}, examples = 50): ChainUseRow[] {

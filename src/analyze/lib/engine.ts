@@ -4,7 +4,7 @@ import type { Exchange, Finding } from "../../types.js";
 import { UserError } from "../../errors.js";
 import { rules } from "../index.js";
 import { isExchangeRule, type AnalyzeContext, type Baseline, type ChainUse, type ExchangeRule, type ExchangeSummary, type ListsAndWatches, type Rule, type SetRule, type SetSource } from "./rule.js";
-import { MAX_IDS, pushTo, summaryOf } from "./util.js";
+import { MAX_IDS, pushTo, retryHeadersOf, summaryOf } from "./util.js";
 
 export const exchangeRules: ExchangeRule[] = rules.filter(isExchangeRule);
 export const setRules: SetRule[] = rules.filter((r): r is SetRule => !isExchangeRule(r));
@@ -107,6 +107,10 @@ function memorySource(sorted: Exchange[]): SetSource {
       const key = (r: ExchangeSummary) => [r.context, r.method, r.path, r.query].join("\u0000");
       for (const r of failed) n.set(key(r), (n.get(key(r)) ?? 0) + 1);
       return failed.filter((r) => (n.get(key(r)) ?? 0) >= minRepeats);
+    },
+    retryHeaders(ids: number[]) {
+      const asked = new Set(ids);
+      return new Map(sorted.filter((ex, i) => asked.has(rows[i].id)).map((ex) => [ex.id ?? 0, retryHeadersOf(ex)]));
     },
     chains() {
       const uses = new Map<string, ChainUse & { n: number }>();

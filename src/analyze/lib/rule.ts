@@ -1,9 +1,9 @@
 // What a rule is: a kind, a severity, a help line and either a cheap per-exchange match with
 // an explanation of the matching group, or a whole-set pass (slow, retry-storm, expiring-credentials).
 import type { CertInfo, Exchange, Finding, Severity } from "../../types.js";
-import type { CollectionRead, ExchangeSummaryRow, GroupKey, ListsAndWatches } from "../../store/store.js";
+import type { CollectionRead, ExchangeSummaryRow, GroupKey, ListsAndWatches, RetryHeaders } from "../../store/store.js";
 
-export type { CollectionRead, ListsAndWatches };
+export type { CollectionRead, ListsAndWatches, RetryHeaders };
 
 /** What the recorded rows cannot say about a context's credentials (tokens are redacted there): read from the kubeconfig. */
 export interface CredentialFacts {
@@ -77,6 +77,8 @@ export interface SetSource {
   listsAndWatches(): ListsAndWatches;
   /** failed exchanges (a status of 400 or more, or no response) of requests (context, method, path, query) that failed at least minRepeats times */
   failures(minRepeats: number): ExchangeSummary[];
+  /** the Kubectl-Session and Retry-After headers of these exchanges, by id (costly per exchange: ask for few) */
+  retryHeaders(ids: number[]): Map<number, RetryHeaders>;
   chains(): ChainUse[];
 }
 

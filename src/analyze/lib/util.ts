@@ -1,7 +1,7 @@
 // Small pure helpers the rules share: headers, Status bodies, times, certificates, and
 // the Finding skeleton with its count, first/last seen and example IDs.
 import type { CertInfo, Exchange, Finding, Headers, Severity } from "../../types.js";
-import type { ExchangeSummary } from "./rule.js";
+import type { ExchangeSummary, RetryHeaders } from "./rule.js";
 
 /** Most example request IDs a finding lists (count says how many there were). */
 export const MAX_IDS = 50;
@@ -58,9 +58,11 @@ export function summaryOf(ex: Exchange): ExchangeSummary {
     bytesOut: ex.response ? ex.response.bytes : 0,
     tlsChainId: null,
     userAgent: ex.client.userAgent,
-    session: header(ex.request.headers, "kubectl-session") ?? "",
-    retryAfter: header(ex.response?.headers, "retry-after") ?? null,
   };
+}
+
+export function retryHeadersOf(ex: Exchange): RetryHeaders {
+  return { session: header(ex.request.headers, "kubectl-session") ?? "", retryAfter: header(ex.response?.headers, "retry-after") ?? null };
 }
 
 /** The parts every finding shares, from a group of exchanges (oldest first). */
