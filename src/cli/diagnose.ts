@@ -37,20 +37,19 @@ export function diagnose(store: Store, filter: ListFilter, ctx: AnalyzeContext, 
   }
   const setFlags = new Map<string, number[]>();
   const active = setRules.filter((r) => wanted(r.kind));
+  const source = storeSource(store, rowFilter);
   if (active.length > 0) {
-    const source = storeSource(store, rowFilter);
     for (const rule of active) {
       const result = rule.analyze(source, ctx);
       setFlags.set(rule.kind, result?.flagIds ?? []);
       if (result) findings.push(bySource ? { ...result.finding, sources: store.sourcesOf(result.flagIds.length ? result.flagIds : result.finding.requestIds) } : result.finding);
     }
   }
-  const examined = store.count(rowFilter);
-  return { findings: sortFindings(findings), setFlags, examined };
+  return { findings: sortFindings(findings), setFlags, examined: source.examined() };
 }
 
 /** The whole-set rules' questions, answered from the store's indexes (see Store.latencyGroups, failures, chainUses). */
-function storeSource(store: Store, filter: ListFilter): SetSource {
+function storeSource(store: Store, filter: ListFilter): SetSource & { examined(): number } {
   // fault: what kubewire injected on purpose is neither slow nor a retry storm of the API server's making
   const injected = new Set(store.list({ ...filter, flag: "injected" }).map((r) => r.id));
   const real = <T extends { id: number }>(rows: T[]) => (injected.size ? rows.filter((r) => !injected.has(r.id)) : rows);
@@ -65,5 +64,7 @@ function storeSource(store: Store, filter: ListFilter): SetSource {
     failures: (minRepeats: number) => real(store.failures(filter, minRepeats)), // fault:
     retryHeaders: (ids: number[]) => store.retryHeaders(ids),
     chains: () => store.chainUses(filter, MAX_IDS),
+    // the exchanges looked at: every one is in one baseline group, so their counts add up to it when a rule asked for them
+    examined: () => (baselines ? baselines.reduce((n, b) => n + b.count, 0) : store.count(filter)),
   };
 }
