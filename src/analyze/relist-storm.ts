@@ -1,6 +1,6 @@
 // relist-storm: a client that lists a collection again after every watch ends (or expires with 410)
 // instead of resuming the watch: full lists, repeatedly, are the costliest requests an API server serves.
-import type { CollectionRead, SetRule } from "./lib/rule.js";
+import type { SetRule } from "./lib/rule.js";
 import { describeRequest, durationText, findingOf, requests } from "./lib/util.js";
 
 /** At least this many lists that each followed the end of a watch of the same collection... */
@@ -26,33 +26,35 @@ export const rule: SetRule = {
       if ((b.verb === "list" || b.verb === "watch") && !b.subresource) place.set(groupOf(b), i);
     });
     const groups = collections.map((c) => [place.get(groupOf({ ...c, verb: "list" })), place.get(groupOf({ ...c, verb: "watch" }))]);
-    const rowsOf: CollectionRead[][] = collections.map(() => []);
+    // reads are columns (read i: reads.id[i], reads.startedAt[i]...); each collection's are kept as read numbers
+    const { id, startedAt, durationMs, watch } = reads;
+    const rowsOf: number[][] = collections.map(() => []);
     const first = collections.map(() => ({ group: Infinity, at: Infinity }));
-    reads.forEach((r, at) => {
-      const group = groups[r.of][r.watch ? 1 : 0];
-      if (group === undefined) return;
-      rowsOf[r.of].push(r); // oldest first, as reads are
-      if (group < first[r.of].group) first[r.of] = { group, at };
-    });
+    for (let at = 0; at < reads.length; at++) {
+      const of = reads.of[at];
+      const group = groups[of][watch[at]];
+      if (group === undefined) continue;
+      rowsOf[of].push(at); // oldest first, as reads are
+      if (group < first[of].group) first[of] = { group, at };
+    }
     const order = collections.map((_, i) => i).filter((i) => rowsOf[i].length > 0);
     order.sort((a, b) => first[a].group - first[b].group || first[a].at - first[b].at);
-    const relists: CollectionRead[] = [];
+    const relists: Array<{ id: number; startedAt: number }> = [];
     const evidence: string[] = [];
     for (const c of order) {
-      const rows = rowsOf[c];
       // a relist: a list sent after a watch of the same collection had ended
-      const found: CollectionRead[] = [];
+      const found: number[] = [];
       let watchEnded = -Infinity;
       let open = 0;
       const ends: number[] = [];
-      for (const r of rows) {
-        while (ends.length && ends[0] <= r.startedAt) {
+      for (const r of rowsOf[c]) {
+        while (ends.length && ends[0] <= startedAt[r]) {
           watchEnded = Math.max(watchEnded, ends.shift()!);
           open--;
         }
-        if (r.watch) {
+        if (watch[r]) {
           open++;
-          ends.push(r.startedAt + r.durationMs);
+          ends.push(startedAt[r] + durationMs[r]);
           ends.sort((a, b) => a - b);
         } else if (watchEnded > -Infinity && open === 0) {
           found.push(r);
@@ -60,16 +62,16 @@ export const rule: SetRule = {
         }
       }
       // the densest window of relists
-      let best: CollectionRead[] = [];
+      let best: number[] = [];
       for (let i = 0, j = 0; j < found.length; j++) {
-        while (found[j].startedAt - found[i].startedAt > WINDOW_MS) i++;
+        while (startedAt[found[j]] - startedAt[found[i]] > WINDOW_MS) i++;
         if (j - i + 1 > best.length) best = found.slice(i, j + 1);
       }
       if (best.length < MIN_RELISTS) continue;
-      relists.push(...found);
-      const span = best[best.length - 1].startedAt - best[0].startedAt;
+      for (const r of found) relists.push({ id: id[r], startedAt: startedAt[r] });
+      const span = startedAt[best[best.length - 1]] - startedAt[best[0]];
       evidence.push(
-        `${describeRequest({ ...collections[c], verb: "list", subresource: "", path: "" })} (context ${collections[c].context}): listed again after a watch ended ${found.length} times, ${best.length} of them in ${durationText(span)} (#${best[0].id} to #${best[best.length - 1].id})`,
+        `${describeRequest({ ...collections[c], verb: "list", subresource: "", path: "" })} (context ${collections[c].context}): listed again after a watch ended ${found.length} times, ${best.length} of them in ${durationText(span)} (#${id[best[0]]} to #${id[best[best.length - 1]]})`,
       );
     }
     if (relists.length === 0) return null;

@@ -3,6 +3,7 @@
 import { exchangeRules, setRules, sortFindings } from "../analyze/lib/engine.js";
 import type { AnalyzeContext, Baseline, SetSource } from "../analyze/lib/rule.js";
 import { MAX_IDS } from "../analyze/lib/util.js";
+import { readsWithout } from "../store/collection-reads.js";
 import type { ListFilter, Store } from "../store/store.js";
 import type { Finding } from "../types.js";
 
@@ -59,7 +60,7 @@ function storeSource(store: Store, filter: ListFilter): SetSource & { examined()
     slowerThan: (b: Baseline, ms: number) => real(store.slowerThan(filter, b, ms)), // fault:
     listsAndWatches: () => {
       const all = store.listsAndWatches(filter);
-      return injected.size ? { ...all, reads: real(all.reads) } : all; // fault:
+      return injected.size ? { ...all, reads: readsWithout(all.reads, injected) } : all; // fault:
     },
     failures: (minRepeats: number) => real(store.failures(filter, minRepeats)), // fault:
     retryHeaders: (ids: number[]) => store.retryHeaders(ids),

@@ -3,7 +3,8 @@
 // an engine's connection; the fragments that differ come from its dialect.
 import type { CertInfo, ExchangeSource } from "../types.js";
 import { limitOf, whereClause, type ListFilter, type WhereClause } from "./filter.js";
-import type { ChainUseRow, CollectionKey, CollectionRead, ExchangeSummaryRow, FlagSummary, GroupKey, LatencyGroup, ListsAndWatches, RetryHeaders } from "./recording-store.js";
+import { CollectionReadsBuilder } from "./collection-reads.js";
+import type { ChainUseRow, CollectionKey, ExchangeSummaryRow, FlagSummary, GroupKey, LatencyGroup, ListsAndWatches, RetryHeaders } from "./recording-store.js";
 import type { Dialect, SqlConnection } from "./sql.js";
 
 export interface QueryContext {
@@ -155,7 +156,7 @@ export function listsAndWatches(q: QueryContext, filter: ListFilter): ListsAndWa
   const paged = limitOf(filter) === null;
   const collections: CollectionKey[] = [];
   const index = new Map<string, number>();
-  const reads: CollectionRead[] = [];
+  const reads = new CollectionReadsBuilder();
   for (let after = 0; ; ) {
     const rows = paged ? q.conn.rows(`${select} AND e.id > ? ORDER BY e.id LIMIT ${PAGE}`, [...params, after]) : q.conn.rows(select, params);
     for (const r of rows) {
@@ -166,12 +167,12 @@ export function listsAndWatches(q: QueryContext, filter: ListFilter): ListsAndWa
         of = collections.push({ context: context.join(KEY_SEPARATOR), group, resource, namespace }) - 1;
         index.set(key, of);
       }
-      reads.push({ id: Number(r[0]), startedAt: Number(r[1]), durationMs: Number(r[2]), watch: Number(r[3]) === 1, of });
+      reads.push(Number(r[0]), Number(r[1]), Number(r[2]), Number(r[3]) === 1, of);
     }
     if (!paged || rows.length < PAGE) break;
     after = Number(rows[rows.length - 1][0]);
   }
-  return { collections, reads: reads.sort((a, b) => a.startedAt - b.startedAt || a.id - b.id) };
+  return { collections, reads: reads.done() };
 }
 
 /**

@@ -67,21 +67,25 @@ export interface CollectionKey {
   namespace: string;
 }
 
-/** One list or watch of a whole collection as relist-storm reads it: numbers only, the collection named once. */
-export interface CollectionRead {
-  id: number;
-  startedAt: number;
-  durationMs: number;
-  /** a watch, else a list */
-  watch: boolean;
+/**
+ * The lists and watches of whole collections as relist-storm reads them, oldest first (start time, then id), as
+ * columns: read i is id[i], startedAt[i] and so on. Numbers only, the collection named once, no object per read.
+ */
+export interface CollectionReads {
+  readonly length: number;
+  readonly id: Float64Array;
+  readonly startedAt: Float64Array;
+  readonly durationMs: Float64Array;
+  /** 1 for a watch, 0 for a list */
+  readonly watch: Uint8Array;
   /** its collection: an index into ListsAndWatches.collections */
-  of: number;
+  readonly of: Uint32Array;
 }
 
-/** Every list and watch of a whole collection (1,000,000 exchanges may hold 260,000): reads oldest first. */
+/** Every list and watch of a whole collection (1,000,000 exchanges may hold 260,000). */
 export interface ListsAndWatches {
   collections: CollectionKey[];
-  reads: CollectionRead[];
+  reads: CollectionReads;
 }
 
 export interface GroupKey {

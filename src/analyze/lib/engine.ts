@@ -4,6 +4,7 @@ import type { Exchange, Finding } from "../../types.js";
 import { UserError } from "../../errors.js";
 import { rules } from "../index.js";
 import { isExchangeRule, type AnalyzeContext, type Baseline, type ChainUse, type ExchangeRule, type ExchangeSummary, type ListsAndWatches, type Rule, type SetRule, type SetSource } from "./rule.js";
+import { CollectionReadsBuilder } from "../../store/collection-reads.js";
 import { MAX_IDS, pushTo, retryHeadersOf, summaryOf } from "./util.js";
 
 export const exchangeRules: ExchangeRule[] = rules.filter(isExchangeRule);
@@ -90,16 +91,18 @@ function memorySource(sorted: Exchange[]): SetSource {
     listsAndWatches() {
       const collections: ListsAndWatches["collections"] = [];
       const index = new Map<string, number>();
-      const reads = rows.filter((r) => (r.verb === "list" || r.verb === "watch") && !r.subresource).map((r) => {
+      const reads = new CollectionReadsBuilder();
+      for (const r of rows) {
+        if ((r.verb !== "list" && r.verb !== "watch") || r.subresource) continue;
         const key = [r.context, r.group, r.resource, r.namespace].join("\u0000");
         let of = index.get(key);
         if (of === undefined) {
           of = collections.push({ context: r.context, group: r.group, resource: r.resource, namespace: r.namespace }) - 1;
           index.set(key, of);
         }
-        return { id: r.id, startedAt: r.startedAt, durationMs: r.durationMs, watch: r.verb === "watch", of };
-      });
-      return { collections, reads };
+        reads.push(r.id, r.startedAt, r.durationMs, r.verb === "watch", of);
+      }
+      return { collections, reads: reads.done() };
     },
     failures(minRepeats: number) {
       const failed = rows.filter((r) => r.status === null || r.status >= 400);

@@ -1,9 +1,9 @@
 // What a rule is: a kind, a severity, a help line and either a cheap per-exchange match with
 // an explanation of the matching group, or a whole-set pass (slow, retry-storm, expiring-credentials).
 import type { CertInfo, Exchange, Finding, Severity } from "../../types.js";
-import type { CollectionRead, ExchangeSummaryRow, GroupKey, ListsAndWatches, RetryHeaders } from "../../store/store.js";
+import type { CollectionReads, ExchangeSummaryRow, GroupKey, ListsAndWatches, RetryHeaders } from "../../store/store.js";
 
-export type { CollectionRead, ListsAndWatches, RetryHeaders };
+export type { CollectionReads, ListsAndWatches, RetryHeaders };
 
 /** What the recorded rows cannot say about a context's credentials (tokens are redacted there): read from the kubeconfig. */
 export interface CredentialFacts {
