@@ -136,13 +136,14 @@ export function slowerThan(q: QueryContext, filter: ListFilter, group: GroupKey,
 /** Joins a collection's columns in SQL: group, resource and namespace are path segments, which hold no control character. */
 const KEY_SEPARATOR = "\u0001";
 /** Rows a page of listsAndWatches. */
-const PAGE = 20_000;
+const PAGE = 5_000;
 
 /**
  * Every matching list and watch of a whole collection (no subresource): what relist-storm reads. One pass over
  * the table, numbers and one key text a row (summaryColumns parsed each row's detail: 13 s for the 260,000 lists
- * and watches of 1,000,000 exchanges; eleven columns a row cost twice what these do); sorted here, as the
- * started_at index would look up every row.
+ * and watches of 1,000,000 exchanges; eleven columns a row cost twice what these do), kept as columns of numbers
+ * (CollectionReads: an object a read cost about 0.25 s, most of it the garbage collector moving them); sorted
+ * here, as the started_at index would look up every row.
  */
 export function listsAndWatches(q: QueryContext, filter: ListFilter): ListsAndWatches {
   const where = scope(q, filter);
@@ -152,7 +153,8 @@ export function listsAndWatches(q: QueryContext, filter: ListFilter): ListsAndWa
      FROM exchanges e${q.dialect.byPrimaryKey}${where.sql}${joiner}e.verb IN ('list', 'watch') AND e.subresource = ''`;
   const params = [KEY_SEPARATOR, KEY_SEPARATOR, KEY_SEPARATOR, ...where.params];
   // Pages along the primary key, so each page's row arrays die young rather than 260,000 at once (the garbage
-  // collector's share halves); one statement under a limit, whose subquery every page would run again.
+  // collector's share halves; 5,000 rows a page did better than 20,000 in the CLI); one statement under a limit,
+  // whose subquery every page would run again.
   const paged = limitOf(filter) === null;
   const collections: CollectionKey[] = [];
   const index = new Map<string, number>();
