@@ -113,6 +113,7 @@ describe("flags' origin filter on SQLite", () => {
   const GROUP = "context, verb, api_group, resource, subresource";
   it.each([
     ["latency groups", `SELECT ${GROUP}, count(*), sum(bytes_in), sum(bytes_out) FROM exchanges e${origin.sql} GROUP BY ${GROUP} ORDER BY ${GROUP}`, "exchanges_latency", []],
+    ["the baselines' group counts", `SELECT ${GROUP}, count(*) FROM exchanges e${origin.sql} GROUP BY ${GROUP} ORDER BY ${GROUP}`, "exchanges_latency", []],
     ["a percentile's OFFSET walk", `SELECT duration_ms FROM exchanges e${origin.sql} AND context = ? AND verb = ? AND api_group = ? AND resource = ? AND subresource = ? ORDER BY duration_ms LIMIT 1 OFFSET ?`, "exchanges_latency", ["dev", "list", "", "pods", "", 3]],
     ["a chain's count", `SELECT count(*) FROM exchanges e${origin.sql} AND e.tls_chain_id = ?`, "exchanges_chain", [1]],
     ["a chain's first use", `SELECT e.started_at FROM exchanges e${origin.sql} AND e.tls_chain_id = ? ORDER BY e.tls_chain_id, e.started_at LIMIT 1`, "exchanges_chain", [1]],

@@ -49,14 +49,14 @@ export function diagnose(store: Store, filter: ListFilter, ctx: AnalyzeContext, 
   return { findings: sortFindings(findings), setFlags, examined: source.examined() };
 }
 
-/** The whole-set rules' questions, answered from the store's indexes (see Store.latencyGroups, failures, chainUses). */
+/** The whole-set rules' questions, answered from the store's indexes (see Store.groupMedians, failures, chainUses). */
 function storeSource(store: Store, filter: ListFilter): SetSource & { examined(): number } {
   // fault: what kubewire injected on purpose is neither slow nor a retry storm of the API server's making
   const injected = new Set(store.list({ ...filter, flag: "injected" }).map((r) => r.id));
   const real = <T extends { id: number }>(rows: T[]) => (injected.size ? rows.filter((r) => !injected.has(r.id)) : rows);
-  let baselines: Baseline[] | undefined; // slow and relist-storm both ask: one pass over exchanges_latency
+  let baselines: Baseline[] | undefined; // slow and relist-storm both ask: one pass over exchanges_latency (counts, no sums)
   return {
-    baselines: () => (baselines ??= store.latencyGroups(filter, [0.5]).map((g) => ({ ...g, p50Ms: g.percentiles[0] }))),
+    baselines: () => (baselines ??= store.groupMedians(filter)),
     slowerThan: (b: Baseline, ms: number) => real(store.slowerThan(filter, b, ms)), // fault:
     listsAndWatches: () => {
       const all = store.listsAndWatches(filter);

@@ -4,7 +4,7 @@
 import type { CertInfo, ExchangeSource } from "../types.js";
 import { limitOf, whereClause, type ListFilter, type WhereClause } from "./filter.js";
 import { CollectionReadsBuilder } from "./collection-reads.js";
-import type { ChainUseRow, CollectionKey, ExchangeSummaryRow, FlagSummary, GroupKey, LatencyGroup, ListsAndWatches, RetryHeaders } from "./recording-store.js";
+import type { ChainUseRow, CollectionKey, ExchangeSummaryRow, FlagSummary, GroupKey, GroupMedian, LatencyGroup, ListsAndWatches, RetryHeaders } from "./recording-store.js";
 import type { Dialect, SqlConnection } from "./sql.js";
 
 export interface QueryContext {
@@ -101,13 +101,24 @@ export function sourcesOf(q: QueryContext, ids: number[]): ExchangeSource[] {
  * exchanges_latency index answers it without reading the table; PostgreSQL takes percentile_disc in the same pass.
  */
 export function latencyGroups(q: QueryContext, filter: ListFilter, percentiles: number[]): LatencyGroup[] {
+  return grouped(q, filter, percentiles, true).map((g) => ({ ...g.key, count: g.count, errors: g.totals[0], bytesIn: g.totals[1], bytesOut: g.totals[2], percentiles: g.percentiles }));
+}
+
+/** Per context, verb and resource among the matching exchanges: count and median latency only (no sums to add up a row). */
+export function groupMedians(q: QueryContext, filter: ListFilter): GroupMedian[] {
+  return grouped(q, filter, [0.5], false).map((g) => ({ ...g.key, count: g.count, p50Ms: g.percentiles[0] }));
+}
+
+function grouped(q: QueryContext, filter: ListFilter, percentiles: number[], totals: boolean): Array<{ key: GroupKey; count: number; totals: number[]; percentiles: number[] }> {
   const { from, params, and } = filtered(q, filter);
   const inline = percentiles.length > 0 ? q.dialect.percentiles(percentiles) : null;
+  const sums = totals ? `, ${ERRORS}, sum(bytes_in), sum(bytes_out)` : "";
   const groups = q.conn.rows(
-    `SELECT ${GROUP_COLUMNS}, count(*), ${ERRORS}, sum(bytes_in), sum(bytes_out)${inline ? `, ${inline}` : ""}
+    `SELECT ${GROUP_COLUMNS}, count(*)${sums}${inline ? `, ${inline}` : ""}
      FROM ${from} GROUP BY ${GROUP_COLUMNS} ORDER BY ${GROUP_COLUMNS}`,
     params,
   );
+  const inlineAt = totals ? 9 : 6;
   const cond = `${and} context = ? AND verb = ? AND api_group = ? AND resource = ? AND subresource = ?`;
   const up = `SELECT duration_ms FROM ${from}${cond} ORDER BY duration_ms LIMIT 1 OFFSET ?`;
   const down = `SELECT duration_ms FROM ${from}${cond} ORDER BY duration_ms DESC LIMIT 1 OFFSET ?`;
@@ -119,9 +130,10 @@ export function latencyGroups(q: QueryContext, filter: ListFilter, percentiles: 
     const at = (p: number) =>
       Number(rank(p) <= count / 2 ? q.conn.value(up, [...params, ...key, rank(p) - 1]) : q.conn.value(down, [...params, ...key, count - rank(p)]));
     return {
-      context: g[0] as string, verb: g[1] as string, group: g[2] as string, resource: g[3] as string, subresource: g[4] as string,
-      count, errors: Number(g[6]), bytesIn: Number(g[7]), bytesOut: Number(g[8]),
-      percentiles: inline ? (g[9] as unknown[]).map(Number) : percentiles.map(at),
+      key: { context: g[0] as string, verb: g[1] as string, group: g[2] as string, resource: g[3] as string, subresource: g[4] as string },
+      count,
+      totals: totals ? [Number(g[6]), Number(g[7]), Number(g[8])] : [],
+      percentiles: inline ? (g[inlineAt] as unknown[]).map(Number) : percentiles.map(at),
     };
   });
 }

@@ -105,6 +105,12 @@ export interface ChainUseRow {
   ids: number[];
 }
 
+/** One group's count and median latency (nearest rank, in ms): what analyze's baselines are. */
+export interface GroupMedian extends GroupKey {
+  count: number;
+  p50Ms: number;
+}
+
 export interface LatencyGroup extends GroupKey {
   count: number;
   /** no response, or a status of 400 or more */
@@ -127,6 +133,8 @@ export interface AnalysisQueries {
   sourcesOf(ids: number[]): ExchangeSource[];
   /** Per context, verb and resource: count, errors, bytes and the latency percentiles asked for (nearest rank, in ms). */
   latencyGroups(filter?: ListFilter, percentiles?: number[]): LatencyGroup[];
+  /** Per context, verb and resource: count and median latency (nearest rank, in ms): latencyGroups without the sums. */
+  groupMedians(filter?: ListFilter): GroupMedian[];
   /** The narrow columns of the matching exchanges of one group that took longer than ms, oldest first. */
   slowerThan(filter: ListFilter, group: GroupKey, ms: number): ExchangeSummaryRow[];
   /** Every matching list and watch of a whole collection (no subresource), oldest first. */

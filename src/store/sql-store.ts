@@ -4,7 +4,7 @@ import { UserError } from "../errors.js";
 import type { CertInfo, Exchange, ExchangeSource } from "../types.js";
 import * as analysis from "./analysis.js";
 import { limitOf, whereClause, type ListFilter, type WhereClause } from "./filter.js";
-import type { ChainUseRow, ExchangeSummaryRow, FlagSummary, GroupKey, LatencyGroup, ListsAndWatches, RecordingStore, RetryHeaders } from "./recording-store.js";
+import type { ChainUseRow, ExchangeSummaryRow, FlagSummary, GroupKey, GroupMedian, LatencyGroup, ListsAndWatches, RecordingStore, RetryHeaders } from "./recording-store.js";
 import {
   FLAG_SEPARATOR, SELECT_SOURCE_SQL, sourceFrom, toExchange, toExchangeRow, UNKNOWN_SOURCE_ID, type ExchangeColumns, type ExchangeRow, type SourceColumns,
 } from "./rows.js";
@@ -223,6 +223,10 @@ export class SqlStore implements RecordingStore {
 
   latencyGroups(filter: ListFilter = {}, percentiles: number[] = [0.5, 0.9, 0.99, 1]): LatencyGroup[] {
     return analysis.latencyGroups(this.q, filter, percentiles);
+  }
+
+  groupMedians(filter: ListFilter = {}): GroupMedian[] {
+    return analysis.groupMedians(this.q, filter);
   }
 
   slowerThan(filter: ListFilter, group: GroupKey, ms: number): ExchangeSummaryRow[] {
