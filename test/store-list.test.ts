@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UserError } from "../src/errors.js";
+import { retryHeadersOf } from "../src/analyze/lib/util.js";
 import { Store, type ListFilter } from "../src/store/store.js";
 import { exchange, FIXED_START } from "./fixtures/exchange.js";
 import { ENGINES, freshSpec, stopEngines } from "./helpers/engines.js";
@@ -148,6 +149,34 @@ describe("the analysis queries", () => {
     expect(more).toEqual([]);
     expect({ ...use, count: use!.count() }).toMatchObject({ context: "kind-dev", firstSeen: FIXED_START, lastSeen: FIXED_START + 7 * MIN, count: 8, ids: [1, 2, 3, 4, 5, 6, 7, 8] });
     expect(use!.chain.length).toBe(2);
+  });
+
+  it("give each group's count and median as the latency groups do, without their sums", () => {
+    for (const filter of [{}, { limit: 2 }, { context: "kind-dev", verb: "list" }] as ListFilter[]) {
+      expect(store.groupMedians(filter)).toEqual(
+        store.latencyGroups(filter, [0.5]).map((g) => ({ context: g.context, verb: g.verb, group: g.group, resource: g.resource, subresource: g.subresource, count: g.count, p50Ms: g.percentiles[0] })),
+      );
+    }
+  });
+
+  it("read a retry's session and Retry-After headers only for the exchanges asked about, as the exchange holds them", () => {
+    const asked = store.retryHeaders([4, 1, 999]);
+    expect([...asked.keys()].sort()).toEqual([1, 4]);
+    for (const id of [1, 4]) expect(asked.get(id)).toEqual(retryHeadersOf(store.get(id)!));
+    expect(store.retryHeaders([]).size).toBe(0);
+  });
+
+  it("replace one kind's flags, writing only what changed", () => {
+    const flagged = (kind: string) => store.list({ flag: kind }).map((r) => r.id);
+    store.replaceFlagKind("slow-request", [1, 8]);
+    expect(flagged("slow-request")).toEqual([1, 8]);
+    store.replaceFlagKind("slow-request", [3, 1]);
+    expect(flagged("slow-request")).toEqual([1, 3]);
+    expect(flagged("forbidden")).toEqual([2, 8]); // other kinds stay
+    store.replaceFlagKind("slow-request", []);
+    expect(flagged("slow-request")).toEqual([]);
+    store.replaceFlagKind("slow-request", [8]); // as the file's other tests found it
+    expect(flagged("slow-request")).toEqual([8]);
   });
 
   it("page newest first by id, below a given id", () => {
