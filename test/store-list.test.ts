@@ -149,6 +149,9 @@ describe("the analysis queries", () => {
     expect(more).toEqual([]);
     expect({ ...use, count: use!.count() }).toMatchObject({ context: "kind-dev", firstSeen: FIXED_START, lastSeen: FIXED_START + 7 * MIN, count: 8, ids: [1, 2, 3, 4, 5, 6, 7, 8] });
     expect(use!.chain.length).toBe(2);
+    // fewer examples than uses: the lowest ids, found walking the primary key rather than the chain's index
+    expect(store.chainUses({}, 3).map((u) => u.ids)).toEqual([[1, 2, 3]]);
+    expect(store.chainUses({ since: FIXED_START + 3 * MIN }, 2).map((u) => u.ids)).toEqual([[3, 4]]);
   });
 
   it("give each group's count and median as the latency groups do, without their sums", () => {
