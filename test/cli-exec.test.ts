@@ -165,6 +165,39 @@ describe("bad input gets one clear line and a non-zero exit", () => {
     expect(r.stderr).toContain("/nonexistent/client.crt");
   });
 
+  it("refuses an exec whose client certificate cannot be read before the command runs", async () => {
+    const cfg = readFileSync(world.kubeconfig, "utf8").replace(/client-certificate-data: \S+/, "client-certificate: /nonexistent/client.crt");
+    const file = join(world.dir, "missing-cert-exec.yaml");
+    writeFileSync(file, cfg);
+    const mark = join(world.dir, "cmd-ran");
+    const r = await kubewire(["exec", "--kubeconfig", file, "--context", "demo-cert", "--state-dir", join(world.dir, "s"), "--db", join(world.dir, "mc.db"), "--", "sh", "-c", `touch ${mark}`]);
+    expect(r.code).toBe(2);
+    expect(one(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toContain("/nonexistent/client.crt");
+    expect(existsSync(mark)).toBe(false);
+  });
+
+  it("stops the command it started when the recording cannot be opened, and says why", async () => {
+    const notRecording = join(world.dir, "not-a-recording.db");
+    writeFileSync(notRecording, "this is not a database\n".repeat(100));
+    // the command would run for five minutes: the test's timeout is what fails if kubewire left it running
+    const r = await kubewire(["exec", "--kubeconfig", world.kubeconfig, "--state-dir", join(world.dir, "s"), "--db", notRecording, "--", "sleep", "300"]);
+    expect(r.code).toBe(2);
+    expect(one(r.stderr)).toEqual([`error: ${notRecording} is not a SQLite database, so not a kubewire recording`]);
+    expect(readdirSync(join(world.dir, "s")).filter((n) => n.startsWith("kubeconfig-"))).toEqual([]);
+  });
+
+  it("leaves --write-kubeconfig alone when start fails after binding its port", async () => {
+    const notRecording = join(world.dir, "not-a-recording-start.db");
+    writeFileSync(notRecording, "this is not a database\n".repeat(100));
+    const kc = join(world.dir, "kept.kubeconfig");
+    writeFileSync(kc, "the kubeconfig of a start that still runs\n");
+    const r = await kubewire(["start", "--kubeconfig", world.kubeconfig, "--listen", "127.0.0.1:0", "--state-dir", join(world.dir, "s"), "--db", notRecording, "--write-kubeconfig", kc]);
+    expect(r.code).toBe(2);
+    expect(one(r.stderr)).toEqual([`error: ${notRecording} is not a SQLite database, so not a kubewire recording`]);
+    expect(readFileSync(kc, "utf8")).toBe("the kubeconfig of a start that still runs\n");
+  });
+
   it("says when the port is in use", async () => {
     const blocker = createServer().listen(0, "127.0.0.1");
     await new Promise((r) => blocker.once("listening", r));

@@ -7,6 +7,7 @@ import https from "node:https";
 import net from "node:net";
 import { demoWorld, eventually, kubectl, KUBECTL, type World } from "./helpers/world.js";
 import { startTestProxy, type TestProxy } from "./helpers/proxy.js";
+import { holdPort } from "../src/session/held-port.js";
 
 const haveKubectl = existsSync(KUBECTL);
 const fds = () => readdirSync("/proc/self/fd").length;
@@ -44,6 +45,19 @@ describe.skipIf(!haveKubectl)("a listener no local process can wedge", () => {
   });
   afterAll(async () => {
     await world?.close();
+  });
+
+  it("on a port held for it (exec's), closes an idle HTTP/1.1 keep-alive connection at stop instead of waiting out the grace", async () => {
+    const p = await startTestProxy(world, { listener: await holdPort("127.0.0.1", 0) });
+    const agent = new https.Agent({ keepAlive: true });
+    try {
+      expect(await get(p, agent, "/version")).toBe(200);
+      // the connection now sits idle in the agent: a stop with an hour's grace must still end at once
+      // (the test's timeout fails it otherwise), as it does on a port the proxy listens on itself
+      await p.proxy.close(3_600_000);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it("ends 200 silent connections at the handshake deadline, returns to its descriptor baseline once they close, and serves kubectl all along", async () => {

@@ -12,7 +12,7 @@ import { upgradesReceived, parseFrames } from "../src/demo/exec.js";
 import { loadKubeconfig } from "../src/kubeconfig/load.js";
 import { endToEndResponseHeaders, forwardedRequestHeaders } from "../src/proxy/headers.js";
 import { resolveUpstream } from "../src/kubeconfig/upstream.js";
-import { newExchange } from "../src/proxy/forward.js";
+import { exchangeSkeleton } from "../src/proxy/forward.js";
 import { proxyUpgrade } from "../src/proxy/upgrade.js";
 import { UpstreamAgent } from "../src/tls/upstream-agent.js";
 import type { Exchange } from "../src/types.js";
@@ -264,7 +264,7 @@ describe.skipIf(!haveKubectl)("an upgrade the API server never answers", () => {
     const records: Exchange[] = [];
     const front = http.createServer();
     front.on("upgrade", (req, socket, head) => {
-      const exchange = newExchange(req, upstream, Date.now());
+      const exchange = exchangeSkeleton(req.method ?? "GET", req.url ?? "/", req.headers, req.socket.remoteAddress ?? "", upstream, Date.now());
       proxyUpgrade({ upstream, agent, sink: { record: (e) => records.push(e) }, track: () => undefined }, req, socket, head, credentials, exchange, performance.now(), { headersTimeoutMs: 300 });
     });
     await new Promise<void>((r) => front.listen(0, "127.0.0.1", r));

@@ -87,35 +87,44 @@ export const execSteps: CommandSteps<ExecOptions> = {
   async run(o, { err }) {
     const warn = lineTo(err);
     const { argv } = o;
-    // The ports are bound and the kubeconfig written first, and CMD starts at once: the proxy and the
-    // database load while it starts up (its first connections wait on the bound ports meanwhile).
+    // The credentials are read, the ports bound and the kubeconfig written first, and CMD starts at once:
+    // the proxy and the database load while it starts up (its first connections wait on the bound ports).
+    // What can still fail after that (the database, --metrics, --ui) stops CMD and says why.
     const { prepareSession } = await import("../session/prepare.js");
     // ui: the web view shows exchanges as they are written, so they are not held back
     const prepared = await prepareSession({ ...o.session, warn, ephemeralKubeconfig: true, deferWritesMs: o.ui ? 0 : DEFER_WRITES_MS, checkDb: false, preconnect: true });
     const since = Date.now();
-    // CMD's own output is its own: it inherits the terminal, not kubewire's out/err
-    const child = runCommand(argv, { ...o.env, KUBECONFIG: prepared.kubeconfigPath });
-    let session: RecordingSession;
+    let child: ReturnType<typeof runCommand>;
     try {
-      session = await (await import("../session/recording-session.js")).startPrepared(prepared);
+      prepared.writeKubeconfig();
+      // CMD's own output is its own: it inherits the terminal, not kubewire's out/err
+      child = runCommand(argv, { ...o.env, KUBECONFIG: prepared.kubeconfigPath });
     } catch (error) {
-      child.stop();
-      await child.exited.catch(() => undefined);
+      prepared.abort();
       throw error;
     }
-    if (session.extras?.metricsUrl && !o.quiet) warn(`kubewire: metrics at ${session.extras?.metricsUrl}`); // fault:
+    let rs: typeof import("../session/recording-session.js") | null = null;
+    let session: RecordingSession | null = null;
     let ui: { url: string; close(): Promise<void> } | null = null; // ui:
     let code: number;
     try {
+      rs = await import("../session/recording-session.js");
+      session = await rs.startPrepared(prepared); // undoes what it started, and the prepared part, when it fails
+      if (session.extras?.metricsUrl && !o.quiet) warn(`kubewire: metrics at ${session.extras?.metricsUrl}`); // fault:
       ui = o.ui ? await (await import("./commands/ui.js")).serveUi({ db: session.dbPath, kubeconfig: o.session.kubeconfig, stateDir: o.session.stateDir, warn }) : null; // ui:
       if (ui) warn(`kubewire: web view: ${ui.url}`); // ui:
       code = await child.exited;
     } catch (error) {
-      await ui?.close(); // ui: CMD could not run: the page goes too
+      if (!rs) prepared.abort();
+      await ui?.close(); // ui:
+      child.stop(); // CMD must not outlive the proxy it was pointed at (when it could not run, this does nothing)
+      await child.exited.catch(() => undefined);
       throw error;
     } finally {
-      const stats = await session.stop(200);
-      if (!o.quiet || stats.dropped || stats.spilled) warn(`${(await import("../session/recording-session.js")).describeStats(stats)} into ${session.dbPath}`);
+      if (session) {
+        const stats = await session.stop(200);
+        if (!o.quiet || stats.dropped || stats.spilled) warn(`${rs!.describeStats(stats)} into ${session.dbPath}`);
+      }
     }
     if (!o.quiet) for (const line of (await import("./exec-verdict.js")).execVerdict(session.dbPath, since, argv[0], session.source.run)) warn(line);
     if (ui) { // ui: the page stays up after CMD, until Ctrl-C

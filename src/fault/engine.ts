@@ -139,16 +139,9 @@ export class FaultEngine {
   }
 
   /**
-   * At a request's arrival: either calls `forward` (now, or after an injected delay, with a body
-   * transform registered for the forwarder) or answers/resets/hangs itself and records the exchange.
+   * At a request's arrival, the rule that acts on it, or null (forward it). A caller with a rule makes the
+   * request objects (an HTTP/2 stream has none until then) and hands them to apply.
    */
-  handle(req: IncomingMessage, res: ServerResponse, exchange: Exchange, t0: number, sink: RecordSink, forward: () => void): void {
-    const rule = this.arrive(exchange);
-    if (!rule) return forward();
-    this.apply(rule, req, res, exchange, t0, sink, forward);
-  }
-
-  /** handle's first half, for a caller that has no request objects until a rule fires (an HTTP/2 stream): the rule that acts on this request, or null. */
   arrive(exchange: Exchange): FaultRule | null {
     this.opts.onArrival?.(exchange);
     return this.decide(exchange);

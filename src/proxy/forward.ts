@@ -100,12 +100,7 @@ function clusterUrlOf(upstream: Upstream): string {
   return url;
 }
 
-/** The skeleton of an Exchange for a request that just arrived. */
-export function newExchange(req: IncomingMessage | Http2ServerRequest, upstream: Upstream, startedAt: number, origin: Exchange["origin"] = "proxy"): Exchange {
-  return exchangeSkeleton(req.method ?? "GET", req.url ?? "/", req.headers, req.socket?.remoteAddress ?? "", upstream, startedAt, origin);
-}
-
-/** The same skeleton from the request's parts (an HTTP/2 stream has no request object). */
+/** The skeleton of an Exchange for a request that just arrived, from its parts (an HTTP/2 stream has no request object). */
 export function exchangeSkeleton(method: string, url: string, headers: IncomingHttpHeaders, address: string, upstream: Upstream, startedAt: number, origin: Exchange["origin"] = "proxy"): Exchange {
   const q = url.indexOf("?");
   const path = q === -1 ? url : url.slice(0, q);
@@ -247,10 +242,8 @@ export function makeForwarder(opts: ForwardOptions) {
       if (h2conn) pool.release(h2conn);
       const total = performance.now() - t0;
       exchange.timing.totalMs = round(total);
-      // (an HTTP/2 response reports writableFinished once its stream closed, even when the client reset it; an
-      // HTTP/1.1 one whose last bytes the kernel took, but whose client reset the connection before Node ran
-      // the write's callback, reports it never: handedOver says the bytes left kubewire)
-      const complete = h2stream ? out.writableEnded && !h2stream.rstCode : out.writableFinished || handedOver;
+      // (an HTTP/2 response reports writableFinished once its stream closed, even when the client reset it)
+      const complete = h2stream ? out.writableEnded && !h2stream.rstCode : out.writableFinished;
       if (!complete) {
         exchange.error ??= { code: "CLIENT_ABORTED", message: "the client closed the connection before the response was complete", phase: exchange.response ? "body" : "headers" };
         cancel?.(); // cancel upstream
@@ -272,16 +265,6 @@ export function makeForwarder(opts: ForwardOptions) {
       sink.record(exchange);
     };
     out.on("close", finish);
-    /**
-     * HTTP/1.1: the whole response was written to the socket, and once the socket's cork was lifted (a tick
-     * later) nothing of it waited in the socket, the TLS layer or the TCP handle: the kernel had it all
-     */
-    let handedOver = false;
-    if (res) {
-      res.once("prefinish", () =>
-        process.nextTick(() => (handedOver = (c.socket as { writableLength?: number }).writableLength === 0 && writeQueueEmpty(c.socket) && writeQueueEmpty(rawOf(c.socket)))),
-      );
-    }
 
     if (credentials instanceof UpstreamError) {
       // kubewire could not forward at all (for example: the exec credential plugin failed)
@@ -461,9 +444,4 @@ export function makeForwarder(opts: ForwardOptions) {
 /** A session given up for dead while a stream still waited for its headers: the loss is in the headers phase. */
 function lostBeforeHeaders(conn: H2Connection): UpstreamError | null {
   return conn.lost ? new UpstreamError(conn.lost.message, conn.lost.code, "headers") : null;
-}
-
-/** True when a socket's handle holds no bytes waiting to be written (the kernel took them all). */
-function writeQueueEmpty(socket: object): boolean {
-  return (socket as { _handle?: { writeQueueSize?: number } | null })._handle?.writeQueueSize === 0;
 }

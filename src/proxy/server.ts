@@ -401,8 +401,12 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   });
 
   const host = opts.listener?.host ?? opts.host ?? "127.0.0.1";
-  if (opts.listener) opts.listener.take((s) => server.emit("connection", s));
-  else {
+  if (opts.listener) {
+    opts.listener.take((s) => server.emit("connection", s));
+    // a server that never listens itself never gets "listening", where Node starts tracking its HTTP/1.1
+    // connections (the header deadline, closeIdleConnections at stop): start it as listen() would
+    server.emit("listening");
+  } else {
     await new Promise<void>((resolve, reject) => {
       server.once("error", (err: NodeJS.ErrnoException) => reject(listenError(err, host, opts.port ?? 8443)));
       server.listen(opts.port ?? 8443, host, () => resolve());
@@ -418,10 +422,11 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     port: address.port,
     close: (graceMs = 2000) =>
       new Promise<void>((resolve) => {
-        // a listener's sockets were handed over, so the server counts none of them: wait for them here
+        // a listener's sockets were handed over, so the server counts none of them: wait for them here,
+        // then close it (it stops tracking connections; not listening, it closes at once)
         if (opts.listener) {
           opts.listener.close();
-          whenNoSockets(() => server.emit("close"));
+          whenNoSockets(() => server.close());
         }
         server.once("close", () => resolve());
         if (!opts.listener) server.close();

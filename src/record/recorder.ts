@@ -2,7 +2,7 @@
 // loses nothing answered), written in batched transactions by a worker thread (started with the first
 // batch); what the database cannot take spills to a file beside it.
 import { createHash } from "node:crypto";
-import { existsSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { RecordLine } from "../store/rows.js";
 import { isPostgresSpec, openStoreWriter, Store, type BatchWriter } from "../store/store.js";
@@ -490,7 +490,7 @@ export class Recorder {
     this.lastError = `${this.dbPath} was deleted or replaced while recording; recording into a new file`;
     if (existsSync(this.dbPath)) return;
     // The old WAL and shared-memory files belong to the deleted database: never replay them into the new one.
-    for (const suffix of ["-wal", "-shm"]) rmSync(this.dbPath + suffix, { force: true });
+    for (const suffix of ["-wal", "-shm"]) rmQuiet(this.dbPath + suffix);
   }
 
   /**

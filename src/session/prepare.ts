@@ -1,7 +1,8 @@
 // The first half of a recording run, cheap enough to come before a wrapped command starts: read the
-// kubeconfig, bind every cluster entry's port (stable per cluster), write the client kubeconfig. Nothing
-// here loads the proxy or the database; `startPrepared` (recording-session.ts) does that, while `exec`'s
-// command starts up, and connections that arrive meanwhile wait on the held ports.
+// kubeconfig and the chosen context's credentials (a file that cannot be read refuses the run before any
+// command starts), bind every cluster entry's port (stable per cluster). Nothing here loads the proxy or
+// the database; `startPrepared` (recording-session.ts) does that, while `exec`'s command starts up, and
+// connections that arrive meanwhile wait on the held ports.
 import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { join, resolve } from "node:path";
@@ -14,6 +15,7 @@ import { writeClientKubeconfig } from "../kubeconfig/client-kubeconfig.js";
 import { stablePort, STABLE_PORT_TRIES } from "../kubeconfig/stable-port.js";
 import { ensureStateDir, stateDirPath } from "../tls/state-dir.js";
 import { loadLocalCa, type LocalCa } from "../tls/local-ca.js";
+import { resolveUpstream, type Upstream } from "../kubeconfig/upstream.js";
 import { defaultDbPath } from "./db-path.js";
 import { holdPort, type HeldPort } from "./held-port.js";
 import type { ExtrasOptions } from "../control/extras.js"; // fault:
@@ -64,11 +66,13 @@ export interface SessionOptions {
   extras?: ExtrasOptions; // fault:
 }
 
-/** A run whose ports are bound and whose client kubeconfig is written, before its proxy and recorder start. */
+/** A run whose credentials are read and whose ports are bound, before its proxy and recorder start. */
 export interface PreparedSession {
   options: SessionOptions;
   /** the chosen context, with the kubeconfig files read and their merged content */
   loaded: LoadedKubeconfig;
+  /** the chosen context's upstream: its credentials read (an exec plugin runs with the first request) */
+  upstream: Upstream;
   /** the whole kubeconfig's listeners and tokens (wholeKubeconfig), else null */
   ids: KubeconfigIdentities | null;
   /** the chosen context's proxy token */
@@ -79,9 +83,14 @@ export interface PreparedSession {
   /** every cluster entry's held port, the chosen context's cluster first */
   ports: Array<{ clusterName: string; port: HeldPort }>;
   kubeconfigPath: string;
-  /** the kubeconfig is this run's own (removed when the run stops) */
-  ephemeral: boolean;
-  /** the run will not start: closes the ports (waiting connections too) and removes an ephemeral kubeconfig */
+  /**
+   * Writes the client kubeconfig (once). `exec` calls it before its command starts; startPrepared calls it
+   * once the proxy runs, so a run that fails never replaces the kubeconfig a running `start` wrote.
+   */
+  writeKubeconfig(): void;
+  /** the run stopped: removes the kubeconfig when it is this run's own (exec's, without --write-kubeconfig) */
+  release(): void;
+  /** the run will not start: closes the ports (waiting connections too) and releases */
   abort(): void;
 }
 
@@ -117,13 +126,14 @@ function clusterServer(merged: Record<string, any>, cluster: string): string {
   return (merged.clusters as Array<Record<string, any>>).find((c) => c.name === cluster)?.cluster?.server ?? "";
 }
 
-/** Reads the kubeconfig, binds the ports and writes the client kubeconfig; throws UserError for what cannot run. */
+/** Reads the kubeconfig and the chosen context's credentials and binds the ports; throws UserError for what cannot run. */
 export async function prepareSession(o: SessionOptions): Promise<PreparedSession> {
   const host = o.listen?.host ?? "127.0.0.1";
   await checkListenHost(host, !!o.allowRemote, o.warn);
   const files = kubeconfigFiles(o.kubeconfig, process.env);
   const merged = mergeKubeconfigs(files.map(readKubeconfigFile));
   const loaded = contextOf(files, merged, o.context);
+  const upstream = await resolveUpstream(loaded);
   const ids = o.wholeKubeconfig ? identitiesOf(loaded) : null;
   const stateDir = ensureStateDir(stateDirPath(o.stateDir));
   const dbPath = defaultDbPath(stateDir, o.db);
@@ -156,22 +166,14 @@ export async function prepareSession(o: SessionOptions): Promise<PreparedSession
   const chosen = ports[0].port;
   const ephemeral = !o.writeKubeconfig && !!o.ephemeralKubeconfig;
   const kubeconfigPath = resolve(o.writeKubeconfig ?? join(stateDir, ephemeral ? `kubeconfig-${process.pid}-${chosen.port}` : "kubeconfig"));
-  try {
-    writeClientKubeconfig(kubeconfigPath, {
-      contextName: loaded.contextName,
-      namespace: loaded.namespace,
-      proxyUrl: chosen.url,
-      caPem: local.ca.certPem,
-      token,
-      ...(ids ? { merged, clusterUrls: new Map(ports.map((p) => [p.clusterName, p.port.url])), tokens: ids.tokens } : {}),
-    });
-  } catch (err) {
-    closePorts();
-    throw err;
-  }
+  let written = false;
+  const release = () => {
+    if (ephemeral && written) rmQuiet(kubeconfigPath);
+  };
   return {
     options: o,
     loaded,
+    upstream,
     ids,
     token,
     stateDir,
@@ -179,11 +181,22 @@ export async function prepareSession(o: SessionOptions): Promise<PreparedSession
     local,
     ports,
     kubeconfigPath,
-    ephemeral,
+    writeKubeconfig: () => {
+      if (written) return;
+      writeClientKubeconfig(kubeconfigPath, {
+        contextName: loaded.contextName,
+        namespace: loaded.namespace,
+        proxyUrl: chosen.url,
+        caPem: local.ca.certPem,
+        token,
+        ...(ids ? { merged, clusterUrls: new Map(ports.map((p) => [p.clusterName, p.port.url])), tokens: ids.tokens } : {}),
+      });
+      written = true;
+    },
+    release,
     abort: () => {
       closePorts();
-      if (ephemeral) rmQuiet(kubeconfigPath);
+      release();
     },
   };
 }
-

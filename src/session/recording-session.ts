@@ -112,19 +112,13 @@ export async function startSession(o: SessionOptions): Promise<RecordingSession>
 }
 
 /**
- * The second half of a run: credentials, recorder, extras, and the chosen context's proxy on its held port
- * (connections that waited are served first); the other clusters' proxies start on their first connection.
+ * The second half of a run: recorder, extras, and the chosen context's proxy on its held port (connections
+ * that waited are served first), then the client kubeconfig; the other clusters' proxies start on their
+ * first connection. A step that fails undoes the ones before it.
  */
 export async function startPrepared(p: PreparedSession): Promise<RecordingSession> {
   const o = p.options;
-  const { loaded, ids, stateDir, dbPath, local, token } = p;
-  let upstream: Upstream;
-  try {
-    upstream = await resolveUpstream(loaded);
-  } catch (err) {
-    p.abort();
-    throw err;
-  }
+  const { loaded, upstream, ids, stateDir, dbPath, local, token } = p;
   try {
     await upstream.headers();
   } catch (err) {
@@ -132,28 +126,25 @@ export async function startPrepared(p: PreparedSession): Promise<RecordingSessio
   }
   const ownRecorder = !o.recorder;
   const recorder = o.recorder ?? new Recorder({ dbPath, filesBase: recorderFilesBase(stateDir, dbPath), flagsOf, deferMs: o.deferWritesMs, check: o.checkDb, onError: (m) => o.warn(`kubewire: recording problem: ${m}`) });
+  // what is started is undone, last first, if a later step fails
+  const started: Array<() => unknown> = [() => p.abort()];
+  const undo = async () => {
+    for (const u of started.reverse()) await u();
+  };
   let extras: SessionExtras; // fault:
-  try {
-    if (ownRecorder) recorder.open();
-    extras = await startExtras(o.extras, { sink: recorder, token, stateDir }); // fault:
-  } catch (err) {
-    p.abort();
-    if (ownRecorder) await recorder.close();
-    throw err;
-  }
-  const guard = guardrails(o, dbPath);
-  const source = localSource(newRunId());
-  const sink = withSource(guard.sink(sinkFor(extras.sink, loaded.merged)), source); // fault: metrics and logs see each exchange on its way to the recorder
+  let guard: ReturnType<typeof guardrails>;
+  let proxy: RunningProxy;
   /** A (cluster, user) pair's upstream, resolved when a client first uses it; one that cannot be read answers with why. */
   const pairUpstream = (cluster: string, user: string) => {
     const pair = pairOf(loaded, cluster, user);
     return resolveUpstream(pair).catch((err: Error) => failingUpstream(pair, err));
   };
+  const source = localSource(newRunId());
   /** A cluster's proxy on its held port: its first user's identity, and every other user's token selecting that user's. */
   const serve = (up: Upstream, listener: HeldPort, preconnect = false) =>
     startProxy({
       upstream: up,
-      sink,
+      sink: withSource(guard.sink(sinkFor(extras.sink, loaded.merged)), source), // fault: metrics and logs see each exchange on its way to the recorder
       faults: extras.faults, // fault:
       ca: local.ca,
       server: local.server,
@@ -163,13 +154,20 @@ export async function startPrepared(p: PreparedSession): Promise<RecordingSessio
       preconnect,
       ...proxyLimits(o),
     });
-  let proxy: RunningProxy;
   try {
+    if (ownRecorder) {
+      recorder.open();
+      started.push(() => recorder.close());
+    }
+    extras = await startExtras(o.extras, { sink: recorder, token, stateDir }); // fault:
+    started.push(() => extras.close()); // fault:
+    guard = guardrails(o, dbPath);
+    started.push(() => guard.stop(recorder));
     proxy = await serve(upstream, p.ports[0].port, !!o.preconnect);
+    started.push(() => proxy.close(0));
+    p.writeKubeconfig();
   } catch (err) {
-    p.abort();
-    await extras.close(); // fault:
-    if (ownRecorder) await recorder.close();
+    await undo();
     throw err;
   }
   const listeners: SessionListener[] = [
@@ -190,7 +188,7 @@ export async function startPrepared(p: PreparedSession): Promise<RecordingSessio
       closeListeners: (graceMs) => Promise.all(listeners.map((l) => l.close(graceMs))).then(() => undefined),
       afterClose: async () => {
         await extras.close(); // fault:
-        if (p.ephemeral) p.abort();
+        p.release();
       },
     },
   );

@@ -122,7 +122,7 @@ export interface BatchWriter {
 }
 
 /** The rows a batch writer posts to its thread: the record line when the caller has it (the journal's), else plain JSON. */
-export function encodeRows(exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[], lineOf?: (ex: Exchange) => RecordLine | undefined): EncodedRow[] {
+function encodeRows(exchanges: Exchange[], flagsOf?: (ex: Exchange) => string[], lineOf?: (ex: Exchange) => RecordLine | undefined): EncodedRow[] {
   return exchanges.map((ex) => {
     const line = lineOf?.(ex);
     return {
