@@ -5,6 +5,9 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { demoWorld, kubectl, KUBECTL, kubewire, record, recorded, type World } from "./helpers/world.js";
+import { copyHandshake, countUse } from "../src/proxy/upstream-target.js";
+import type { ConnectionInfo } from "../src/tls/upstream-agent.js";
+import { exchange } from "./fixtures/exchange.js";
 
 const haveKubectl = existsSync(KUBECTL);
 
@@ -77,3 +80,17 @@ async function closedPort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+describe("a connection opened ahead of the first request (preconnect)", () => {
+  const conn = (): ConnectionInfo => ({ dnsMs: 1, connectMs: 2, tlsMs: 30, tls: null, uses: 0, readyAheadAt: 1_000, id: 1 });
+  it.each([
+    ["arrived once it was ready reused it, with no handshake phases", 1_000, true, 0],
+    ["arrived while it was being opened waited on its handshake, and gets its phases", 999, false, 30],
+  ])("says a request that %s", (_name, startedAt, reused, tlsMs) => {
+    const c = conn();
+    const ex = exchange({ startedAt, timing: { dnsMs: 0, connectMs: 0, tlsMs: 0, reusedConnection: false } });
+    countUse(ex, c);
+    copyHandshake(ex, c);
+    expect([ex.timing.reusedConnection, ex.timing.tlsMs]).toEqual([reused, tlsMs]);
+  });
+});

@@ -174,7 +174,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const first = routes[0] as Route;
     first.pool.acquire((err, lease) => {
       if (err || lease?.kind !== "h2") return;
-      lease.conn.info.ahead = true;
+      lease.conn.info.readyAheadAt = Date.now();
       first.pool.release(lease.conn);
     });
   }

@@ -34,10 +34,14 @@ export function countConnectionUse(ex: Exchange, socket: Socket | null | undefin
   countUse(ex, connectionInfo(socket));
 }
 
-/** The same, given the connection (an HTTP/2 session's, or an HTTP/1.1 socket's). */
+/**
+ * The same, given the connection (an HTTP/2 session's, or an HTTP/1.1 socket's). A connection opened ahead
+ * (preconnect) is reused by a request that arrived once it was ready; one that arrived while it was being
+ * opened waited on its handshake, as the request that opens a connection does, and gets its phases.
+ */
 export function countUse(ex: Exchange, conn: ConnectionInfo | undefined): void {
   if (!conn) return;
-  if (conn.uses > 0 || conn.ahead) ex.timing.reusedConnection = true;
+  if (conn.uses > 0 || (conn.readyAheadAt !== undefined && ex.startedAt >= conn.readyAheadAt)) ex.timing.reusedConnection = true;
   conn.uses++;
 }
 

@@ -18,8 +18,11 @@ export interface ConnectionInfo {
   tls: TlsSession | null;
   /** requests sent on this connection so far */
   uses: number;
-  /** opened ahead of any request (exec's preconnect): its first request reuses it, as a later one would */
-  ahead?: boolean;
+  /**
+   * opened ahead of any request (exec's preconnect): when it was ready (epoch ms). A request that arrived
+   * after that reuses it, as a later one would; one that arrived sooner waited on its handshake.
+   */
+  readyAheadAt?: number;
   /** numbered per process, as exchanges name the upstream connection they rode */
   id: number;
 }
