@@ -324,7 +324,7 @@ describe("Recorder with deferMs (a short exec run)", () => {
   });
 });
 
-describe("Recorder with a flagsOf loader (the sessions: analyze is loaded after start-up)", () => {
+describe("Recorder with flagsOf", () => {
   const slowOnly = (ex: Exchange) => (ex.startedAt === FIXED_START + 1 ? ["slow"] : []);
   const flagsInDb = () => {
     const store = Store.open(dbPath, { readonly: true });
@@ -334,17 +334,6 @@ describe("Recorder with a flagsOf loader (the sessions: analyze is loaded after 
       store.close();
     }
   };
-
-  it("loads the rules with the first exchange, not at open, and flags what it writes", async () => {
-    let loads = 0;
-    const r = recorder({ batchMs: 10, flagsOf: { load: async () => (loads++, slowOnly) } });
-    expect(loads).toBe(0);
-    for (const x of many(3)) r.record(x);
-    expect(loads).toBe(1);
-    await r.close();
-    expect(loads).toBe(1);
-    expect(flagsInDb()).toEqual([[], ["slow"], []]);
-  });
 
   it("flags what an earlier run spilled when it loads it back at the next open", async () => {
     const first = recorder({ batchMs: 10 });
@@ -356,18 +345,9 @@ describe("Recorder with a flagsOf loader (the sessions: analyze is loaded after 
       lock.exec("ROLLBACK");
       lock.close();
     }
-    const next = recorder({ flagsOf: { load: async () => slowOnly } });
+    const next = recorder({ flagsOf: slowOnly });
     expect(await next.close()).toMatchObject({ reloaded: 3, dropped: 0 });
     expect(flagsInDb()).toEqual([[], ["slow"], []]);
-  });
-
-  it("records without flags, and says so once, when the rules cannot be loaded", async () => {
-    const errors: string[] = [];
-    const r = recorder({ batchMs: 10, onError: (m) => errors.push(m), flagsOf: { load: () => Promise.reject(new Error("no such module")) } });
-    for (const x of many(2)) r.record(x);
-    expect(await r.close()).toMatchObject({ written: 2, dropped: 0 });
-    expect(flagsInDb()).toEqual([[], []]);
-    expect(errors).toEqual(["cannot load the flag rules, exchanges are recorded without flags: no such module"]);
   });
 });
 

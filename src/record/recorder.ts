@@ -56,11 +56,9 @@ export interface RecorderOptions {
   onError?: (message: string) => void;
   /**
    * The flag kinds of one exchange (analyze's flagsOf), stored with it in the same transaction. Called
-   * when a batch is written, never on the forwarding path; it must be pure and cheap. Or its loader,
-   * started by the first exchange recorded and awaited before any write (the sessions: analyze's rules
-   * are not loaded before a wrapped command starts).
+   * when a batch is written, never on the forwarding path; it must be pure and cheap.
    */
-  flagsOf?: FlagsOf | { load: () => Promise<FlagsOf> };
+  flagsOf?: FlagsOf;
   /**
    * Append each exchange to a journal file beside the database before it waits for its batch, so a
    * SIGKILL loses nothing answered (default true; KUBEWIRE_JOURNAL=off turns it off, for benchmarks).
@@ -101,10 +99,7 @@ export class Recorder {
   private readonly maxQueue: number;
   private readonly spillPath: string;
   private readonly onError?: (message: string) => void;
-  /** set at construction, or once loadFlagsOf has resolved */
-  private flagsOf?: FlagsOf;
-  private readonly loadFlagsOf?: () => Promise<FlagsOf>;
-  private flagsLoading: Promise<void> | null = null;
+  private readonly flagsOf?: FlagsOf;
   private readonly useJournal: boolean;
   private readonly deferMs: number;
   private readonly check: boolean;
@@ -149,8 +144,7 @@ export class Recorder {
     this.maxQueue = Math.max(opts.maxQueue ?? 10000, 1);
     this.spillPath = opts.spillPath ?? `${this.filesBase}.spill.jsonl`;
     this.onError = opts.onError;
-    if (typeof opts.flagsOf === "function") this.flagsOf = opts.flagsOf;
-    else this.loadFlagsOf = opts.flagsOf?.load;
+    this.flagsOf = opts.flagsOf;
     this.useJournal = opts.journal ?? process.env.KUBEWIRE_JOURNAL !== "off";
     this.deferMs = Math.max(opts.deferMs ?? 0, 0);
     this.check = opts.check ?? true;
@@ -163,12 +157,7 @@ export class Recorder {
     this.state = "open";
     if (this.deferMs > 0) this.deferUntil = Date.now() + this.deferMs;
     this.openJournal();
-    if (this.flagsOf || !this.loadFlagsOf) this.reload();
-    else if (spillSize(this.spillPath) > 0) {
-      // what an earlier run left is loaded back with its flags, once the rules are loaded
-      this.spilledSinceReload = true;
-      void this.flagsReady().then(() => this.reloadBetweenBatches());
-    }
+    this.reload();
     if (this.queue.length > 0) this.schedule();
   }
 
@@ -198,7 +187,6 @@ export class Recorder {
         if (line !== undefined) this.lines.set(exchange, line);
       }
       this.queue.push(exchange);
-      if (this.flagsLoading === null && this.loadFlagsOf) void this.flagsReady();
       if (this.state !== "open") return;
       if (this.queue.length >= this.maxQueue) this.schedule(true);
       else if (this.deferUntil !== 0 && this.queue.length >= DEFER_MAX_QUEUE) {
@@ -275,22 +263,6 @@ export class Recorder {
     }
   }
 
-  /** Loads flagsOf from its loader, once; on failure exchanges are written without flags, said once. */
-  private flagsReady(): Promise<void> {
-    if (!this.loadFlagsOf) return Promise.resolve();
-    this.flagsLoading ??= this.loadFlagsOf().then(
-      (f) => void (this.flagsOf = f),
-      (err: Error) => this.report(`cannot load the flag rules, exchanges are recorded without flags: ${oneLine(String(err?.message ?? err))}`),
-    );
-    return this.flagsLoading;
-  }
-
-  /** The reload open() put off until flagsOf was loaded: between batches, as succeeded() reloads. */
-  private async reloadBetweenBatches(): Promise<void> {
-    while (this.inFlight) await this.inFlight.done;
-    if (this.state === "open" && this.spilledSinceReload) this.reload();
-  }
-
   private async shutDown(): Promise<RecorderStats> {
     if (this.state === "new") {
       try {
@@ -303,7 +275,6 @@ export class Recorder {
     await this.flush();
     await this.storeClosing;
     if (this.spilledSinceReload && Date.now() >= this.retryAt) {
-      await this.flagsReady();
       if (this.store === null) {
         try {
           this.openStore();
@@ -427,7 +398,6 @@ export class Recorder {
   /** The batch's commit also records its journal segment as committed (so a restart never loads it twice), then removes it. */
   private async writeBatch(batch: Exchange[], segment: Segment | null): Promise<void> {
     try {
-      await this.flagsReady();
       if (this.fileChanged()) await this.switchToNewFile();
       await this.storeClosing; // a connection being closed after a failure must be gone before a new one opens
       if (this.state !== "open" && this.writer === null) {
