@@ -149,7 +149,7 @@ describe("the analysis queries", () => {
     expect(more).toEqual([]);
     expect({ ...use, count: use!.count() }).toMatchObject({ context: "kind-dev", firstSeen: FIXED_START, lastSeen: FIXED_START + 7 * MIN, count: 8, ids: [1, 2, 3, 4, 5, 6, 7, 8] });
     expect(use!.chain.length).toBe(2);
-    // fewer examples than uses: the lowest ids, found walking the primary key rather than the chain's index
+    // fewer examples than uses: the lowest ids
     expect(store.chainUses({}, 3).map((u) => u.ids)).toEqual([[1, 2, 3]]);
     expect(store.chainUses({ since: FIXED_START + 3 * MIN }, 2).map((u) => u.ids)).toEqual([[3, 4]]);
   });
@@ -169,7 +169,7 @@ describe("the analysis queries", () => {
     expect(store.retryHeaders([]).size).toBe(0);
   });
 
-  it("replace one kind's flags, writing only what changed", () => {
+  it("replace one kind's flags with the ids given, leaving other kinds alone", () => {
     const flagged = (kind: string) => store.list({ flag: kind }).map((r) => r.id);
     store.replaceFlagKind("slow-request", [1, 8]);
     expect(flagged("slow-request")).toEqual([1, 8]);
@@ -186,6 +186,15 @@ describe("the analysis queries", () => {
     expect(store.pageBefore({}, null, 3).map((r) => r.id)).toEqual([8, 7, 6]);
     expect(store.pageBefore({}, 6, 3).map((r) => r.id)).toEqual([5, 4, 3]);
     expect(store.pageBefore({ status: 403 }, null, 5).map((r) => r.id)).toEqual([8, 2]);
+  });
+
+  // last: it adds exchange 9 (header names as recorded: Node and HAR import lower-case them)
+  it("read the session and Retry-After headers a retried request carries", () => {
+    store.insertMany([
+      exchange({ startedAt: FIXED_START + 8 * MIN, request: { headers: { "kubectl-session": "3f1c-run" } }, response: { status: 429, headers: { "retry-after": "7" } } }),
+    ]);
+    expect(store.retryHeaders([9]).get(9)).toEqual({ session: "3f1c-run", retryAfter: "7" });
+    expect(store.retryHeaders([9]).get(9)).toEqual(retryHeadersOf(store.get(9)!));
   });
 });
 });

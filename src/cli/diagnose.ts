@@ -52,15 +52,16 @@ export function diagnose(store: Store, filter: ListFilter, ctx: AnalyzeContext, 
 /** The whole-set rules' questions, answered from the store's indexes (see Store.groupMedians, failures, chainUses). */
 function storeSource(store: Store, filter: ListFilter): SetSource & { examined(): number } {
   // fault: what kubewire injected on purpose is neither slow nor a retry storm of the API server's making
-  const injected = new Set(store.list({ ...filter, flag: "injected" }).map((r) => r.id));
-  const real = <T extends { id: number }>(rows: T[]) => (injected.size ? rows.filter((r) => !injected.has(r.id)) : rows);
+  let injectedIds: Set<number> | undefined; // asked for by the first rule that reads rows
+  const injected = () => (injectedIds ??= new Set(store.list({ ...filter, flag: "injected" }).map((r) => r.id)));
+  const real = <T extends { id: number }>(rows: T[]) => (injected().size ? rows.filter((r) => !injected().has(r.id)) : rows);
   let baselines: Baseline[] | undefined; // slow and relist-storm both ask: one pass over exchanges_latency (counts, no sums)
   return {
     baselines: () => (baselines ??= store.groupMedians(filter)),
     slowerThan: (b: Baseline, ms: number) => real(store.slowerThan(filter, b, ms)), // fault:
     listsAndWatches: () => {
       const all = store.listsAndWatches(filter);
-      return injected.size ? { ...all, reads: readsWithout(all.reads, injected) } : all; // fault:
+      return injected().size ? { ...all, reads: readsWithout(all.reads, injected()) } : all; // fault:
     },
     failures: (minRepeats: number) => real(store.failures(filter, minRepeats)), // fault:
     retryHeaders: (ids: number[]) => store.retryHeaders(ids),

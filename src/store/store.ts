@@ -13,7 +13,7 @@ export type { BatchWriter } from "./writer-thread.js";
 export { isPostgresSpec, shownSpec } from "./db-spec.js";
 export type { ExchangeRow } from "./rows.js";
 export type {
-  AnalysisQueries, ChainUseRow, ExchangeSummaryRow, FlagSummary, GroupKey, GroupMedian, CollectionKey, CollectionReads, LatencyGroup, ListsAndWatches, OpenOptions, RecordingStore, RetryHeaders,
+  AnalysisQueries, ChainUseRow, ExchangeSummaryRow, FlagSummary, GroupKey, CollectionReads, LatencyGroup, ListsAndWatches, OpenOptions, RecordingStore, RetryHeaders,
 } from "./recording-store.js";
 
 /** A recording, whichever engine holds it. */

@@ -113,7 +113,7 @@ function memorySource(sorted: Exchange[]): SetSource {
     },
     retryHeaders(ids: number[]) {
       const asked = new Set(ids);
-      return new Map(sorted.filter((ex, i) => asked.has(rows[i].id)).map((ex) => [ex.id ?? 0, retryHeadersOf(ex)]));
+      return new Map(sorted.flatMap((ex, i) => (asked.has(rows[i].id) ? [[rows[i].id, retryHeadersOf(ex)] as const] : [])));
     },
     chains() {
       const uses = new Map<string, ChainUse & { n: number }>();

@@ -114,7 +114,7 @@ export function renderRows(wireRows: ExchangeRow[], format: string, noHeaders: b
   return lines.map((l, i) => (i >= offset && rows[i - offset] ? colour(rows[i - offset], l) : l)).join("\n");
 }
 
-export interface FollowOptions {
+interface FollowOptions {
   format: string;
   /** a template (-o jsonpath=, custom-columns=), applied to each exchange as it comes */
   printer?: Printer;
@@ -147,7 +147,7 @@ export function followListing(store: Store, o: ListingOptions & { intervalMs: nu
 }
 
 /** Prints the newest `backlog` matches, then every new match until stopped. */
-export async function follow(store: Store, filter: ListFilter, o: FollowOptions): Promise<void> {
+async function follow(store: Store, filter: ListFilter, o: FollowOptions): Promise<void> {
   const out = o.out;
   const p = paint(out);
   let headerShown = o.noHeaders;
