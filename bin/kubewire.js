@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Entry point for `kubewire` and the kubectl plugin `kubectl-wire`: runs the compiled CLI, from the bundle
-// `npm run build` makes (dist/bundle: a few files load much faster than hundreds of modules) unless tsc
-// has compiled the sources since (dist/cli), so a rebuild with tsc alone never runs stale code.
+// `npm run build` makes (dist/bundle: a few files load much faster than hundreds of modules) unless a tsc
+// run has written dist/cli/entry.js since (a whole `tsc -p tsconfig.json` rewrites it; an incremental
+// `tsc --watch` that leaves it alone is not noticed: run `npm run build`).
 import { statSync } from "node:fs";
 
 const mtime = (path) => statSync(new URL(path, import.meta.url), { throwIfNoEntry: false })?.mtimeMs ?? -1;

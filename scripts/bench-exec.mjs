@@ -9,7 +9,8 @@
 //   --no-extra-ca: every variant runs without NODE_EXTRA_CA_CERTS (set on these machines: Node reads that
 //   bundle of ~140 certificates as it starts, about 35 ms of every Node process; kubectl does not read it)
 //   --before: also time CHECKOUT's bin/kubewire.js (another built checkout, e.g. `git archive main | tar -x`
-//   into a folder, node_modules linked, tsc run); repeatable, to see what each step of a change bought
+//   into a folder, node_modules linked, `npm run build` run: built with tsc alone it runs the slower unbundled
+//   dist/cli); repeatable, to see what each step of a change bought
 import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

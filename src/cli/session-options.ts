@@ -5,6 +5,9 @@ import { parseDuration, parseListen, parseSize } from "./durations.js";
 import { dbOption } from "./db-option.js";
 import { SESSION_DEFAULTS as D } from "./session-defaults.js";
 
+/** A default duration as help shows it. */
+const seconds = (ms: number) => `${ms / 1000}s`;
+
 /** defaultListen null: the chosen context's cluster listens on its stable port (see kubeconfig/stable-port.ts), as every other cluster does. */
 export function addSessionOptions(cmd: Command, defaultListen: string | null = "127.0.0.1:8443"): Command {
   const listen = new Option("--listen <host:port>", "address of the chosen context's cluster listener (port 0 picks a free one; the other clusters listen on the same host)").argParser(parseListen);
@@ -19,11 +22,11 @@ export function addSessionOptions(cmd: Command, defaultListen: string | null = "
     .option("--state-dir <path>", "where the local CA and generated kubeconfig live (default: $KUBEWIRE_HOME, else ~/.kubewire)")
     .option("--write-kubeconfig <path>", "where to write the client kubeconfig (default: STATE_DIR/kubeconfig)")
     .addOption(new Option("--capture-limit <size>", "bytes of each body to keep").default(D.captureLimit).argParser(parseSize))
-    .addOption(new Option("--connect-timeout <duration>", "upstream TCP/TLS connect timeout").default(D.connectTimeout, "10s").argParser(parseDuration))
-    .addOption(new Option("--header-timeout <duration>", "upstream response-header timeout (not for watches)").default(D.headerTimeout, "60s").argParser(parseDuration))
-    .addOption(new Option("--keepalive-idle <duration>", "PING an upstream HTTP/2 connection after this long with nothing read (client-go's read-idle); TCP keepalive idle on HTTP/1.1").default(D.keepaliveIdle, "30s").argParser(parseDuration))
-    .addOption(new Option("--keepalive-timeout <duration>", "drop an upstream HTTP/2 connection whose PING is not answered within this, ending its streams (client-go's ping timeout)").default(D.keepaliveTimeout, "15s").argParser(parseDuration))
-    .addOption(new Option("--handshake-timeout <duration>", "a client's TLS handshake with kubewire must finish within this").default(D.handshakeTimeout, "10s").argParser(parseDuration))
+    .addOption(new Option("--connect-timeout <duration>", "upstream TCP/TLS connect timeout").default(D.connectTimeout, seconds(D.connectTimeout)).argParser(parseDuration))
+    .addOption(new Option("--header-timeout <duration>", "upstream response-header timeout (not for watches)").default(D.headerTimeout, seconds(D.headerTimeout)).argParser(parseDuration))
+    .addOption(new Option("--keepalive-idle <duration>", "PING an upstream HTTP/2 connection after this long with nothing read (client-go's read-idle); TCP keepalive idle on HTTP/1.1").default(D.keepaliveIdle, seconds(D.keepaliveIdle)).argParser(parseDuration))
+    .addOption(new Option("--keepalive-timeout <duration>", "drop an upstream HTTP/2 connection whose PING is not answered within this, ending its streams (client-go's ping timeout)").default(D.keepaliveTimeout, seconds(D.keepaliveTimeout)).argParser(parseDuration))
+    .addOption(new Option("--handshake-timeout <duration>", "a client's TLS handshake with kubewire must finish within this").default(D.handshakeTimeout, seconds(D.handshakeTimeout)).argParser(parseDuration))
     // fault: fault injection, metrics and JSON logs (src/control/extras.ts)
     .addOption(new Option("--fault <rule>", "inject a fault (repeatable): match and action fields as key=value, e.g. verb=list,resource=pods,status=429,retryAfter=1,times=3").argParser((v: string, prev: string[] = []) => [...prev, v]))
     .option("--faults <file>", "inject the faults of a rules file (faults: [{name, match, action, times, after, probability, until}])")

@@ -319,6 +319,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       res: new http2.Http2ServerResponse(stream) as unknown as ServerResponse,
     }));
   });
+  // node:http2 adds its compatibility 'stream' listener with the first 'request' listener (above): had it come
+  // back, every stream would be answered twice
+  if (server.listenerCount("stream") !== 1) throw new Error("node:http2 keeps a 'stream' listener of its own: kubewire cannot answer HTTP/2 streams alone");
   // for HTTP/1.1 connections (node:http reads them from this server); watches and log streams last as long as they last
   Object.assign(server, { keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 0 });
 

@@ -62,6 +62,7 @@ export function publishRunStatus(file: string, read: () => Omit<RunStatus, "upda
     stopped = true;
     clearInterval(timer);
     rmQuiet(file);
+    rmQuiet(tmp); // a refresh cut short by exec's exit leaves its half (a refresh still running removes its own file)
   };
 }
 
